@@ -1,0 +1,1 @@
+//! Certificate facts, fingerprints and pins, chain validation and partner matching.

@@ -1,0 +1,44 @@
+//! # mailtls: transport TLS for mail servers, without I/O
+//!
+//! mailtls gives a mail transfer agent the transport-TLS behaviour of a large hosted mail
+//! service: opportunistic STARTTLS by default, forced TLS per partner, partner-certificate
+//! matching, a safe protocol and cipher fallback ladder, DANE, MTA-STS, TLS-RPT and REQUIRETLS.
+//!
+//! The core is *sans-IO*. It owns no socket, reads no clock and opens no file. The caller moves
+//! bytes and time in, and takes bytes, deadlines and events out:
+//!
+//! ```text
+//!              bytes from the peer                          events
+//!   socket  ─────────────────────────►  ┌────────────┐  ─────────────────►  your MTA
+//!   (yours)                             │  session   │   greeted, ready,
+//!           ◄─────────────────────────  │ SMTP + TLS │   TLS established,
+//!              bytes to the peer        │  + policy  │   downgraded, failed
+//!                                       └────────────┘
+//!                 now ───────────────►        │        ───────────────►  next deadline
+//! ```
+//!
+//! Layers, lowest first; arrows point one way:
+//!
+//! - [`smtp`]: the SMTP wire grammar (replies, commands, EHLO capabilities, DATA), bounded and
+//!   incremental.
+//! - [`names`]: DNS names and name patterns, with an explicit matching dialect per caller.
+//! - [`cert`]: certificate facts, fingerprints and pins, chain validation, partner matching.
+//! - [`policy`]: the decision. Levels, Postfix tables, connectors, DANE, MTA-STS, the ladder.
+//! - [`report`]: TLS-RPT (RFC 8460) result types and aggregate reports.
+//! - [`tls`]: the only module that names rustls connection types.
+//! - [`time`]: time as a parameter.
+//!
+//! The thin adapters in `io` (feature `blocking`, the default, and `tokio`) drive the core over
+//! real sockets, and the `ffi` module (feature `capi`) exports it to C.
+
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod cert;
+pub mod names;
+pub mod policy;
+pub mod report;
+pub mod smtp;
+pub mod time;
+pub mod tls;
+
+pub use time::Timestamp;

@@ -1,0 +1,1 @@
+//! DNS names and name patterns, matched under an explicit dialect.

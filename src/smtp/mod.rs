@@ -1,0 +1,1 @@
+//! SMTP wire grammar: replies, commands, EHLO capabilities and DATA framing.

@@ -1,0 +1,1 @@
+//! The TLS engine: the only module that names rustls connection types.
