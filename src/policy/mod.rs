@@ -2,4 +2,5 @@
 //! precedence, the fallback ladder and the explanation of every verdict.
 
 pub mod dane;
+pub mod ladder;
 pub mod mta_sts;
