@@ -34,6 +34,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod cert;
+pub mod manual;
 pub mod names;
 pub mod policy;
 pub mod report;

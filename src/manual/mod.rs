@@ -1,0 +1,10 @@
+//! The mailtls manual: the rules behind the code, for people who run and embed it.
+//!
+//! Each page is a rustdoc module with no items. Read them in order:
+//!
+//! 1. [`_01_starttls_pitfalls`]: what goes wrong around STARTTLS, and the invariants mailtls
+//!    holds against hostile peers.
+//! 2. [`_02_defaults`]: the defaults, and why each is safe.
+
+pub mod _01_starttls_pitfalls;
+pub mod _02_defaults;
