@@ -1,1 +1,28 @@
 //! The TLS engine: the only module that names rustls connection types.
+//!
+//! - [`config`] builds a rustls client or server configuration per ladder
+//!   [`Rung`](crate::policy::ladder::Rung), from the ring provider only, with the certificate
+//!   verifier, SNI and identity as inputs. No rung goes below TLS 1.2 or offers a suite without
+//!   forward secrecy.
+//! - [`TlsEngine`] moves bytes through rustls's buffered API (rustls 0.23 `read_tls`,
+//!   `process_new_packets`, `write_tls`, `reader`, `writer`) over plain byte buffers.
+//! - [`TlsFailure`] classifies a failure into the ladder's
+//!   [`FailureClass`](crate::policy::ladder::FailureClass) and an RFC 8460
+//!   [`ResultType`](crate::report::ResultType).
+//! - [`TlsFacts`] are what a finished handshake tells: version, suite, group, peer chain.
+//!
+//! Keeping every rustls connection call here makes the move to rustls 0.24 a change in this
+//! module alone.
+
+pub mod config;
+mod engine;
+mod facts;
+mod failure;
+
+pub use config::{
+    client_config, rung_groups, rung_suites, server_config, ClientTlsSetup, ServerTlsSetup,
+    TlsIdentity,
+};
+pub use engine::TlsEngine;
+pub use facts::{group_name, openssl_suite_name, suite_name, version_name, TlsFacts};
+pub use failure::{certificate_result, TlsError, TlsFailure};

@@ -1,0 +1,327 @@
+//! rustls configurations per ladder rung.
+//!
+//! Every configuration starts from the *ring* provider, passed explicitly (never the
+//! process-level default), and keeps only forward-secret AEAD suites over TLS 1.3 and 1.2. A
+//! rung can only take things away from that base; no rung reaches below TLS 1.2.
+
+use std::sync::Arc;
+
+use rustls::client::danger::ServerCertVerifier;
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::ResolvesServerCert;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::time_provider::TimeProvider;
+use rustls::{
+    CipherSuite, ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion,
+};
+
+use crate::policy::ladder::Rung;
+use crate::time::Timestamp;
+
+use super::TlsError;
+
+/// A certificate chain with its private key, loaded once and shared by every connection that
+/// presents it (a client certificate for outbound sessions, the server certificate inbound).
+#[derive(Clone, Debug)]
+pub struct TlsIdentity {
+    certified: Arc<CertifiedKey>,
+}
+
+impl TlsIdentity {
+    /// Loads a DER chain (end entity first) and its private key with the ring provider, and
+    /// checks that the key matches the end-entity certificate.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, TlsError> {
+        if chain.is_empty() {
+            return Err(TlsError::Identity {
+                detail: "the certificate chain is empty".into(),
+            });
+        }
+        let certified =
+            CertifiedKey::from_der(chain, key, &ring::default_provider()).map_err(|e| {
+                TlsError::Identity {
+                    detail: e.to_string(),
+                }
+            })?;
+        Ok(Self {
+            certified: Arc::new(certified),
+        })
+    }
+
+    /// The certificate chain, end entity first.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.certified.cert
+    }
+
+    fn client_resolver(&self) -> Arc<dyn ResolvesClientCert> {
+        Arc::new(SingleCertAndKey::from(Arc::clone(&self.certified)))
+    }
+
+    fn server_resolver(&self) -> Arc<dyn ResolvesServerCert> {
+        Arc::new(SingleCertAndKey::from(Arc::clone(&self.certified)))
+    }
+}
+
+/// Everything that shapes the client side of one TLS connection attempt.
+#[derive(Clone, Debug)]
+pub struct ClientTlsSetup {
+    /// The ladder rung: protocol versions, suites and groups. Must be a TLS rung.
+    pub rung: Rung,
+    /// The verifier that applies the policy's certificate requirement (and records the
+    /// outcome). The TLS engine never decides trust by itself.
+    pub verifier: Arc<dyn ServerCertVerifier>,
+    /// Whether to send the server name (SNI) given to [`TlsEngine::client`].
+    ///
+    /// [`TlsEngine::client`]: super::TlsEngine::client
+    pub send_sni: bool,
+    /// The client certificate to present when the server asks for one.
+    pub identity: Option<TlsIdentity>,
+    /// The time certificate checks run at (time is a parameter in mailtls).
+    pub now: Timestamp,
+}
+
+/// Everything that shapes the server side of one TLS connection.
+#[derive(Clone, Debug)]
+pub struct ServerTlsSetup {
+    /// The ladder rung: protocol versions, suites and groups. Must be a TLS rung.
+    pub rung: Rung,
+    /// The verifier for client certificates; `None` asks for none.
+    pub client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    /// The server's certificate chain and key.
+    pub identity: TlsIdentity,
+    /// The time certificate checks run at.
+    pub now: Timestamp,
+}
+
+/// Builds the rustls client configuration for one attempt.
+///
+/// Fails only for [`Rung::Plaintext`], which has no TLS configuration.
+pub fn client_config(setup: &ClientTlsSetup) -> Result<Arc<ClientConfig>, TlsError> {
+    let (provider, versions) = rung_parameters(setup.rung)?;
+    let builder = ClientConfig::builder_with_details(Arc::new(provider), fixed_time(setup.now))
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError::Config {
+            rung: setup.rung,
+            detail: e.to_string(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::clone(&setup.verifier));
+    let mut config = match &setup.identity {
+        Some(identity) => builder.with_client_cert_resolver(identity.client_resolver()),
+        None => builder.with_no_client_auth(),
+    };
+    config.enable_sni = setup.send_sni;
+    Ok(Arc::new(config))
+}
+
+/// Builds the rustls server configuration for one connection.
+///
+/// Fails only for [`Rung::Plaintext`], which has no TLS configuration.
+pub fn server_config(setup: &ServerTlsSetup) -> Result<Arc<ServerConfig>, TlsError> {
+    let (provider, versions) = rung_parameters(setup.rung)?;
+    let builder = ServerConfig::builder_with_details(Arc::new(provider), fixed_time(setup.now))
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError::Config {
+            rung: setup.rung,
+            detail: e.to_string(),
+        })?;
+    let builder = match &setup.client_verifier {
+        Some(verifier) => builder.with_client_cert_verifier(Arc::clone(verifier)),
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(
+        builder.with_cert_resolver(setup.identity.server_resolver()),
+    ))
+}
+
+/// The IANA names of the cipher suites a rung offers, in preference order.
+pub fn rung_suites(rung: Rung) -> Vec<&'static str> {
+    rung_parameters(rung)
+        .map(|(provider, _)| {
+            provider
+                .cipher_suites
+                .iter()
+                .map(|s| super::facts::suite_name(s.suite()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The names of the key-exchange groups a rung offers, in preference order.
+pub fn rung_groups(rung: Rung) -> Vec<&'static str> {
+    rung_parameters(rung)
+        .map(|(provider, _)| {
+            provider
+                .kx_groups
+                .iter()
+                .map(|g| super::facts::group_name(g.name()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+static TLS13_AND_12: &[&SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+static TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
+
+/// The conservative rung: ECDHE with AES-GCM, nothing newer.
+const CONSERVATIVE_SUITES: [CipherSuite; 4] = [
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+];
+
+fn rung_parameters(
+    rung: Rung,
+) -> Result<(CryptoProvider, &'static [&'static SupportedProtocolVersion]), TlsError> {
+    let mut provider = ring::default_provider();
+    // The base: forward-secret AEAD suites only. ring offers nothing else today; the filter
+    // keeps that true if a future provider adds more.
+    provider.cipher_suites.retain(is_forward_secret_aead);
+    match rung {
+        Rung::Modern => Ok((provider, TLS13_AND_12)),
+        Rung::Tls12Only => {
+            provider
+                .cipher_suites
+                .retain(|s| matches!(s, SupportedCipherSuite::Tls12(_)));
+            Ok((provider, TLS12))
+        }
+        Rung::Tls12Conservative => {
+            provider
+                .cipher_suites
+                .retain(|s| CONSERVATIVE_SUITES.contains(&s.suite()));
+            provider.kx_groups.retain(|g| is_nist_curve(*g));
+            Ok((provider, TLS12))
+        }
+        _ => Err(TlsError::NoTlsRung { rung }),
+    }
+}
+
+fn is_forward_secret_aead(suite: &SupportedCipherSuite) -> bool {
+    // TLS 1.3 suites are all AEAD with (EC)DHE; TLS 1.2 suites must name ECDHE and GCM or
+    // ChaCha20-Poly1305.
+    match suite {
+        SupportedCipherSuite::Tls13(_) => true,
+        SupportedCipherSuite::Tls12(_) => {
+            let name = super::facts::suite_name(suite.suite());
+            name.starts_with("TLS_ECDHE_")
+                && (name.contains("_GCM_") || name.contains("CHACHA20_POLY1305"))
+        }
+    }
+}
+
+fn is_nist_curve(group: &dyn SupportedKxGroup) -> bool {
+    matches!(
+        group.name(),
+        rustls::NamedGroup::secp256r1 | rustls::NamedGroup::secp384r1
+    )
+}
+
+/// A clock frozen at the moment the configuration was built: rustls asks it for "now" when it
+/// hands a certificate to the verifier, and mailtls never reads the system clock.
+#[derive(Debug)]
+struct FixedTime(UnixTime);
+
+impl TimeProvider for FixedTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(self.0)
+    }
+}
+
+fn fixed_time(now: Timestamp) -> Arc<dyn TimeProvider> {
+    Arc::new(FixedTime(now.to_unix_time()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rungs_offer_what_the_ladder_promises() {
+        let cases: [(Rung, &[&str], &[&str]); 3] = [
+            (
+                Rung::Modern,
+                &[
+                    "TLS_AES_256_GCM_SHA384",
+                    "TLS_AES_128_GCM_SHA256",
+                    "TLS_CHACHA20_POLY1305_SHA256",
+                    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                ],
+                &["X25519", "P-256", "P-384"],
+            ),
+            (
+                Rung::Tls12Only,
+                &[
+                    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                ],
+                &["X25519", "P-256", "P-384"],
+            ),
+            (
+                Rung::Tls12Conservative,
+                &[
+                    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                ],
+                &["P-256", "P-384"],
+            ),
+        ];
+        for (rung, suites, groups) in cases {
+            assert_eq!(rung_suites(rung), suites, "{rung}");
+            assert_eq!(rung_groups(rung), groups, "{rung}");
+        }
+    }
+
+    #[test]
+    fn plaintext_has_no_tls_configuration() {
+        assert_eq!(
+            rung_parameters(Rung::Plaintext).err(),
+            Some(TlsError::NoTlsRung {
+                rung: Rung::Plaintext
+            })
+        );
+        assert!(rung_suites(Rung::Plaintext).is_empty());
+    }
+
+    #[test]
+    fn versions_never_go_below_tls12() {
+        for rung in [Rung::Modern, Rung::Tls12Only, Rung::Tls12Conservative] {
+            let (_, versions) = rung_parameters(rung).unwrap();
+            assert!(versions.contains(&&rustls::version::TLS12));
+            assert_eq!(
+                versions.contains(&&rustls::version::TLS13),
+                rung == Rung::Modern
+            );
+        }
+    }
+
+    #[test]
+    fn identity_refuses_an_empty_chain_and_a_bad_key() {
+        let err = TlsIdentity::from_der(Vec::new(), PrivateKeyDer::Pkcs8(vec![1, 2, 3].into()))
+            .unwrap_err();
+        assert!(matches!(err, TlsError::Identity { .. }));
+        let err = TlsIdentity::from_der(
+            vec![CertificateDer::from(vec![0x30, 0x00])],
+            PrivateKeyDer::Pkcs8(vec![1, 2, 3].into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, TlsError::Identity { .. }));
+    }
+}

@@ -1,0 +1,83 @@
+//! Test certificates, made once per test binary with rcgen (ECDSA P-256 keys).
+
+use std::sync::LazyLock;
+
+use mailtls::tls::TlsIdentity;
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The name every test MX answers to.
+pub const MX_NAME: &str = "mx.example.com";
+
+/// A small PKI: one CA and the leaves the tests present.
+pub struct Pki {
+    /// The test CA's certificate (DER).
+    pub ca: CertificateDer<'static>,
+    /// A leaf for [`MX_NAME`] signed by the CA, with its chain.
+    pub server: TlsIdentity,
+    /// A leaf for `other.example.net`, signed by the CA.
+    pub wrong_name: TlsIdentity,
+    /// A leaf for [`MX_NAME`] that expired in 2020, signed by the CA.
+    pub expired: TlsIdentity,
+    /// A self-signed leaf for [`MX_NAME`] (no chain to the CA).
+    pub self_signed: TlsIdentity,
+    /// A client certificate for `relay.sender.example`, signed by the CA.
+    pub client: TlsIdentity,
+}
+
+/// The PKI of this test binary.
+pub fn pki() -> &'static Pki {
+    static PKI: LazyLock<Pki> = LazyLock::new(make_pki);
+    &PKI
+}
+
+fn make_pki() -> Pki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mailtls test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let ca_der = ca.der().clone();
+
+    let leaf = |names: &[&str], expired: bool| -> TlsIdentity {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        if expired {
+            params.not_before = date_time_ymd(2018, 1, 1);
+            params.not_after = date_time_ymd(2020, 1, 1);
+        }
+        let cert = params.signed_by(&key, &ca).unwrap();
+        identity(vec![cert.der().clone(), ca_der.clone()], &key)
+    };
+
+    let self_signed = {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![MX_NAME.to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        identity(vec![cert.der().clone()], &key)
+    };
+
+    Pki {
+        server: leaf(&[MX_NAME], false),
+        wrong_name: leaf(&["other.example.net"], false),
+        expired: leaf(&[MX_NAME], true),
+        self_signed,
+        client: leaf(&["relay.sender.example"], false),
+        ca: ca_der,
+    }
+}
+
+fn identity(chain: Vec<CertificateDer<'static>>, key: &KeyPair) -> TlsIdentity {
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    TlsIdentity::from_der(chain, key).unwrap()
+}
