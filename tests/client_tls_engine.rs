@@ -15,22 +15,11 @@ use support::tls_pair::TlsPair;
 use support::{verify, NOW};
 
 fn client(rung: Rung, verifier: Arc<dyn ServerCertVerifier>) -> ClientTlsSetup {
-    ClientTlsSetup {
-        rung,
-        verifier,
-        send_sni: true,
-        identity: None,
-        now: NOW,
-    }
+    ClientTlsSetup::new(rung, verifier, NOW)
 }
 
 fn server(rung: Rung, identity: &TlsIdentity) -> ServerTlsSetup {
-    ServerTlsSetup {
-        rung,
-        client_verifier: None,
-        identity: identity.clone(),
-        now: NOW,
-    }
+    ServerTlsSetup::new(rung, identity.clone(), NOW)
 }
 
 fn pair(client_rung: Rung, server_rung: Rung, intolerance: Intolerance) -> TlsPair {
@@ -103,8 +92,7 @@ fn each_rung_negotiates_what_it_offers() {
 
 #[test]
 fn sni_is_left_out_when_the_plan_says_so() {
-    let mut setup = client(Rung::Modern, verify::pkix());
-    setup.send_sni = false;
+    let setup = client(Rung::Modern, verify::pkix()).with_sni(false);
     let mut pair = TlsPair::new(
         &setup,
         TlsPeer::new(&server(Rung::Modern, &pki().server), Intolerance::None),
@@ -242,10 +230,9 @@ fn an_unauthenticating_verifier_accepts_any_certificate() {
 
 #[test]
 fn client_certificates_reach_the_server() {
-    let mut server_setup = server(Rung::Modern, &pki().server);
-    server_setup.client_verifier = Some(verify::client_pkix());
-    let mut setup = client(Rung::Modern, verify::pkix());
-    setup.identity = Some(pki().client.clone());
+    let server_setup =
+        server(Rung::Modern, &pki().server).with_client_verifier(Some(verify::client_pkix()));
+    let setup = client(Rung::Modern, verify::pkix()).with_identity(Some(pki().client.clone()));
     let mut pair = TlsPair::new(&setup, TlsPeer::new(&server_setup, Intolerance::None));
     let hs = pair.handshake();
     hs.client.unwrap();

@@ -68,6 +68,9 @@ impl TlsIdentity {
 }
 
 /// Everything that shapes the client side of one TLS connection attempt.
+///
+/// Build it with [`ClientTlsSetup::new`] and the `with_*` methods; fields may be added.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct ClientTlsSetup {
     /// The ladder rung: protocol versions, suites and groups. Must be a TLS rung.
@@ -86,6 +89,9 @@ pub struct ClientTlsSetup {
 }
 
 /// Everything that shapes the server side of one TLS connection.
+///
+/// Build it with [`ServerTlsSetup::new`] and the `with_*` methods; fields may be added.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct ServerTlsSetup {
     /// The ladder rung: protocol versions, suites and groups. Must be a TLS rung.
@@ -96,6 +102,52 @@ pub struct ServerTlsSetup {
     pub identity: TlsIdentity,
     /// The time certificate checks run at.
     pub now: Timestamp,
+}
+
+impl ClientTlsSetup {
+    /// A setup for `rung` that sends SNI and presents no client certificate.
+    pub fn new(rung: Rung, verifier: Arc<dyn ServerCertVerifier>, now: Timestamp) -> Self {
+        Self {
+            rung,
+            verifier,
+            send_sni: true,
+            identity: None,
+            now,
+        }
+    }
+
+    /// Whether to send SNI.
+    #[must_use]
+    pub fn with_sni(mut self, send_sni: bool) -> Self {
+        self.send_sni = send_sni;
+        self
+    }
+
+    /// The client certificate to present, if any.
+    #[must_use]
+    pub fn with_identity(mut self, identity: Option<TlsIdentity>) -> Self {
+        self.identity = identity;
+        self
+    }
+}
+
+impl ServerTlsSetup {
+    /// A setup for `rung` that presents `identity` and asks for no client certificate.
+    pub fn new(rung: Rung, identity: TlsIdentity, now: Timestamp) -> Self {
+        Self {
+            rung,
+            client_verifier: None,
+            identity,
+            now,
+        }
+    }
+
+    /// The verifier for client certificates; `None` asks for none.
+    #[must_use]
+    pub fn with_client_verifier(mut self, verifier: Option<Arc<dyn ClientCertVerifier>>) -> Self {
+        self.client_verifier = verifier;
+        self
+    }
 }
 
 /// Builds the rustls client configuration for one attempt.
