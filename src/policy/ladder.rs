@@ -5,6 +5,11 @@
 //! an undefined state. The session reports the move as an event; the adapter reconnects.
 
 use core::fmt;
+use core::time::Duration;
+use std::collections::HashMap;
+
+use super::plan::{FailureAction, HostPlan};
+use super::status::Status;
 
 /// One rung of the ladder: the TLS parameters of one connection attempt.
 ///
@@ -82,4 +87,713 @@ pub enum FailureClass {
     StarttlsRefused,
     /// The peer did not answer within the deadline.
     Timeout,
+}
+
+impl Rung {
+    const fn bit(self) -> u8 {
+        match self {
+            Self::Modern => 1,
+            Self::Tls12Only => 2,
+            Self::Tls12Conservative => 4,
+            Self::Plaintext => 8,
+        }
+    }
+}
+
+impl FailureClass {
+    /// Whether this class suggests the peer could succeed on a weaker *TLS* rung: the
+    /// `handshake_failure`, `protocol_version` and `insufficient_security` alerts, and an EOF or
+    /// a decode error during the handshake (signs of version or suite intolerance). Certificate
+    /// failures, timeouts and other TLS errors never move down a TLS rung.
+    pub const fn allows_weaker_tls(self) -> bool {
+        matches!(
+            self,
+            Self::HandshakeFailureAlert
+                | Self::ProtocolVersionAlert
+                | Self::InsufficientSecurityAlert
+                | Self::EofDuringHandshake
+                | Self::Decode
+        )
+    }
+
+    /// Whether the failure happened before any TLS byte was exchanged (STARTTLS missing or
+    /// refused): the SMTP session is still in a clean plaintext state.
+    pub const fn is_before_tls(self) -> bool {
+        matches!(self, Self::StarttlsNotOffered | Self::StarttlsRefused)
+    }
+
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::Decode => "decode-error",
+            Self::EofDuringHandshake => "eof-during-handshake",
+            Self::HandshakeFailureAlert => "handshake-failure-alert",
+            Self::InsufficientSecurityAlert => "insufficient-security-alert",
+            Self::OtherTls => "other-tls-error",
+            Self::ProtocolVersionAlert => "protocol-version-alert",
+            Self::StarttlsNotOffered => "starttls-not-offered",
+            Self::StarttlsRefused => "starttls-refused",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The rungs one host plan may use, strongest first: a small copyable set.
+///
+/// Built by [`HostPlan::ladder`](super::plan::HostPlan::ladder) from the requirement and the
+/// allowed protocols: a TLS rung is on the ladder when the protocols leave it something to
+/// negotiate, [`Rung::Plaintext`] only when the requirement allows plaintext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Ladder(u8);
+
+impl Ladder {
+    /// A ladder with no rung.
+    pub const EMPTY: Self = Self(0);
+
+    /// The ladder with `rung` added.
+    #[must_use]
+    pub const fn with(self, rung: Rung) -> Self {
+        Self(self.0 | rung.bit())
+    }
+
+    /// Whether `rung` is on the ladder.
+    pub const fn contains(self, rung: Rung) -> bool {
+        self.0 & rung.bit() != 0
+    }
+
+    /// The rungs, strongest first.
+    pub fn iter(self) -> impl Iterator<Item = Rung> {
+        Rung::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// The first rung to try.
+    pub fn first(self) -> Option<Rung> {
+        self.iter().next()
+    }
+
+    /// The floor: the weakest rung the plan may ever reach.
+    pub fn floor(self) -> Option<Rung> {
+        self.iter().last()
+    }
+
+    /// The next TLS rung below `rung`, if any.
+    pub fn next_tls_below(self, rung: Rung) -> Option<Rung> {
+        self.iter().find(|r| *r > rung && r.is_tls())
+    }
+}
+
+impl fmt::Display for Ladder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, rung) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" > ")?;
+            }
+            write!(f, "{rung}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the caller knows about the message and the destination, for the plaintext gates of
+/// Postfix (`PLAINTEXT_FALLBACK_OK_AFTER_STARTTLS_FAILURE`).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateFacts {
+    /// The message asked for REQUIRETLS (RFC 8689): never plaintext.
+    pub requiretls: bool,
+    /// The caller holds SASL (AUTH) credentials for this destination: never plaintext.
+    pub sasl_credentials: bool,
+    /// The message's age, when the caller wants the age gate; `None` skips it (for example a
+    /// trace-only request, which Postfix also exempts).
+    pub message_age: Option<Duration>,
+    /// How old a message must be before a plaintext retry after a failed TLS attempt (Postfix
+    /// `minimal_backoff_time`, default 300 s).
+    pub minimal_backoff: Duration,
+}
+
+impl Default for GateFacts {
+    fn default() -> Self {
+        Self {
+            requiretls: false,
+            sasl_credentials: false,
+            message_age: None,
+            minimal_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+impl GateFacts {
+    /// Facts with every gate open (no REQUIRETLS, no credentials, no age gate).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same facts with the REQUIRETLS flag set as given.
+    #[must_use]
+    pub const fn with_requiretls(mut self, requiretls: bool) -> Self {
+        self.requiretls = requiretls;
+        self
+    }
+
+    /// The same facts with the SASL-credentials flag set as given.
+    #[must_use]
+    pub const fn with_sasl_credentials(mut self, sasl_credentials: bool) -> Self {
+        self.sasl_credentials = sasl_credentials;
+        self
+    }
+
+    /// The same facts with the message age (enables the age gate).
+    #[must_use]
+    pub const fn with_message_age(mut self, age: Duration, minimal_backoff: Duration) -> Self {
+        self.message_age = Some(age);
+        self.minimal_backoff = minimal_backoff;
+        self
+    }
+}
+
+/// Why the ladder refuses to move.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefusalReason {
+    /// A certificate failure at an authenticated level: never a weaker rung, never plaintext.
+    #[error("the certificate failed an authenticated policy on rung {rung}")]
+    Authentication {
+        /// The rung the failure happened on.
+        rung: Rung,
+    },
+    /// The last TLS rung failed and the requirement forbids plaintext.
+    #[error("TLS is required and failed ({class}) on rung {rung}; no plaintext at this level")]
+    TlsRequired {
+        /// The failure.
+        class: FailureClass,
+        /// The rung it happened on.
+        rung: Rung,
+    },
+    /// The message asked for REQUIRETLS.
+    #[error("the message requires TLS (REQUIRETLS): no plaintext fallback")]
+    RequireTls,
+    /// The caller holds SASL credentials for the destination.
+    #[error("SASL credentials are configured for this destination: no plaintext fallback")]
+    SaslCredentials,
+    /// The message is younger than the minimal backoff time.
+    #[error("message age {age:?} is below the minimal backoff {minimal_backoff:?}: no plaintext fallback yet")]
+    MessageTooYoung {
+        /// The message's age.
+        age: Duration,
+        /// The required age.
+        minimal_backoff: Duration,
+    },
+    /// Plaintext failed too: there is nothing below.
+    #[error("delivery failed in plaintext ({class}): no rung below plaintext")]
+    BottomOfLadder {
+        /// The failure.
+        class: FailureClass,
+    },
+    /// The current rung is not on this plan's ladder (a caller bug).
+    #[error("rung {rung} is not on this plan's ladder ({ladder})")]
+    NotOnLadder {
+        /// The rung the caller claimed.
+        rung: Rung,
+        /// The plan's ladder.
+        ladder: Ladder,
+    },
+    /// Enforced downgrade memory: the host completed a stronger rung before.
+    #[error("host completed rung {best} before; refusing the downgrade to {requested}")]
+    DowngradeRemembered {
+        /// The best rung the host completed.
+        best: Rung,
+        /// The rung the ladder would have moved to.
+        requested: Rung,
+    },
+}
+
+impl RefusalReason {
+    /// The temporary SMTP status a deferral for this reason carries.
+    pub fn status(&self) -> Status {
+        match self {
+            Self::Authentication { .. } => {
+                Status::new(451, (4, 7, 5), "Server certificate not verified")
+            }
+            Self::TlsRequired {
+                class: FailureClass::StarttlsNotOffered,
+                ..
+            } => Status::new(
+                451,
+                (4, 7, 4),
+                "TLS is required, but was not offered by host",
+            ),
+            Self::TlsRequired {
+                class: FailureClass::StarttlsRefused,
+                ..
+            } => Status::new(
+                451,
+                (4, 7, 4),
+                "TLS is required, but host refused to start TLS",
+            ),
+            Self::TlsRequired { .. } => {
+                Status::new(451, (4, 7, 5), "TLS is required, but the handshake failed")
+            }
+            Self::RequireTls => Status::new(
+                451,
+                (4, 7, 10),
+                "REQUIRETLS: the message must not be sent without TLS",
+            ),
+            Self::SaslCredentials | Self::MessageTooYoung { .. } => Status::new(
+                451,
+                (4, 7, 5),
+                "TLS failed and plaintext fallback is not allowed now",
+            ),
+            Self::BottomOfLadder { .. } | Self::NotOnLadder { .. } => {
+                Status::new(451, (4, 4, 0), "Delivery failed on every allowed rung")
+            }
+            Self::DowngradeRemembered { .. } => Status::new(
+                451,
+                (4, 7, 5),
+                "Refusing a downgrade below what this host completed before",
+            ),
+        }
+    }
+}
+
+/// The ladder's answer when it will not move: why, and what to do instead.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}; action: {action}")]
+pub struct Refusal {
+    /// Why the ladder did not move.
+    pub reason: RefusalReason,
+    /// What the caller does instead: the next candidate host, or defer the message.
+    pub action: FailureAction,
+}
+
+/// Decides the rung after a failed attempt on `current`, or refuses with the reason.
+///
+/// Rules, in order:
+/// 1. `current` must be on the plan's ladder, and nothing lies below [`Rung::Plaintext`].
+/// 2. A [`FailureClass::Certificate`] at an authenticated requirement never moves.
+/// 3. Classes for which [`FailureClass::allows_weaker_tls`] holds move to the next TLS rung of
+///    the ladder, if there is one.
+/// 4. Otherwise only plaintext is left: it must be on the ladder (opportunistic, no
+///    authentication), the message must not ask for REQUIRETLS, the caller must hold no SASL
+///    credentials for the destination, and, after a failed TLS handshake (not when STARTTLS was
+///    missing or refused, where the session is still clean), the message must be at least
+///    `minimal_backoff` old when the caller supplies its age.
+///
+/// A move to any lower rung is a new connection, except plaintext after
+/// [`FailureClass::is_before_tls`], which may continue the same session.
+pub fn next_rung(
+    plan: &HostPlan,
+    current: Rung,
+    failure: FailureClass,
+    gates: &GateFacts,
+) -> Result<Rung, Refusal> {
+    let refuse = |reason: RefusalReason| Refusal {
+        action: plan.refusal_action(&reason),
+        reason,
+    };
+    let ladder = plan.ladder();
+    if !ladder.contains(current) {
+        return Err(refuse(RefusalReason::NotOnLadder {
+            rung: current,
+            ladder,
+        }));
+    }
+    if !current.is_tls() {
+        return Err(refuse(RefusalReason::BottomOfLadder { class: failure }));
+    }
+    if failure == FailureClass::Certificate && plan.requirement.authentication.verifies() {
+        return Err(refuse(RefusalReason::Authentication { rung: current }));
+    }
+    if failure.allows_weaker_tls() {
+        if let Some(rung) = ladder.next_tls_below(current) {
+            return Ok(rung);
+        }
+    }
+    if !ladder.contains(Rung::Plaintext) {
+        return Err(refuse(RefusalReason::TlsRequired {
+            class: failure,
+            rung: current,
+        }));
+    }
+    if gates.requiretls {
+        return Err(refuse(RefusalReason::RequireTls));
+    }
+    if gates.sasl_credentials {
+        return Err(refuse(RefusalReason::SaslCredentials));
+    }
+    if !failure.is_before_tls() {
+        if let Some(age) = gates.message_age {
+            if age < gates.minimal_backoff {
+                return Err(refuse(RefusalReason::MessageTooYoung {
+                    age,
+                    minimal_backoff: gates.minimal_backoff,
+                }));
+            }
+        }
+    }
+    Ok(Rung::Plaintext)
+}
+
+/// A store the caller supplies that remembers, per host, the best (strongest) rung on which a
+/// delivery completed. mailtls never persists it; the caller decides its lifetime.
+pub trait DowngradeMemory {
+    /// The best rung `host` completed, if remembered.
+    fn best_rung(&self, host: &str) -> Option<Rung>;
+    /// Records that a delivery to `host` completed on `rung`. Implementations keep the
+    /// strongest rung seen (see [`record_completion`]).
+    fn remember(&mut self, host: &str, rung: Rung);
+}
+
+/// Records a completed delivery, keeping the strongest rung per host.
+pub fn record_completion(memory: &mut dyn DowngradeMemory, host: &str, rung: Rung) {
+    match memory.best_rung(host) {
+        Some(best) if best <= rung => {}
+        _ => memory.remember(host, rung),
+    }
+}
+
+/// A simple in-memory [`DowngradeMemory`], keyed by lower-case host name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStore {
+    best: HashMap<String, Rung>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets a host (for example after an operator confirmed its downgrade).
+    pub fn forget(&mut self, host: &str) {
+        self.best.remove(&host.to_ascii_lowercase());
+    }
+}
+
+impl DowngradeMemory for MemoryStore {
+    fn best_rung(&self, host: &str) -> Option<Rung> {
+        self.best.get(&host.to_ascii_lowercase()).copied()
+    }
+
+    fn remember(&mut self, host: &str, rung: Rung) {
+        self.best.insert(host.to_ascii_lowercase(), rung);
+    }
+}
+
+/// What downgrade memory does with a downgrade below the remembered best rung.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DowngradeMode {
+    /// Allow it, and report it in [`RungStep::below_best`].
+    Observe,
+    /// Refuse it with [`RefusalReason::DowngradeRemembered`].
+    Enforce,
+}
+
+/// The ladder's move when downgrade memory is consulted.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RungStep {
+    /// The rung to try next (on a new connection).
+    pub rung: Rung,
+    /// In observe mode: the best rung the host completed before, when `rung` is below it.
+    pub below_best: Option<Rung>,
+}
+
+/// [`next_rung`], then checks the move against the host's remembered best rung.
+pub fn next_rung_remembered(
+    plan: &HostPlan,
+    current: Rung,
+    failure: FailureClass,
+    gates: &GateFacts,
+    memory: &dyn DowngradeMemory,
+    mode: DowngradeMode,
+) -> Result<RungStep, Refusal> {
+    let rung = next_rung(plan, current, failure, gates)?;
+    let below_best = memory.best_rung(&plan.host).filter(|best| rung > *best);
+    match (below_best, mode) {
+        (Some(best), DowngradeMode::Enforce) => {
+            let reason = RefusalReason::DowngradeRemembered {
+                best,
+                requested: rung,
+            };
+            Err(Refusal {
+                action: plan.refusal_action(&reason),
+                reason,
+            })
+        }
+        _ => Ok(RungStep { rung, below_best }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::requirement::{Authentication, Encryption, Requirement, TrustAnchors};
+
+    fn host(encryption: Encryption, authentication: Authentication) -> HostPlan {
+        HostPlan::new(
+            "mx.example.com",
+            25,
+            Requirement::new(encryption, authentication),
+        )
+    }
+
+    fn may() -> HostPlan {
+        host(Encryption::Opportunistic, Authentication::None)
+    }
+
+    fn encrypt() -> HostPlan {
+        host(Encryption::Required, Authentication::None)
+    }
+
+    fn chain() -> HostPlan {
+        host(
+            Encryption::Required,
+            Authentication::Chain(TrustAnchors::Public),
+        )
+    }
+
+    const OLD: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn downgradable_classes_walk_the_tls_rungs_at_every_level() {
+        for class in [
+            FailureClass::HandshakeFailureAlert,
+            FailureClass::ProtocolVersionAlert,
+            FailureClass::InsufficientSecurityAlert,
+            FailureClass::EofDuringHandshake,
+            FailureClass::Decode,
+        ] {
+            for plan in [may(), encrypt(), chain()] {
+                let gates = GateFacts::new();
+                assert_eq!(
+                    next_rung(&plan, Rung::Modern, class, &gates),
+                    Ok(Rung::Tls12Only)
+                );
+                assert_eq!(
+                    next_rung(&plan, Rung::Tls12Only, class, &gates),
+                    Ok(Rung::Tls12Conservative)
+                );
+            }
+            assert_eq!(
+                next_rung(&may(), Rung::Tls12Conservative, class, &GateFacts::new()),
+                Ok(Rung::Plaintext)
+            );
+            let refused = next_rung(
+                &encrypt(),
+                Rung::Tls12Conservative,
+                class,
+                &GateFacts::new(),
+            );
+            assert_eq!(
+                refused.map_err(|r| r.reason),
+                Err(RefusalReason::TlsRequired {
+                    class,
+                    rung: Rung::Tls12Conservative
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn other_classes_never_move_down_a_tls_rung() {
+        for class in [
+            FailureClass::OtherTls,
+            FailureClass::Timeout,
+            FailureClass::StarttlsNotOffered,
+            FailureClass::StarttlsRefused,
+        ] {
+            assert_eq!(
+                next_rung(&may(), Rung::Modern, class, &GateFacts::new()),
+                Ok(Rung::Plaintext),
+                "{class}"
+            );
+            let err = next_rung(&encrypt(), Rung::Modern, class, &GateFacts::new()).unwrap_err();
+            assert_eq!(
+                err.reason,
+                RefusalReason::TlsRequired {
+                    class,
+                    rung: Rung::Modern
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn certificate_failures_at_authenticated_levels_never_move() {
+        let err = next_rung(
+            &chain(),
+            Rung::Modern,
+            FailureClass::Certificate,
+            &GateFacts::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.reason,
+            RefusalReason::Authentication { rung: Rung::Modern }
+        );
+        assert_eq!(err.reason.status().enhanced, (4, 7, 5));
+        // Unresolved opportunistic DANE counts as authenticated: no plaintext either.
+        let dane = host(
+            Encryption::Opportunistic,
+            Authentication::Dane(crate::policy::requirement::DaneRequirement::new(
+                false,
+                vec![],
+            )),
+        );
+        assert!(!dane.ladder().contains(Rung::Plaintext));
+        assert!(next_rung(
+            &dane,
+            Rung::Tls12Conservative,
+            FailureClass::HandshakeFailureAlert,
+            &GateFacts::new()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn plaintext_gates_one_by_one() {
+        let plan = may();
+        let after_tls = FailureClass::HandshakeFailureAlert;
+        let last = Rung::Tls12Conservative;
+        let open = GateFacts::new().with_message_age(OLD, Duration::from_secs(300));
+        assert_eq!(
+            next_rung(&plan, last, after_tls, &open),
+            Ok(Rung::Plaintext)
+        );
+
+        let reason =
+            |gates: GateFacts, class| next_rung(&plan, last, class, &gates).map_err(|r| r.reason);
+        assert_eq!(
+            reason(open.with_requiretls(true), after_tls),
+            Err(RefusalReason::RequireTls)
+        );
+        assert_eq!(
+            reason(open.with_requiretls(true), FailureClass::StarttlsNotOffered),
+            Err(RefusalReason::RequireTls)
+        );
+        assert_eq!(
+            reason(open.with_sasl_credentials(true), after_tls),
+            Err(RefusalReason::SaslCredentials)
+        );
+        let young =
+            GateFacts::new().with_message_age(Duration::from_secs(299), Duration::from_secs(300));
+        assert_eq!(
+            reason(young, after_tls),
+            Err(RefusalReason::MessageTooYoung {
+                age: Duration::from_secs(299),
+                minimal_backoff: Duration::from_secs(300)
+            })
+        );
+        // The age gate applies only after a failed TLS attempt.
+        assert_eq!(
+            reason(young, FailureClass::StarttlsNotOffered),
+            Ok(Rung::Plaintext)
+        );
+        let exactly =
+            GateFacts::new().with_message_age(Duration::from_secs(300), Duration::from_secs(300));
+        assert_eq!(reason(exactly, after_tls), Ok(Rung::Plaintext));
+    }
+
+    #[test]
+    fn nothing_below_plaintext_and_rungs_must_be_on_the_ladder() {
+        let err = next_rung(
+            &may(),
+            Rung::Plaintext,
+            FailureClass::Timeout,
+            &GateFacts::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.reason,
+            RefusalReason::BottomOfLadder {
+                class: FailureClass::Timeout
+            }
+        );
+        let err = next_rung(
+            &encrypt(),
+            Rung::Plaintext,
+            FailureClass::Timeout,
+            &GateFacts::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err.reason, RefusalReason::NotOnLadder { .. }));
+    }
+
+    #[test]
+    fn refusal_action_follows_the_host_position() {
+        let mut plan = encrypt();
+        let class = FailureClass::StarttlsNotOffered;
+        let err = next_rung(&plan, Rung::Modern, class, &GateFacts::new()).unwrap_err();
+        match err.action {
+            FailureAction::Defer(status) => {
+                assert_eq!(status.enhanced, (4, 7, 4));
+                assert_eq!(status.code, 451);
+            }
+            other => panic!("expected a deferral, got {other}"),
+        }
+        plan.on_failure = FailureAction::NextHost;
+        let err = next_rung(&plan, Rung::Modern, class, &GateFacts::new()).unwrap_err();
+        assert_eq!(err.action, FailureAction::NextHost);
+    }
+
+    #[test]
+    fn downgrade_memory_observes_or_enforces() {
+        let plan = may();
+        let mut memory = MemoryStore::new();
+        record_completion(&mut memory, "MX.example.com", Rung::Tls12Only);
+        record_completion(&mut memory, "mx.example.com", Rung::Plaintext);
+        assert_eq!(memory.best_rung("mx.example.com"), Some(Rung::Tls12Only));
+        record_completion(&mut memory, "mx.example.com", Rung::Modern);
+        assert_eq!(memory.best_rung("mx.example.com"), Some(Rung::Modern));
+
+        let class = FailureClass::ProtocolVersionAlert;
+        let gates = GateFacts::new();
+        let step = next_rung_remembered(
+            &plan,
+            Rung::Modern,
+            class,
+            &gates,
+            &memory,
+            DowngradeMode::Observe,
+        )
+        .unwrap();
+        assert_eq!(step.rung, Rung::Tls12Only);
+        assert_eq!(step.below_best, Some(Rung::Modern));
+        let err = next_rung_remembered(
+            &plan,
+            Rung::Modern,
+            class,
+            &gates,
+            &memory,
+            DowngradeMode::Enforce,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.reason,
+            RefusalReason::DowngradeRemembered {
+                best: Rung::Modern,
+                requested: Rung::Tls12Only
+            }
+        );
+        memory.forget("mx.example.com");
+        let step = next_rung_remembered(
+            &plan,
+            Rung::Modern,
+            class,
+            &gates,
+            &memory,
+            DowngradeMode::Enforce,
+        )
+        .unwrap();
+        assert_eq!(step.below_best, None);
+    }
 }

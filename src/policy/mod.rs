@@ -1,6 +1,44 @@
 //! The TLS decision: levels, Postfix policy tables, connectors, DANE, MTA-STS, REQUIRETLS,
 //! precedence, the fallback ladder and the explanation of every verdict.
+//!
+//! The model in one picture:
+//!
+//! ```text
+//!  default level ─┐
+//!  Postfix table ─┼─► Requirement (encryption × authentication) ─► Plan ─► HostPlan per host
+//!  connectors ────┘        (requirement.rs)                    (plan.rs)   requirement, names,
+//!                                                                          SNI, protocols,
+//!  DANE / MTA-STS / REQUIRETLS overlays refine a Plan afterwards           ladder, on_failure
+//! ```
+//!
+//! - [`requirement`]: the one requirement model every source maps onto.
+//! - [`plan`]: destinations, host plans, failure actions.
+//! - [`outbound`]: the planner ([`explain()`]).
+//! - [`ladder`]: the fallback ladder and its gates ([`ladder::next_rung`]).
+//! - [`explain`](mod@explain): the trace of rules that fired.
+//! - [`protocol`]: versions and suites (never below TLS 1.2, forward-secret AEAD only).
 
 pub mod dane;
+pub mod explain;
 pub mod ladder;
 pub mod mta_sts;
+mod name_ref;
+pub mod outbound;
+pub mod plan;
+pub mod protocol;
+pub mod requirement;
+pub mod status;
+
+pub use explain::{Rule, Trace};
+pub use name_ref::NameRefError;
+pub use outbound::{explain, OutboundPolicy};
+pub use plan::{
+    ClientCertificate, Destination, DestinationError, FailureAction, HostPlan, NameSource, Plan,
+    PolicySource, SniStrategy,
+};
+pub use protocol::{CipherSuite, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet};
+pub use requirement::{
+    Authentication, DaneRequirement, Dialect, Encryption, Level, Pin, PinAlgorithm, ReferenceId,
+    Requirement, TrustAnchors,
+};
+pub use status::Status;

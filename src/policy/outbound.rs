@@ -1,0 +1,281 @@
+//! The outbound planner: configuration plus destination in, [`Plan`] with its trace out.
+//!
+//! Sources, most specific first (the first that matches decides, the trace says which):
+//! 1. an outbound connector whose `recipient_domains` cover the next-hop domain;
+//! 2. a Postfix policy-table entry for the next hop (or a `.parent` domain);
+//! 3. the default level (Postfix `smtp_tls_security_level`; mailtls defaults to `may`).
+
+use super::explain::{Rule, Trace};
+use super::plan::{self, Destination, HostPlan, NameSource, Plan, PolicySource, SniStrategy};
+use super::protocol::ProtocolPolicy;
+use super::requirement::{Level, Requirement, TrustAnchors};
+
+/// The outbound configuration: default level, SNI strategy, and the optional sources.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundPolicy {
+    /// The level when nothing more specific matches (default `may`).
+    pub default_level: Level,
+    /// How SNI is chosen when the source does not say (default: the host name).
+    pub sni: SniStrategy,
+}
+
+impl Default for OutboundPolicy {
+    fn default() -> Self {
+        Self {
+            default_level: Level::May,
+            sni: SniStrategy::Hostname,
+        }
+    }
+}
+
+impl OutboundPolicy {
+    /// The product default: opportunistic TLS (`may`), SNI = host name.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same policy with another default level.
+    #[must_use]
+    pub fn with_default_level(mut self, level: Level) -> Self {
+        self.default_level = level;
+        self
+    }
+
+    /// Plans `destination`: see [`explain`].
+    pub fn plan(&self, destination: &Destination) -> Plan {
+        explain(self, destination)
+    }
+}
+
+/// Plans `destination` under `policy`: per candidate host the effective requirement, what to
+/// verify, the SNI, the protocols, the ladder and the failure action, and the trace of every
+/// rule that fired.
+///
+/// ```
+/// use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
+/// use mailtls::policy::ladder::Rung;
+///
+/// let policy = OutboundPolicy::new().with_default_level(Level::Secure);
+/// let destination = Destination::domain("example.com", ["mx1.example.com", "mx2.example.com"])?;
+/// let plan = explain(&policy, &destination);
+///
+/// let first = &plan.hosts[0];
+/// assert!(first.requirement.requires_tls());
+/// let names: Vec<&str> = first.requirement.authentication.reference_ids().iter()
+///     .map(|id| id.pattern()).collect();
+/// assert_eq!(names, ["example.com", ".example.com"]);
+/// assert_eq!(first.floor(), Some(Rung::Tls12Conservative)); // never plaintext
+/// println!("{plan}");
+/// # Ok::<(), mailtls::policy::DestinationError>(())
+/// ```
+pub fn explain(policy: &OutboundPolicy, destination: &Destination) -> Plan {
+    let mut trace = Trace::new();
+    trace.push(Rule::DefaultLevel {
+        level: policy.default_level,
+    });
+    let site = SitePolicy::for_level(policy.default_level, &policy.sni);
+    build(destination, PolicySource::Default, &site, trace)
+}
+
+/// The static policy for one destination, before per-host names are resolved.
+pub(crate) struct SitePolicy<'a> {
+    /// The requirement with its names still empty (filled per host from `names`).
+    pub(crate) requirement: Requirement,
+    /// Where the reference identifiers come from.
+    pub(crate) names: &'a [NameSource],
+    /// The allowed protocols.
+    pub(crate) protocols: ProtocolPolicy,
+    /// How SNI is chosen.
+    pub(crate) sni: &'a SniStrategy,
+    /// Postfix `connection_reuse=`.
+    pub(crate) connection_reuse: bool,
+    /// A client certificate to present.
+    pub(crate) client_certificate: Option<&'a plan::ClientCertificate>,
+    /// Hosts that replace the destination's candidates (connector smart hosts).
+    pub(crate) hosts: Option<&'a [String]>,
+}
+
+const VERIFY_NAMES: &[NameSource] = &[NameSource::Hostname];
+const SECURE_NAMES: &[NameSource] = &[NameSource::NextHop, NameSource::DotNextHop];
+const DANE_NAMES: &[NameSource] = &[NameSource::NextHop, NameSource::Hostname];
+
+impl<'a> SitePolicy<'a> {
+    /// A level with its Postfix default name strategies and the public roots.
+    pub(crate) fn for_level(level: Level, sni: &'a SniStrategy) -> Self {
+        Self {
+            requirement: level.requirement(Vec::new(), Vec::new(), TrustAnchors::Public),
+            names: default_names(level),
+            protocols: ProtocolPolicy::MODERN,
+            sni,
+            connection_reuse: false,
+            client_certificate: None,
+            hosts: None,
+        }
+    }
+}
+
+/// The Postfix default `match=` strategies of a level (`smtp_tls_verify_cert_match`,
+/// `smtp_tls_secure_cert_match`, and the fixed DANE-TA `nexthop, hostname`).
+pub(crate) const fn default_names(level: Level) -> &'static [NameSource] {
+    match level {
+        Level::Verify => VERIFY_NAMES,
+        Level::Secure => SECURE_NAMES,
+        Level::Dane | Level::DaneOnly => DANE_NAMES,
+        _ => &[],
+    }
+}
+
+/// Builds the plan from a site policy.
+pub(crate) fn build(
+    destination: &Destination,
+    source: PolicySource,
+    site: &SitePolicy<'_>,
+    mut trace: Trace,
+) -> Plan {
+    if !site.names.is_empty() && needs_names(&site.requirement) {
+        trace.push(Rule::NameSources {
+            sources: site.names.to_vec(),
+        });
+    }
+    if !matches!(site.sni, SniStrategy::Hostname) {
+        trace.push(Rule::ServerName {
+            strategy: site.sni.clone(),
+        });
+    }
+    if site.protocols != ProtocolPolicy::MODERN {
+        trace.push(Rule::Protocols {
+            policy: site.protocols,
+        });
+    }
+    if site.connection_reuse {
+        trace.push(Rule::ConnectionReuse);
+    }
+    let hosts = site.hosts.unwrap_or(destination.hosts());
+    let mut plans = Vec::with_capacity(hosts.len());
+    for host in hosts {
+        let mut requirement = site.requirement.clone();
+        if needs_names(&requirement) {
+            let ids = plan::resolve_names(site.names, host, destination);
+            set_names(&mut requirement, ids);
+            if plan::lacks_names(&requirement) {
+                trace.push(Rule::Warning {
+                    line: None,
+                    message: format!(
+                        "no certificate name can be derived for host {host}: it cannot be verified"
+                    ),
+                });
+            }
+        }
+        let mut host_plan = HostPlan::new(host, destination.port(), requirement);
+        host_plan.sni = site.sni.resolve(host, destination);
+        host_plan.protocols = site.protocols;
+        host_plan.connection_reuse = site.connection_reuse;
+        host_plan.client_certificate = site.client_certificate.cloned();
+        plans.push(host_plan);
+    }
+    plan::finish(destination.clone(), source, plans, trace)
+}
+
+fn needs_names(requirement: &Requirement) -> bool {
+    use super::requirement::Authentication;
+    matches!(
+        requirement.authentication,
+        Authentication::ChainAndName { .. } | Authentication::Dane(_)
+    )
+}
+
+fn set_names(requirement: &mut Requirement, ids: Vec<super::requirement::ReferenceId>) {
+    use super::requirement::Authentication;
+    match &mut requirement.authentication {
+        Authentication::ChainAndName { reference_ids, .. } => {
+            // Keep fixed patterns already present (Exchange TlsDomain), add derived names.
+            for id in ids {
+                if !reference_ids.contains(&id) {
+                    reference_ids.push(id);
+                }
+            }
+        }
+        Authentication::Dane(dane) => dane.reference_ids = ids,
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ladder::Rung;
+    use crate::policy::plan::FailureAction;
+
+    fn names(plan: &HostPlan) -> Vec<&str> {
+        plan.requirement
+            .authentication
+            .reference_ids()
+            .iter()
+            .map(|id| id.pattern())
+            .collect()
+    }
+
+    #[test]
+    fn default_levels_plan_per_host() {
+        let dest =
+            Destination::domain("example.com", ["mx1.example.net", "mx2.example.net"]).unwrap();
+        let table: [(Level, &[&str], Option<Rung>); 5] = [
+            (Level::May, &[], Some(Rung::Plaintext)),
+            (Level::Encrypt, &[], Some(Rung::Tls12Conservative)),
+            (
+                Level::Verify,
+                &["mx1.example.net"],
+                Some(Rung::Tls12Conservative),
+            ),
+            (
+                Level::Secure,
+                &["example.com", ".example.com"],
+                Some(Rung::Tls12Conservative),
+            ),
+            (
+                Level::DaneOnly,
+                &["example.com", "mx1.example.net"],
+                Some(Rung::Tls12Conservative),
+            ),
+        ];
+        for (level, expected_names, floor) in table {
+            let plan = explain(&OutboundPolicy::new().with_default_level(level), &dest);
+            assert_eq!(plan.source, PolicySource::Default);
+            assert_eq!(plan.hosts.len(), 2);
+            let first = plan.hosts.first().unwrap();
+            assert_eq!(names(first), expected_names, "{level}");
+            assert_eq!(first.floor(), floor, "{level}");
+            assert_eq!(first.on_failure, FailureAction::NextHost);
+            assert!(matches!(
+                plan.hosts.last().unwrap().on_failure,
+                FailureAction::Defer(_)
+            ));
+            assert_eq!(first.sni.as_deref(), Some("mx1.example.net"));
+            assert_eq!(
+                plan.trace.steps().first(),
+                Some(&Rule::DefaultLevel { level })
+            );
+        }
+    }
+
+    #[test]
+    fn bracketed_next_hop_secure_checks_the_host() {
+        let dest = Destination::parse("[relay.example.com]:587").unwrap();
+        let plan = explain(
+            &OutboundPolicy::new().with_default_level(Level::Secure),
+            &dest,
+        );
+        let host = plan.hosts.first().unwrap();
+        assert_eq!(host.port, 587);
+        assert_eq!(names(host), ["relay.example.com", ".relay.example.com"]);
+    }
+
+    #[test]
+    fn no_hosts_says_so() {
+        let dest = Destination::parse("example.com").unwrap();
+        let plan = explain(&OutboundPolicy::new(), &dest);
+        assert!(plan.hosts.is_empty());
+        assert_eq!(plan.trace.steps().last(), Some(&Rule::NoCandidateHosts));
+    }
+}

@@ -1,0 +1,692 @@
+//! The plan: for one destination, what each candidate host needs, how to verify it, which
+//! rungs it may use and what happens when it fails.
+//!
+//! [`Plan`] is the static answer from configuration (default level, Postfix policy table,
+//! outbound connectors). The DANE, MTA-STS and REQUIRETLS overlays refine a plan's
+//! [`HostPlan::requirement`] afterwards and append their own steps to its [`Trace`].
+
+use core::fmt;
+use core::net::IpAddr;
+use std::path::PathBuf;
+
+use super::explain::{Rule, Trace};
+use super::ladder::{Ladder, RefusalReason, Rung};
+use super::name_ref;
+use super::protocol::{ProtocolPolicy, TlsVersion};
+use super::requirement::{Authentication, Dialect, ReferenceId, Requirement};
+use super::status::Status;
+
+/// The SMTP port a next hop uses when it names none.
+pub const DEFAULT_PORT: u16 = 25;
+
+/// Where a message goes: the next hop (as Postfix writes it) and its candidate hosts.
+///
+/// The next hop is either a domain (`example.com`, MX lookup by the caller) or a literal host
+/// in brackets (`[mail.example.com]`, `[192.0.2.1]`, no MX lookup), with an optional `:port`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Destination {
+    next_hop: String,
+    literal: bool,
+    port: Option<u16>,
+    key: String,
+    hosts: Vec<String>,
+}
+
+impl Destination {
+    /// Parses a next hop: `example.com`, `example.com:2525`, `[mx.example.com]`,
+    /// `[mx.example.com]:587`, `[192.0.2.1]`, `[ipv6:2001:db8::1]`. Names are lower-cased and
+    /// lose a trailing dot. A bracketed next hop has itself as its only candidate host.
+    pub fn parse(next_hop: &str) -> Result<Self, DestinationError> {
+        let invalid = |reason| DestinationError::Invalid {
+            presented: next_hop.to_owned(),
+            reason,
+        };
+        let (host, literal, port) = if let Some(rest) = next_hop.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']').ok_or_else(|| invalid("missing `]`"))?;
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    parse_port(
+                        after
+                            .strip_prefix(':')
+                            .ok_or_else(|| invalid("only `:port` may follow `]`"))?,
+                    )
+                    .ok_or_else(|| invalid("bad port"))?,
+                ),
+            };
+            (
+                normalise_host(inside).ok_or_else(|| invalid("not a host name or address"))?,
+                true,
+                port,
+            )
+        } else {
+            let (name, port) = match next_hop.rsplit_once(':') {
+                Some((name, port)) => (
+                    name,
+                    Some(parse_port(port).ok_or_else(|| invalid("bad port"))?),
+                ),
+                None => (next_hop, None),
+            };
+            (
+                name_ref::normalise_domain(name).ok_or_else(|| invalid("not a domain name"))?,
+                false,
+                port,
+            )
+        };
+        let mut key = String::with_capacity(host.len() + 8);
+        if literal {
+            key.push('[');
+            key.push_str(&host);
+            key.push(']');
+        } else {
+            key.push_str(&host);
+        }
+        if let Some(port) = port {
+            key.push(':');
+            key.push_str(&port.to_string());
+        }
+        let hosts = if literal {
+            vec![host.clone()]
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            next_hop: host,
+            literal,
+            port,
+            key,
+            hosts,
+        })
+    }
+
+    /// A domain destination with its MX hosts (in preference order), on port 25.
+    pub fn domain<I, S>(domain: &str, mx_hosts: I) -> Result<Self, DestinationError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let dest = Self::parse(domain)?;
+        if dest.literal || dest.port.is_some() {
+            return Err(DestinationError::Invalid {
+                presented: domain.to_owned(),
+                reason: "a bare domain is expected here",
+            });
+        }
+        dest.with_hosts(mx_hosts)
+    }
+
+    /// Replaces the candidate hosts (the MX hosts the caller resolved, preference order).
+    pub fn with_hosts<I, S>(mut self, hosts: I) -> Result<Self, DestinationError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.hosts.clear();
+        for host in hosts {
+            let host = host.as_ref();
+            self.hosts.push(
+                normalise_host(host).ok_or_else(|| DestinationError::Invalid {
+                    presented: host.to_owned(),
+                    reason: "not a host name or address",
+                })?,
+            );
+        }
+        Ok(self)
+    }
+
+    /// The next-hop domain or host, without brackets or port.
+    pub fn next_hop(&self) -> &str {
+        &self.next_hop
+    }
+
+    /// Whether the next hop was bracketed (`[host]`: no MX lookup).
+    pub const fn is_literal(&self) -> bool {
+        self.literal
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(DEFAULT_PORT)
+    }
+
+    /// Whether the next hop named its port explicitly.
+    pub const fn has_explicit_port(&self) -> bool {
+        self.port.is_some()
+    }
+
+    /// The normalised next hop as Postfix writes it (`[host]:port`): the policy-table key.
+    pub fn lookup_key(&self) -> &str {
+        &self.key
+    }
+
+    /// The candidate hosts, preference order.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// Why a destination was refused.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    /// The text is not a next hop or host.
+    #[error("{presented:?} is not a valid next hop: {reason}")]
+    Invalid {
+        /// The text as presented.
+        presented: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The plan for one destination: one [`HostPlan`] per candidate host, in the order to try
+/// them, and the trace of every rule that fired.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The destination planned for.
+    pub destination: Destination,
+    /// Which configuration decided the plan.
+    pub source: PolicySource,
+    /// The candidate hosts, in the order to try them.
+    pub hosts: Vec<HostPlan>,
+    /// Every rule that fired, in order.
+    pub trace: Trace,
+}
+
+impl Plan {
+    /// The host plan for `host`, if it is a candidate.
+    pub fn host(&self, host: &str) -> Option<&HostPlan> {
+        self.hosts
+            .iter()
+            .find(|h| h.host.eq_ignore_ascii_case(host))
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "plan for {} (from {})", self.destination, self.source)?;
+        for host in &self.hosts {
+            writeln!(f, "  {host}")?;
+        }
+        write!(f, "{}", self.trace)
+    }
+}
+
+/// Which configuration decided a plan.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PolicySource {
+    /// An outbound connector, by name.
+    Connector(String),
+    /// The default level (no table entry, no connector).
+    Default,
+    /// A Postfix policy-table entry: its key and line.
+    PostfixTable {
+        /// The key that matched (the next hop or a `.parent` domain).
+        key: String,
+        /// The line of the entry in the table text (1-based).
+        line: u32,
+    },
+}
+
+impl fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connector(name) => write!(f, "outbound connector {name:?}"),
+            Self::Default => f.write_str("the default level"),
+            Self::PostfixTable { key, line } => {
+                write!(f, "policy table entry {key:?} at line {line}")
+            }
+        }
+    }
+}
+
+/// Everything one connection attempt to one candidate host needs.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPlan {
+    /// The host to connect to (MX host, smart host, or the bracketed next hop).
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// The effective requirement: encryption and what to verify (reference identifiers with
+    /// their dialect, pins, trust-anchor paths).
+    pub requirement: Requirement,
+    /// The server name to send in SNI, if any.
+    pub sni: Option<String>,
+    /// The versions and suites allowed (never below TLS 1.2, forward-secret AEAD only). Each
+    /// rung narrows it further ([`HostPlan::protocols_on`]).
+    pub protocols: ProtocolPolicy,
+    /// A client certificate to present (hybrid / certificate connectors): paths for the
+    /// caller to load.
+    pub client_certificate: Option<ClientCertificate>,
+    /// Whether the caller may reuse a TLS connection to this host for later deliveries
+    /// (Postfix `connection_reuse=`).
+    pub connection_reuse: bool,
+    /// What happens when this host cannot be used: the next candidate host, or defer.
+    pub on_failure: FailureAction,
+}
+
+impl HostPlan {
+    /// A host plan with the default protocols, SNI = the host name (none for an address), no
+    /// client certificate, no connection reuse, and `on_failure` = defer.
+    pub fn new(host: &str, port: u16, requirement: Requirement) -> Self {
+        Self {
+            host: host.to_owned(),
+            port,
+            requirement,
+            sni: host_sni(host),
+            protocols: ProtocolPolicy::MODERN,
+            client_certificate: None,
+            connection_reuse: false,
+            on_failure: FailureAction::Defer(exhausted_status()),
+        }
+    }
+
+    /// The rungs this host may use, strongest first: the TLS rungs its protocols leave
+    /// something on (none at [`Encryption::Never`](super::requirement::Encryption::Never)),
+    /// then plaintext if the requirement allows it.
+    pub fn ladder(&self) -> Ladder {
+        let mut ladder = Ladder::EMPTY;
+        if self.requirement.encryption != super::requirement::Encryption::Never {
+            for rung in [Rung::Modern, Rung::Tls12Only, Rung::Tls12Conservative] {
+                if self.protocols_on(rung).is_some() {
+                    ladder = ladder.with(rung);
+                }
+            }
+        }
+        if self.requirement.allows_plaintext() {
+            ladder = ladder.with(Rung::Plaintext);
+        }
+        ladder
+    }
+
+    /// The first rung to try, `None` when nothing is allowed at all (TLS required but the
+    /// protocols leave nothing: the host is unusable).
+    pub fn first_rung(&self) -> Option<Rung> {
+        self.ladder().first()
+    }
+
+    /// The floor: the weakest rung this host may ever reach.
+    pub fn floor(&self) -> Option<Rung> {
+        self.ladder().floor()
+    }
+
+    /// The versions and suites allowed on `rung`; `None` for plaintext or when the rung
+    /// leaves nothing. A rung that would offer exactly what a neighbour offers is left off the
+    /// ladder (the modern rung without TLS 1.3, the conservative rung when it equals the TLS 1.2
+    /// rung).
+    pub fn protocols_on(&self, rung: Rung) -> Option<ProtocolPolicy> {
+        let on = self.protocols.on_rung(rung)?;
+        match rung {
+            // Without TLS 1.3 the modern rung is the TLS 1.2 rung: name it so.
+            Rung::Modern if !on.versions.contains(TlsVersion::Tls13) => None,
+            Rung::Tls12Conservative if self.protocols.on_rung(Rung::Tls12Only) == Some(on) => None,
+            _ => Some(on),
+        }
+    }
+
+    /// What a [`Refusal`](super::ladder::Refusal) for `reason` tells the caller to do.
+    pub fn refusal_action(&self, reason: &RefusalReason) -> FailureAction {
+        match &self.on_failure {
+            FailureAction::NextHost => FailureAction::NextHost,
+            FailureAction::Defer(_) => FailureAction::Defer(reason.status()),
+            other => other.clone(),
+        }
+    }
+}
+
+impl fmt::Display for HostPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {} [{}]; ladder {}",
+            self.host,
+            self.port,
+            self.requirement,
+            self.requirement.level(),
+            self.ladder()
+        )?;
+        match &self.sni {
+            Some(sni) => write!(f, "; SNI {sni}")?,
+            None => f.write_str("; no SNI")?,
+        }
+        if self.requirement.encryption != super::requirement::Encryption::Never {
+            write!(f, "; {}", self.protocols.versions)?;
+        }
+        if let Some(cert) = &self.client_certificate {
+            write!(
+                f,
+                "; client certificate {}",
+                cert.certificate_chain.display()
+            )?;
+        }
+        write!(f, "; on failure: {}", self.on_failure)
+    }
+}
+
+/// What the caller does when a host cannot be used or the whole plan fails.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FailureAction {
+    /// Return the message to its sender (5.x.x).
+    Bounce(Status),
+    /// Keep the message queued and retry later (4.x.x).
+    Defer(Status),
+    /// Try the next candidate host.
+    NextHost,
+    /// Deliver in plaintext (only opportunistic plans, behind the ladder's gates).
+    Plaintext,
+}
+
+impl fmt::Display for FailureAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bounce(status) => write!(f, "bounce ({status})"),
+            Self::Defer(status) => write!(f, "defer ({status})"),
+            Self::NextHost => f.write_str("next host"),
+            Self::Plaintext => f.write_str("plaintext"),
+        }
+    }
+}
+
+/// A client certificate the local server presents (Exchange hybrid, certificate-based
+/// connectors): file paths for the caller to load; the core reads no files.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientCertificate {
+    /// PEM file with the certificate chain, leaf first.
+    pub certificate_chain: PathBuf,
+    /// PEM file with the private key.
+    pub private_key: PathBuf,
+}
+
+impl ClientCertificate {
+    /// A client certificate from its two paths.
+    pub fn new(certificate_chain: impl Into<PathBuf>, private_key: impl Into<PathBuf>) -> Self {
+        Self {
+            certificate_chain: certificate_chain.into(),
+            private_key: private_key.into(),
+        }
+    }
+}
+
+/// How the SNI name is chosen (Postfix `servername=` / `smtp_tls_servername`).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SniStrategy {
+    /// The candidate host's name (none for an address).
+    Hostname,
+    /// A fixed name.
+    Literal(String),
+    /// The next-hop domain.
+    NextHop,
+    /// No SNI.
+    None,
+}
+
+impl SniStrategy {
+    /// The SNI for `host` under this strategy.
+    pub fn resolve(&self, host: &str, destination: &Destination) -> Option<String> {
+        match self {
+            Self::Hostname => host_sni(host),
+            Self::Literal(name) => Some(name.clone()),
+            Self::NextHop => host_sni(destination.next_hop()),
+            Self::None => None,
+        }
+    }
+}
+
+impl fmt::Display for SniStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hostname => f.write_str("hostname"),
+            Self::Literal(name) => f.write_str(name),
+            Self::NextHop => f.write_str("nexthop"),
+            Self::None => f.write_str("none"),
+        }
+    }
+}
+
+/// Where a certificate reference identifier comes from (Postfix `match=` strategies, or a
+/// fixed pattern such as an Exchange `TlsDomain`).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NameSource {
+    /// `dot-nexthop`: any name below the next-hop domain (`.example.com`).
+    DotNextHop,
+    /// `hostname`: the candidate host's name.
+    Hostname,
+    /// `nexthop`: the next-hop domain.
+    NextHop,
+    /// A fixed pattern in its dialect.
+    Pattern(ReferenceId),
+}
+
+impl NameSource {
+    /// The reference identifier for `host` of `destination`; `None` when the strategy gives no
+    /// name (the host or next hop is an address).
+    pub fn resolve(&self, host: &str, destination: &Destination) -> Option<ReferenceId> {
+        let name = |text: &str| ReferenceId::parse(text, Dialect::Postfix).ok();
+        match self {
+            Self::Hostname => name(host),
+            Self::NextHop => name(destination.next_hop()),
+            Self::DotNextHop => {
+                if destination.next_hop().parse::<IpAddr>().is_ok() {
+                    return None;
+                }
+                let mut dotted = String::with_capacity(destination.next_hop().len() + 1);
+                dotted.push('.');
+                dotted.push_str(destination.next_hop());
+                name(&dotted)
+            }
+            Self::Pattern(id) => Some(id.clone()),
+        }
+    }
+}
+
+impl fmt::Display for NameSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DotNextHop => f.write_str("dot-nexthop"),
+            Self::Hostname => f.write_str("hostname"),
+            Self::NextHop => f.write_str("nexthop"),
+            Self::Pattern(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// Resolves the name sources of a requirement template for one host: every source that
+/// gives a name, duplicates removed, in order.
+pub(crate) fn resolve_names(
+    sources: &[NameSource],
+    host: &str,
+    destination: &Destination,
+) -> Vec<ReferenceId> {
+    let mut out: Vec<ReferenceId> = Vec::with_capacity(sources.len());
+    for source in sources {
+        if let Some(id) = source.resolve(host, destination) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// Finishes a plan: `on_failure` is "next host" for every host but the last, which defers.
+/// Adds the failure rule to the trace.
+pub(crate) fn finish(
+    destination: Destination,
+    source: PolicySource,
+    mut hosts: Vec<HostPlan>,
+    mut trace: Trace,
+) -> Plan {
+    let count = hosts.len();
+    for (i, host) in hosts.iter_mut().enumerate() {
+        host.on_failure = if i + 1 < count {
+            FailureAction::NextHost
+        } else {
+            FailureAction::Defer(exhausted_status())
+        };
+        if host.first_rung().is_none() {
+            trace.push(Rule::HostUnusable {
+                host: host.host.clone(),
+            });
+        }
+    }
+    if count == 0 {
+        trace.push(Rule::NoCandidateHosts);
+    } else {
+        trace.push(Rule::FailureOrder { hosts: count });
+    }
+    Plan {
+        destination,
+        source,
+        hosts,
+        trace,
+    }
+}
+
+/// Whether the requirement needs the reference identifiers it got: a name check with no
+/// name at all would accept nothing, so the plan says so.
+pub(crate) fn lacks_names(requirement: &Requirement) -> bool {
+    matches!(
+        &requirement.authentication,
+        Authentication::ChainAndName { reference_ids, .. } if reference_ids.is_empty()
+    )
+}
+
+fn exhausted_status() -> Status {
+    Status::new(451, (4, 4, 0), "TLS policy could not be met by any host")
+}
+
+fn host_sni(host: &str) -> Option<String> {
+    (host.parse::<IpAddr>().is_err()).then(|| host.to_owned())
+}
+
+fn parse_port(text: &str) -> Option<u16> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u16>().ok().filter(|p| *p != 0)
+}
+
+fn normalise_host(text: &str) -> Option<String> {
+    let address = text
+        .strip_prefix("ipv6:")
+        .or_else(|| text.strip_prefix("IPv6:"))
+        .unwrap_or(text);
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    name_ref::normalise_domain(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_hops_parse_to_postfix_keys() {
+        let table = [
+            (
+                "example.com",
+                Some(("example.com", false, 25, "example.com")),
+            ),
+            (
+                "Example.COM.",
+                Some(("example.com", false, 25, "example.com")),
+            ),
+            (
+                "example.com:2525",
+                Some(("example.com", false, 2525, "example.com:2525")),
+            ),
+            (
+                "[mx.example.com]",
+                Some(("mx.example.com", true, 25, "[mx.example.com]")),
+            ),
+            (
+                "[mx.example.com]:587",
+                Some(("mx.example.com", true, 587, "[mx.example.com]:587")),
+            ),
+            ("[192.0.2.1]", Some(("192.0.2.1", true, 25, "[192.0.2.1]"))),
+            (
+                "[ipv6:2001:DB8::1]",
+                Some(("2001:db8::1", true, 25, "[2001:db8::1]")),
+            ),
+            ("[mx.example.com", None),
+            ("[mx.example.com]x", None),
+            ("example.com:0", None),
+            ("example.com:99999", None),
+            ("exa mple.com", None),
+            ("", None),
+        ];
+        for (text, expected) in table {
+            let got = Destination::parse(text).ok();
+            let got = got
+                .as_ref()
+                .map(|d| (d.next_hop(), d.is_literal(), d.port(), d.lookup_key()));
+            assert_eq!(got, expected, "{text}");
+        }
+        let literal = Destination::parse("[mx.example.com]").unwrap();
+        assert_eq!(literal.hosts(), ["mx.example.com"]);
+        assert!(Destination::domain("[x.example]", ["a"]).is_err());
+    }
+
+    #[test]
+    fn ladders_follow_requirement_and_protocols() {
+        use super::super::protocol::{SuiteSet, TlsVersion, VersionSet};
+        use super::super::requirement::{Encryption, Level, TrustAnchors};
+        let may = HostPlan::new("mx.example.com", 25, Requirement::opportunistic());
+        assert_eq!(may.ladder().iter().collect::<Vec<_>>(), Rung::ALL.to_vec());
+        let none = HostPlan::new(
+            "mx.example.com",
+            25,
+            Level::None.requirement(vec![], vec![], TrustAnchors::Public),
+        );
+        assert_eq!(none.ladder().iter().collect::<Vec<_>>(), [Rung::Plaintext]);
+        let mut encrypt = HostPlan::new(
+            "mx.example.com",
+            25,
+            Requirement::new(Encryption::Required, Authentication::None),
+        );
+        assert_eq!(encrypt.floor(), Some(Rung::Tls12Conservative));
+        encrypt.protocols.versions = VersionSet::only(TlsVersion::Tls12);
+        assert_eq!(
+            encrypt.ladder().iter().collect::<Vec<_>>(),
+            [Rung::Tls12Only, Rung::Tls12Conservative]
+        );
+        encrypt.protocols.versions = VersionSet::only(TlsVersion::Tls13);
+        assert_eq!(encrypt.ladder().iter().collect::<Vec<_>>(), [Rung::Modern]);
+        encrypt.protocols.suites = SuiteSet::CONSERVATIVE;
+        assert_eq!(encrypt.first_rung(), None);
+        assert_eq!(
+            HostPlan::new("192.0.2.1", 25, Requirement::opportunistic()).sni,
+            None
+        );
+    }
+
+    #[test]
+    fn name_sources_resolve_per_host() {
+        let dest = Destination::domain("example.com", ["mx1.example.net"]).unwrap();
+        let sources = [
+            NameSource::NextHop,
+            NameSource::DotNextHop,
+            NameSource::Hostname,
+            NameSource::NextHop,
+        ];
+        let ids = resolve_names(&sources, "mx1.example.net", &dest);
+        let got: Vec<&str> = ids.iter().map(ReferenceId::pattern).collect();
+        assert_eq!(got, ["example.com", ".example.com", "mx1.example.net"]);
+        let literal = Destination::parse("[192.0.2.1]").unwrap();
+        assert!(resolve_names(&sources, "192.0.2.1", &literal).is_empty());
+    }
+}
