@@ -1,1 +1,43 @@
 //! SMTP wire grammar: replies, commands, EHLO capabilities and DATA framing.
+//!
+//! Everything here is bounded and incremental, and knows nothing of sessions:
+//!
+//! - [`ReplyParser`] / [`Reply`]: replies, parsed from any split of the stream (client side)
+//!   and encoded (server side), with the grammar and limits on [`ReplyParser`].
+//! - [`CommandParser`] / [`Command`]: commands, parsed one line at a time (server side) and
+//!   encoded (client side), with typed paths ([`ReversePath`], [`ForwardPath`]) and
+//!   parameters ([`MailParams`]).
+//!
+//! Both parsers stop right after the item they complete and report how many bytes they
+//! took ([`Progress::consumed`]), so the bytes after a `STARTTLS` line or after the `220`
+//! reply to it stay visible to the session (RFC 3207 §5, CVE-2011-0411):
+//!
+//! ```
+//! use mailtls::smtp::ReplyParser;
+//! let mut parser = ReplyParser::default();
+//! let read = b"220 go\r\n250 inj"; // a forged, CRLF-less fragment behind the go-ahead
+//! let step = parser.feed(read).unwrap();
+//! assert_eq!(step.item.unwrap().code().as_u16(), 220);
+//! let leftover = &read[step.consumed..];
+//! assert_eq!(leftover, b"250 inj"); // the client must refuse to start TLS now
+//! ```
+
+mod code;
+mod command;
+mod line;
+mod params;
+mod path;
+mod reply;
+
+pub use code::{Class, Code, EnhancedCode, InvalidEnhancedCode};
+pub use command::{
+    Argument, AuthMechanism, Command, CommandConfig, CommandError, CommandParser, InitialResponse,
+    Verb,
+};
+pub use line::Progress;
+pub use params::{Body, MailParams, Param, ParamError};
+pub use path::{
+    AddressLiteral, Domain, ForwardPath, Host, Mailbox, PathError, ReversePath, MAX_DOMAIN,
+    MAX_LOCAL_PART, MAX_PATH,
+};
+pub use reply::{Reply, ReplyConfig, ReplyError, ReplyParser};

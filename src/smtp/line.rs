@@ -1,0 +1,248 @@
+//! Bounded line assembly shared by the reply and command parsers.
+//!
+//! A [`LineBuffer`] finds the next LF in the input. When the whole line is in the input it is
+//! handed out as a slice of the input (no copy); only a line split across calls is copied into
+//! a small carry buffer, which never grows past the configured limit.
+
+/// How far one call to a parser's `feed` got.
+///
+/// `consumed` bytes of the input were taken (parsed, or held in the parser's partial-line
+/// buffer); the bytes after them were not looked at and belong to the caller. When `item` is
+/// `Some`, the parser stopped right after the line that completed it, so `&input[consumed..]`
+/// is exactly what the peer sent after it (for instance bytes pipelined after `STARTTLS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress<T> {
+    /// Bytes of the input taken by this call.
+    pub consumed: usize,
+    /// The item completed by this call, if any.
+    pub item: Option<T>,
+}
+
+/// What [`LineBuffer::scan`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Scan<'a> {
+    /// A complete line, LF included (and the CR before it, when present).
+    Line(&'a [u8]),
+    /// No line end yet; the input was held (or discarded after an overlong line).
+    Incomplete,
+    /// The line grew past the limit; `length` octets were seen. The rest of the line, up to
+    /// and including its LF, is discarded by later calls.
+    TooLong {
+        /// Octets of the line seen so far (CRLF included when it was seen).
+        length: usize,
+    },
+}
+
+/// Finds lines in a byte stream, holding at most `limit` octets of a partial line.
+#[derive(Debug, Clone)]
+pub(crate) struct LineBuffer {
+    carry: Vec<u8>,
+    limit: usize,
+    /// The carry holds a line that was already handed out.
+    stale: bool,
+    /// Skip input up to and including the next LF (after an overlong line).
+    discarding: bool,
+}
+
+impl LineBuffer {
+    /// A buffer for lines of at most `limit` octets, line end included.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            carry: Vec::new(),
+            limit,
+            stale: false,
+            discarding: false,
+        }
+    }
+
+    /// Octets of a partial line held from earlier calls.
+    pub(crate) fn buffered(&self) -> usize {
+        if self.stale {
+            0
+        } else {
+            self.carry.len()
+        }
+    }
+
+    /// Whether the rest of an overlong line is being skipped.
+    pub(crate) fn is_discarding(&self) -> bool {
+        self.discarding
+    }
+
+    /// Forget any partial line and any discard in progress.
+    pub(crate) fn reset(&mut self) {
+        self.carry.clear();
+        self.stale = false;
+        self.discarding = false;
+    }
+
+    /// Looks for the next line; returns the bytes of `input` taken and what was found.
+    pub(crate) fn scan<'s>(&'s mut self, input: &'s [u8]) -> (usize, Scan<'s>) {
+        if self.stale {
+            self.carry.clear();
+            self.stale = false;
+        }
+        let mut start = 0;
+        if self.discarding {
+            match find_lf(input) {
+                None => return (input.len(), Scan::Incomplete),
+                Some(p) => {
+                    self.discarding = false;
+                    start = p + 1;
+                }
+            }
+        }
+        let rest = input.get(start..).unwrap_or_default();
+        match find_lf(rest) {
+            Some(p) => {
+                let length = self.carry.len() + p + 1;
+                let consumed = start + p + 1;
+                if length > self.limit {
+                    self.carry.clear();
+                    return (consumed, Scan::TooLong { length });
+                }
+                let line = rest.get(..=p).unwrap_or_default();
+                if self.carry.is_empty() {
+                    (consumed, Scan::Line(line))
+                } else {
+                    self.carry.extend_from_slice(line);
+                    self.stale = true;
+                    (consumed, Scan::Line(&self.carry))
+                }
+            }
+            None => {
+                let length = self.carry.len() + rest.len();
+                // Without its LF the line already has `length` octets: at the limit it can
+                // only end above it.
+                if length >= self.limit {
+                    self.carry.clear();
+                    self.discarding = true;
+                    return (input.len(), Scan::TooLong { length });
+                }
+                self.carry.extend_from_slice(rest);
+                (input.len(), Scan::Incomplete)
+            }
+        }
+    }
+}
+
+/// Where a line's content ends, or why its line end is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineEnd {
+    /// The line ended with a bare LF, not CRLF.
+    BareLf,
+}
+
+/// Strips the line end from a line that ends with LF; a bare LF is refused unless allowed.
+pub(crate) fn strip_line_end(line: &[u8], allow_bare_lf: bool) -> Result<&[u8], LineEnd> {
+    let without_lf = line.strip_suffix(b"\n").unwrap_or(line);
+    match without_lf.strip_suffix(b"\r") {
+        Some(content) => Ok(content),
+        None if allow_bare_lf => Ok(without_lf),
+        None => Err(LineEnd::BareLf),
+    }
+}
+
+/// A byte that may not appear in SMTP line text, found at a 1-based column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextFault {
+    /// A CR not followed by LF.
+    BareCr { column: usize },
+    /// NUL, another control character, or DEL.
+    Forbidden { column: usize, byte: u8 },
+    /// Bytes that are not UTF-8.
+    InvalidUtf8 { column: usize },
+}
+
+/// Checks line text: HT, printable ASCII and UTF-8 are allowed; CR, LF, NUL, other controls
+/// and DEL are not.
+pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
+    let mut ascii = true;
+    for (i, &b) in text.iter().enumerate() {
+        if b >= 0x80 {
+            ascii = false;
+        } else if (b < 0x20 && b != b'\t') || b == 0x7f {
+            return Err(if b == b'\r' {
+                TextFault::BareCr { column: i + 1 }
+            } else {
+                TextFault::Forbidden {
+                    column: i + 1,
+                    byte: b,
+                }
+            });
+        }
+    }
+    if ascii {
+        // All bytes are ASCII, so this cannot fail; the error arm keeps the code panic-free.
+        return std::str::from_utf8(text).map_err(|_| TextFault::InvalidUtf8 { column: 1 });
+    }
+    std::str::from_utf8(text).map_err(|e| TextFault::InvalidUtf8 {
+        column: e.valid_up_to() + 1,
+    })
+}
+
+fn find_lf(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_in_one_piece_is_borrowed() {
+        let mut lb = LineBuffer::new(16);
+        let (n, scan) = lb.scan(b"abc\r\ndef");
+        assert_eq!(n, 5);
+        assert_eq!(scan, Scan::Line(b"abc\r\n"));
+        assert_eq!(lb.buffered(), 0);
+    }
+
+    #[test]
+    fn split_line_is_carried() {
+        let mut lb = LineBuffer::new(16);
+        assert_eq!(lb.scan(b"ab"), (2, Scan::Incomplete));
+        assert_eq!(lb.buffered(), 2);
+        assert_eq!(lb.scan(b"c\r\nx"), (3, Scan::Line(b"abc\r\n")));
+        assert_eq!(lb.buffered(), 0);
+        assert_eq!(lb.scan(b"x\n"), (2, Scan::Line(b"x\n")));
+    }
+
+    #[test]
+    fn limit_is_inclusive_of_crlf() {
+        let mut lb = LineBuffer::new(5);
+        assert_eq!(lb.scan(b"abc\r\n"), (5, Scan::Line(b"abc\r\n")));
+        assert_eq!(lb.scan(b"abcd\r\n"), (6, Scan::TooLong { length: 6 }));
+        // Split: 4 octets held, the fifth without LF reaches the limit.
+        assert_eq!(lb.scan(b"abc\r"), (4, Scan::Incomplete));
+        assert_eq!(lb.scan(b"\n"), (1, Scan::Line(b"abc\r\n")));
+        assert_eq!(lb.scan(b"abcde"), (5, Scan::TooLong { length: 5 }));
+        assert!(lb.is_discarding());
+        assert_eq!(lb.scan(b"zzzz"), (4, Scan::Incomplete));
+        assert_eq!(lb.scan(b"z\r\nok\r\n"), (7, Scan::Line(b"ok\r\n")));
+    }
+
+    #[test]
+    fn text_checks() {
+        assert_eq!(check_text(b"a\tb \xc3\xa9"), Ok("a\tb \u{e9}"));
+        assert_eq!(check_text(b"a\rb"), Err(TextFault::BareCr { column: 2 }));
+        assert_eq!(
+            check_text(b"ab\0"),
+            Err(TextFault::Forbidden { column: 3, byte: 0 })
+        );
+        assert_eq!(
+            check_text(b"a\x7f"),
+            Err(TextFault::Forbidden {
+                column: 2,
+                byte: 0x7f
+            })
+        );
+        assert_eq!(
+            check_text(b"ab\xff"),
+            Err(TextFault::InvalidUtf8 { column: 3 })
+        );
+        assert_eq!(strip_line_end(b"a\r\n", false), Ok(&b"a"[..]));
+        assert_eq!(strip_line_end(b"a\n", false), Err(LineEnd::BareLf));
+        assert_eq!(strip_line_end(b"a\n", true), Ok(&b"a"[..]));
+    }
+}

@@ -1,0 +1,350 @@
+//! ESMTP parameters of MAIL FROM and RCPT TO (RFC 5321 §4.1.2), with the ones this crate
+//! understands typed: SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8 (RFC 6531) and
+//! REQUIRETLS (RFC 8689). Others are kept verbatim.
+
+use std::fmt::Write;
+
+/// One `keyword[=value]` parameter kept verbatim.
+///
+/// The keyword is a letter or digit followed by letters, digits and hyphens; the value is
+/// printable ASCII other than `=` and SP, or UTF-8 (RFC 6531).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Param {
+    keyword: String,
+    value: Option<String>,
+}
+
+/// The BODY parameter of MAIL FROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `BODY=BINARYMIME` (RFC 3030).
+    BinaryMime,
+    /// `BODY=8BITMIME` (RFC 6152).
+    EightBitMime,
+    /// `BODY=7BIT`.
+    SevenBit,
+}
+
+/// The parameters of MAIL FROM.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct MailParams {
+    /// `BODY=`.
+    pub body: Option<Body>,
+    /// Other parameters, verbatim, in the order given.
+    pub other: Vec<Param>,
+    /// `REQUIRETLS` (RFC 8689).
+    pub require_tls: bool,
+    /// `SIZE=n` (RFC 1870), the declared message size in octets.
+    pub size: Option<u64>,
+    /// `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+}
+
+/// Why a parameter is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamError {
+    /// The same parameter twice.
+    #[error("parameter {keyword} given twice")]
+    Duplicate {
+        /// The keyword.
+        keyword: String,
+    },
+    /// A keyword that is not `(ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
+    #[error("invalid parameter keyword {keyword:?}")]
+    InvalidKeyword {
+        /// The keyword presented.
+        keyword: String,
+    },
+    /// A value that does not fit its keyword.
+    #[error("invalid value for {keyword}: expected {expected}")]
+    InvalidValue {
+        /// The keyword.
+        keyword: String,
+        /// What the value should be.
+        expected: &'static str,
+    },
+}
+
+impl Param {
+    /// A parameter, checked.
+    pub fn new(keyword: &str, value: Option<&str>) -> Result<Param, ParamError> {
+        if !is_keyword(keyword) {
+            return Err(ParamError::InvalidKeyword {
+                keyword: keyword.to_owned(),
+            });
+        }
+        if let Some(v) = value {
+            if !is_value(v) {
+                return Err(ParamError::InvalidValue {
+                    keyword: keyword.to_owned(),
+                    expected: "printable characters other than '=' and space",
+                });
+            }
+        }
+        Ok(Param {
+            keyword: keyword.to_owned(),
+            value: value.map(str::to_owned),
+        })
+    }
+
+    /// The keyword as given.
+    pub fn keyword(&self) -> &str {
+        &self.keyword
+    }
+
+    /// The value, if any.
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+
+    fn write_to(&self, out: &mut String) {
+        out.push(' ');
+        out.push_str(&self.keyword);
+        if let Some(v) = &self.value {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+}
+
+impl Body {
+    fn as_str(self) -> &'static str {
+        match self {
+            Body::BinaryMime => "BINARYMIME",
+            Body::EightBitMime => "8BITMIME",
+            Body::SevenBit => "7BIT",
+        }
+    }
+}
+
+impl MailParams {
+    /// Appends ` KEY=value` for each parameter.
+    pub(crate) fn write_to(&self, out: &mut String) {
+        if let Some(size) = self.size {
+            // Writing to a String cannot fail.
+            let _ = write!(out, " SIZE={size}");
+        }
+        if let Some(body) = self.body {
+            out.push_str(" BODY=");
+            out.push_str(body.as_str());
+        }
+        if self.smtputf8 {
+            out.push_str(" SMTPUTF8");
+        }
+        if self.require_tls {
+            out.push_str(" REQUIRETLS");
+        }
+        write_params(&self.other, out);
+    }
+
+    /// Parses the parameters after the reverse-path (`text` has no leading SP).
+    pub(crate) fn parse(text: &str) -> Result<MailParams, ParamError> {
+        let mut params = MailParams::default();
+        for item in text.split(' ') {
+            let (keyword, value) = split_param(item)?;
+            if keyword.eq_ignore_ascii_case("SIZE") {
+                let size = value
+                    .filter(|v| {
+                        !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| invalid(keyword, "a size in octets"))?;
+                set_once(&mut params.size, size, keyword)?;
+            } else if keyword.eq_ignore_ascii_case("BODY") {
+                let body = match value {
+                    Some(v) if v.eq_ignore_ascii_case("7BIT") => Body::SevenBit,
+                    Some(v) if v.eq_ignore_ascii_case("8BITMIME") => Body::EightBitMime,
+                    Some(v) if v.eq_ignore_ascii_case("BINARYMIME") => Body::BinaryMime,
+                    _ => return Err(invalid(keyword, "7BIT, 8BITMIME or BINARYMIME")),
+                };
+                set_once(&mut params.body, body, keyword)?;
+            } else if keyword.eq_ignore_ascii_case("SMTPUTF8") {
+                flag_once(&mut params.smtputf8, value, keyword)?;
+            } else if keyword.eq_ignore_ascii_case("REQUIRETLS") {
+                flag_once(&mut params.require_tls, value, keyword)?;
+            } else {
+                push_other(&mut params.other, keyword, value)?;
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// Parses the parameters after a forward-path (`text` has no leading SP).
+pub(crate) fn parse_rcpt_params(text: &str) -> Result<Vec<Param>, ParamError> {
+    let mut params = Vec::new();
+    for item in text.split(' ') {
+        let (keyword, value) = split_param(item)?;
+        push_other(&mut params, keyword, value)?;
+    }
+    Ok(params)
+}
+
+/// Appends ` KEY=value` for each parameter.
+pub(crate) fn write_params(params: &[Param], out: &mut String) {
+    for p in params {
+        p.write_to(out);
+    }
+}
+
+fn split_param(item: &str) -> Result<(&str, Option<&str>), ParamError> {
+    let (keyword, value) = match item.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (item, None),
+    };
+    if !is_keyword(keyword) {
+        return Err(ParamError::InvalidKeyword {
+            keyword: keyword.to_owned(),
+        });
+    }
+    if let Some(v) = value {
+        if !is_value(v) {
+            return Err(invalid(
+                keyword,
+                "printable characters other than '=' and space",
+            ));
+        }
+    }
+    Ok((keyword, value))
+}
+
+fn push_other(
+    params: &mut Vec<Param>,
+    keyword: &str,
+    value: Option<&str>,
+) -> Result<(), ParamError> {
+    if params
+        .iter()
+        .any(|p| p.keyword.eq_ignore_ascii_case(keyword))
+    {
+        return Err(ParamError::Duplicate {
+            keyword: keyword.to_owned(),
+        });
+    }
+    params.push(Param {
+        keyword: keyword.to_owned(),
+        value: value.map(str::to_owned),
+    });
+    Ok(())
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, keyword: &str) -> Result<(), ParamError> {
+    if slot.is_some() {
+        return Err(ParamError::Duplicate {
+            keyword: keyword.to_owned(),
+        });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn flag_once(flag: &mut bool, value: Option<&str>, keyword: &str) -> Result<(), ParamError> {
+    if value.is_some() {
+        return Err(invalid(keyword, "no value"));
+    }
+    if *flag {
+        return Err(ParamError::Duplicate {
+            keyword: keyword.to_owned(),
+        });
+    }
+    *flag = true;
+    Ok(())
+}
+
+fn invalid(keyword: &str, expected: &'static str) -> ParamError {
+    ParamError::InvalidValue {
+        keyword: keyword.to_owned(),
+        expected,
+    }
+}
+
+fn is_keyword(k: &str) -> bool {
+    let mut bytes = k.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// esmtp-value: %d33-60 / %d62-126, plus UTF-8 (RFC 6531).
+fn is_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b >= 0x80 || ((33..=126).contains(&b) && b != b'='))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_params() {
+        let p =
+            MailParams::parse("SIZE=1000 body=8bitmime SMTPUTF8 REQUIRETLS X-Y=z NOTIFY").unwrap();
+        assert_eq!(p.size, Some(1000));
+        assert_eq!(p.body, Some(Body::EightBitMime));
+        assert!(p.smtputf8 && p.require_tls);
+        assert_eq!(
+            p.other,
+            vec![
+                Param::new("X-Y", Some("z")).unwrap(),
+                Param::new("NOTIFY", None).unwrap()
+            ]
+        );
+        let mut s = String::new();
+        p.write_to(&mut s);
+        assert_eq!(
+            s,
+            " SIZE=1000 BODY=8BITMIME SMTPUTF8 REQUIRETLS X-Y=z NOTIFY"
+        );
+
+        for (text, err) in [
+            (
+                "SIZE=",
+                invalid("SIZE", "printable characters other than '=' and space"),
+            ),
+            ("SIZE", invalid("SIZE", "a size in octets")),
+            ("SIZE=-1", invalid("SIZE", "a size in octets")),
+            (
+                "SIZE=99999999999999999999",
+                invalid("SIZE", "a size in octets"),
+            ),
+            (
+                "SIZE=1 SIZE=2",
+                ParamError::Duplicate {
+                    keyword: "SIZE".into(),
+                },
+            ),
+            ("BODY=8BIT", invalid("BODY", "7BIT, 8BITMIME or BINARYMIME")),
+            ("SMTPUTF8=yes", invalid("SMTPUTF8", "no value")),
+            (
+                "REQUIRETLS REQUIRETLS",
+                ParamError::Duplicate {
+                    keyword: "REQUIRETLS".into(),
+                },
+            ),
+            (
+                "X=1 x=2",
+                ParamError::Duplicate {
+                    keyword: "x".into(),
+                },
+            ),
+            (
+                "-X=1",
+                ParamError::InvalidKeyword {
+                    keyword: "-X".into(),
+                },
+            ),
+            ("", ParamError::InvalidKeyword { keyword: "".into() }),
+            (
+                "X=a=b",
+                invalid("X", "printable characters other than '=' and space"),
+            ),
+            (
+                "X=",
+                invalid("X", "printable characters other than '=' and space"),
+            ),
+        ] {
+            assert_eq!(MailParams::parse(text), Err(err), "{text}");
+        }
+    }
+}
