@@ -9,6 +9,7 @@ use core::fmt;
 use super::plan::{NameSource, SniStrategy};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Level, Requirement};
+use crate::names::HostId;
 
 /// The rules that fired for one plan, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,7 +96,7 @@ pub enum Rule {
     /// A host has no usable rung (TLS required, but the protocols leave nothing).
     HostUnusable {
         /// The host.
-        host: String,
+        host: HostId,
     },
     /// Where the certificate's reference identifiers come from.
     NameSources {

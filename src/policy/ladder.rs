@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::plan::{FailureAction, HostPlan};
 use super::status::Status;
+use crate::names::HostId;
 
 /// One rung of the ladder: the TLS parameters of one connection attempt.
 ///
@@ -445,24 +446,24 @@ pub fn next_rung(
 /// delivery completed. mailtls never persists it; the caller decides its lifetime.
 pub trait DowngradeMemory {
     /// The best rung `host` completed, if remembered.
-    fn best_rung(&self, host: &str) -> Option<Rung>;
+    fn best_rung(&self, host: &HostId) -> Option<Rung>;
     /// Records that a delivery to `host` completed on `rung`. Implementations keep the
     /// strongest rung seen (see [`record_completion`]).
-    fn remember(&mut self, host: &str, rung: Rung);
+    fn remember(&mut self, host: &HostId, rung: Rung);
 }
 
 /// Records a completed delivery, keeping the strongest rung per host.
-pub fn record_completion(memory: &mut dyn DowngradeMemory, host: &str, rung: Rung) {
+pub fn record_completion(memory: &mut dyn DowngradeMemory, host: &HostId, rung: Rung) {
     match memory.best_rung(host) {
         Some(best) if best <= rung => {}
         _ => memory.remember(host, rung),
     }
 }
 
-/// A simple in-memory [`DowngradeMemory`], keyed by lower-case host name.
+/// A simple in-memory [`DowngradeMemory`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryStore {
-    best: HashMap<String, Rung>,
+    best: HashMap<HostId, Rung>,
 }
 
 impl MemoryStore {
@@ -472,18 +473,18 @@ impl MemoryStore {
     }
 
     /// Forgets a host (for example after an operator confirmed its downgrade).
-    pub fn forget(&mut self, host: &str) {
-        self.best.remove(&host.to_ascii_lowercase());
+    pub fn forget(&mut self, host: &HostId) {
+        self.best.remove(host);
     }
 }
 
 impl DowngradeMemory for MemoryStore {
-    fn best_rung(&self, host: &str) -> Option<Rung> {
-        self.best.get(&host.to_ascii_lowercase()).copied()
+    fn best_rung(&self, host: &HostId) -> Option<Rung> {
+        self.best.get(host).copied()
     }
 
-    fn remember(&mut self, host: &str, rung: Rung) {
-        self.best.insert(host.to_ascii_lowercase(), rung);
+    fn remember(&mut self, host: &HostId, rung: Rung) {
+        self.best.insert(host.clone(), rung);
     }
 }
 
@@ -539,11 +540,11 @@ mod tests {
     use crate::policy::requirement::{Authentication, Encryption, Requirement, TrustAnchors};
 
     fn host(encryption: Encryption, authentication: Authentication) -> HostPlan {
-        HostPlan::new(
-            "mx.example.com",
-            25,
-            Requirement::new(encryption, authentication),
-        )
+        HostPlan::new(mx(), 25, Requirement::new(encryption, authentication))
+    }
+
+    fn mx() -> HostId {
+        HostId::parse("MX.example.com").unwrap()
     }
 
     fn may() -> HostPlan {
@@ -749,11 +750,11 @@ mod tests {
     fn downgrade_memory_observes_or_enforces() {
         let plan = may();
         let mut memory = MemoryStore::new();
-        record_completion(&mut memory, "MX.example.com", Rung::Tls12Only);
-        record_completion(&mut memory, "mx.example.com", Rung::Plaintext);
-        assert_eq!(memory.best_rung("mx.example.com"), Some(Rung::Tls12Only));
-        record_completion(&mut memory, "mx.example.com", Rung::Modern);
-        assert_eq!(memory.best_rung("mx.example.com"), Some(Rung::Modern));
+        record_completion(&mut memory, &mx(), Rung::Tls12Only);
+        record_completion(&mut memory, &mx(), Rung::Plaintext);
+        assert_eq!(memory.best_rung(&mx()), Some(Rung::Tls12Only));
+        record_completion(&mut memory, &mx(), Rung::Modern);
+        assert_eq!(memory.best_rung(&mx()), Some(Rung::Modern));
 
         let class = FailureClass::ProtocolVersionAlert;
         let gates = GateFacts::new();
@@ -784,7 +785,7 @@ mod tests {
                 requested: Rung::Tls12Only
             }
         );
-        memory.forget("mx.example.com");
+        memory.forget(&mx());
         let step = next_rung_remembered(
             &plan,
             Rung::Modern,

@@ -30,7 +30,6 @@ pub mod requirement;
 pub mod status;
 
 pub use explain::{Rule, Trace};
-pub use name_ref::NameRefError;
 pub use outbound::{explain, OutboundPolicy};
 pub use plan::{
     ClientCertificate, Destination, DestinationError, FailureAction, HostPlan, NameSource, Plan,
@@ -38,7 +37,7 @@ pub use plan::{
 };
 pub use protocol::{CipherSuite, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet};
 pub use requirement::{
-    Authentication, DaneRequirement, Dialect, Encryption, Level, Pin, PinAlgorithm, ReferenceId,
-    Requirement, TrustAnchors,
+    Authentication, DaneRequirement, Encryption, Level, Pin, PinAlgorithm, Requirement,
+    TrustAnchors,
 };
 pub use status::Status;

@@ -1,103 +1,43 @@
 //! The one place where policy turns configuration strings into names.
 //!
-//! Every domain, host name and name pattern the policy module reads from a table, a connector
-//! file or a destination goes through the functions here, so that the policy code depends on
-//! the [`names`](crate::names) module in one spot only.
+//! Every domain, host and name pattern the policy module reads from a table, a connector file
+//! or a destination goes through here into the [`names`](crate::names) types, so the policy
+//! code depends on their parsing rules in one spot.
 
-use core::fmt;
+use crate::names::{Dialect, DnsName, HostId, NameError, NamePattern};
 
-/// The matching dialect of a reference identifier (see the name-dialect table in the
-/// project's policy reference, §2.5).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// Exchange connectors: `*.example.com` is the domain *and* all its subdomains.
-    Exchange,
-    /// Postfix `match=` patterns: `example.com` exactly, `.example.com` one or more extra labels
-    /// in front; certificate wildcards may cover several labels.
-    Postfix,
+/// A domain or host name (normal form: lower-case A-labels, no trailing dot).
+pub(crate) fn domain(text: &str) -> Result<DnsName, NameError> {
+    DnsName::parse(text)
 }
 
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Exchange => "exchange",
-            Self::Postfix => "postfix",
-        })
-    }
-}
-
-/// Why a name from the configuration was refused.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum NameRefError {
-    /// The text is not a DNS name (or name pattern) in the dialect.
-    #[error("{presented:?} is not a valid {dialect} name: {reason}")]
-    Invalid {
-        /// The text as presented.
-        presented: String,
-        /// The dialect it was read in.
-        dialect: Dialect,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-}
-
-/// Normalises a DNS host or domain name: lower case, no trailing dot, LDH labels of 1 to 63
-/// octets, at most 253 octets. Returns `None` when `text` is not such a name.
-pub(crate) fn normalise_domain(text: &str) -> Option<String> {
-    let text = text.strip_suffix('.').unwrap_or(text);
-    if text.is_empty() || text.len() > 253 {
-        return None;
-    }
-    for label in text.split('.') {
-        let bytes = label.as_bytes();
-        let ok = !bytes.is_empty()
-            && bytes.len() <= 63
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-            && bytes.first() != Some(&b'-')
-            && bytes.last() != Some(&b'-');
-        if !ok {
-            return None;
+/// A host: a name, or an IP address (plain, or bracketed as `[192.0.2.1]`,
+/// `[ipv6:2001:db8::1]`).
+pub(crate) fn host(text: &str) -> Result<HostId, NameError> {
+    HostId::parse(text).or_else(|err| {
+        // Postfix writes IPv6 next hops as `ipv6:2001:db8::1` inside its brackets.
+        let bare = text
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("ipv6:"))
+            .and_then(|_| text.get(5..));
+        match bare.and_then(|b| b.parse().ok()) {
+            Some(ip) => Ok(HostId::Ip(ip)),
+            None => Err(err),
         }
-    }
-    // A name whose last label is numeric is an address, not a domain.
-    if text
-        .rsplit('.')
-        .next()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    Some(text.to_ascii_lowercase())
+    })
 }
 
-/// Normalises a name pattern in `dialect`.
-pub(crate) fn normalise_pattern(text: &str, dialect: Dialect) -> Result<String, NameRefError> {
-    let invalid = |reason| NameRefError::Invalid {
-        presented: text.to_owned(),
-        dialect,
-        reason,
-    };
-    let (prefix, rest) = match dialect {
-        Dialect::Postfix => match text.strip_prefix('.') {
-            Some(rest) => (".", rest),
-            None => ("", text),
-        },
-        Dialect::Exchange => match text.strip_prefix("*.") {
-            Some(rest) => ("*.", rest),
-            None => ("", text),
-        },
-    };
-    if rest.contains('*') {
-        return Err(invalid(
-            "a wildcard is allowed only as the whole first label",
-        ));
-    }
-    let name = normalise_domain(rest).ok_or_else(|| invalid("not a DNS name"))?;
-    Ok(format!("{prefix}{name}"))
+/// The pattern that matches exactly `name`, in `dialect`.
+pub(crate) fn exact(name: &DnsName, dialect: Dialect) -> NamePattern {
+    NamePattern::exact(name.clone(), dialect)
+}
+
+/// Postfix `dot-nexthop`: one or more labels below `name`.
+pub(crate) fn below(name: &DnsName) -> Option<NamePattern> {
+    let mut dotted = String::with_capacity(name.as_str().len() + 1);
+    dotted.push('.');
+    dotted.push_str(name.as_str());
+    NamePattern::parse(&dotted, Dialect::PostfixMatch).ok()
 }
 
 #[cfg(test)]
@@ -105,25 +45,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_normalise_per_dialect() {
-        let table = [
-            ("Example.COM.", Dialect::Postfix, Some("example.com")),
-            (".example.com", Dialect::Postfix, Some(".example.com")),
-            ("*.example.com", Dialect::Postfix, None),
-            ("*.Contoso.com", Dialect::Exchange, Some("*.contoso.com")),
-            ("domain.*.contoso.com", Dialect::Exchange, None),
-            (".contoso.com", Dialect::Exchange, None),
-            ("", Dialect::Exchange, None),
-            ("a..b", Dialect::Postfix, None),
-            ("-a.b", Dialect::Postfix, None),
-            ("192.0.2.1", Dialect::Postfix, None),
-        ];
-        for (text, dialect, expected) in table {
-            assert_eq!(
-                normalise_pattern(text, dialect).ok().as_deref(),
-                expected,
-                "{text}"
-            );
-        }
+    fn conversions() {
+        assert_eq!(domain("Example.COM.").unwrap().as_str(), "example.com");
+        assert!(domain("192.0.2.1").is_err());
+        assert!(matches!(host("192.0.2.1"), Ok(HostId::Ip(_))));
+        assert!(matches!(host("ipv6:2001:db8::1"), Ok(HostId::Ip(_))));
+        assert!(matches!(host("[IPv6:2001:db8::1]"), Ok(HostId::Ip(_))));
+        assert!(matches!(host("mx.example.com"), Ok(HostId::Dns(_))));
+        let name = domain("example.com").unwrap();
+        let dot = below(&name).unwrap();
+        assert!(dot.matches(&domain("a.b.example.com").unwrap()));
+        assert!(!dot.matches(&name));
+        assert!(
+            NamePattern::parse("*.contoso.com", Dialect::ExchangeConnector)
+                .unwrap()
+                .matches(&domain("contoso.com").unwrap())
+        );
     }
 }

@@ -8,7 +8,8 @@
 use super::explain::{Rule, Trace};
 use super::plan::{self, Destination, HostPlan, NameSource, Plan, PolicySource, SniStrategy};
 use super::protocol::ProtocolPolicy;
-use super::requirement::{Level, Requirement, TrustAnchors};
+use super::requirement::{Authentication, Level, Requirement, TrustAnchors};
+use crate::names::{Dialect, HostId, NamePattern};
 
 /// The outbound configuration: default level, SNI strategy, and the optional sources.
 #[non_exhaustive]
@@ -62,8 +63,8 @@ impl OutboundPolicy {
 ///
 /// let first = &plan.hosts[0];
 /// assert!(first.requirement.requires_tls());
-/// let names: Vec<&str> = first.requirement.authentication.reference_ids().iter()
-///     .map(|id| id.pattern()).collect();
+/// let names: Vec<String> = first.requirement.authentication.reference_ids().iter()
+///     .map(|id| id.to_string()).collect();
 /// assert_eq!(names, ["example.com", ".example.com"]);
 /// assert_eq!(first.floor(), Some(Rung::Tls12Conservative)); // never plaintext
 /// println!("{plan}");
@@ -84,6 +85,8 @@ pub(crate) struct SitePolicy<'a> {
     pub(crate) requirement: Requirement,
     /// Where the reference identifiers come from.
     pub(crate) names: &'a [NameSource],
+    /// The dialect derived names are read in.
+    pub(crate) dialect: Dialect,
     /// The allowed protocols.
     pub(crate) protocols: ProtocolPolicy,
     /// How SNI is chosen.
@@ -93,7 +96,7 @@ pub(crate) struct SitePolicy<'a> {
     /// A client certificate to present.
     pub(crate) client_certificate: Option<&'a plan::ClientCertificate>,
     /// Hosts that replace the destination's candidates (connector smart hosts).
-    pub(crate) hosts: Option<&'a [String]>,
+    pub(crate) hosts: Option<&'a [HostId]>,
 }
 
 const VERIFY_NAMES: &[NameSource] = &[NameSource::Hostname];
@@ -106,6 +109,7 @@ impl<'a> SitePolicy<'a> {
         Self {
             requirement: level.requirement(Vec::new(), Vec::new(), TrustAnchors::Public),
             names: default_names(level),
+            dialect: default_dialect(level),
             protocols: ProtocolPolicy::MODERN,
             sni,
             connection_reuse: false,
@@ -123,6 +127,14 @@ pub(crate) const fn default_names(level: Level) -> &'static [NameSource] {
         Level::Secure => SECURE_NAMES,
         Level::Dane | Level::DaneOnly => DANE_NAMES,
         _ => &[],
+    }
+}
+
+/// The dialect of the names a level derives: DANE-TA for the DANE levels, else Postfix.
+pub(crate) const fn default_dialect(level: Level) -> Dialect {
+    match level {
+        Level::Dane | Level::DaneOnly => Dialect::DaneTa,
+        _ => Dialect::PostfixMatch,
     }
 }
 
@@ -156,7 +168,7 @@ pub(crate) fn build(
     for host in hosts {
         let mut requirement = site.requirement.clone();
         if needs_names(&requirement) {
-            let ids = plan::resolve_names(site.names, host, destination);
+            let ids = plan::resolve_names(site.names, host, destination, site.dialect);
             set_names(&mut requirement, ids);
             if plan::lacks_names(&requirement) {
                 trace.push(Rule::Warning {
@@ -167,7 +179,7 @@ pub(crate) fn build(
                 });
             }
         }
-        let mut host_plan = HostPlan::new(host, destination.port(), requirement);
+        let mut host_plan = HostPlan::new(host.clone(), destination.port(), requirement);
         host_plan.sni = site.sni.resolve(host, destination);
         host_plan.protocols = site.protocols;
         host_plan.connection_reuse = site.connection_reuse;
@@ -178,15 +190,13 @@ pub(crate) fn build(
 }
 
 fn needs_names(requirement: &Requirement) -> bool {
-    use super::requirement::Authentication;
     matches!(
         requirement.authentication,
         Authentication::ChainAndName { .. } | Authentication::Dane(_)
     )
 }
 
-fn set_names(requirement: &mut Requirement, ids: Vec<super::requirement::ReferenceId>) {
-    use super::requirement::Authentication;
+fn set_names(requirement: &mut Requirement, ids: Vec<NamePattern>) {
     match &mut requirement.authentication {
         Authentication::ChainAndName { reference_ids, .. } => {
             // Keep fixed patterns already present (Exchange TlsDomain), add derived names.
@@ -207,12 +217,12 @@ mod tests {
     use crate::policy::ladder::Rung;
     use crate::policy::plan::FailureAction;
 
-    fn names(plan: &HostPlan) -> Vec<&str> {
+    fn names(plan: &HostPlan) -> Vec<String> {
         plan.requirement
             .authentication
             .reference_ids()
             .iter()
-            .map(|id| id.pattern())
+            .map(ToString::to_string)
             .collect()
     }
 
@@ -251,7 +261,10 @@ mod tests {
                 plan.hosts.last().unwrap().on_failure,
                 FailureAction::Defer(_)
             ));
-            assert_eq!(first.sni.as_deref(), Some("mx1.example.net"));
+            assert_eq!(
+                first.sni.as_ref().map(|n| n.as_str()),
+                Some("mx1.example.net")
+            );
             assert_eq!(
                 plan.trace.steps().first(),
                 Some(&Rule::DefaultLevel { level })

@@ -6,15 +6,15 @@
 //! [`HostPlan::requirement`] afterwards and append their own steps to its [`Trace`].
 
 use core::fmt;
-use core::net::IpAddr;
 use std::path::PathBuf;
 
 use super::explain::{Rule, Trace};
 use super::ladder::{Ladder, RefusalReason, Rung};
 use super::name_ref;
 use super::protocol::{ProtocolPolicy, TlsVersion};
-use super::requirement::{Authentication, Dialect, ReferenceId, Requirement};
+use super::requirement::{Authentication, Requirement};
 use super::status::Status;
+use crate::names::{Dialect, DnsName, HostId, NameError, NamePattern};
 
 /// The SMTP port a next hop uses when it names none.
 pub const DEFAULT_PORT: u16 = 25;
@@ -25,66 +25,56 @@ pub const DEFAULT_PORT: u16 = 25;
 /// in brackets (`[mail.example.com]`, `[192.0.2.1]`, no MX lookup), with an optional `:port`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Destination {
-    next_hop: String,
+    next_hop: HostId,
     literal: bool,
     port: Option<u16>,
     key: String,
-    hosts: Vec<String>,
+    hosts: Vec<HostId>,
 }
 
 impl Destination {
     /// Parses a next hop: `example.com`, `example.com:2525`, `[mx.example.com]`,
-    /// `[mx.example.com]:587`, `[192.0.2.1]`, `[ipv6:2001:db8::1]`. Names are lower-cased and
-    /// lose a trailing dot. A bracketed next hop has itself as its only candidate host.
+    /// `[mx.example.com]:587`, `[192.0.2.1]`, `[ipv6:2001:db8::1]`. Names are normalised
+    /// (lower-case A-labels, no trailing dot). A bracketed next hop has itself as its only
+    /// candidate host.
     pub fn parse(next_hop: &str) -> Result<Self, DestinationError> {
         let invalid = |reason| DestinationError::Invalid {
             presented: next_hop.to_owned(),
             reason,
+        };
+        let name_error = |error| DestinationError::Name {
+            presented: next_hop.to_owned(),
+            error,
         };
         let (host, literal, port) = if let Some(rest) = next_hop.strip_prefix('[') {
             let (inside, after) = rest.split_once(']').ok_or_else(|| invalid("missing `]`"))?;
             let port = match after {
                 "" => None,
                 _ => Some(
-                    parse_port(
-                        after
-                            .strip_prefix(':')
-                            .ok_or_else(|| invalid("only `:port` may follow `]`"))?,
-                    )
-                    .ok_or_else(|| invalid("bad port"))?,
+                    after
+                        .strip_prefix(':')
+                        .and_then(parse_port)
+                        .ok_or_else(|| invalid("only `:port` (1 to 65535) may follow `]`"))?,
                 ),
             };
-            (
-                normalise_host(inside).ok_or_else(|| invalid("not a host name or address"))?,
-                true,
-                port,
-            )
+            (name_ref::host(inside).map_err(name_error)?, true, port)
         } else {
             let (name, port) = match next_hop.rsplit_once(':') {
                 Some((name, port)) => (
                     name,
-                    Some(parse_port(port).ok_or_else(|| invalid("bad port"))?),
+                    Some(parse_port(port).ok_or_else(|| invalid("bad port (1 to 65535)"))?),
                 ),
                 None => (next_hop, None),
             };
-            (
-                name_ref::normalise_domain(name).ok_or_else(|| invalid("not a domain name"))?,
-                false,
-                port,
-            )
+            let name = name_ref::domain(name).map_err(name_error)?;
+            (HostId::Dns(name), false, port)
         };
-        let mut key = String::with_capacity(host.len() + 8);
-        if literal {
-            key.push('[');
-            key.push_str(&host);
-            key.push(']');
-        } else {
-            key.push_str(&host);
-        }
-        if let Some(port) = port {
-            key.push(':');
-            key.push_str(&port.to_string());
-        }
+        let key = match (literal, port) {
+            (true, Some(port)) => format!("[{host}]:{port}"),
+            (true, None) => format!("[{host}]"),
+            (false, Some(port)) => format!("{host}:{port}"),
+            (false, None) => host.to_string(),
+        };
         let hosts = if literal {
             vec![host.clone()]
         } else {
@@ -115,7 +105,8 @@ impl Destination {
         dest.with_hosts(mx_hosts)
     }
 
-    /// Replaces the candidate hosts (the MX hosts the caller resolved, preference order).
+    /// Replaces the candidate hosts (the MX hosts the caller resolved, preference order):
+    /// host names or IP addresses.
     pub fn with_hosts<I, S>(mut self, hosts: I) -> Result<Self, DestinationError>
     where
         I: IntoIterator<Item = S>,
@@ -125,9 +116,9 @@ impl Destination {
         for host in hosts {
             let host = host.as_ref();
             self.hosts.push(
-                normalise_host(host).ok_or_else(|| DestinationError::Invalid {
+                name_ref::host(host).map_err(|error| DestinationError::Name {
                     presented: host.to_owned(),
-                    reason: "not a host name or address",
+                    error,
                 })?,
             );
         }
@@ -135,8 +126,16 @@ impl Destination {
     }
 
     /// The next-hop domain or host, without brackets or port.
-    pub fn next_hop(&self) -> &str {
+    pub fn next_hop(&self) -> &HostId {
         &self.next_hop
+    }
+
+    /// The next-hop domain, when it is a name (not an address literal).
+    pub fn next_hop_name(&self) -> Option<&DnsName> {
+        match &self.next_hop {
+            HostId::Dns(name) => Some(name),
+            HostId::Ip(_) => None,
+        }
     }
 
     /// Whether the next hop was bracketed (`[host]`: no MX lookup).
@@ -160,7 +159,7 @@ impl Destination {
     }
 
     /// The candidate hosts, preference order.
-    pub fn hosts(&self) -> &[String] {
+    pub fn hosts(&self) -> &[HostId] {
         &self.hosts
     }
 }
@@ -175,13 +174,21 @@ impl fmt::Display for Destination {
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DestinationError {
-    /// The text is not a next hop or host.
+    /// The text is not a next hop.
     #[error("{presented:?} is not a valid next hop: {reason}")]
     Invalid {
         /// The text as presented.
         presented: String,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// The name or address in it is not valid.
+    #[error("{presented:?} is not a valid next hop or host: {error}")]
+    Name {
+        /// The text as presented.
+        presented: String,
+        /// What the name parser said.
+        error: NameError,
     },
 }
 
@@ -202,10 +209,8 @@ pub struct Plan {
 
 impl Plan {
     /// The host plan for `host`, if it is a candidate.
-    pub fn host(&self, host: &str) -> Option<&HostPlan> {
-        self.hosts
-            .iter()
-            .find(|h| h.host.eq_ignore_ascii_case(host))
+    pub fn host(&self, host: &HostId) -> Option<&HostPlan> {
+        self.hosts.iter().find(|h| h.host == *host)
     }
 }
 
@@ -253,14 +258,14 @@ impl fmt::Display for PolicySource {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostPlan {
     /// The host to connect to (MX host, smart host, or the bracketed next hop).
-    pub host: String,
+    pub host: HostId,
     /// The TCP port.
     pub port: u16,
     /// The effective requirement: encryption and what to verify (reference identifiers with
     /// their dialect, pins, trust-anchor paths).
     pub requirement: Requirement,
     /// The server name to send in SNI, if any.
-    pub sni: Option<String>,
+    pub sni: Option<DnsName>,
     /// The versions and suites allowed (never below TLS 1.2, forward-secret AEAD only). Each
     /// rung narrows it further ([`HostPlan::protocols_on`]).
     pub protocols: ProtocolPolicy,
@@ -277,12 +282,12 @@ pub struct HostPlan {
 impl HostPlan {
     /// A host plan with the default protocols, SNI = the host name (none for an address), no
     /// client certificate, no connection reuse, and `on_failure` = defer.
-    pub fn new(host: &str, port: u16, requirement: Requirement) -> Self {
+    pub fn new(host: HostId, port: u16, requirement: Requirement) -> Self {
         Self {
-            host: host.to_owned(),
+            sni: host_sni(&host),
+            host,
             port,
             requirement,
-            sni: host_sni(host),
             protocols: ProtocolPolicy::MODERN,
             client_certificate: None,
             connection_reuse: false,
@@ -425,7 +430,7 @@ pub enum SniStrategy {
     /// The candidate host's name (none for an address).
     Hostname,
     /// A fixed name.
-    Literal(String),
+    Literal(DnsName),
     /// The next-hop domain.
     NextHop,
     /// No SNI.
@@ -434,7 +439,7 @@ pub enum SniStrategy {
 
 impl SniStrategy {
     /// The SNI for `host` under this strategy.
-    pub fn resolve(&self, host: &str, destination: &Destination) -> Option<String> {
+    pub fn resolve(&self, host: &HostId, destination: &Destination) -> Option<DnsName> {
         match self {
             Self::Hostname => host_sni(host),
             Self::Literal(name) => Some(name.clone()),
@@ -448,7 +453,7 @@ impl fmt::Display for SniStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Hostname => f.write_str("hostname"),
-            Self::Literal(name) => f.write_str(name),
+            Self::Literal(name) => write!(f, "{name}"),
             Self::NextHop => f.write_str("nexthop"),
             Self::None => f.write_str("none"),
         }
@@ -466,28 +471,32 @@ pub enum NameSource {
     Hostname,
     /// `nexthop`: the next-hop domain.
     NextHop,
-    /// A fixed pattern in its dialect.
-    Pattern(ReferenceId),
+    /// A fixed pattern, in its own dialect.
+    Pattern(NamePattern),
 }
 
 impl NameSource {
-    /// The reference identifier for `host` of `destination`; `None` when the strategy gives no
-    /// name (the host or next hop is an address).
-    pub fn resolve(&self, host: &str, destination: &Destination) -> Option<ReferenceId> {
-        let name = |text: &str| ReferenceId::parse(text, Dialect::Postfix).ok();
+    /// The reference identifier for `host` of `destination`, read in `dialect` (the fixed
+    /// pattern keeps its own); `None` when the strategy gives no name (the host or next hop is
+    /// an address, or `dot-nexthop` outside the Postfix dialect).
+    pub fn resolve(
+        &self,
+        host: &HostId,
+        destination: &Destination,
+        dialect: Dialect,
+    ) -> Option<NamePattern> {
+        let exact = |id: &HostId| match id {
+            HostId::Dns(name) => Some(name_ref::exact(name, dialect)),
+            HostId::Ip(_) => None,
+        };
         match self {
-            Self::Hostname => name(host),
-            Self::NextHop => name(destination.next_hop()),
-            Self::DotNextHop => {
-                if destination.next_hop().parse::<IpAddr>().is_ok() {
-                    return None;
-                }
-                let mut dotted = String::with_capacity(destination.next_hop().len() + 1);
-                dotted.push('.');
-                dotted.push_str(destination.next_hop());
-                name(&dotted)
+            Self::Hostname => exact(host),
+            Self::NextHop => exact(destination.next_hop()),
+            Self::DotNextHop if dialect == Dialect::PostfixMatch => {
+                destination.next_hop_name().and_then(name_ref::below)
             }
-            Self::Pattern(id) => Some(id.clone()),
+            Self::DotNextHop => None,
+            Self::Pattern(pattern) => Some(pattern.clone()),
         }
     }
 }
@@ -507,12 +516,13 @@ impl fmt::Display for NameSource {
 /// gives a name, duplicates removed, in order.
 pub(crate) fn resolve_names(
     sources: &[NameSource],
-    host: &str,
+    host: &HostId,
     destination: &Destination,
-) -> Vec<ReferenceId> {
-    let mut out: Vec<ReferenceId> = Vec::with_capacity(sources.len());
+    dialect: Dialect,
+) -> Vec<NamePattern> {
+    let mut out: Vec<NamePattern> = Vec::with_capacity(sources.len());
     for source in sources {
-        if let Some(id) = source.resolve(host, destination) {
+        if let Some(id) = source.resolve(host, destination, dialect) {
             if !out.contains(&id) {
                 out.push(id);
             }
@@ -568,8 +578,11 @@ fn exhausted_status() -> Status {
     Status::new(451, (4, 4, 0), "TLS policy could not be met by any host")
 }
 
-fn host_sni(host: &str) -> Option<String> {
-    (host.parse::<IpAddr>().is_err()).then(|| host.to_owned())
+fn host_sni(host: &HostId) -> Option<DnsName> {
+    match host {
+        HostId::Dns(name) => Some(name.clone()),
+        HostId::Ip(_) => None,
+    }
 }
 
 fn parse_port(text: &str) -> Option<u16> {
@@ -579,20 +592,13 @@ fn parse_port(text: &str) -> Option<u16> {
     text.parse::<u16>().ok().filter(|p| *p != 0)
 }
 
-fn normalise_host(text: &str) -> Option<String> {
-    let address = text
-        .strip_prefix("ipv6:")
-        .or_else(|| text.strip_prefix("IPv6:"))
-        .unwrap_or(text);
-    if let Ok(ip) = address.parse::<IpAddr>() {
-        return Some(ip.to_string());
-    }
-    name_ref::normalise_domain(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host(text: &str) -> HostId {
+        HostId::parse(text).unwrap()
+    }
 
     #[test]
     fn next_hops_parse_to_postfix_keys() {
@@ -631,13 +637,19 @@ mod tests {
         ];
         for (text, expected) in table {
             let got = Destination::parse(text).ok();
-            let got = got
-                .as_ref()
-                .map(|d| (d.next_hop(), d.is_literal(), d.port(), d.lookup_key()));
+            let got = got.as_ref().map(|d| {
+                (
+                    d.next_hop().to_string(),
+                    d.is_literal(),
+                    d.port(),
+                    d.lookup_key(),
+                )
+            });
+            let expected = expected.map(|(a, b, c, d)| (a.to_owned(), b, c, d));
             assert_eq!(got, expected, "{text}");
         }
         let literal = Destination::parse("[mx.example.com]").unwrap();
-        assert_eq!(literal.hosts(), ["mx.example.com"]);
+        assert_eq!(literal.hosts(), [host("mx.example.com")]);
         assert!(Destination::domain("[x.example]", ["a"]).is_err());
     }
 
@@ -645,16 +657,16 @@ mod tests {
     fn ladders_follow_requirement_and_protocols() {
         use super::super::protocol::{SuiteSet, TlsVersion, VersionSet};
         use super::super::requirement::{Encryption, Level, TrustAnchors};
-        let may = HostPlan::new("mx.example.com", 25, Requirement::opportunistic());
+        let may = HostPlan::new(host("mx.example.com"), 25, Requirement::opportunistic());
         assert_eq!(may.ladder().iter().collect::<Vec<_>>(), Rung::ALL.to_vec());
         let none = HostPlan::new(
-            "mx.example.com",
+            host("mx.example.com"),
             25,
             Level::None.requirement(vec![], vec![], TrustAnchors::Public),
         );
         assert_eq!(none.ladder().iter().collect::<Vec<_>>(), [Rung::Plaintext]);
         let mut encrypt = HostPlan::new(
-            "mx.example.com",
+            host("mx.example.com"),
             25,
             Requirement::new(Encryption::Required, Authentication::None),
         );
@@ -669,7 +681,7 @@ mod tests {
         encrypt.protocols.suites = SuiteSet::CONSERVATIVE;
         assert_eq!(encrypt.first_rung(), None);
         assert_eq!(
-            HostPlan::new("192.0.2.1", 25, Requirement::opportunistic()).sni,
+            HostPlan::new(host("192.0.2.1"), 25, Requirement::opportunistic()).sni,
             None
         );
     }
@@ -683,10 +695,15 @@ mod tests {
             NameSource::Hostname,
             NameSource::NextHop,
         ];
-        let ids = resolve_names(&sources, "mx1.example.net", &dest);
-        let got: Vec<&str> = ids.iter().map(ReferenceId::pattern).collect();
+        let mx = host("mx1.example.net");
+        let ids = resolve_names(&sources, &mx, &dest, Dialect::PostfixMatch);
+        let got: Vec<String> = ids.iter().map(ToString::to_string).collect();
         assert_eq!(got, ["example.com", ".example.com", "mx1.example.net"]);
+        let dane = resolve_names(&sources, &mx, &dest, Dialect::DaneTa);
+        assert_eq!(dane.len(), 2);
+        assert!(dane.iter().all(|p| p.dialect() == Dialect::DaneTa));
         let literal = Destination::parse("[192.0.2.1]").unwrap();
-        assert!(resolve_names(&sources, "192.0.2.1", &literal).is_empty());
+        let ip = host("192.0.2.1");
+        assert!(resolve_names(&sources, &ip, &literal, Dialect::PostfixMatch).is_empty());
     }
 }

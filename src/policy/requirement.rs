@@ -28,10 +28,8 @@
 use core::fmt;
 use std::path::PathBuf;
 
-use super::name_ref::{self, NameRefError};
 use super::protocol::TlsVersion;
-
-pub use super::name_ref::Dialect;
+use crate::names::NamePattern;
 
 /// A Postfix TLS security level (`smtp_tls_security_level`, or the level of a policy-table entry).
 ///
@@ -116,7 +114,7 @@ impl Level {
     /// `pins` by `fingerprint`, `trust` by `verify` and `secure`; the others ignore them.
     pub fn requirement(
         self,
-        reference_ids: Vec<ReferenceId>,
+        reference_ids: Vec<NamePattern>,
         pins: Vec<Pin>,
         trust: TrustAnchors,
     ) -> Requirement {
@@ -245,8 +243,12 @@ pub enum Authentication {
     ChainAndName {
         /// Where the chain must end.
         trust: TrustAnchors,
-        /// The names, each with the dialect it is matched in. Never empty.
-        reference_ids: Vec<ReferenceId>,
+        /// The reference identifiers, each read in its own dialect (Postfix `match=` names in
+        /// [`Dialect::PostfixMatch`](crate::names::Dialect::PostfixMatch), an Exchange
+        /// `tls_domain` in [`Dialect::ExchangeConnector`](crate::names::Dialect::ExchangeConnector)).
+        /// Match them with [`match_presented`](crate::names::match_presented) under the
+        /// dialect of the first one. Never empty in a plan.
+        reference_ids: Vec<NamePattern>,
     },
     /// A certificate or public-key digest among these pins; no CA, no expiry (Postfix
     /// `fingerprint`).
@@ -263,7 +265,7 @@ impl Authentication {
     }
 
     /// The reference identifiers the certificate name is matched against, if any.
-    pub fn reference_ids(&self) -> &[ReferenceId] {
+    pub fn reference_ids(&self) -> &[NamePattern] {
         match self {
             Self::ChainAndName { reference_ids, .. } => reference_ids,
             Self::Dane(dane) => &dane.reference_ids,
@@ -308,13 +310,14 @@ impl fmt::Display for Authentication {
 pub struct DaneRequirement {
     /// `dane-only`: no usable TLSA means no delivery to this host.
     pub mandatory: bool,
-    /// The DANE-TA name check's reference identifiers (Postfix: `nexthop, hostname`).
-    pub reference_ids: Vec<ReferenceId>,
+    /// The DANE-TA name check's reference identifiers (Postfix: `nexthop, hostname`), in
+    /// [`Dialect::DaneTa`](crate::names::Dialect::DaneTa).
+    pub reference_ids: Vec<NamePattern>,
 }
 
 impl DaneRequirement {
     /// A DANE requirement.
-    pub const fn new(mandatory: bool, reference_ids: Vec<ReferenceId>) -> Self {
+    pub const fn new(mandatory: bool, reference_ids: Vec<NamePattern>) -> Self {
         Self {
             mandatory,
             reference_ids,
@@ -349,41 +352,6 @@ impl fmt::Display for TrustAnchors {
                 Ok(())
             }
         }
-    }
-}
-
-/// A reference identifier: a name (or name pattern) a certificate must match, in a dialect.
-///
-/// The pattern is stored normalised (lower case, A-labels, no trailing dot).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ReferenceId {
-    pattern: String,
-    dialect: Dialect,
-}
-
-impl ReferenceId {
-    /// Parses `pattern` in `dialect`: `example.com`, and in the Postfix dialect
-    /// `.example.com` (one or more extra labels), in the Exchange dialect `*.example.com`
-    /// (the domain and all its subdomains).
-    pub fn parse(pattern: &str, dialect: Dialect) -> Result<Self, NameRefError> {
-        let pattern = name_ref::normalise_pattern(pattern, dialect)?;
-        Ok(Self { pattern, dialect })
-    }
-
-    /// The normalised pattern text.
-    pub fn pattern(&self) -> &str {
-        &self.pattern
-    }
-
-    /// The dialect the pattern is matched in.
-    pub const fn dialect(&self) -> Dialect {
-        self.dialect
-    }
-}
-
-impl fmt::Display for ReferenceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.pattern, self.dialect)
     }
 }
 
@@ -508,7 +476,8 @@ mod tests {
         ];
         for (level, encryption, verifies, plaintext) in table {
             assert_eq!(Level::parse(level.as_str()), Some(level));
-            let id = ReferenceId::parse("example.com", Dialect::Postfix).unwrap();
+            let id =
+                NamePattern::parse("example.com", crate::names::Dialect::PostfixMatch).unwrap();
             let pin = Pin::new(PinAlgorithm::Sha256, vec![0; 32]).unwrap();
             let req = level.requirement(vec![id], vec![pin], TrustAnchors::Public);
             assert_eq!(req.encryption, encryption, "{level}");
