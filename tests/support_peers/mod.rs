@@ -1,0 +1,628 @@
+//! Locate and drive the real mail peers that `.ci/peers/start.sh` runs on 127.0.0.1.
+//!
+//! An interop test starts with
+//!
+//! ```ignore
+//! mod support_peers;
+//! use support_peers::{Peers, PostfixServer};
+//!
+//! let Some(peers) = Peers::require("my_test") else { return };
+//! ```
+//!
+//! which returns the peers when `peers.env` exists, fails the test loudly in CI when it does
+//! not, and otherwise prints a loud SKIPPED line and returns `None`. The file is found through
+//! the environment variable [`ENV_VAR`], else at `target/peers/peers.env` in the crate.
+//!
+//! Logs and Maildirs are shared by every test of a run: tests tell their mail and log lines
+//! apart with a [`unique_token`] (put it in the subject, the sender or the recipient's local
+//! part), or read only what a [`LogCursor`] has not seen yet.
+
+// Each test target uses a different part of this module.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Environment variable naming the `peers.env` file written by `.ci/peers/start.sh`.
+pub const ENV_VAR: &str = "MAILTLS_PEERS_ENV";
+
+/// Where `peers.env` is looked for when [`ENV_VAR`] is unset, relative to the crate root.
+pub const DEFAULT_ENV_PATH: &str = "target/peers/peers.env";
+
+/// The name every good server certificate of the test PKI carries.
+pub const SERVER_NAME: &str = "mx.partner.test";
+
+/// How long a child process (swaks, openssl) may run before it is killed.
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The receiving Postfix instances, one per server certificate of the test PKI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostfixServer {
+    /// `ecdsa` (2506): P-256 certificate for mx.partner.test via the intermediate.
+    Ecdsa,
+    /// `expired` (2502): certificate for mx.partner.test valid 2020-01-01..2021-01-01.
+    Expired,
+    /// `good` (2501): RSA 2048 certificate for mx.partner.test via the intermediate.
+    Good,
+    /// `notyet` (2503): certificate for mx.partner.test valid from 2090.
+    NotYet,
+    /// `plain` (2507): offers no STARTTLS.
+    Plain,
+    /// `reqcert` (2508): good certificate; requires TLS and a client certificate whose
+    /// SHA-256 fingerprint is relay.partner.test's (client-relay); everything else is refused.
+    ReqCert,
+    /// `selfsigned` (2504): self-signed certificate for mx.partner.test.
+    SelfSigned,
+    /// `wrongname` (2505): certificate for wrong.example via the intermediate.
+    WrongName,
+}
+
+impl PostfixServer {
+    /// Every instance, in port order.
+    pub const ALL: [PostfixServer; 8] = [
+        PostfixServer::Good,
+        PostfixServer::Expired,
+        PostfixServer::NotYet,
+        PostfixServer::SelfSigned,
+        PostfixServer::WrongName,
+        PostfixServer::Ecdsa,
+        PostfixServer::Plain,
+        PostfixServer::ReqCert,
+    ];
+
+    /// The instance's name in start.sh and in `peers.env` keys (lower case).
+    pub fn name(self) -> &'static str {
+        match self {
+            PostfixServer::Ecdsa => "ecdsa",
+            PostfixServer::Expired => "expired",
+            PostfixServer::Good => "good",
+            PostfixServer::NotYet => "notyet",
+            PostfixServer::Plain => "plain",
+            PostfixServer::ReqCert => "reqcert",
+            PostfixServer::SelfSigned => "selfsigned",
+            PostfixServer::WrongName => "wrongname",
+        }
+    }
+}
+
+/// One receiving peer: where it listens, where its mail lands, where it logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    /// Name, for messages: `postfix-good`, `exim`.
+    pub name: String,
+    /// TCP port on 127.0.0.1.
+    pub port: u16,
+    /// The Maildir every accepted message is delivered into.
+    pub maildir: PathBuf,
+    /// The peer's log file (Postfix maillog, Exim mainlog).
+    pub log: PathBuf,
+}
+
+impl Instance {
+    /// The socket address to connect to.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `127.0.0.1:PORT`, as swaks' `--server` and openssl's `-connect` take it.
+    pub fn server_arg(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// The relaying Postfix: mail injected on its port is forwarded to 127.0.0.1 at the port and
+/// with the TLS policy named by the recipient's domain (see [`Relay::recipient`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Relay {
+    /// Injection port on 127.0.0.1 (plain SMTP; mail from 127.0.0.0/8 is relayed).
+    pub port: u16,
+    /// The relay's maillog: `status=sent|deferred|bounced` and the TLS outcome per delivery.
+    pub log: PathBuf,
+    /// `postfix -c` directory, for `sendmail -C DIR` or `postqueue -c DIR -f`.
+    pub config_dir: PathBuf,
+    /// The transports a recipient may name: `none`, `may`, `encrypt`, `secure`, `fingerprint`
+    /// and, except for `none`, each with `-relay`, `-evil` or `-untrusted` (the client
+    /// certificate it presents).
+    pub transports: Vec<String>,
+}
+
+impl Relay {
+    /// The recipient address that makes the relay deliver to `127.0.0.1:port` through
+    /// `transport`: `local@p<port>.<transport>.relay.test`. Ports 2501..=2549 are routed.
+    pub fn recipient(&self, local: &str, transport: &str, port: u16) -> String {
+        assert!(
+            self.transports.iter().any(|t| t == transport),
+            "unknown relay transport {transport:?}; known: {:?}",
+            self.transports
+        );
+        format!("{local}@p{port}.{transport}.relay.test")
+    }
+
+    /// The injection address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `127.0.0.1:PORT` for swaks' `--server`.
+    pub fn server_arg(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// The running peers, as `peers.env` describes them.
+#[derive(Clone, Debug)]
+pub struct Peers {
+    path: PathBuf,
+    vars: BTreeMap<String, String>,
+    fingerprints: BTreeMap<String, String>,
+}
+
+impl Peers {
+    /// The `peers.env` path: [`ENV_VAR`] if set, else [`DEFAULT_ENV_PATH`] in the crate root.
+    pub fn env_path() -> PathBuf {
+        match std::env::var_os(ENV_VAR) {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_ENV_PATH),
+        }
+    }
+
+    /// The peers, or `None` when `peers.env` does not exist. Panics on an unreadable file.
+    pub fn load() -> Option<Peers> {
+        let path = Self::env_path();
+        if !path.exists() {
+            return None;
+        }
+        let vars = parse_env_file(&path);
+        let fingerprints = match vars.get("PEERS_FINGERPRINTS") {
+            Some(fp) => parse_env_file(Path::new(fp)),
+            None => BTreeMap::new(),
+        };
+        Some(Peers {
+            path,
+            vars,
+            fingerprints,
+        })
+    }
+
+    /// The peers, for a test that needs them. When they are not running: in CI (`CI` set to
+    /// anything but `false`/`0`) the test panics loudly; elsewhere it prints a loud SKIPPED
+    /// line naming `test` and returns `None`, and the test should return.
+    pub fn require(test: &str) -> Option<Peers> {
+        if let Some(peers) = Self::load() {
+            return Some(peers);
+        }
+        let path = Self::env_path();
+        let ci = std::env::var("CI")
+            .map(|v| !v.is_empty() && v != "false" && v != "0")
+            .unwrap_or(false);
+        assert!(
+            !ci,
+            "\n\n*** {test}: real peers not running in CI: {} is missing. \
+             .ci/run must run .ci/peers/install.sh and .ci/peers/start.sh first. ***\n",
+            path.display()
+        );
+        eprintln!(
+            "\n*** SKIPPED {test}: real peers not running ({} missing); \
+             run .ci/peers/install.sh && .ci/peers/start.sh target/peers ***\n",
+            path.display()
+        );
+        None
+    }
+
+    /// The file the peers were loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A `peers.env` value; panics naming the key and the file when it is absent.
+    pub fn var(&self, key: &str) -> &str {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from {}", self.path.display()))
+    }
+
+    /// A value of the PKI's `fingerprints.env`, such as `CLIENT_RELAY_CERT_SHA256` (Postfix
+    /// colon-hex) or `SERVER_GOOD_SPKI_SHA256_B64`.
+    pub fn fingerprint(&self, key: &str) -> &str {
+        self.fingerprints
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from {}", self.var("PEERS_FINGERPRINTS")))
+    }
+
+    /// A file of the test PKI by its stable name, e.g. `trust-anchors.pem`,
+    /// `server-good.chain.pem`, `client-relay.key.pem` (tests/pki/README.md lists them).
+    pub fn pki(&self, file: &str) -> PathBuf {
+        Path::new(self.var("PEERS_PKI_DIR")).join(file)
+    }
+
+    /// A receiving Postfix instance.
+    pub fn postfix(&self, server: PostfixServer) -> Instance {
+        let key = server.name().to_ascii_uppercase();
+        Instance {
+            name: format!("postfix-{}", server.name()),
+            port: self.port(&format!("PEERS_POSTFIX_{key}_PORT")),
+            maildir: PathBuf::from(self.var(&format!("PEERS_POSTFIX_{key}_MAILDIR"))),
+            log: PathBuf::from(self.var(&format!("PEERS_POSTFIX_{key}_LOG"))),
+        }
+    }
+
+    /// The Exim (GnuTLS) server with the good certificate.
+    pub fn exim(&self) -> Instance {
+        Instance {
+            name: "exim".to_owned(),
+            port: self.port("PEERS_EXIM_PORT"),
+            maildir: PathBuf::from(self.var("PEERS_EXIM_MAILDIR")),
+            log: PathBuf::from(self.var("PEERS_EXIM_LOG")),
+        }
+    }
+
+    /// The relaying Postfix.
+    pub fn relay(&self) -> Relay {
+        Relay {
+            port: self.port("PEERS_RELAY_PORT"),
+            log: PathBuf::from(self.var("PEERS_RELAY_LOG")),
+            config_dir: PathBuf::from(self.var("PEERS_RELAY_CONFIG_DIR")),
+            transports: self
+                .var("PEERS_RELAY_TRANSPORTS")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// Ports reserved for servers under test (`mailtls serve`); the relay routes to them.
+    pub fn target_ports(&self) -> RangeInclusive<u16> {
+        let spec = self.var("PEERS_TARGET_PORTS");
+        let (a, b) = spec
+            .split_once('-')
+            .unwrap_or_else(|| panic!("PEERS_TARGET_PORTS={spec}: expected FIRST-LAST"));
+        let parse = |s: &str| -> u16 {
+            s.parse()
+                .unwrap_or_else(|_| panic!("PEERS_TARGET_PORTS={spec}: bad port {s:?}"))
+        };
+        parse(a)..=parse(b)
+    }
+
+    /// A port value of `peers.env`.
+    pub fn port(&self, key: &str) -> u16 {
+        let v = self.var(key);
+        v.parse()
+            .unwrap_or_else(|_| panic!("{key}={v} in {}: not a port", self.path.display()))
+    }
+
+    /// swaks with `args`, killed after [`TOOL_TIMEOUT`].
+    pub fn swaks(&self, args: &[&str]) -> ToolOutput {
+        run_tool(Command::new(self.var("PEERS_SWAKS")).args(args), None)
+    }
+
+    /// The certificates `port` presents after STARTTLS, as PEM blocks, leaf first
+    /// (`openssl s_client -showcerts`).
+    pub fn presented_chain(&self, port: u16) -> Vec<String> {
+        let connect = format!("127.0.0.1:{port}");
+        let out = run_tool(
+            Command::new(self.var("PEERS_OPENSSL")).args([
+                "s_client",
+                "-starttls",
+                "smtp",
+                "-showcerts",
+                "-connect",
+                &connect,
+                "-servername",
+                SERVER_NAME,
+            ]),
+            Some(b"QUIT\r\n"),
+        );
+        const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+        const END: &str = "-----END CERTIFICATE-----";
+        out.text
+            .split(BEGIN)
+            .skip(1)
+            .filter_map(|rest| rest.split(END).next())
+            .map(|body| format!("{BEGIN}{body}{END}\n"))
+            .collect()
+    }
+
+    /// `openssl s_client -starttls smtp -brief` against 127.0.0.1:`port` with SNI and
+    /// hostname verification for [`SERVER_NAME`] against the test root, plus `extra`
+    /// arguments; sends QUIT after the handshake.
+    pub fn s_client_starttls(&self, port: u16, extra: &[&str]) -> ToolOutput {
+        let anchors = self.pki("trust-anchors.pem");
+        let connect = format!("127.0.0.1:{port}");
+        let mut cmd = Command::new(self.var("PEERS_OPENSSL"));
+        cmd.args([
+            "s_client",
+            "-starttls",
+            "smtp",
+            "-brief",
+            "-connect",
+            &connect,
+        ])
+        .args(["-servername", SERVER_NAME, "-verify_hostname", SERVER_NAME])
+        .arg("-CAfile")
+        .arg(&anchors)
+        .args(extra);
+        run_tool(&mut cmd, Some(b"QUIT\r\n"))
+    }
+}
+
+/// What a tool printed, with its exit status.
+#[derive(Clone, Debug)]
+pub struct ToolOutput {
+    /// Exit code; `None` when killed (by a signal or after [`TOOL_TIMEOUT`]).
+    pub code: Option<i32>,
+    /// Standard output and standard error, in that order.
+    pub text: String,
+}
+
+impl ToolOutput {
+    /// Whether the tool exited with status 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics with the whole output unless it contains `needle`.
+    pub fn assert_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.text.contains(needle),
+            "expected {needle:?} in the tool's output (exit {:?}):\n{}",
+            self.code,
+            self.text
+        );
+        self
+    }
+
+    /// Panics with the whole output if it contains `needle`.
+    pub fn assert_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.text.contains(needle),
+            "did not expect {needle:?} in the tool's output (exit {:?}):\n{}",
+            self.code,
+            self.text
+        );
+        self
+    }
+}
+
+/// Run `cmd` with `stdin` (or none), capture both outputs, kill it after [`TOOL_TIMEOUT`].
+pub fn run_tool(cmd: &mut Command, stdin: Option<&[u8]>) -> ToolOutput {
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A peer that closes early makes this fail; the output tells the story.
+        let _ = pipe.write_all(bytes);
+    }
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let mut stderr = child.stderr.take().expect("stderr piped");
+    let out_reader = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err_reader = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for tool") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut text = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    text.push_str(&String::from_utf8_lossy(
+        &err_reader.join().unwrap_or_default(),
+    ));
+    if status.is_none() {
+        text.push_str(&format!("\n[killed after {TOOL_TIMEOUT:?}: {cmd:?}]\n"));
+    }
+    ToolOutput {
+        code: status.and_then(|s| s.code()),
+        text,
+    }
+}
+
+/// A token unique to this process and call, safe in a subject, a local part or a log search:
+/// `TAG-<pid>-<nanos>-<n>` with only `[A-Za-z0-9-]`.
+pub fn unique_token(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{tag}-{}-{nanos}-{n}", std::process::id())
+}
+
+/// One delivered message.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    /// Its file in the Maildir.
+    pub path: PathBuf,
+    /// Its full text, headers included.
+    pub text: String,
+}
+
+/// Wait until a message satisfying `pred` appears in `maildir` (new/ or cur/), polling every
+/// 50 ms; `None` after `timeout`.
+pub fn wait_for_mail(
+    maildir: &Path,
+    pred: impl Fn(&str) -> bool,
+    timeout: Duration,
+) -> Option<Mail> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        for sub in ["new", "cur"] {
+            let Ok(entries) = fs::read_dir(maildir.join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if let Ok(bytes) = fs::read(&path) {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    if pred(&text) {
+                        return Some(Mail { path, text });
+                    }
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether any line of the log at `log` contains `needle` (a missing log contains nothing).
+pub fn log_contains(log: &Path, needle: &str) -> bool {
+    read_lossy(log).lines().any(|l| l.contains(needle))
+}
+
+/// The log lines that contain `needle`.
+pub fn log_lines(log: &Path, needle: &str) -> Vec<String> {
+    read_lossy(log)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Wait until a line of `log` satisfies `pred`, polling every 50 ms; the line, or `None` after
+/// `timeout`.
+pub fn wait_for_log(log: &Path, pred: impl Fn(&str) -> bool, timeout: Duration) -> Option<String> {
+    LogCursor::at_start(log).wait_for(pred, timeout)
+}
+
+/// A position in a log: reads only what was written after it was made.
+#[derive(Clone, Debug)]
+pub struct LogCursor {
+    path: PathBuf,
+    offset: usize,
+}
+
+impl LogCursor {
+    /// A cursor at the current end of `log`: later reads see only new lines.
+    pub fn at_end(log: &Path) -> LogCursor {
+        LogCursor {
+            path: log.to_owned(),
+            offset: fs::metadata(log).map(|m| m.len() as usize).unwrap_or(0),
+        }
+    }
+
+    /// A cursor at the start of `log`.
+    pub fn at_start(log: &Path) -> LogCursor {
+        LogCursor {
+            path: log.to_owned(),
+            offset: 0,
+        }
+    }
+
+    /// The text written since the cursor was made.
+    pub fn since(&self) -> String {
+        let all = fs::read(&self.path).unwrap_or_default();
+        String::from_utf8_lossy(all.get(self.offset..).unwrap_or_default()).into_owned()
+    }
+
+    /// Wait until a line written since the cursor satisfies `pred`; `None` after `timeout`.
+    pub fn wait_for(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.since().lines().find(|l| pred(l)) {
+                return Some(line.to_owned());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Connect to `addr`, read the greeting, send EHLO and return the EHLO reply's lines
+/// (`250-...`, `250 ...`). Only std::net; no TLS.
+pub fn ehlo(addr: SocketAddr, helo_name: &str) -> Vec<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set read timeout");
+    let greeting = read_reply(&mut stream);
+    assert!(
+        greeting.last().is_some_and(|l| l.starts_with("220")),
+        "greeting from {addr}: {greeting:?}"
+    );
+    stream
+        .write_all(format!("EHLO {helo_name}\r\n").as_bytes())
+        .expect("send EHLO");
+    let reply = read_reply(&mut stream);
+    let _ = stream.write_all(b"QUIT\r\n");
+    reply
+}
+
+/// Read one (possibly multi-line) SMTP reply.
+fn read_reply(stream: &mut TcpStream) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(1) => {}
+            Ok(_) => panic!("connection closed inside a reply; got {lines:?}"),
+            Err(e) => panic!("reading a reply: {e}; got {lines:?}"),
+        }
+        if byte[0] != b'\n' {
+            current.push(byte[0]);
+            continue;
+        }
+        let line = String::from_utf8_lossy(&current)
+            .trim_end_matches('\r')
+            .to_owned();
+        current.clear();
+        let last = line.as_bytes().get(3) != Some(&b'-');
+        lines.push(line);
+        if last {
+            return lines;
+        }
+    }
+}
+
+fn read_lossy(path: &Path) -> String {
+    String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned()
+}
+
+fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
+    let text = fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read peers file {}: {e}", path.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or_else(|| {
+                panic!("{}: not KEY=VALUE: {l:?}", path.display());
+            });
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect()
+}
