@@ -308,14 +308,8 @@ fn relay_applies_the_transport_named_by_the_recipient() {
     ];
     for (transport, target, expected, delivered) in table {
         let token = unique_token(transport);
-        let rcpt = relay.recipient(&token, transport, target.port);
         let log = LogCursor::at_end(&relay.log);
-        let server = relay.server_arg();
-        let subject = format!("Subject: {token}");
-        let out = peers.swaks(&[
-            "--server", &server, "--from", "", "--to", &rcpt, "--header", &subject,
-        ]);
-        assert!(out.success(), "inject {rcpt}:\n{}", out.text);
+        let rcpt = peers.relay_inject(transport, target.port, &token);
         let line = log
             .wait_for(|l| l.contains(&rcpt) && l.contains("status="), MAIL_TIMEOUT)
             .unwrap_or_else(|| panic!("no delivery attempt for {rcpt}:\n{}", log.since()));
@@ -338,4 +332,50 @@ fn relay_applies_the_transport_named_by_the_recipient() {
                 .unwrap_or_else(|| panic!("{token} never reached {}", target.name));
         }
     }
+}
+
+/// Every instance listed in peers.env answers with an SMTP greeting.
+#[test]
+fn every_postfix_instance_greets() {
+    let Some(peers) = Peers::require("every_postfix_instance_greets") else {
+        return;
+    };
+    for server in PostfixServer::ALL {
+        let reply = ehlo(peers.postfix(server).addr(), "client.test");
+        assert!(
+            reply
+                .first()
+                .is_some_and(|l| l.starts_with("250-mx.partner.test")),
+            "{server:?}: {reply:?}"
+        );
+    }
+}
+
+/// The milter instance really consults its milter port: with nothing listening there it
+/// tempfails (milter_default_action = tempfail) and logs the milter rejection.
+#[test]
+fn milter_postfix_tempfails_without_a_milter() {
+    let Some(peers) = Peers::require("milter_postfix_tempfails_without_a_milter") else {
+        return;
+    };
+    let milter_addr = std::net::SocketAddr::from(([127, 0, 0, 1], peers.milter_port()));
+    if std::net::TcpStream::connect_timeout(&milter_addr, Duration::from_secs(1)).is_ok() {
+        eprintln!("a milter listens on {milter_addr}: tempfail check not applicable");
+        return;
+    }
+    let instance = peers.postfix(PostfixServer::Milter);
+    let log = LogCursor::at_end(&instance.log);
+    let token = unique_token("milter");
+    let out = peers.swaks(&[
+        "--server",
+        &instance.server_arg(),
+        "--from",
+        &format!("{token}@partner.test"),
+        "--to",
+        "rcpt@mx.partner.test",
+    ]);
+    assert!(!out.success(), "accepted without a milter:\n{}", out.text);
+    out.assert_contains("451 4.7.1");
+    log.wait_for(|l| l.contains("milter-reject"), MAIL_TIMEOUT)
+        .unwrap_or_else(|| panic!("no milter-reject logged:\n{}", log.since()));
 }

@@ -12,6 +12,8 @@
 # Environment: MAILTLS_PKI_DIR (default STATEDIR/pki; made with tests/pki/make-pki.sh when it
 # holds no fingerprints.env), MAILTLS_EXIM_PREFIX (default /opt/mailtls-exim).
 set -euo pipefail
+# Daemons running as postfix, nobody and Debian-exim read and write below here.
+umask 022
 
 die() { printf 'peers/start: FAILED: %s\n' "$*" >&2; exit 1; }
 log() { printf 'peers/start: %s\n' "$*" >&2; }
@@ -37,8 +39,11 @@ POSTFIX_SERVERS=(
   ecdsa:2506:server-ecdsa
   plain:2507:-
   reqcert:2508:server-good
+  milter:2509:server-good
 )
 EXIM_PORT=2510
+# The milter instance asks a milter here; none runs until a test starts one.
+MILTER_PORT=2560
 RELAY_PORT=2520
 TARGET_PORTS=2530-2549
 # The relay routes to every port in this range (peers and targets alike).
@@ -67,7 +72,10 @@ fi
 # Postfix daemons run as "postfix"; they must be able to reach their queue and Maildir.
 d=$STATE
 while [ "$d" != / ]; do
-  chmod o+x "$d" 2>/dev/null || true
+  if [ -d "$d" ] && [ "$(($(stat -c '%#a' "$d") & 1))" = 0 ]; then
+    log "chmod o+x $d (the postfix user must reach $STATE)"
+    chmod o+x "$d"
+  fi
   d=$(dirname "$d")
 done
 chmod 755 "$PKI"
@@ -190,6 +198,20 @@ smtpd_tls_CAfile = $PKI/ca-bundle.pem
 smtpd_tls_ask_ccert = yes
 smtpd_tls_req_ccert = yes
 smtpd_recipient_restrictions = check_ccert_access texthash:$dir/etc/partner-ccerts, reject
+EOF
+        ;;
+      milter)
+        cat <<EOF
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $PKI/$cert.key.pem, $PKI/$cert.chain.pem
+smtpd_tls_CAfile = $PKI/ca-bundle.pem
+smtpd_tls_ask_ccert = yes
+smtpd_milters = inet:127.0.0.1:$MILTER_PORT
+milter_protocol = 6
+milter_default_action = tempfail
+milter_connect_timeout = 5s
+milter_helo_macros = {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}
+milter_mail_macros = i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}
 EOF
         ;;
       *)
@@ -403,6 +425,7 @@ env_tmp=$STATE/peers.env.tmp
   echo "PEERS_EXIM_CONFIG=$STATE/exim/exim.conf"
   echo "PEERS_EXIM_BIN=$EXIM_BIN"
   echo "PEERS_TARGET_PORTS=$TARGET_PORTS"
+  echo "PEERS_MILTER_PORT=$MILTER_PORT"
   echo "PEERS_SWAKS=$(command -v swaks)"
   echo "PEERS_OPENSSL=$(command -v openssl)"
   echo "PEERS_SENDMAIL=$(command -v sendmail || echo /usr/sbin/sendmail)"

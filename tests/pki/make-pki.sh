@@ -7,6 +7,7 @@
 # outside git's view (for example target/pki): nothing generated here is ever committed.
 # Writes OUTDIR/fingerprints.env last, so its presence means the PKI is complete.
 set -euo pipefail
+umask 022 # certificates world-readable (Exim reads them as Debian-exim); keys stay 600
 
 die() { printf 'make-pki: FAILED: %s\n' "$*" >&2; exit 1; }
 [ $# -eq 1 ] || die "usage: $0 OUTDIR"

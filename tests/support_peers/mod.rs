@@ -52,6 +52,9 @@ pub enum PostfixServer {
     Expired,
     /// `good` (2501): RSA 2048 certificate for mx.partner.test via the intermediate.
     Good,
+    /// `milter` (2509): good certificate; consults the milter at [`Peers::milter_port`]
+    /// (protocol 6, TLS macros for HELO and MAIL) and tempfails while none listens there.
+    Milter,
     /// `notyet` (2503): certificate for mx.partner.test valid from 2090.
     NotYet,
     /// `plain` (2507): offers no STARTTLS.
@@ -67,7 +70,7 @@ pub enum PostfixServer {
 
 impl PostfixServer {
     /// Every instance, in port order.
-    pub const ALL: [PostfixServer; 8] = [
+    pub const ALL: [PostfixServer; 9] = [
         PostfixServer::Good,
         PostfixServer::Expired,
         PostfixServer::NotYet,
@@ -76,6 +79,7 @@ impl PostfixServer {
         PostfixServer::Ecdsa,
         PostfixServer::Plain,
         PostfixServer::ReqCert,
+        PostfixServer::Milter,
     ];
 
     /// The instance's name in start.sh and in `peers.env` keys (lower case).
@@ -83,6 +87,7 @@ impl PostfixServer {
         match self {
             PostfixServer::Ecdsa => "ecdsa",
             PostfixServer::Expired => "expired",
+            PostfixServer::Milter => "milter",
             PostfixServer::Good => "good",
             PostfixServer::NotYet => "notyet",
             PostfixServer::Plain => "plain",
@@ -289,6 +294,38 @@ impl Peers {
                 .unwrap_or_else(|_| panic!("PEERS_TARGET_PORTS={spec}: bad port {s:?}"))
         };
         parse(a)..=parse(b)
+    }
+
+    /// Inject one message into the relay for delivery to 127.0.0.1:`port` through
+    /// `transport`, with `token` as the recipient's local part and the subject (null sender,
+    /// so failures bounce nowhere). Panics unless the relay queued it. Returns the recipient,
+    /// which the relay's `to=<...>` log line names:
+    ///
+    /// ```ignore
+    /// let log = LogCursor::at_end(&peers.relay().log);
+    /// let rcpt = peers.relay_inject("secure-relay", 2530, &token);
+    /// let line = log.wait_for(|l| l.contains(&rcpt) && l.contains("status="), timeout);
+    /// ```
+    pub fn relay_inject(&self, transport: &str, port: u16, token: &str) -> String {
+        let relay = self.relay();
+        let rcpt = relay.recipient(token, transport, port);
+        let server = relay.server_arg();
+        let subject = format!("Subject: {token}");
+        let out = self.swaks(&[
+            "--server", &server, "--from", "", "--to", &rcpt, "--header", &subject,
+        ]);
+        assert!(
+            out.success() && out.text.contains("250 2.0.0 Ok: queued"),
+            "relay did not queue {rcpt}:\n{}",
+            out.text
+        );
+        rcpt
+    }
+
+    /// Where the milter instance looks for its milter (`inet:127.0.0.1:PORT`); a milter test
+    /// listens here.
+    pub fn milter_port(&self) -> u16 {
+        self.port("PEERS_MILTER_PORT")
     }
 
     /// A port value of `peers.env`.
