@@ -71,7 +71,8 @@ if ! exim_ok; then
   log "unpacking exim4-daemon-heavy and exim4-base into $EXIM_PREFIX"
   apt_update_once
   work=$(mktemp -d)
-  chmod 755 "$work" # apt-get download fetches as the _apt user
+  # apt-get download fetches as the _apt user, who must be able to write here.
+  chown _apt "$work" 2>/dev/null || chmod 777 "$work"
   trap 'rm -rf "$work"' EXIT
   (cd "$work" && apt-get download -q exim4-daemon-heavy exim4-base >/dev/null)
   # Library dependencies of both packages, installed with apt; the MTA-level dependencies
