@@ -38,6 +38,7 @@ pub mod manual;
 pub mod names;
 pub mod policy;
 pub mod report;
+pub mod server;
 pub mod smtp;
 pub mod time;
 pub mod tls;

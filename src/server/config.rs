@@ -1,0 +1,112 @@
+//! What a server session is configured with: its name, TLS, the inbound policy, limits and
+//! timeouts.
+
+use core::net::IpAddr;
+use core::time::Duration;
+
+/// The configuration every inbound session of one listener shares (wrap it in an `Arc`).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The host name the server announces in its greeting and EHLO reply.
+    pub hostname: String,
+    /// What STARTTLS needs; `None` means no STARTTLS (not advertised, answered 502).
+    pub tls: Option<ServerTls>,
+    /// Whether every client must issue STARTTLS before anything but NOOP, EHLO, STARTTLS and
+    /// QUIT (RFC 3207 §4, answered 530 5.7.0). A publicly referenced MX must not set this;
+    /// connectors can require TLS for some clients only.
+    pub require_tls: bool,
+    /// Bounds on what a client may send.
+    pub limits: Limits,
+    /// How long the server waits for a client.
+    pub timeouts: Timeouts,
+}
+
+impl ServerConfig {
+    /// A configuration with the default limits and timeouts, no TLS and no TLS requirement.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            tls: None,
+            require_tls: false,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// The server's side of STARTTLS.
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// The server's certificate chain and private key.
+    pub identity: crate::tls::TlsIdentity,
+    /// The TLS profile offered to clients.
+    pub rung: crate::policy::ladder::Rung,
+}
+
+/// Bounds on what a client may send; each one answers with its own reply when it is hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest command line, CRLF included (RFC 5321 §4.5.3.1.4 allows 512 and lets
+    /// extensions raise it). A longer line is answered `500 5.5.2` and skipped.
+    pub max_line_length: usize,
+    /// The most recipients one transaction may name (RFC 5321 §4.5.3.1.8: at least 100).
+    /// The next one is answered `452 4.5.3`.
+    pub max_recipients: usize,
+    /// The largest message, in octets after dot-unstuffing, announced as `SIZE`. A larger
+    /// `SIZE=` parameter or a larger message is answered `552 5.3.4`.
+    pub max_message_size: u64,
+    /// How many refused or malformed commands a client may send before the server closes the
+    /// connection with `421 4.7.0`.
+    pub max_errors: u32,
+    /// The most input bytes the session holds while it waits for the application (pipelined
+    /// commands, message data not yet taken as events). It must exceed `max_line_length`.
+    pub input_buffer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line_length: 2048,
+            max_recipients: 100,
+            max_message_size: 36 * 1024 * 1024,
+            max_errors: 20,
+            input_buffer: 64 * 1024,
+        }
+    }
+}
+
+/// How long the server waits for the client.
+///
+/// Each deadline covers a whole phase and is *not* extended by the arrival of a byte: a
+/// client that drips one byte per minute into a command still has to finish the command
+/// within [`command`](Self::command) of the moment the server became ready for it. While the
+/// application has not answered an event, no deadline runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The time to send one complete command line, counted from the moment the server is
+    /// ready for it (after the greeting or the previous reply). RFC 5321 §4.5.3.2.7: 5 minutes.
+    pub command: Duration,
+    /// The time for the whole message after the 354 reply, up to the final `.`. RFC 5321
+    /// §4.5.3.2.6 gives the client 10 minutes to see the final reply; the server uses the
+    /// same span for the whole data phase.
+    pub data: Duration,
+    /// The time for the TLS handshake after the 220 reply to STARTTLS.
+    pub handshake: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            command: Duration::from_secs(5 * 60),
+            data: Duration::from_secs(10 * 60),
+            handshake: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// What the server knows about the client before the first byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's IP address, as the transport saw it.
+    pub ip: IpAddr,
+}
