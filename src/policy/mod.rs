@@ -25,6 +25,7 @@ pub mod mta_sts;
 mod name_ref;
 pub mod outbound;
 pub mod plan;
+pub mod postfix;
 pub mod protocol;
 pub mod requirement;
 pub mod status;

@@ -7,6 +7,7 @@
 
 use super::explain::{Rule, Trace};
 use super::plan::{self, Destination, HostPlan, NameSource, Plan, PolicySource, SniStrategy};
+use super::postfix::{PolicyTable, TableHit};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Authentication, Level, Requirement, TrustAnchors};
 use crate::names::{Dialect, HostId, NamePattern};
@@ -19,6 +20,8 @@ pub struct OutboundPolicy {
     pub default_level: Level,
     /// How SNI is chosen when the source does not say (default: the host name).
     pub sni: SniStrategy,
+    /// A Postfix `smtp_tls_policy_maps` table.
+    pub table: Option<PolicyTable>,
 }
 
 impl Default for OutboundPolicy {
@@ -26,6 +29,7 @@ impl Default for OutboundPolicy {
         Self {
             default_level: Level::May,
             sni: SniStrategy::Hostname,
+            table: None,
         }
     }
 }
@@ -40,6 +44,13 @@ impl OutboundPolicy {
     #[must_use]
     pub fn with_default_level(mut self, level: Level) -> Self {
         self.default_level = level;
+        self
+    }
+
+    /// The same policy with a Postfix policy table.
+    #[must_use]
+    pub fn with_table(mut self, table: PolicyTable) -> Self {
+        self.table = Some(table);
         self
     }
 
@@ -72,11 +83,66 @@ impl OutboundPolicy {
 /// ```
 pub fn explain(policy: &OutboundPolicy, destination: &Destination) -> Plan {
     let mut trace = Trace::new();
+    if let Some(table) = &policy.table {
+        if let Some(hit) = table.lookup(destination) {
+            return from_table(policy, destination, hit, trace);
+        }
+        trace.push(Rule::TableMiss {
+            tried: PolicyTable::lookup_keys(destination)
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
     trace.push(Rule::DefaultLevel {
         level: policy.default_level,
     });
     let site = SitePolicy::for_level(policy.default_level, &policy.sni);
     build(destination, PolicySource::Default, &site, trace)
+}
+
+fn from_table(
+    policy: &OutboundPolicy,
+    destination: &Destination,
+    hit: TableHit<'_>,
+    mut trace: Trace,
+) -> Plan {
+    let entry = hit.entry;
+    trace.push(Rule::TableEntry {
+        key: hit.key.to_owned(),
+        line: entry.line,
+        level: entry.level,
+    });
+    for warning in &entry.warnings {
+        trace.push(Rule::Warning {
+            line: Some(warning.line),
+            message: warning.message.clone(),
+        });
+    }
+    if let TrustAnchors::Files(files) = &entry.trust {
+        trace.push(Rule::TrustAnchorFiles { count: files.len() });
+    }
+    let names = if entry.names.is_empty() {
+        default_names(entry.level)
+    } else {
+        &entry.names
+    };
+    let site = SitePolicy {
+        requirement: entry
+            .level
+            .requirement(Vec::new(), entry.pins.clone(), entry.trust.clone()),
+        names,
+        dialect: default_dialect(entry.level),
+        protocols: entry.protocols,
+        sni: entry.servername.as_ref().unwrap_or(&policy.sni),
+        connection_reuse: entry.connection_reuse,
+        client_certificate: None,
+        hosts: None,
+    };
+    let source = PolicySource::PostfixTable {
+        key: hit.key.to_owned(),
+        line: entry.line,
+    };
+    build(destination, source, &site, trace)
 }
 
 /// The static policy for one destination, before per-host names are resolved.
@@ -282,6 +348,53 @@ mod tests {
         let host = plan.hosts.first().unwrap();
         assert_eq!(host.port, 587);
         assert_eq!(names(host), ["relay.example.com", ".relay.example.com"]);
+    }
+
+    #[test]
+    fn table_entries_decide_per_next_hop() {
+        let table = PolicyTable::parse(
+            "example.net secure\n\
+             .example.net verify match=hostname:.example.net servername=nexthop protocols=>=TLSv1.3\n\
+             [relay.example.org]:587 encrypt tafile=/ta.pem\n",
+        )
+        .unwrap();
+        let policy = OutboundPolicy::new().with_table(table);
+
+        let dest = Destination::domain("mail.example.net", ["mx.example.org"]).unwrap();
+        let plan = explain(&policy, &dest);
+        assert_eq!(
+            plan.source,
+            PolicySource::PostfixTable {
+                key: ".example.net".into(),
+                line: 2
+            }
+        );
+        let host = plan.hosts.first().unwrap();
+        assert_eq!(names(host), ["mx.example.org", ".example.net"]);
+        assert_eq!(
+            host.sni.as_ref().map(|n| n.as_str()),
+            Some("mail.example.net")
+        );
+        assert_eq!(host.ladder().iter().collect::<Vec<_>>(), [Rung::Modern]);
+
+        // An attribute the level ignores is in the trace as a warning.
+        let dest = Destination::parse("[relay.example.org]:587").unwrap();
+        let plan = explain(&policy, &dest);
+        assert!(plan
+            .trace
+            .steps()
+            .iter()
+            .any(|r| matches!(r, Rule::Warning { line: Some(3), .. })));
+
+        let dest = Destination::domain("other.example", ["mx.other.example"]).unwrap();
+        let plan = explain(&policy, &dest);
+        assert_eq!(plan.source, PolicySource::Default);
+        assert_eq!(
+            plan.trace.steps().first(),
+            Some(&Rule::TableMiss {
+                tried: vec!["other.example".into(), ".example".into()]
+            })
+        );
     }
 
     #[test]
