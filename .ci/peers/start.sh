@@ -403,7 +403,7 @@ env_tmp=$STATE/peers.env.tmp
   names=""
   for spec in "${POSTFIX_SERVERS[@]}"; do
     IFS=: read -r name port cert <<<"$spec"
-    up=$(echo "$name" | tr 'a-z' 'A-Z')
+    up=${name^^}
     dir=$STATE/postfix/$name
     names="$names $name"
     echo "PEERS_POSTFIX_${up}_PORT=$port"

@@ -21,7 +21,7 @@ for etc in "$STATE"/postfix/*/etc; do
   pidfile=$(dirname "$etc")/queue/pid/master.pid
   [ -f "$pidfile" ] || continue
   pid=$(tr -d ' \n' <"$pidfile")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || continue
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then continue; fi
   postfix -c "$etc" abort >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
   pids+=("$pid")
 done
