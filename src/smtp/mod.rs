@@ -3,10 +3,13 @@
 //! Everything here is bounded and incremental, and knows nothing of sessions:
 //!
 //! - [`ReplyParser`] / [`Reply`]: replies, parsed from any split of the stream (client side)
-//!   and encoded (server side), with the grammar and limits on [`ReplyParser`].
+//!   and encoded (server side); grammar and limits in [`reply`].
 //! - [`CommandParser`] / [`Command`]: commands, parsed one line at a time (server side) and
 //!   encoded (client side), with typed paths ([`ReversePath`], [`ForwardPath`]) and
-//!   parameters ([`MailParams`]).
+//!   parameters ([`MailParams`]); see [`command`], [`path`], [`params`].
+//! - [`EhloReply`] / [`Capabilities`]: the EHLO reply, read and generated.
+//! - [`DataEncoder`] / [`DataDecoder`]: DATA dot-stuffing and end-of-data, streaming; the
+//!   exact CR/LF rules (and why `LF . LF` never ends data) are in [`data`].
 //!
 //! Both parsers stop right after the item they complete and report how many bytes they
 //! took ([`Progress::consumed`]), so the bytes after a `STARTTLS` line or after the `220`
@@ -22,18 +25,24 @@
 //! assert_eq!(leftover, b"250 inj"); // the client must refuse to start TLS now
 //! ```
 
-mod code;
-mod command;
+pub mod code;
+pub mod command;
+pub mod data;
+pub mod ehlo;
 mod line;
-mod params;
-mod path;
-mod reply;
+pub mod params;
+pub mod path;
+pub mod reply;
 
 pub use code::{Class, Code, EnhancedCode, InvalidEnhancedCode};
 pub use command::{
     Argument, AuthMechanism, Command, CommandConfig, CommandError, CommandParser, InitialResponse,
     Verb,
 };
+pub use data::{
+    BareLineEnds, DataDecoder, DataEncoder, DataError, DataStatus, DEFAULT_MAX_TEXT_LINE,
+};
+pub use ehlo::{Capabilities, EhloError, EhloReply, Extension};
 pub use line::Progress;
 pub use params::{Body, MailParams, Param, ParamError};
 pub use path::{

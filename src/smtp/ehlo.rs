@@ -1,0 +1,283 @@
+//! The EHLO reply (RFC 5321 §4.1.1.1): the server's name and greeting, then one capability
+//! per line, parsed into [`Capabilities`] (client side) and generated from it (server side).
+//!
+//! Keywords are matched without regard to case. Known keywords: STARTTLS (RFC 3207),
+//! REQUIRETLS (RFC 8689), PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
+//! BINARYMIME and CHUNKING (RFC 3030), SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034),
+//! DSN (RFC 3461) and AUTH (RFC 4954, including the old `AUTH=` form). Parameters of the flag
+//! keywords are ignored; a repeated keyword counts once (AUTH mechanisms are merged). Other
+//! lines are kept verbatim as [`Extension`]s. A line that is not `keyword *(SP param)` is an
+//! error: capabilities must never be guessed.
+//!
+//! ```
+//! use mailtls::smtp::{EhloReply, ReplyParser};
+//! let wire = b"250-mx.example.org Hello\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n\
+//!              250-SMTPUTF8\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 X-FOO bar\r\n";
+//! let reply = ReplyParser::default().feed(wire).unwrap().item.unwrap();
+//! let ehlo = EhloReply::parse(&reply).unwrap();
+//! let caps = &ehlo.capabilities;
+//! assert!(caps.starttls && caps.pipelining && caps.smtputf8 && !caps.require_tls);
+//! assert_eq!(caps.size, Some(35882577));
+//! assert_eq!(caps.auth.iter().map(|m| m.as_str()).collect::<Vec<_>>(), ["PLAIN", "LOGIN"]);
+//! assert_eq!(caps.other[0].line(), "X-FOO bar");
+//! // And back: the server side generates the same reply (capabilities in a fixed order).
+//! assert_eq!(ehlo.to_reply().unwrap().to_bytes(), wire);
+//! ```
+
+use std::fmt::Write;
+
+use super::code::Code;
+use super::command::AuthMechanism;
+use super::path::{Host, PathError};
+use super::reply::{Reply, ReplyError};
+
+/// A parsed EHLO reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EhloReply {
+    /// The server's name from the first line.
+    pub domain: Host,
+    /// The rest of the first line (may be empty).
+    pub greeting: String,
+    /// The capabilities, one per following line.
+    pub capabilities: Capabilities,
+}
+
+/// The capabilities a server announces in its EHLO reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// AUTH mechanisms, in the order announced, without repeats.
+    pub auth: Vec<AuthMechanism>,
+    /// BINARYMIME.
+    pub binary_mime: bool,
+    /// CHUNKING (BDAT).
+    pub chunking: bool,
+    /// DSN.
+    pub dsn: bool,
+    /// 8BITMIME.
+    pub eight_bit_mime: bool,
+    /// ENHANCEDSTATUSCODES.
+    pub enhanced_status_codes: bool,
+    /// Other capability lines, verbatim, in the order announced.
+    pub other: Vec<Extension>,
+    /// PIPELINING.
+    pub pipelining: bool,
+    /// REQUIRETLS.
+    pub require_tls: bool,
+    /// SIZE: the largest message accepted in octets; `Some(0)` when SIZE came without a
+    /// number or with 0 (no fixed limit).
+    pub size: Option<u64>,
+    /// SMTPUTF8.
+    pub smtputf8: bool,
+    /// STARTTLS.
+    pub starttls: bool,
+}
+
+/// A capability line this crate does not interpret: `keyword *(SP param)`, kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Extension(String);
+
+/// Why a reply is not a usable EHLO reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EhloError {
+    /// The first line does not start with a domain or address literal.
+    #[error("EHLO reply names no valid host: {reason}")]
+    InvalidDomain {
+        /// Why.
+        reason: PathError,
+    },
+    /// A capability line that is not `keyword *(SP param)`, or a known keyword with a
+    /// malformed parameter (SIZE, AUTH).
+    #[error("EHLO reply line {line}: invalid capability: {why}")]
+    InvalidLine {
+        /// Line within the reply (1-based; the first capability is line 2).
+        line: usize,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The reply code is not 250.
+    #[error("EHLO answered with {code}, not 250")]
+    NotOk {
+        /// The code presented.
+        code: Code,
+    },
+}
+
+impl Extension {
+    /// A capability line, checked: an ehlo-keyword (letter or digit, then letters, digits,
+    /// hyphens), then parameters of printable ASCII separated by single spaces.
+    pub fn new(line: &str) -> Option<Extension> {
+        let mut words = line.split(' ');
+        let keyword = words.next()?;
+        let ok = is_keyword(keyword)
+            && words.all(|p| !p.is_empty() && p.bytes().all(|b| (33..=126).contains(&b)));
+        ok.then(|| Extension(line.to_owned()))
+    }
+
+    /// The whole line.
+    pub fn line(&self) -> &str {
+        &self.0
+    }
+
+    /// The keyword.
+    pub fn keyword(&self) -> &str {
+        self.0.split(' ').next().unwrap_or_default()
+    }
+
+    /// The parameters after the keyword.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.0.split(' ').skip(1)
+    }
+}
+
+impl EhloReply {
+    /// Reads an EHLO reply.
+    pub fn parse(reply: &Reply) -> Result<EhloReply, EhloError> {
+        if reply.code() != Code::OK {
+            return Err(EhloError::NotOk { code: reply.code() });
+        }
+        let mut lines = reply.lines();
+        let first = lines.next().unwrap_or_default();
+        let (name, greeting) = first.split_once(' ').unwrap_or((first, ""));
+        let domain = Host::parse(name).map_err(|reason| EhloError::InvalidDomain { reason })?;
+        let mut capabilities = Capabilities::default();
+        for (i, line) in lines.enumerate() {
+            capabilities
+                .add_line(line)
+                .map_err(|why| EhloError::InvalidLine { line: i + 2, why })?;
+        }
+        Ok(EhloReply {
+            domain,
+            greeting: greeting.to_owned(),
+            capabilities,
+        })
+    }
+
+    /// The server's reply: `250-domain greeting`, then one line per capability.
+    pub fn to_reply(&self) -> Result<Reply, ReplyError> {
+        let mut first = self.domain.to_string();
+        if !self.greeting.is_empty() {
+            first.push(' ');
+            first.push_str(&self.greeting);
+        }
+        let mut lines = vec![first];
+        lines.extend(self.capabilities.lines());
+        Reply::from_lines(Code::OK, None, lines)
+    }
+}
+
+impl Capabilities {
+    /// One line per capability, in a fixed order: PIPELINING, SIZE, 8BITMIME, BINARYMIME,
+    /// CHUNKING, DSN, ENHANCEDSTATUSCODES, SMTPUTF8, STARTTLS, REQUIRETLS, AUTH, then the
+    /// others as given.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let flags = [
+            (self.pipelining, "PIPELINING"),
+            (false, "SIZE"),
+            (self.eight_bit_mime, "8BITMIME"),
+            (self.binary_mime, "BINARYMIME"),
+            (self.chunking, "CHUNKING"),
+            (self.dsn, "DSN"),
+            (self.enhanced_status_codes, "ENHANCEDSTATUSCODES"),
+            (self.smtputf8, "SMTPUTF8"),
+            (self.starttls, "STARTTLS"),
+            (self.require_tls, "REQUIRETLS"),
+        ];
+        for (on, name) in flags {
+            if name == "SIZE" {
+                if let Some(size) = self.size {
+                    out.push(format!("SIZE {size}"));
+                }
+            } else if on {
+                out.push(name.to_owned());
+            }
+        }
+        if !self.auth.is_empty() {
+            let mut line = String::from("AUTH");
+            for m in &self.auth {
+                // Writing to a String cannot fail.
+                let _ = write!(line, " {}", m.as_str());
+            }
+            out.push(line);
+        }
+        out.extend(self.other.iter().map(|e| e.0.clone()));
+        out
+    }
+
+    fn add_line(&mut self, line: &str) -> Result<(), &'static str> {
+        let mut words = line.split(' ');
+        let keyword = words.next().unwrap_or_default();
+        if let Some(mechs) = strip_prefix_ci(keyword, "AUTH=") {
+            // The pre-standard `AUTH=LOGIN PLAIN` form.
+            return self.add_auth(std::iter::once(mechs).chain(words));
+        }
+        if !is_keyword(keyword) {
+            return Err("keyword is not letters, digits and hyphens");
+        }
+        let params: Vec<&str> = words.collect();
+        if params
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| (33..=126).contains(&b)))
+        {
+            return Err("parameters are not printable ASCII separated by single spaces");
+        }
+        let flag = |name: &str| keyword.eq_ignore_ascii_case(name);
+        if flag("AUTH") {
+            return self.add_auth(params.into_iter());
+        }
+        if flag("SIZE") {
+            let size = match params.as_slice() {
+                [] => 0,
+                [n] if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    n.parse::<u64>().map_err(|_| "SIZE is not a number")?
+                }
+                _ => return Err("SIZE takes one number"),
+            };
+            self.size.get_or_insert(size);
+            return Ok(());
+        }
+        let slot = match () {
+            _ if flag("8BITMIME") => &mut self.eight_bit_mime,
+            _ if flag("BINARYMIME") => &mut self.binary_mime,
+            _ if flag("CHUNKING") => &mut self.chunking,
+            _ if flag("DSN") => &mut self.dsn,
+            _ if flag("ENHANCEDSTATUSCODES") => &mut self.enhanced_status_codes,
+            _ if flag("PIPELINING") => &mut self.pipelining,
+            _ if flag("REQUIRETLS") => &mut self.require_tls,
+            _ if flag("SMTPUTF8") => &mut self.smtputf8,
+            _ if flag("STARTTLS") => &mut self.starttls,
+            _ => {
+                if !self.other.iter().any(|e| e.0 == line) {
+                    self.other.push(Extension(line.to_owned()));
+                }
+                return Ok(());
+            }
+        };
+        *slot = true;
+        Ok(())
+    }
+
+    fn add_auth<'a>(&mut self, mechs: impl Iterator<Item = &'a str>) -> Result<(), &'static str> {
+        for name in mechs {
+            let m = AuthMechanism::new(name).ok_or("AUTH mechanism is not a SASL name")?;
+            if !self.auth.contains(&m) {
+                self.auth.push(m);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text.get(prefix.len()..))
+        .flatten()
+}
+
+fn is_keyword(k: &str) -> bool {
+    let mut bytes = k.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
