@@ -26,8 +26,10 @@ mod name_ref;
 pub mod outbound;
 pub mod plan;
 pub mod postfix;
+pub mod precedence;
 pub mod protocol;
 pub mod requirement;
+pub mod requiretls;
 pub mod status;
 
 pub use explain::{Rule, Trace};

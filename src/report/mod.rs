@@ -83,4 +83,7 @@ pub use aggregate::{
 pub use outcome::{PolicyRef, PolicyType, SessionFailure, SessionOutcome};
 pub use record::{ReportUri, TlsRptRecord, TLSRPT_VERSION};
 pub use result_type::{ResultType, UnknownResultType};
+pub(crate) use txt::{
+    check_ext_value as check_txt_ext_value, fields as txt_fields, select as select_txt,
+};
 pub use txt::{TxtSelectError, TxtSyntaxError, MAX_TXT_LEN};
