@@ -26,6 +26,7 @@
 //! - [`policy`]: the decision. Levels, Postfix tables, connectors, DANE, MTA-STS, the ladder.
 //! - [`report`]: TLS-RPT (RFC 8460) result types and aggregate reports.
 //! - [`tls`]: the only module that names rustls connection types.
+//! - [`client`]: the sans-IO SMTP client session and the attempt driver that walks the ladder.
 //! - [`time`]: time as a parameter.
 //!
 //! The thin adapters in `io` (feature `blocking`, the default, and `tokio`) drive the core over
@@ -34,6 +35,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod cert;
+pub mod client;
 pub mod manual;
 pub mod names;
 pub mod policy;

@@ -11,8 +11,11 @@
     clippy::indexing_slicing
 )]
 
+pub mod drive;
 pub mod peers;
 pub mod pki;
+pub mod plans;
+pub mod smtp_server;
 pub mod tls_pair;
 pub mod verify;
 

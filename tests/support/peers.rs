@@ -18,6 +18,9 @@ pub enum Intolerance {
     /// A ClientHello offering the X25519 group gets a fatal `handshake_failure` alert (a peer
     /// that only copes with the NIST curves).
     HandshakeFailureOnX25519,
+    /// Every ClientHello gets a fatal `handshake_failure` alert (no common parameters on any
+    /// rung).
+    AlwaysHandshakeFailure,
 }
 
 /// What a ClientHello offered.
@@ -95,6 +98,11 @@ impl TlsPeer {
                     return Ok(());
                 }
                 Intolerance::CloseOnTls13 if offers_tls13 => {
+                    self.closed = true;
+                    return Ok(());
+                }
+                Intolerance::AlwaysHandshakeFailure => {
+                    out.extend_from_slice(&alert(0x28));
                     self.closed = true;
                     return Ok(());
                 }

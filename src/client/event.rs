@@ -1,0 +1,267 @@
+//! What a session reports: events while it runs, and one record when it ends.
+
+use core::fmt;
+
+use crate::policy::ladder::{FailureClass, Refusal, Rung};
+use crate::policy::{FailureAction, Status};
+use crate::report::ResultType;
+use crate::smtp::Reply;
+use crate::tls::{TlsFacts, TlsFailure};
+
+use super::wire::Capabilities;
+
+/// Something that happened in a session, in order.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The server's EHLO (or HELO) reply was read. `secure` is true after TLS; capabilities
+    /// learnt before TLS are forgotten when it starts.
+    Capabilities {
+        /// Whether this reply came through TLS.
+        secure: bool,
+        /// The keywords (empty after HELO).
+        capabilities: Capabilities,
+    },
+    /// The 354 to DATA arrived: push the message with
+    /// [`send_data`](super::ClientSession::send_data).
+    DataReady,
+    /// The session ended; nothing more will happen. The adapter sends what
+    /// [`poll_transmit`](super::ClientSession::poll_transmit) still holds, then closes.
+    Finished(AttemptRecord),
+    /// The server greeted us with 220.
+    Greeted(Reply),
+    /// The reply to MAIL FROM.
+    MailResult(Reply),
+    /// A message transaction ended: the reply to the final dot, or the reply that stopped it
+    /// earlier, or a local refusal (REQUIRETLS, SMTPUTF8, SIZE) that never reached the wire.
+    MessageResult(MessageResult),
+    /// The session continues without TLS, and why (opportunistic plans only).
+    Plaintext(PlaintextReason),
+    /// The reply to one RCPT TO.
+    RcptResult {
+        /// The recipient's index in the envelope.
+        index: usize,
+        /// The server's reply.
+        reply: Reply,
+    },
+    /// A message may be sent now: call [`send_mail`](super::ClientSession::send_mail) or
+    /// [`quit`](super::ClientSession::quit).
+    Ready,
+    /// The TLS handshake completed.
+    TlsEstablished(TlsSummary),
+}
+
+/// Why a session goes on in plaintext.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaintextReason {
+    /// The server refused EHLO; HELO was used (no extensions, no STARTTLS).
+    HeloOnly,
+    /// This attempt is the ladder's plaintext rung (or the plan never uses TLS).
+    PlaintextRung,
+    /// The server did not offer STARTTLS.
+    StarttlsNotOffered,
+}
+
+/// The TLS side of a session that reached TLS: the handshake facts and the certificate
+/// verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSummary {
+    /// Version, suite, group, peer chain.
+    pub facts: TlsFacts,
+    /// The rung the handshake ran on.
+    pub rung: Rung,
+}
+
+/// How one message transaction ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageResult {
+    /// Whether the server took the message (2xx to the final dot).
+    pub accepted: bool,
+    /// The indexes of recipients the server accepted at RCPT.
+    pub accepted_recipients: Vec<usize>,
+    /// The reply that decided, or `None` for a local refusal.
+    pub reply: Option<Reply>,
+    /// Why the session refused to send the message itself, if it did.
+    pub refused: Option<Status>,
+}
+
+/// The stage a session was in.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Waiting for the 220 greeting.
+    Greeting,
+    /// EHLO.
+    Ehlo,
+    /// HELO.
+    Helo,
+    /// STARTTLS.
+    StartTls,
+    /// The TLS handshake.
+    Handshake,
+    /// Idle between messages.
+    Idle,
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// DATA and the message body.
+    Data,
+    /// The reply to the final dot.
+    DataEnd,
+    /// RSET.
+    Rset,
+    /// QUIT.
+    Quit,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Self::Greeting => "greeting",
+            Self::Ehlo => "EHLO",
+            Self::Helo => "HELO",
+            Self::StartTls => "STARTTLS",
+            Self::Handshake => "TLS handshake",
+            Self::Idle => "idle",
+            Self::Mail => "MAIL",
+            Self::Rcpt => "RCPT",
+            Self::Data => "DATA",
+            Self::DataEnd => "end of data",
+            Self::Rset => "RSET",
+            Self::Quit => "QUIT",
+        };
+        f.write_str(s)
+    }
+}
+
+/// How one connection attempt ended.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The session ran to QUIT. `tls` tells whether it was protected.
+    Completed {
+        /// Whether the session ran over TLS.
+        tls: bool,
+    },
+    /// The peer closed the connection.
+    ConnectionLost {
+        /// Where.
+        stage: Stage,
+    },
+    /// The peer broke the protocol: a malformed reply, a reply nobody asked for, bytes
+    /// pipelined behind the reply to STARTTLS.
+    ProtocolViolation {
+        /// Where.
+        stage: Stage,
+        /// What exactly.
+        detail: String,
+    },
+    /// The server refused with a 4xx/5xx reply at a stage that ends the session.
+    Rejected {
+        /// Where.
+        stage: Stage,
+        /// The reply.
+        reply: Reply,
+    },
+    /// The server did not answer in time.
+    Timeout {
+        /// Where.
+        stage: Stage,
+    },
+    /// TLS could not be had the way the plan demands: STARTTLS missing or refused, the
+    /// handshake failed, or the certificate did not pass.
+    TlsFailed {
+        /// The ladder's failure class.
+        class: FailureClass,
+        /// The TLS engine's diagnosis, when the handshake itself failed.
+        failure: Option<TlsFailure>,
+        /// Any further detail.
+        detail: String,
+    },
+}
+
+/// What the caller does after an attempt.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    /// Give up on this message: return it to the sender.
+    Bounce(Status),
+    /// Keep the message and retry later.
+    Defer(Status),
+    /// Nothing: the session completed.
+    Done,
+    /// Try the next candidate host (or defer when there is none).
+    NextHost,
+    /// Open a new connection to the same host on this rung.
+    Retry {
+        /// The next rung.
+        rung: Rung,
+    },
+}
+
+impl NextStep {
+    /// The step a ladder refusal asks for.
+    pub fn from_refusal(refusal: &Refusal) -> Self {
+        Self::from_action(&refusal.action, &refusal.reason.status())
+    }
+
+    fn from_action(action: &FailureAction, status: &Status) -> Self {
+        match action {
+            FailureAction::Bounce(s) => Self::Bounce(s.clone()),
+            FailureAction::Defer(s) => Self::Defer(s.clone()),
+            FailureAction::NextHost => Self::NextHost,
+            // A refusal never means plaintext; be safe and defer.
+            _ => Self::Defer(status.clone()),
+        }
+    }
+}
+
+/// The record every attempt leaves: host, rung, result, RFC 8460 result type, TLS facts,
+/// and what to do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The host tried.
+    pub host: String,
+    /// The rung tried.
+    pub rung: Rung,
+    /// How it ended.
+    pub result: AttemptResult,
+    /// The RFC 8460 result type of a TLS policy failure, if any.
+    pub result_type: Option<ResultType>,
+    /// The TLS session, when the handshake completed.
+    pub tls: Option<TlsSummary>,
+    /// The first line of the server's EHLO reply (TLS-RPT `receiving-mx-helo`).
+    pub receiving_helo: Option<String>,
+    /// What to do next.
+    pub next: NextStep,
+}
+
+/// Errors of the client API itself (not of the peer).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The local EHLO name is not a valid host.
+    #[error("invalid EHLO name {name:?}: {detail}")]
+    HeloName {
+        /// The name given.
+        name: String,
+        /// Why it is invalid.
+        detail: String,
+    },
+    /// A call came at the wrong time.
+    #[error("{call} is not allowed now (stage: {stage})")]
+    NotNow {
+        /// The call.
+        call: &'static str,
+        /// The session's stage.
+        stage: Stage,
+    },
+    /// The envelope has no recipients.
+    #[error("the envelope has no recipients")]
+    NoRecipients,
+    /// The TLS configuration could not be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+}

@@ -1,0 +1,884 @@
+//! The sans-IO SMTP client session: greeting, EHLO, STARTTLS, TLS, EHLO again, envelope,
+//! DATA, QUIT.
+
+use std::collections::VecDeque;
+
+use crate::policy::ladder::{next_rung, FailureClass};
+use crate::policy::Status;
+use crate::report::ResultType;
+use crate::smtp::{Command, ForwardPath, MailParams, Reply, ReplyParser};
+use crate::time::Timestamp;
+use crate::tls::{client_config, ClientTlsSetup, TlsEngine, TlsFailure};
+
+use super::envelope::Envelope;
+use super::event::{
+    AttemptRecord, AttemptResult, ClientError, ClientEvent, MessageResult, NextStep,
+    PlaintextReason, Stage, TlsSummary,
+};
+use super::settings::{Attempt, ClientSettings};
+use super::wire::{Capabilities, DotStuffer};
+
+/// One SMTP client connection, without I/O.
+///
+/// Feed it what the socket reads with [`handle_input`](Self::handle_input) (and
+/// [`handle_eof`](Self::handle_eof)), send what [`poll_transmit`](Self::poll_transmit) returns,
+/// act on [`poll_event`](Self::poll_event), and call
+/// [`handle_timeout`](Self::handle_timeout) when [`poll_timeout`](Self::poll_timeout) passes.
+/// Call `poll_transmit` after every call that takes input.
+///
+/// Security rules it keeps whatever the server sends:
+///
+/// - no byte read before the TLS handshake reaches TLS or the post-TLS parser: anything
+///   buffered behind the reply to STARTTLS ends the attempt;
+/// - after TLS, every capability learnt before it is forgotten and EHLO is sent again;
+///   REQUIRETLS is looked for in the post-TLS reply only;
+/// - a plan that requires TLS never reaches MAIL FROM without it;
+/// - a failed handshake ends the attempt with the next rung the ladder's gates allow (a new
+///   connection), or with the refusal's action; a certificate failure at an authenticated
+///   level never walks down.
+#[derive(Debug)]
+pub struct ClientSession {
+    settings: ClientSettings,
+    attempt: Attempt,
+    parser: ReplyParser,
+    phase: Phase,
+    expect: VecDeque<Stage>,
+    tls: Option<TlsEngine>,
+    tls_summary: Option<TlsSummary>,
+    caps: Option<Capabilities>,
+    receiving_helo: Option<String>,
+    out: Vec<u8>,
+    plain: Vec<u8>,
+    events: VecDeque<ClientEvent>,
+    deadline: Option<Timestamp>,
+    txn: Option<Transaction>,
+    pending_rcpts: VecDeque<ForwardPath>,
+    pending_failure: Option<Reply>,
+    result_type: Option<ResultType>,
+    transaction_open: bool,
+    stuffer: DotStuffer,
+    finished: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Plaintext SMTP.
+    Plain,
+    /// The TLS handshake runs.
+    Handshake,
+    /// SMTP over TLS.
+    Tls,
+}
+
+#[derive(Debug)]
+struct Transaction {
+    mail_ok: bool,
+    accepted: Vec<usize>,
+    /// Replies to RCPT read so far.
+    rcpt_replies: usize,
+    /// Whether the message text is being pushed (after 354).
+    body: bool,
+    /// Whether DATA got 354 with no recipient accepted: the dot ends an empty message.
+    empty_data: bool,
+}
+
+impl ClientSession {
+    /// A session for one attempt; the server speaks first, so it waits for the greeting.
+    pub fn new(settings: ClientSettings, attempt: Attempt, now: Timestamp) -> Self {
+        let parser = ReplyParser::new(settings.reply);
+        let mut session = Self {
+            settings,
+            attempt,
+            parser,
+            phase: Phase::Plain,
+            expect: VecDeque::new(),
+            tls: None,
+            tls_summary: None,
+            caps: None,
+            receiving_helo: None,
+            out: Vec::new(),
+            plain: Vec::new(),
+            events: VecDeque::new(),
+            deadline: None,
+            txn: None,
+            pending_rcpts: VecDeque::new(),
+            pending_failure: None,
+            result_type: None,
+            transaction_open: false,
+            stuffer: DotStuffer::default(),
+            finished: false,
+        };
+        session.expect_reply(Stage::Greeting, now);
+        session
+    }
+
+    /// The attempt this session runs.
+    pub fn attempt(&self) -> &Attempt {
+        &self.attempt
+    }
+
+    /// Whether the session ended (a [`ClientEvent::Finished`] was queued).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The capabilities in force: the post-TLS ones once TLS is up, `None` before EHLO (and
+    /// between STARTTLS and the post-TLS EHLO reply).
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
+    }
+
+    /// Bytes read from the server.
+    pub fn handle_input(&mut self, input: &[u8], now: Timestamp) {
+        if self.finished || input.is_empty() {
+            return;
+        }
+        match self.phase {
+            Phase::Plain => self.handle_plaintext(input, now),
+            Phase::Handshake | Phase::Tls => self.handle_ciphertext(input, now),
+        }
+    }
+
+    /// The server closed the connection.
+    pub fn handle_eof(&mut self, now: Timestamp) {
+        let _ = now;
+        if self.finished {
+            return;
+        }
+        if self.phase == Phase::Handshake {
+            let failure = self
+                .tls
+                .as_mut()
+                .and_then(|t| t.handle_eof().err())
+                .unwrap_or_else(TlsFailure::eof_during_handshake);
+            return self.tls_failed(failure.class, Some(failure), String::new());
+        }
+        let stage = self.stage();
+        if stage == Stage::Quit {
+            return self.finish(AttemptResult::Completed { tls: self.tls_summary.is_some() }, NextStep::Done, false);
+        }
+        self.finish(AttemptResult::ConnectionLost { stage }, NextStep::NextHost, false);
+    }
+
+    /// Bytes to send, all of one flight in one buffer; `None` when there are none.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.out))
+        }
+    }
+
+    /// Like [`poll_transmit`](Self::poll_transmit), appending to the caller's buffer; returns
+    /// the number of bytes added.
+    pub fn poll_transmit_into(&mut self, buf: &mut Vec<u8>) -> usize {
+        let n = self.out.len();
+        buf.append(&mut self.out);
+        n
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.finished {
+            None
+        } else {
+            self.deadline
+        }
+    }
+
+    /// Time passed; ends the attempt when the current deadline has.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if self.finished || now < deadline {
+            return;
+        }
+        match self.phase {
+            Phase::Handshake => self.tls_failed(FailureClass::Timeout, None, "TLS handshake timed out".into()),
+            _ if self.stage() == Stage::StartTls => {
+                self.tls_failed(FailureClass::Timeout, None, "no reply to STARTTLS".into());
+            }
+            _ => {
+                let stage = self.stage();
+                self.finish(AttemptResult::Timeout { stage }, NextStep::NextHost, false);
+            }
+        }
+    }
+
+    /// Starts a message transaction (after [`ClientEvent::Ready`]).
+    ///
+    /// The envelope goes out as one flight when the server offered PIPELINING after TLS;
+    /// otherwise command by command. A message the session must not send (REQUIRETLS without
+    /// a post-TLS REQUIRETLS, SMTPUTF8 not offered, SIZE over the limit) ends with a
+    /// [`ClientEvent::MessageResult`] and never reaches the wire.
+    pub fn send_mail(&mut self, envelope: &Envelope, now: Timestamp) -> Result<(), ClientError> {
+        if self.finished || !self.expect.is_empty() || self.txn.is_some() {
+            return Err(ClientError::NotNow {
+                call: "send_mail",
+                stage: self.stage(),
+            });
+        }
+        if envelope.recipients.is_empty() {
+            return Err(ClientError::NoRecipients);
+        }
+        let caps = self.caps.clone().unwrap_or_default();
+        if let Some(status) = self.refuse_locally(envelope, &caps) {
+            self.events.push_back(ClientEvent::MessageResult(MessageResult {
+                accepted: false,
+                accepted_recipients: Vec::new(),
+                reply: None,
+                refused: Some(status),
+            }));
+            self.events.push_back(ClientEvent::Ready);
+            return Ok(());
+        }
+        let params = MailParams {
+            size: envelope.size.filter(|_| caps.size.is_some()),
+            body: envelope.body.filter(|_| caps.eight_bit_mime),
+            smtputf8: envelope.smtputf8,
+            require_tls: envelope.require_tls,
+            ..MailParams::default()
+        };
+        let pipelined =
+            self.settings.pipelining && caps.pipelining && self.phase == Phase::Tls;
+        let mut flight = Vec::new();
+        if self.transaction_open {
+            Command::Rset.encode(&mut flight);
+            self.expect.push_back(Stage::Rset);
+            self.transaction_open = false;
+        }
+        Command::Mail {
+            from: envelope.from.clone(),
+            params,
+        }
+        .encode(&mut flight);
+        self.expect.push_back(Stage::Mail);
+        if pipelined {
+            for to in &envelope.recipients {
+                Command::Rcpt {
+                    to: to.clone(),
+                    params: Vec::new(),
+                }
+                .encode(&mut flight);
+                self.expect.push_back(Stage::Rcpt);
+            }
+            Command::Data.encode(&mut flight);
+            self.expect.push_back(Stage::Data);
+        }
+        self.txn = Some(Transaction {
+            mail_ok: false,
+            accepted: Vec::new(),
+            rcpt_replies: 0,
+            body: false,
+            empty_data: false,
+        });
+        self.pending_rcpts = if pipelined {
+            VecDeque::new()
+        } else {
+            envelope.recipients.iter().cloned().collect()
+        };
+        self.write(&flight);
+        self.arm(now);
+        Ok(())
+    }
+
+    /// Pushes message text after [`ClientEvent::DataReady`]. The session dot-stuffs it as it
+    /// streams; with `last`, the terminating dot goes out in the same transmit.
+    pub fn send_data(&mut self, chunk: &[u8], last: bool, now: Timestamp) -> Result<(), ClientError> {
+        if self.finished || !self.txn.as_ref().is_some_and(|t| t.body) {
+            return Err(ClientError::NotNow {
+                call: "send_data",
+                stage: self.stage(),
+            });
+        }
+        let mut wire = Vec::with_capacity(chunk.len() + 8);
+        self.stuffer.push(chunk, &mut wire);
+        if last {
+            self.stuffer.finish(&mut wire);
+            if let Some(txn) = self.txn.as_mut() {
+                txn.body = false;
+            }
+            self.expect.push_back(Stage::DataEnd);
+            self.arm(now);
+        } else {
+            self.deadline = Some(now.saturating_add(self.settings.timeouts.data_block));
+        }
+        self.write(&wire);
+        Ok(())
+    }
+
+    /// Ends the session politely (after [`ClientEvent::Ready`]).
+    pub fn quit(&mut self, now: Timestamp) -> Result<(), ClientError> {
+        if self.finished || !self.expect.is_empty() || self.txn.is_some() {
+            return Err(ClientError::NotNow {
+                call: "quit",
+                stage: self.stage(),
+            });
+        }
+        let mut flight = Vec::new();
+        Command::Quit.encode(&mut flight);
+        self.write(&flight);
+        self.expect_reply(Stage::Quit, now);
+        Ok(())
+    }
+}
+
+impl ClientSession {
+    fn handle_plaintext(&mut self, input: &[u8], now: Timestamp) {
+        let mut rest = input;
+        while !rest.is_empty() && !self.finished && self.phase == Phase::Plain {
+            let step = match self.parser.feed(rest) {
+                Ok(step) => step,
+                Err(e) => return self.violation(e.to_string()),
+            };
+            rest = rest.get(step.consumed..).unwrap_or_default();
+            let Some(reply) = step.item else {
+                break;
+            };
+            if self.stage() == Stage::StartTls {
+                // RFC 3207 §5 / CVE-2011-0411 class: nothing may follow the reply to
+                // STARTTLS in the same read, complete or not.
+                let trailing = rest.len() + self.parser.buffered();
+                if trailing > 0 {
+                    return self.injection(&reply, trailing);
+                }
+            }
+            self.on_reply(reply, now);
+            if step.consumed == 0 {
+                break;
+            }
+        }
+        if self.phase != Phase::Plain && !rest.is_empty() && !self.finished {
+            // Bytes behind the 220 to STARTTLS (already refused above); defensive.
+            self.violation("plaintext bytes after the STARTTLS go-ahead".into());
+        }
+    }
+
+    fn handle_ciphertext(&mut self, input: &[u8], now: Timestamp) {
+        let Some(engine) = self.tls.as_mut() else {
+            return self.violation("TLS phase without an engine".into());
+        };
+        let was_handshaking = self.phase == Phase::Handshake;
+        let mut plain = std::mem::take(&mut self.plain);
+        plain.clear();
+        let result = engine.handle_ciphertext(input, &mut plain);
+        engine.drain_ciphertext(&mut self.out);
+        if let Err(failure) = result {
+            self.plain = plain;
+            // TLS 1.3: the server judges our certificate after we think the handshake is
+            // done, so a failure before the post-TLS EHLO reply is still a handshake failure.
+            if was_handshaking || (self.caps.is_none() && self.stage() == Stage::Ehlo) {
+                let class = failure.class;
+                return self.tls_failed(class, Some(failure), String::new());
+            }
+            return self.finish(
+                AttemptResult::ProtocolViolation {
+                    stage: self.stage(),
+                    detail: failure.to_string(),
+                },
+                NextStep::NextHost,
+                false,
+            );
+        }
+        if was_handshaking {
+            if engine.is_handshaking() {
+                self.plain = plain;
+                return;
+            }
+            if !plain.is_empty() {
+                self.plain = plain;
+                return self.violation("data before the post-TLS EHLO".into());
+            }
+            self.handshake_done(now);
+        }
+        let mut rest: &[u8] = &plain;
+        while !rest.is_empty() && !self.finished {
+            let step = match self.parser.feed(rest) {
+                Ok(step) => step,
+                Err(e) => {
+                    self.plain = plain;
+                    return self.violation(e.to_string());
+                }
+            };
+            rest = rest.get(step.consumed..).unwrap_or_default();
+            match step.item {
+                Some(reply) => self.on_reply(reply, now),
+                None => break,
+            }
+        }
+        self.plain = plain;
+        if !self.finished && self.tls.as_ref().is_some_and(TlsEngine::peer_closed) {
+            self.handle_eof(now);
+        }
+    }
+
+    fn handshake_done(&mut self, now: Timestamp) {
+        self.phase = Phase::Tls;
+        let facts = self.tls.as_ref().and_then(TlsEngine::facts);
+        if let Some(facts) = facts {
+            let summary = TlsSummary {
+                facts,
+                rung: self.attempt.rung,
+            };
+            self.tls_summary = Some(summary.clone());
+            self.events.push_back(ClientEvent::TlsEstablished(summary));
+        }
+        // RFC 3207 §4.2: forget everything learnt before TLS, and ask again.
+        self.caps = None;
+        self.receiving_helo = None;
+        self.parser.reset();
+        self.send_command(&Command::Ehlo(self.settings.helo_name.clone()), Stage::Ehlo, now);
+    }
+
+    fn on_reply(&mut self, reply: Reply, now: Timestamp) {
+        let Some(stage) = self.expect.pop_front() else {
+            return self.violation(format!("unexpected reply {}", reply.code()));
+        };
+        let code = reply.code();
+        match stage {
+            Stage::Greeting => {
+                if code.as_u16() == 220 {
+                    self.events.push_back(ClientEvent::Greeted(reply));
+                    self.send_command(&Command::Ehlo(self.settings.helo_name.clone()), Stage::Ehlo, now);
+                } else if code.is_transient_negative() || code.is_permanent_negative() {
+                    self.reject(stage, reply, true);
+                } else {
+                    self.violation_in(stage, format!("greeting with code {code}"));
+                }
+            }
+            Stage::Ehlo => {
+                if code.is_positive_completion() {
+                    self.receiving_helo = reply.lines().next().map(|l| {
+                        l.split_ascii_whitespace().next().unwrap_or_default().to_owned()
+                    });
+                    let caps = Capabilities::from_ehlo(&reply);
+                    self.events.push_back(ClientEvent::Capabilities {
+                        secure: self.phase == Phase::Tls,
+                        capabilities: caps.clone(),
+                    });
+                    self.caps = Some(caps);
+                    self.after_ehlo(now);
+                } else if code.is_permanent_negative() && self.phase == Phase::Plain {
+                    // HELO means no extensions and so no STARTTLS: only where plaintext is
+                    // allowed.
+                    if self.attempt.plan.requirement.allows_plaintext() {
+                        self.send_command(&Command::Helo(self.settings.helo_name.clone()), Stage::Helo, now);
+                    } else {
+                        self.tls_failed(
+                            FailureClass::StarttlsNotOffered,
+                            None,
+                            format!("EHLO refused with {code}; HELO cannot offer STARTTLS"),
+                        );
+                    }
+                } else {
+                    self.reject(stage, reply, true);
+                }
+            }
+            Stage::Helo => {
+                if code.is_positive_completion() {
+                    self.caps = Some(Capabilities::default());
+                    self.events.push_back(ClientEvent::Capabilities {
+                        secure: false,
+                        capabilities: Capabilities::default(),
+                    });
+                    self.events
+                        .push_back(ClientEvent::Plaintext(PlaintextReason::HeloOnly));
+                    self.ready();
+                } else {
+                    self.reject(stage, reply, true);
+                }
+            }
+            Stage::StartTls => {
+                if code.as_u16() == 220 {
+                    self.start_tls(now);
+                } else if code.is_transient_negative() || code.is_permanent_negative() {
+                    self.tls_failed(
+                        FailureClass::StarttlsRefused,
+                        None,
+                        format!("STARTTLS refused: {code} {}", reply.text()),
+                    );
+                } else {
+                    self.violation_in(stage, format!("reply {code} to STARTTLS"));
+                }
+            }
+            Stage::Mail => self.on_mail(reply, now),
+            Stage::Rcpt => self.on_rcpt(reply, now),
+            Stage::Data => self.on_data(reply, now),
+            Stage::DataEnd => {
+                let accepted = code.is_positive_completion();
+                let txn = self.txn.take();
+                let empty = txn.as_ref().is_some_and(|t| t.empty_data);
+                self.transaction_open = !accepted;
+                self.events.push_back(ClientEvent::MessageResult(MessageResult {
+                    accepted: accepted && !empty,
+                    accepted_recipients: txn.map(|t| t.accepted).unwrap_or_default(),
+                    reply: Some(reply),
+                    refused: None,
+                }));
+                self.ready();
+            }
+            Stage::Rset => {
+                if !code.is_positive_completion() {
+                    self.reject(stage, reply, true);
+                } else {
+                    self.arm(now);
+                }
+            }
+            Stage::Quit => {
+                self.finish(
+                    AttemptResult::Completed {
+                        tls: self.tls_summary.is_some(),
+                    },
+                    NextStep::Done,
+                    false,
+                );
+            }
+            Stage::Handshake | Stage::Idle => {
+                self.violation_in(stage, format!("unexpected reply {code}"));
+            }
+        }
+        if !self.finished && !self.expect.is_empty() {
+            self.arm(now);
+        }
+    }
+
+    fn after_ehlo(&mut self, now: Timestamp) {
+        if self.phase == Phase::Tls {
+            return self.ready();
+        }
+        let offered = self.caps.as_ref().is_some_and(|c| c.starttls);
+        let rung = self.attempt.rung;
+        if !rung.is_tls() {
+            if self.attempt.plan.requirement.requires_tls() {
+                // A plaintext rung under a plan that requires TLS is a caller error; never
+                // send mail.
+                return self.tls_failed(
+                    FailureClass::StarttlsNotOffered,
+                    None,
+                    "plaintext rung under a plan that requires TLS".into(),
+                );
+            }
+            self.events
+                .push_back(ClientEvent::Plaintext(PlaintextReason::PlaintextRung));
+            return self.ready();
+        }
+        if offered {
+            // Everything learnt so far is forgotten before TLS starts.
+            self.caps = None;
+            return self.send_command(&Command::StartTls, Stage::StartTls, now);
+        }
+        if self.attempt.plan.requirement.requires_tls() {
+            return self.tls_failed(
+                FailureClass::StarttlsNotOffered,
+                None,
+                "STARTTLS not offered".into(),
+            );
+        }
+        self.events
+            .push_back(ClientEvent::Plaintext(PlaintextReason::StarttlsNotOffered));
+        self.ready()
+    }
+
+    fn start_tls(&mut self, now: Timestamp) {
+        let plan = &self.attempt.plan;
+        let server_name = plan
+            .sni
+            .clone()
+            .unwrap_or_else(|| plan.host.trim_start_matches('[').trim_end_matches(']').to_owned());
+        let setup = ClientTlsSetup::new(self.attempt.rung, self.attempt.verifier.clone(), now)
+            .with_sni(plan.sni.is_some())
+            .with_identity(self.attempt.identity.clone());
+        let engine = client_config(&setup).and_then(|config| TlsEngine::client(config, &server_name));
+        match engine {
+            Ok(mut engine) => {
+                self.parser.reset();
+                engine.drain_ciphertext(&mut self.out);
+                self.tls = Some(engine);
+                self.phase = Phase::Handshake;
+                self.deadline = Some(now.saturating_add(self.settings.timeouts.starttls));
+            }
+            Err(e) => self.tls_failed(FailureClass::OtherTls, None, e.to_string()),
+        }
+    }
+
+    fn on_mail(&mut self, reply: Reply, now: Timestamp) {
+        let ok = reply.code().is_positive_completion();
+        if let Some(txn) = self.txn.as_mut() {
+            txn.mail_ok = ok;
+        }
+        self.transaction_open = ok;
+        self.events.push_back(ClientEvent::MailResult(reply.clone()));
+        if !ok {
+            if self.expect.is_empty() {
+                return self.end_transaction(Some(reply));
+            }
+            // Pipelined: the RCPT and DATA replies still come; remember who decided.
+            self.pending_failure = Some(reply);
+            return;
+        }
+        self.next_rcpt(now);
+    }
+
+    fn on_rcpt(&mut self, reply: Reply, now: Timestamp) {
+        let Some(txn) = self.txn.as_mut() else {
+            return self.violation("RCPT reply outside a transaction".into());
+        };
+        let index = txn.rcpt_replies;
+        txn.rcpt_replies += 1;
+        if reply.code().is_positive_completion() {
+            txn.accepted.push(index);
+        }
+        self.events.push_back(ClientEvent::RcptResult { index, reply });
+        self.next_rcpt(now);
+    }
+
+    /// Without pipelining: the next RCPT, or DATA, or the end when nobody was accepted.
+    fn next_rcpt(&mut self, now: Timestamp) {
+        if !self.expect.is_empty() {
+            return; // pipelined: the replies are already on their way
+        }
+        if let Some(to) = self.pending_rcpts.pop_front() {
+            return self.send_command(
+                &Command::Rcpt {
+                    to,
+                    params: Vec::new(),
+                },
+                Stage::Rcpt,
+                now,
+            );
+        }
+        let any = self.txn.as_ref().is_some_and(|t| !t.accepted.is_empty());
+        if any {
+            self.send_command(&Command::Data, Stage::Data, now);
+        } else {
+            self.end_transaction(None);
+        }
+    }
+
+    fn on_data(&mut self, reply: Reply, now: Timestamp) {
+        let go = reply.code().as_u16() == 354;
+        let Some(txn) = self.txn.as_mut() else {
+            return self.violation("DATA reply outside a transaction".into());
+        };
+        if go && (txn.accepted.is_empty() || !txn.mail_ok) {
+            // Pipelined DATA got 354 although nothing was accepted: end the empty message.
+            txn.empty_data = true;
+            let mut wire = Vec::new();
+            DotStuffer::default().finish(&mut wire);
+            self.write(&wire);
+            self.expect.push_back(Stage::DataEnd);
+            self.arm(now);
+            return;
+        }
+        if go {
+            txn.body = true;
+            self.stuffer = DotStuffer::default();
+            self.deadline = Some(now.saturating_add(self.settings.timeouts.data_block));
+            self.events.push_back(ClientEvent::DataReady);
+            return;
+        }
+        let decided = self.pending_failure.take().unwrap_or(reply);
+        self.end_transaction(Some(decided));
+    }
+
+    fn end_transaction(&mut self, reply: Option<Reply>) {
+        let txn = self.txn.take();
+        self.pending_rcpts.clear();
+        self.events.push_back(ClientEvent::MessageResult(MessageResult {
+            accepted: false,
+            accepted_recipients: txn.map(|t| t.accepted).unwrap_or_default(),
+            reply,
+            refused: None,
+        }));
+        self.ready();
+    }
+
+    fn refuse_locally(&self, envelope: &Envelope, caps: &Capabilities) -> Option<Status> {
+        if envelope.require_tls && (self.phase != Phase::Tls || !caps.requiretls) {
+            return Some(Status::new(
+                550,
+                (5, 7, 30),
+                "REQUIRETLS support required: the next hop does not offer it after TLS",
+            ));
+        }
+        if envelope.smtputf8 && !caps.smtputf8 {
+            return Some(Status::new(
+                550,
+                (5, 6, 7),
+                "SMTPUTF8 required: the next hop does not offer it",
+            ));
+        }
+        match (envelope.size, caps.size) {
+            (Some(size), Some(limit)) if limit > 0 && size > limit => Some(Status::new(
+                552,
+                (5, 3, 4),
+                "message larger than the next hop's SIZE limit",
+            )),
+            _ => None,
+        }
+    }
+
+    fn ready(&mut self) {
+        self.deadline = None;
+        self.events.push_back(ClientEvent::Ready);
+    }
+
+    fn send_command(&mut self, command: &Command, stage: Stage, now: Timestamp) {
+        let mut wire = Vec::new();
+        command.encode(&mut wire);
+        self.write(&wire);
+        self.expect_reply(stage, now);
+    }
+
+    fn expect_reply(&mut self, stage: Stage, now: Timestamp) {
+        self.expect.push_back(stage);
+        self.arm(now);
+    }
+
+    /// Sets the deadline for the reply at the head of the queue.
+    fn arm(&mut self, now: Timestamp) {
+        let t = &self.settings.timeouts;
+        let timeout = match self.expect.front() {
+            Some(Stage::Greeting) => t.greeting,
+            Some(Stage::Ehlo | Stage::Helo) => t.ehlo,
+            Some(Stage::StartTls | Stage::Handshake) => t.starttls,
+            Some(Stage::Mail) => t.mail,
+            Some(Stage::Rcpt) => t.rcpt,
+            Some(Stage::Data) => t.data_init,
+            Some(Stage::DataEnd) => t.data_end,
+            Some(_) => t.other,
+            None => return,
+        };
+        self.deadline = Some(now.saturating_add(timeout));
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        match (&mut self.tls, self.phase) {
+            (Some(engine), Phase::Tls) => {
+                if let Err(failure) = engine.encrypt(data, &mut self.out) {
+                    let stage = self.stage();
+                    self.finish(
+                        AttemptResult::ProtocolViolation {
+                            stage,
+                            detail: failure.to_string(),
+                        },
+                        NextStep::NextHost,
+                        false,
+                    );
+                }
+            }
+            _ => self.out.extend_from_slice(data),
+        }
+    }
+
+    fn stage(&self) -> Stage {
+        if self.phase == Phase::Handshake {
+            return Stage::Handshake;
+        }
+        if let Some(stage) = self.expect.front() {
+            return *stage;
+        }
+        if self.txn.as_ref().is_some_and(|t| t.body) {
+            return Stage::Data;
+        }
+        Stage::Idle
+    }
+
+    fn injection(&mut self, reply: &Reply, trailing: usize) {
+        let detail = format!(
+            "{trailing} byte(s) pipelined behind the {} reply to STARTTLS",
+            reply.code()
+        );
+        self.expect.clear();
+        if reply.code().as_u16() == 220 {
+            // The go-ahead itself is tainted: handle it as a failed handshake (bytes that are
+            // not TLS where TLS belongs), so the ladder decides.
+            self.tls_failed(FailureClass::Decode, None, detail);
+        } else {
+            self.tls_failed(FailureClass::StarttlsRefused, None, detail);
+        }
+    }
+
+    fn violation(&mut self, detail: String) {
+        self.violation_in(self.stage(), detail);
+    }
+
+    fn violation_in(&mut self, stage: Stage, detail: String) {
+        if matches!(stage, Stage::StartTls | Stage::Handshake) {
+            return self.tls_failed(FailureClass::Decode, None, detail);
+        }
+        self.finish(
+            AttemptResult::ProtocolViolation { stage, detail },
+            NextStep::NextHost,
+            false,
+        );
+    }
+
+    fn reject(&mut self, stage: Stage, reply: Reply, polite: bool) {
+        self.finish(AttemptResult::Rejected { stage, reply }, NextStep::NextHost, polite);
+    }
+
+    /// A TLS policy failure: the ladder's gates pick the next rung or the refusal's action.
+    fn tls_failed(&mut self, class: FailureClass, failure: Option<TlsFailure>, detail: String) {
+        let result_type = failure.as_ref().map_or_else(
+            || match class {
+                FailureClass::Certificate => ResultType::ValidationFailure,
+                _ => ResultType::StarttlsNotSupported,
+            },
+            |f| f.result_type,
+        );
+        let next = match next_rung(&self.attempt.plan, self.attempt.rung, class, &self.attempt.gates) {
+            Ok(rung) => NextStep::Retry { rung },
+            Err(refusal) => NextStep::from_refusal(&refusal),
+        };
+        // Politeness only where the stream is still plain SMTP and in step.
+        let polite = failure.is_none()
+            && self.phase == Phase::Plain
+            && matches!(class, FailureClass::StarttlsNotOffered);
+        self.result_type = Some(result_type);
+        self.finish(
+            AttemptResult::TlsFailed {
+                class,
+                failure,
+                detail,
+            },
+            next,
+            polite,
+        );
+    }
+
+    fn finish(&mut self, result: AttemptResult, next: NextStep, polite: bool) {
+        if self.finished {
+            return;
+        }
+        if polite {
+            let mut wire = Vec::new();
+            Command::Quit.encode(&mut wire);
+            self.write(&wire);
+        } else if let Some(engine) = self.tls.as_mut() {
+            if self.phase == Phase::Tls {
+                engine.close();
+                engine.drain_ciphertext(&mut self.out);
+            }
+        }
+        self.finished = true;
+        self.deadline = None;
+        self.expect.clear();
+        let record = AttemptRecord {
+            host: self.attempt.plan.host.clone(),
+            rung: self.attempt.rung,
+            result,
+            result_type: self.result_type.take(),
+            tls: self.tls_summary.clone(),
+            receiving_helo: self.receiving_helo.clone(),
+            next,
+        };
+        self.events.push_back(ClientEvent::Finished(record));
+    }
+}

@@ -1,0 +1,144 @@
+//! What one client session is told before it starts: local settings and the attempt plan.
+
+use core::time::Duration;
+use std::sync::Arc;
+
+use rustls::client::danger::ServerCertVerifier;
+
+use crate::policy::ladder::{GateFacts, Rung};
+use crate::policy::HostPlan;
+use crate::smtp::{Host, ReplyConfig};
+use crate::tls::TlsIdentity;
+
+use super::ClientError;
+
+/// RFC 5321 §4.5.3.2 timeouts, per command. The defaults are the RFC's.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The initial 220 greeting (5 minutes).
+    pub greeting: Duration,
+    /// EHLO and HELO replies (5 minutes, as Postfix `smtp_helo_timeout`).
+    pub ehlo: Duration,
+    /// The reply to STARTTLS and the TLS handshake (5 minutes, as Postfix
+    /// `smtp_starttls_timeout`).
+    pub starttls: Duration,
+    /// MAIL (5 minutes).
+    pub mail: Duration,
+    /// Each RCPT (5 minutes).
+    pub rcpt: Duration,
+    /// The 354 to DATA (2 minutes).
+    pub data_init: Duration,
+    /// Between two data chunks the caller pushes (3 minutes).
+    pub data_block: Duration,
+    /// The reply to the terminating dot (10 minutes).
+    pub data_end: Duration,
+    /// RSET and QUIT (5 minutes).
+    pub other: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        const MIN: u64 = 60;
+        Self {
+            greeting: Duration::from_secs(5 * MIN),
+            ehlo: Duration::from_secs(5 * MIN),
+            starttls: Duration::from_secs(5 * MIN),
+            mail: Duration::from_secs(5 * MIN),
+            rcpt: Duration::from_secs(5 * MIN),
+            data_init: Duration::from_secs(2 * MIN),
+            data_block: Duration::from_secs(3 * MIN),
+            data_end: Duration::from_secs(10 * MIN),
+            other: Duration::from_secs(5 * MIN),
+        }
+    }
+}
+
+/// Local settings shared by every session of a client.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// The name sent in EHLO / HELO.
+    pub helo_name: Host,
+    /// Per-command deadlines.
+    pub timeouts: Timeouts,
+    /// Whether to pipeline the envelope when the server offers PIPELINING after TLS.
+    pub pipelining: bool,
+    /// Limits of the reply parser.
+    pub reply: ReplyConfig,
+}
+
+impl ClientSettings {
+    /// Settings with the RFC timeouts, pipelining on, and default reply limits.
+    pub fn new(helo_name: &str) -> Result<Self, ClientError> {
+        let helo_name = Host::parse(helo_name).map_err(|e| ClientError::HeloName {
+            name: helo_name.to_owned(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            helo_name,
+            timeouts: Timeouts::default(),
+            pipelining: true,
+            reply: ReplyConfig::default(),
+        })
+    }
+
+    /// Other timeouts.
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Whether to pipeline after TLS.
+    #[must_use]
+    pub fn with_pipelining(mut self, pipelining: bool) -> Self {
+        self.pipelining = pipelining;
+        self
+    }
+}
+
+/// One connection attempt: a candidate host's plan, the rung to try, and the inputs the
+/// policy engine cannot provide by itself (the certificate verifier and the loaded client
+/// certificate).
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// The host's plan from the policy engine.
+    pub plan: HostPlan,
+    /// The rung of this attempt.
+    pub rung: Rung,
+    /// Facts the ladder's plaintext gates need (REQUIRETLS, SASL, message age).
+    pub gates: GateFacts,
+    /// The verifier that applies the plan's certificate requirement.
+    pub verifier: Arc<dyn ServerCertVerifier>,
+    /// The client certificate to present (loaded from `plan.client_certificate`).
+    pub identity: Option<TlsIdentity>,
+}
+
+impl Attempt {
+    /// An attempt on `rung` with default gate facts and no client certificate.
+    pub fn new(plan: HostPlan, rung: Rung, verifier: Arc<dyn ServerCertVerifier>) -> Self {
+        Self {
+            plan,
+            rung,
+            gates: GateFacts::default(),
+            verifier,
+            identity: None,
+        }
+    }
+
+    /// The gate facts.
+    #[must_use]
+    pub fn with_gates(mut self, gates: GateFacts) -> Self {
+        self.gates = gates;
+        self
+    }
+
+    /// The client certificate.
+    #[must_use]
+    pub fn with_identity(mut self, identity: Option<TlsIdentity>) -> Self {
+        self.identity = identity;
+        self
+    }
+}

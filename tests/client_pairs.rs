@@ -1,0 +1,290 @@
+//! In-memory pairs: a client session against a rustls-based scripted SMTP server, for every
+//! level and connector setting.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use std::sync::Arc;
+
+use mailtls::client::{
+    Attempt, AttemptResult, ClientEvent, ClientSession, MessageResult, NextStep, Timeouts,
+};
+use mailtls::policy::ladder::{FailureClass, Rung};
+use mailtls::policy::Level;
+use mailtls::report::ResultType;
+use mailtls::tls::{ServerTlsSetup, TlsIdentity};
+use rustls::client::danger::ServerCertVerifier;
+use support::drive::{run, Run};
+use support::peers::Intolerance;
+use support::pki::{pki, MX_NAME};
+use support::plans::{message, plan, session, settings, stuffed};
+use support::smtp_server::{Script, SmtpServer};
+use support::{verify, NOW};
+
+fn server_with(identity: &TlsIdentity) -> Script {
+    Script {
+        tls: (
+            ServerTlsSetup::new(Rung::Modern, identity.clone(), NOW),
+            Intolerance::None,
+        ),
+        ..Script::default()
+    }
+}
+
+fn message_result(run: &Run) -> MessageResult {
+    run.events
+        .iter()
+        .find_map(|e| match e {
+            ClientEvent::MessageResult(m) => Some(m.clone()),
+            _ => None,
+        })
+        .expect("no message result")
+}
+
+fn tls_facts(run: &Run) -> mailtls::tls::TlsFacts {
+    run.record.tls.clone().expect("no TLS").facts
+}
+
+fn deliver(level: Level, verifier: Arc<dyn ServerCertVerifier>, identity: &TlsIdentity) -> Run {
+    let msg = message(10 * 1024);
+    let r = run(
+        session(level, Rung::Modern, verifier),
+        SmtpServer::new(server_with(identity)),
+        Some(msg.clone()),
+    );
+    if r.record.result == (AttemptResult::Completed { tls: true }) {
+        assert_eq!(r.server.data, stuffed(&msg), "{level}: the text arrives dot-stuffed");
+    }
+    r
+}
+
+#[test]
+fn every_level_delivers_over_tls_to_a_good_server() {
+    let pin = verify::sha256(&pki().server.chain()[0]);
+    let cases: [(Level, Arc<dyn ServerCertVerifier>); 5] = [
+        (Level::May, verify::accept_any()),
+        (Level::Encrypt, verify::accept_any()),
+        (Level::Verify, verify::pkix()),
+        (Level::Secure, verify::pkix()),
+        (Level::Fingerprint, verify::pins(vec![pin])),
+    ];
+    for (level, verifier) in cases {
+        let run = deliver(level, verifier, &pki().server);
+        assert_eq!(run.record.result, AttemptResult::Completed { tls: true }, "{level}");
+        assert_eq!(run.record.next, NextStep::Done);
+        assert_eq!(run.record.result_type, None);
+        let facts = tls_facts(&run);
+        assert_eq!(facts.version, "TLSv1.3");
+        assert_eq!(facts.suite, "TLS_AES_256_GCM_SHA384");
+        assert_eq!(facts.group, Some("X25519"));
+        assert_eq!(facts.peer_chain, pki().server.chain());
+        let result = message_result(&run);
+        assert!(result.accepted, "{level}");
+        assert_eq!(result.accepted_recipients, [0, 1]);
+        assert_eq!(run.record.receiving_helo.as_deref(), Some("mx.example.com"));
+        // Everything after STARTTLS went through TLS.
+        let after: Vec<_> = run
+            .server
+            .log
+            .iter()
+            .skip_while(|r| r.line != "STARTTLS")
+            .skip(1)
+            .collect();
+        assert!(after.iter().all(|r| r.tls));
+        assert_eq!(after[0].line, "EHLO relay.sender.example");
+    }
+}
+
+#[test]
+fn unauthenticated_levels_accept_any_certificate_and_authenticated_ones_do_not() {
+    for identity in [&pki().self_signed, &pki().wrong_name, &pki().expired] {
+        for level in [Level::May, Level::Encrypt] {
+            let run = deliver(level, verify::accept_any(), identity);
+            assert_eq!(run.record.result, AttemptResult::Completed { tls: true });
+        }
+    }
+    let cases = [
+        (&pki().self_signed, ResultType::CertificateNotTrusted),
+        (&pki().wrong_name, ResultType::CertificateHostMismatch),
+        (&pki().expired, ResultType::CertificateExpired),
+    ];
+    for (identity, result_type) in cases {
+        for level in [Level::Verify, Level::Secure] {
+            let run = deliver(level, verify::pkix(), identity);
+            match &run.record.result {
+                AttemptResult::TlsFailed { class, .. } => {
+                    assert_eq!(*class, FailureClass::Certificate);
+                }
+                other => panic!("{level}: {other:?}"),
+            }
+            assert_eq!(run.record.result_type, Some(result_type));
+            // A certificate failure at an authenticated level never walks down.
+            assert!(matches!(run.record.next, NextStep::Defer(_)), "{:?}", run.record.next);
+            assert!(!run.mail_sent());
+        }
+    }
+    // Fingerprint: the right chain with the wrong pin fails, and stays failed.
+    let run = deliver(Level::Fingerprint, verify::pins(vec![vec![0; 32]]), &pki().server);
+    assert_eq!(run.record.result_type, Some(ResultType::ValidationFailure));
+    assert!(matches!(run.record.next, NextStep::Defer(_)));
+    assert!(!run.mail_sent());
+}
+
+#[test]
+fn the_envelope_is_pipelined_after_tls_and_the_dot_rides_with_the_last_chunk() {
+    let run = deliver(Level::Encrypt, verify::accept_any(), &pki().server);
+    // MAIL, both RCPTs and DATA reached the server in one client write.
+    let log = &run.server.log;
+    let mail = log.iter().position(|r| r.line.starts_with("MAIL")).unwrap();
+    let lines: Vec<_> = log[mail..mail + 4].iter().map(|r| r.line.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "MAIL FROM:<alice@sender.example>",
+            "RCPT TO:<bob@example.com>",
+            "RCPT TO:<carol@example.com>",
+            "DATA"
+        ]
+    );
+    assert!(log[mail..mail + 4].iter().all(|r| r.write == log[mail].write && r.tls));
+    // The whole 10 KiB body and its terminating dot went out as one transmit.
+    assert_eq!(run.server.writes, 1);
+}
+
+#[test]
+fn without_pipelining_the_envelope_goes_command_by_command() {
+    let msg = message(500);
+    let r = run(
+        ClientSession::new(
+            settings().with_pipelining(false),
+            Attempt::new(plan(Level::Encrypt), Rung::Modern, verify::accept_any()),
+            NOW,
+        ),
+        SmtpServer::new(Script {
+            rcpt: vec![b"550 5.1.1 no such user\r\n".to_vec()],
+            ..Script::default()
+        }),
+        Some(msg),
+    );
+    let result = message_result(&r);
+    assert!(result.accepted);
+    assert_eq!(result.accepted_recipients, [1]);
+    let rcpts: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RcptResult { index, reply } => Some((*index, reply.code().as_u16())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rcpts, [(0, 550), (1, 250)]);
+}
+
+#[test]
+fn a_transaction_with_no_accepted_recipient_sends_no_text() {
+    let r = run(
+        session(Level::Encrypt, Rung::Modern, verify::accept_any()),
+        SmtpServer::new(Script {
+            rcpt: vec![b"550 no\r\n".to_vec(), b"550 no\r\n".to_vec()],
+            data: b"554 5.5.1 no valid recipients\r\n".to_vec(),
+            ..Script::default()
+        }),
+        Some(message(500)),
+    );
+    let result = message_result(&r);
+    assert!(!result.accepted);
+    assert!(result.accepted_recipients.is_empty());
+    assert!(r.server.data.is_empty());
+    assert_eq!(r.record.result, AttemptResult::Completed { tls: true });
+}
+
+#[test]
+fn sni_follows_the_plan() {
+    let mut p = plan(Level::Encrypt);
+    let r = run(
+        ClientSession::new(settings(), Attempt::new(p.clone(), Rung::Modern, verify::accept_any()), NOW),
+        SmtpServer::new(Script::default()),
+        None,
+    );
+    let mut server = r.server;
+    assert_eq!(
+        server.tls_peer().unwrap().client_hello.clone().unwrap().sni.as_deref(),
+        Some(MX_NAME)
+    );
+    p.sni = None;
+    let r = run(
+        ClientSession::new(settings(), Attempt::new(p, Rung::Modern, verify::accept_any()), NOW),
+        SmtpServer::new(Script::default()),
+        None,
+    );
+    let mut server = r.server;
+    assert_eq!(server.tls_peer().unwrap().client_hello.clone().unwrap().sni, None);
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_the_connector_has_one() {
+    let mut script = Script::default();
+    script.tls.0 = script.tls.0.with_client_verifier(Some(verify::client_pkix()));
+    let attempt = Attempt::new(plan(Level::Verify), Rung::Modern, verify::pkix())
+        .with_identity(Some(pki().client.clone()));
+    let r = run(ClientSession::new(settings(), attempt, NOW), SmtpServer::new(script.clone()), None);
+    assert_eq!(r.record.result, AttemptResult::Completed { tls: true });
+    let mut server = r.server;
+    assert_eq!(
+        server.tls_peer().unwrap().engine().facts().unwrap().peer_chain,
+        pki().client.chain()
+    );
+    // Without one, a server that demands it ends the handshake.
+    let r = run(
+        session(Level::Verify, Rung::Modern, verify::pkix()),
+        SmtpServer::new(script),
+        None,
+    );
+    assert!(matches!(r.record.result, AttemptResult::TlsFailed { .. }));
+    assert!(!r.mail_sent());
+}
+
+#[test]
+fn every_stage_has_its_rfc5321_deadline() {
+    // A server that never greets: the greeting timeout (5 min) ends the attempt.
+    let mut s = session(Level::May, Rung::Modern, verify::accept_any());
+    assert_eq!(s.poll_timeout(), Some(NOW.saturating_add(Timeouts::default().greeting)));
+    s.handle_timeout(NOW.saturating_add(std::time::Duration::from_secs(299)));
+    assert!(!s.is_finished());
+    s.handle_timeout(NOW.saturating_add(std::time::Duration::from_secs(300)));
+    assert!(s.is_finished());
+    let mut finished = None;
+    while let Some(e) = s.poll_event() {
+        if let ClientEvent::Finished(r) = e {
+            finished = Some(r);
+        }
+    }
+    assert!(matches!(
+        finished.unwrap().result,
+        AttemptResult::Timeout { stage: mailtls::client::Stage::Greeting }
+    ));
+    let t = Timeouts::default();
+    assert_eq!(
+        [t.greeting, t.mail, t.rcpt, t.data_init, t.data_block, t.data_end].map(|d| d.as_secs()),
+        [300, 300, 300, 120, 180, 600]
+    );
+}
+
+#[test]
+fn the_plaintext_rung_never_starts_tls() {
+    let r = run(
+        session(Level::May, Rung::Plaintext, verify::accept_any()),
+        SmtpServer::new(Script::default()),
+        Some(message(200)),
+    );
+    assert!(!r.server.log.iter().any(|l| l.line == "STARTTLS"));
+    assert!(r.plaintext_mail());
+    assert_eq!(r.record.result, AttemptResult::Completed { tls: false });
+    // Under a plan that requires TLS the plaintext rung is refused outright.
+    let r = run(
+        session(Level::Encrypt, Rung::Plaintext, verify::accept_any()),
+        SmtpServer::new(Script::default()),
+        Some(message(200)),
+    );
+    assert!(!r.mail_sent());
+}

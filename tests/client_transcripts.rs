@@ -1,0 +1,381 @@
+//! Hostile transcripts: a scripted server feeds bytes, and every transcript must end the way
+//! the plan demands, never in a plaintext transaction under a plan that requires TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use std::time::Duration;
+
+use mailtls::client::{AttemptResult, ClientEvent, NextStep, PlaintextReason, Stage};
+use mailtls::policy::ladder::{FailureClass, Rung};
+use mailtls::policy::Level;
+use mailtls::report::ResultType;
+use support::drive::{run, Run};
+use support::plans::{message, session};
+use support::smtp_server::{Script, SmtpServer, EHLO_TLS};
+use support::{verify, NOW};
+
+/// Runs `script` at `level` on the Modern rung with an unauthenticating verifier (or PKIX for
+/// the authenticated levels), sending one message when ready.
+fn transcript(level: Level, script: Script) -> Run {
+    let verifier = if level.authenticates() {
+        verify::pkix()
+    } else {
+        verify::accept_any()
+    };
+    run(
+        session(level, Rung::Modern, verifier),
+        SmtpServer::new(script),
+        Some(message(300)),
+    )
+}
+
+fn tls_class(run: &Run) -> Option<FailureClass> {
+    match &run.record.result {
+        AttemptResult::TlsFailed { class, .. } => Some(*class),
+        _ => None,
+    }
+}
+
+fn client_hello_sent(run: &Run) -> bool {
+    run.transmits.iter().any(|t| t.first() == Some(&0x16))
+}
+
+const FORCED: [Level; 3] = [Level::Encrypt, Level::Verify, Level::Fingerprint];
+
+#[test]
+fn forged_replies_in_the_same_read_as_the_starttls_220_are_refused() {
+    for level in [Level::May, Level::Encrypt, Level::Verify] {
+        let run = transcript(
+            level,
+            Script {
+                starttls: b"220 2.0.0 go ahead\r\n250-mx.example.com\r\n250 AUTH PLAIN\r\n".to_vec(),
+                ..Script::default()
+            },
+        );
+        assert_eq!(tls_class(&run), Some(FailureClass::Decode), "{level}");
+        assert!(!client_hello_sent(&run), "{level}: TLS must not start");
+        assert!(!run.mail_sent(), "{level}");
+        assert_eq!(run.record.result_type, Some(ResultType::StarttlsNotSupported));
+        // Only a new connection on the next rung may follow.
+        assert_eq!(run.record.next, NextStep::Retry { rung: Rung::Tls12Only });
+    }
+}
+
+#[test]
+fn a_crlf_less_fragment_behind_the_220_is_refused() {
+    for level in FORCED {
+        let run = transcript(
+            level,
+            Script {
+                starttls: b"220 go\r\n250 inj".to_vec(),
+                ..Script::default()
+            },
+        );
+        assert_eq!(tls_class(&run), Some(FailureClass::Decode), "{level}");
+        assert!(!client_hello_sent(&run));
+        assert!(!run.mail_sent());
+    }
+}
+
+#[test]
+fn forged_replies_pipelined_behind_a_refusal_are_never_read() {
+    for refusal in [
+        &b"454 4.7.0 TLS not available\r\n250 2.1.0 forged\r\n"[..],
+        &b"554 5.7.0 no TLS for you\r\n250 2.1.0 forged\r\n"[..],
+    ] {
+        for level in [Level::May, Level::Encrypt, Level::Verify] {
+            let run = transcript(
+                level,
+                Script {
+                    starttls: refusal.to_vec(),
+                    ..Script::default()
+                },
+            );
+            assert_eq!(tls_class(&run), Some(FailureClass::StarttlsRefused), "{level}");
+            assert!(!run.mail_sent(), "{level}: the forged 250 must not drive MAIL");
+            if level == Level::May {
+                assert_eq!(run.record.next, NextStep::Retry { rung: Rung::Plaintext });
+            } else {
+                assert!(matches!(run.record.next, NextStep::Defer(_)), "{level}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_refusal_without_trailing_bytes_walks_to_plaintext_only_when_allowed() {
+    let run = transcript(
+        Level::May,
+        Script {
+            starttls: b"454 4.7.0 TLS not available\r\n".to_vec(),
+            ..Script::default()
+        },
+    );
+    assert_eq!(tls_class(&run), Some(FailureClass::StarttlsRefused));
+    assert_eq!(run.record.next, NextStep::Retry { rung: Rung::Plaintext });
+    let run = transcript(
+        Level::Encrypt,
+        Script {
+            starttls: b"454 4.7.0 TLS not available\r\n".to_vec(),
+            ..Script::default()
+        },
+    );
+    assert!(matches!(run.record.next, NextStep::Defer(_)));
+    assert!(!run.mail_sent());
+}
+
+#[test]
+fn a_220_that_never_starts_tls_never_carries_mail() {
+    // The server answers the ClientHello in plaintext.
+    for level in FORCED {
+        let run = transcript(
+            level,
+            Script {
+                starts_tls: false,
+                instead_of_tls: b"250 2.0.0 ok\r\n".to_vec(),
+                ..Script::default()
+            },
+        );
+        assert_eq!(tls_class(&run), Some(FailureClass::Decode), "{level}");
+        assert!(!run.mail_sent(), "{level}");
+    }
+    // The server falls silent: the handshake times out after the STARTTLS timeout.
+    let run = transcript(
+        Level::Encrypt,
+        Script {
+            starts_tls: false,
+            ..Script::default()
+        },
+    );
+    assert_eq!(tls_class(&run), Some(FailureClass::Timeout));
+    assert_eq!(run.ended_at, NOW.saturating_add(Duration::from_secs(300)));
+    assert!(matches!(run.record.next, NextStep::Defer(_)));
+    assert!(!run.mail_sent());
+}
+
+#[test]
+fn starttls_missing_or_stripped_ends_a_forced_plan() {
+    let stripped = Script {
+        ehlo: b"250-mx.example.com\r\n250-PIPELINING\r\n250 XXXXXXXX\r\n".to_vec(),
+        ..Script::default()
+    };
+    for level in FORCED {
+        let run = transcript(level, stripped.clone());
+        assert_eq!(tls_class(&run), Some(FailureClass::StarttlsNotOffered), "{level}");
+        assert_eq!(run.record.result_type, Some(ResultType::StarttlsNotSupported));
+        assert!(matches!(run.record.next, NextStep::Defer(_)));
+        assert!(!run.mail_sent());
+        // The stream is still in step: the client says goodbye.
+        assert_eq!(run.server.log.last().unwrap().line, "QUIT");
+    }
+    // The opportunistic level delivers in plaintext on the same connection, and says so.
+    let run = transcript(Level::May, stripped);
+    assert!(run
+        .events
+        .contains(&ClientEvent::Plaintext(PlaintextReason::StarttlsNotOffered)));
+    assert!(run.plaintext_mail());
+    assert_eq!(run.record.result, AttemptResult::Completed { tls: false });
+}
+
+#[test]
+fn an_ehlo_refusing_helo_only_server_ends_a_forced_plan() {
+    let helo_only = Script {
+        ehlo: b"500 5.5.1 command unrecognized\r\n".to_vec(),
+        ..Script::default()
+    };
+    for level in FORCED {
+        let run = transcript(level, helo_only.clone());
+        assert_eq!(tls_class(&run), Some(FailureClass::StarttlsNotOffered), "{level}");
+        assert!(!run.server.log.iter().any(|r| r.line.starts_with("HELO")));
+        assert!(!run.mail_sent());
+    }
+    let run = transcript(Level::May, helo_only);
+    assert!(run.server.log.iter().any(|r| r.line.starts_with("HELO")));
+    assert!(run
+        .events
+        .contains(&ClientEvent::Plaintext(PlaintextReason::HeloOnly)));
+    assert!(run.plaintext_mail());
+}
+
+#[test]
+fn starttls_advertised_only_inside_tls_is_not_offered() {
+    let run = transcript(
+        Level::Verify,
+        Script {
+            ehlo: b"250-mx.example.com\r\n250 PIPELINING\r\n".to_vec(),
+            ehlo_tls: [EHLO_TLS, b""].concat(),
+            ..Script::default()
+        },
+    );
+    assert_eq!(tls_class(&run), Some(FailureClass::StarttlsNotOffered));
+    assert!(!client_hello_sent(&run));
+    assert!(!run.mail_sent());
+}
+
+#[test]
+fn a_second_starttls_inside_tls_is_never_sent() {
+    let run = transcript(
+        Level::Encrypt,
+        Script {
+            ehlo_tls: b"250-mx.example.com\r\n250-STARTTLS\r\n250 PIPELINING\r\n".to_vec(),
+            ..Script::default()
+        },
+    );
+    assert_eq!(run.record.result, AttemptResult::Completed { tls: true });
+    let starttls: Vec<_> = run
+        .server
+        .log
+        .iter()
+        .filter(|r| r.line.eq_ignore_ascii_case("STARTTLS"))
+        .collect();
+    assert_eq!(starttls.len(), 1);
+    assert!(!starttls[0].tls);
+    assert!(run.mail_sent() && !run.plaintext_mail());
+}
+
+#[test]
+fn a_non_220_greeting_ends_the_attempt() {
+    for (greeting, permanent) in [
+        (&b"554 5.3.2 not accepting mail\r\n"[..], true),
+        (&b"421 4.3.2 try later\r\n"[..], false),
+    ] {
+        let run = transcript(
+            Level::Encrypt,
+            Script {
+                greeting: greeting.to_vec(),
+                ..Script::default()
+            },
+        );
+        match &run.record.result {
+            AttemptResult::Rejected { stage, reply } => {
+                assert_eq!(*stage, Stage::Greeting);
+                assert_eq!(reply.code().is_permanent_negative(), permanent);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(run.record.next, NextStep::NextHost);
+        assert!(!run.server.log.iter().any(|r| r.line.starts_with("EHLO")));
+    }
+    // A greeting that is not a 220 nor a refusal is a protocol violation.
+    let run = transcript(
+        Level::May,
+        Script {
+            greeting: b"250 hello?\r\n".to_vec(),
+            ..Script::default()
+        },
+    );
+    assert!(matches!(
+        run.record.result,
+        AttemptResult::ProtocolViolation {
+            stage: Stage::Greeting,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_multi_line_greeting_is_accepted() {
+    let run = transcript(
+        Level::Encrypt,
+        Script {
+            greeting: b"220-mx.example.com ESMTP\r\n220-no UCE\r\n220 ready\r\n".to_vec(),
+            ..Script::default()
+        },
+    );
+    assert_eq!(run.record.result, AttemptResult::Completed { tls: true });
+}
+
+#[test]
+fn replies_with_mismatched_codes_end_the_attempt() {
+    for level in [Level::May, Level::Encrypt] {
+        let run = transcript(
+            level,
+            Script {
+                ehlo: b"250-mx.example.com\r\n251 STARTTLS\r\n".to_vec(),
+                ..Script::default()
+            },
+        );
+        assert!(
+            matches!(run.record.result, AttemptResult::ProtocolViolation { stage: Stage::Ehlo, .. }),
+            "{:?}",
+            run.record.result
+        );
+        assert!(!run.mail_sent());
+    }
+}
+
+#[test]
+fn pre_tls_capabilities_are_forgotten() {
+    // REQUIRETLS advertised before TLS only: a REQUIRETLS message is refused locally.
+    let mut msg = message(100);
+    msg.envelope = msg.envelope.with_require_tls(true);
+    let script = Script {
+        ehlo: b"250-mx.example.com\r\n250-REQUIRETLS\r\n250 STARTTLS\r\n".to_vec(),
+        ehlo_tls: b"250-mx.example.com\r\n250 PIPELINING\r\n".to_vec(),
+        ..Script::default()
+    };
+    let run = run(
+        session(Level::Verify, Rung::Modern, verify::pkix()),
+        SmtpServer::new(script),
+        Some(msg.clone()),
+    );
+    let refused = run.events.iter().find_map(|e| match e {
+        ClientEvent::MessageResult(m) => Some(m.clone()),
+        _ => None,
+    });
+    let refused = refused.unwrap();
+    assert!(!refused.accepted);
+    assert_eq!(refused.refused.unwrap().enhanced, (5, 7, 30));
+    assert!(!run.mail_sent());
+    // Capabilities events: one before TLS, one after, and the second knows nothing of the first.
+    let caps: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Capabilities { secure, capabilities } => Some((*secure, capabilities.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(caps.len(), 2);
+    assert!(!caps[0].0 && caps[0].1.requiretls);
+    assert!(caps[1].0 && !caps[1].1.requiretls && !caps[1].1.starttls);
+
+    // REQUIRETLS advertised inside TLS: MAIL FROM carries it.
+    let run = support::drive::run(
+        session(Level::Verify, Rung::Modern, verify::pkix()),
+        SmtpServer::new(Script::default()),
+        Some(msg),
+    );
+    let mail = run.server.log.iter().find(|r| r.line.starts_with("MAIL")).unwrap();
+    assert!(mail.tls);
+    assert!(mail.line.ends_with("REQUIRETLS"), "{}", mail.line);
+}
+
+#[test]
+fn the_greeting_may_arrive_one_byte_at_a_time() {
+    let mut s = session(Level::Encrypt, Rung::Modern, verify::accept_any());
+    for b in b"220-mx.example.com\r\n220 ready\r\n" {
+        s.handle_input(&[*b], NOW);
+    }
+    assert!(matches!(s.poll_event(), Some(ClientEvent::Greeted(_))));
+    assert_eq!(s.poll_transmit().unwrap(), b"EHLO relay.sender.example\r\n");
+}
+
+#[test]
+fn an_overlong_reply_line_is_a_protocol_violation() {
+    let mut long = b"220 ".to_vec();
+    long.extend(std::iter::repeat(b'x').take(100_000));
+    let run = transcript(
+        Level::May,
+        Script {
+            greeting: long,
+            ..Script::default()
+        },
+    );
+    assert!(matches!(
+        run.record.result,
+        AttemptResult::ProtocolViolation { .. } | AttemptResult::Timeout { .. }
+    ));
+    assert!(!run.mail_sent());
+}

@@ -1,0 +1,78 @@
+//! Host plans, settings and sessions for client tests, one per Postfix level.
+
+use std::sync::Arc;
+
+use mailtls::client::{Attempt, ClientSession, ClientSettings, Envelope};
+use mailtls::policy::ladder::Rung;
+use mailtls::policy::{Dialect, HostPlan, Level, Pin, PinAlgorithm, ReferenceId, TrustAnchors};
+use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
+use rustls::client::danger::ServerCertVerifier;
+
+use super::drive::Message;
+use super::pki::MX_NAME;
+use super::NOW;
+
+/// The plan for the test MX at `level` (pins: the test server's leaf; names: the MX name).
+pub fn plan(level: Level) -> HostPlan {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        super::pki::pki().server.chain()[0].as_ref(),
+    );
+    let pin = Pin::new(PinAlgorithm::Sha256, digest.as_ref().to_vec()).unwrap();
+    let requirement = level.requirement(
+        vec![ReferenceId::parse(MX_NAME, Dialect::Postfix).unwrap()],
+        vec![pin],
+        TrustAnchors::Public,
+    );
+    HostPlan::new(MX_NAME, 25, requirement)
+}
+
+/// Client settings with the RFC defaults.
+pub fn settings() -> ClientSettings {
+    ClientSettings::new("relay.sender.example").unwrap()
+}
+
+/// A session at `level` on `rung` with `verifier`.
+pub fn session(level: Level, rung: Rung, verifier: Arc<dyn ServerCertVerifier>) -> ClientSession {
+    ClientSession::new(settings(), Attempt::new(plan(level), rung, verifier), NOW)
+}
+
+/// A message of `size` bytes in 1 KiB chunks, to two recipients.
+pub fn message(size: usize) -> Message {
+    let mut text = b"Subject: test\r\n\r\n".to_vec();
+    let mut i = 0;
+    while text.len() < size {
+        // Every 7th line starts with a dot, to exercise dot-stuffing.
+        if i % 7 == 0 {
+            text.extend_from_slice(b".");
+        }
+        text.extend_from_slice(format!("line {i} of the test message\r\n").as_bytes());
+        i += 1;
+    }
+    Message {
+        envelope: Envelope::new(
+            ReversePath::Mailbox(Mailbox::parse("alice@sender.example").unwrap()),
+            vec![
+                ForwardPath::Mailbox(Mailbox::parse("bob@example.com").unwrap()),
+                ForwardPath::Mailbox(Mailbox::parse("carol@example.com").unwrap()),
+            ],
+        ),
+        chunks: text.chunks(1024).map(<[u8]>::to_vec).collect(),
+    }
+}
+
+/// The message text as a server must see it after dot-stuffing, terminator included.
+pub fn stuffed(message: &Message) -> Vec<u8> {
+    let text: Vec<u8> = message.chunks.concat();
+    let mut out = Vec::new();
+    let mut at_start = true;
+    for &b in &text {
+        if at_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_start = b == b'\n';
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
