@@ -6,9 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
-use mailtls::client::{
-    AttemptResult, Delivery, DeliveryOutcome, NextStep, VerifierSource,
-};
+use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, NextStep, VerifierSource};
 use mailtls::policy::ladder::{FailureClass, GateFacts, Rung};
 use mailtls::policy::{FailureAction, HostPlan, Level};
 use mailtls::report::ResultType;
@@ -54,8 +52,12 @@ fn deliver(
     let mut delivery = Delivery::new(settings(), hosts, Arc::new(ByLevel)).with_gates(gates);
     let mut runs = Vec::new();
     while let Some(session) = delivery.next_session(NOW) {
-        let host = delivery.current_host().unwrap().0.to_owned();
-        let r = run(session, SmtpServer::new(server(&host, runs.len())), Some(message(2048)));
+        let host = delivery.current_host().unwrap().0.to_string();
+        let r = run(
+            session,
+            SmtpServer::new(server(&host, runs.len())),
+            Some(message(2048)),
+        );
         delivery.record(r.record.clone());
         runs.push(r);
         assert!(runs.len() <= 12, "the driver must terminate");
@@ -97,7 +99,10 @@ fn a_server_that_alerts_on_a_tls13_hello_is_met_on_the_tls12_rung() {
                     rung: Rung::Tls12Only
                 }
             );
-            assert_eq!(delivery.records()[0].result_type, Some(ResultType::StarttlsNotSupported));
+            assert_eq!(
+                delivery.records()[0].result_type,
+                Some(ResultType::StarttlsNotSupported)
+            );
             let done = delivery.records()[1].tls.clone().unwrap();
             assert_eq!(done.facts.version, "TLSv1.2");
             assert_eq!(done.rung, Rung::Tls12Only);
@@ -119,13 +124,19 @@ fn a_server_limited_to_tls12_needs_no_ladder() {
         intolerant(Intolerance::None, Rung::Tls12Only)
     });
     assert_eq!(rungs(&delivery), [Rung::Modern]);
-    assert_eq!(delivery.records()[0].tls.clone().unwrap().facts.version, "TLSv1.2");
+    assert_eq!(
+        delivery.records()[0].tls.clone().unwrap().facts.version,
+        "TLSv1.2"
+    );
 }
 
 #[test]
 fn a_server_with_only_what_the_first_rungs_lack_is_met_on_the_conservative_rung() {
     let (delivery, _) = deliver(vec![plan(Level::Encrypt)], GateFacts::default(), |_, _| {
-        intolerant(Intolerance::HandshakeFailureOnX25519, Rung::Tls12Conservative)
+        intolerant(
+            Intolerance::HandshakeFailureOnX25519,
+            Rung::Tls12Conservative,
+        )
     });
     assert_eq!(
         rungs(&delivery),
@@ -160,7 +171,10 @@ fn a_certificate_failure_at_an_authenticated_level_never_walks_down() {
             delivery.records()[0].result_type,
             Some(ResultType::CertificateHostMismatch)
         );
-        assert!(matches!(delivery.outcome(), Some(DeliveryOutcome::Deferred(_))));
+        assert!(matches!(
+            delivery.outcome(),
+            Some(DeliveryOutcome::Deferred(_))
+        ));
         assert!(!runs[0].mail_sent());
     }
 }
@@ -172,10 +186,18 @@ fn when_every_tls_rung_fails_only_the_opportunistic_level_reaches_plaintext() {
     });
     assert_eq!(
         rungs(&delivery),
-        [Rung::Modern, Rung::Tls12Only, Rung::Tls12Conservative, Rung::Plaintext]
+        [
+            Rung::Modern,
+            Rung::Tls12Only,
+            Rung::Tls12Conservative,
+            Rung::Plaintext
+        ]
     );
     assert!(runs[3].plaintext_mail());
-    assert_eq!(delivery.records()[3].result, AttemptResult::Completed { tls: false });
+    assert_eq!(
+        delivery.records()[3].result,
+        AttemptResult::Completed { tls: false }
+    );
 
     for level in [Level::Encrypt, Level::Verify, Level::Fingerprint] {
         let (delivery, runs) = deliver(vec![plan(level)], GateFacts::default(), |_, _| {
@@ -186,7 +208,10 @@ fn when_every_tls_rung_fails_only_the_opportunistic_level_reaches_plaintext() {
             [Rung::Modern, Rung::Tls12Only, Rung::Tls12Conservative],
             "{level}"
         );
-        assert!(matches!(delivery.outcome(), Some(DeliveryOutcome::Deferred(_))));
+        assert!(matches!(
+            delivery.outcome(),
+            Some(DeliveryOutcome::Deferred(_))
+        ));
         assert!(runs.iter().all(|r| !r.mail_sent()));
     }
 
@@ -203,7 +228,7 @@ fn when_every_tls_rung_fails_only_the_opportunistic_level_reaches_plaintext() {
 #[test]
 fn a_refusing_host_hands_over_to_the_next_candidate() {
     let mut first = plan(Level::Encrypt);
-    first.host = "mx1.example.com".into();
+    first.host = mailtls::names::HostId::parse("mx1.example.com").unwrap();
     first.on_failure = FailureAction::NextHost;
     let second = plan(Level::Encrypt);
     let (delivery, runs) = deliver(vec![first, second], GateFacts::default(), |host, _| {
@@ -219,12 +244,20 @@ fn a_refusing_host_hands_over_to_the_next_candidate() {
     let hosts: Vec<_> = delivery.records().iter().map(|r| r.host.as_str()).collect();
     assert_eq!(hosts, ["mx1.example.com", "mx.example.com"]);
     assert!(runs[1].mail_sent());
-    assert!(matches!(delivery.outcome(), Some(DeliveryOutcome::Completed { .. })));
+    assert!(matches!(
+        delivery.outcome(),
+        Some(DeliveryOutcome::Completed { .. })
+    ));
 
     // With every host refusing permanently, the delivery bounces.
-    let (delivery, _) = deliver(vec![plan(Level::Encrypt)], GateFacts::default(), |_, _| Script {
-        greeting: b"554 5.7.1 go away\r\n".to_vec(),
-        ..Script::default()
+    let (delivery, _) = deliver(vec![plan(Level::Encrypt)], GateFacts::default(), |_, _| {
+        Script {
+            greeting: b"554 5.7.1 go away\r\n".to_vec(),
+            ..Script::default()
+        }
     });
-    assert!(matches!(delivery.outcome(), Some(DeliveryOutcome::Bounced(_))));
+    assert!(matches!(
+        delivery.outcome(),
+        Some(DeliveryOutcome::Bounced(_))
+    ));
 }

@@ -53,7 +53,11 @@ fn deliver(level: Level, verifier: Arc<dyn ServerCertVerifier>, identity: &TlsId
         Some(msg.clone()),
     );
     if r.record.result == (AttemptResult::Completed { tls: true }) {
-        assert_eq!(r.server.data, stuffed(&msg), "{level}: the text arrives dot-stuffed");
+        assert_eq!(
+            r.server.data,
+            stuffed(&msg),
+            "{level}: the text arrives dot-stuffed"
+        );
     }
     r
 }
@@ -70,7 +74,11 @@ fn every_level_delivers_over_tls_to_a_good_server() {
     ];
     for (level, verifier) in cases {
         let run = deliver(level, verifier, &pki().server);
-        assert_eq!(run.record.result, AttemptResult::Completed { tls: true }, "{level}");
+        assert_eq!(
+            run.record.result,
+            AttemptResult::Completed { tls: true },
+            "{level}"
+        );
         assert_eq!(run.record.next, NextStep::Done);
         assert_eq!(run.record.result_type, None);
         let facts = tls_facts(&run);
@@ -119,12 +127,20 @@ fn unauthenticated_levels_accept_any_certificate_and_authenticated_ones_do_not()
             }
             assert_eq!(run.record.result_type, Some(result_type));
             // A certificate failure at an authenticated level never walks down.
-            assert!(matches!(run.record.next, NextStep::Defer(_)), "{:?}", run.record.next);
+            assert!(
+                matches!(run.record.next, NextStep::Defer(_)),
+                "{:?}",
+                run.record.next
+            );
             assert!(!run.mail_sent());
         }
     }
     // Fingerprint: the right chain with the wrong pin fails, and stays failed.
-    let run = deliver(Level::Fingerprint, verify::pins(vec![vec![0; 32]]), &pki().server);
+    let run = deliver(
+        Level::Fingerprint,
+        verify::pins(vec![vec![0; 32]]),
+        &pki().server,
+    );
     assert_eq!(run.record.result_type, Some(ResultType::ValidationFailure));
     assert!(matches!(run.record.next, NextStep::Defer(_)));
     assert!(!run.mail_sent());
@@ -136,7 +152,10 @@ fn the_envelope_is_pipelined_after_tls_and_the_dot_rides_with_the_last_chunk() {
     // MAIL, both RCPTs and DATA reached the server in one client write.
     let log = &run.server.log;
     let mail = log.iter().position(|r| r.line.starts_with("MAIL")).unwrap();
-    let lines: Vec<_> = log[mail..mail + 4].iter().map(|r| r.line.as_str()).collect();
+    let lines: Vec<_> = log[mail..mail + 4]
+        .iter()
+        .map(|r| r.line.as_str())
+        .collect();
     assert_eq!(
         lines,
         [
@@ -146,7 +165,9 @@ fn the_envelope_is_pipelined_after_tls_and_the_dot_rides_with_the_last_chunk() {
             "DATA"
         ]
     );
-    assert!(log[mail..mail + 4].iter().all(|r| r.write == log[mail].write && r.tls));
+    assert!(log[mail..mail + 4]
+        .iter()
+        .all(|r| r.write == log[mail].write && r.tls));
     // The whole 10 KiB body and its terminating dot went out as one transmit.
     assert_eq!(run.server.writes, 1);
 }
@@ -202,36 +223,67 @@ fn a_transaction_with_no_accepted_recipient_sends_no_text() {
 fn sni_follows_the_plan() {
     let mut p = plan(Level::Encrypt);
     let r = run(
-        ClientSession::new(settings(), Attempt::new(p.clone(), Rung::Modern, verify::accept_any()), NOW),
+        ClientSession::new(
+            settings(),
+            Attempt::new(p.clone(), Rung::Modern, verify::accept_any()),
+            NOW,
+        ),
         SmtpServer::new(Script::default()),
         None,
     );
     let mut server = r.server;
     assert_eq!(
-        server.tls_peer().unwrap().client_hello.clone().unwrap().sni.as_deref(),
+        server
+            .tls_peer()
+            .unwrap()
+            .client_hello
+            .clone()
+            .unwrap()
+            .sni
+            .as_deref(),
         Some(MX_NAME)
     );
     p.sni = None;
     let r = run(
-        ClientSession::new(settings(), Attempt::new(p, Rung::Modern, verify::accept_any()), NOW),
+        ClientSession::new(
+            settings(),
+            Attempt::new(p, Rung::Modern, verify::accept_any()),
+            NOW,
+        ),
         SmtpServer::new(Script::default()),
         None,
     );
     let mut server = r.server;
-    assert_eq!(server.tls_peer().unwrap().client_hello.clone().unwrap().sni, None);
+    assert_eq!(
+        server.tls_peer().unwrap().client_hello.clone().unwrap().sni,
+        None
+    );
 }
 
 #[test]
 fn a_client_certificate_is_presented_when_the_connector_has_one() {
     let mut script = Script::default();
-    script.tls.0 = script.tls.0.with_client_verifier(Some(verify::client_pkix()));
+    script.tls.0 = script
+        .tls
+        .0
+        .with_client_verifier(Some(verify::client_pkix()));
     let attempt = Attempt::new(plan(Level::Verify), Rung::Modern, verify::pkix())
         .with_identity(Some(pki().client.clone()));
-    let r = run(ClientSession::new(settings(), attempt, NOW), SmtpServer::new(script.clone()), None);
+    let r = run(
+        ClientSession::new(settings(), attempt, NOW),
+        SmtpServer::new(script.clone()),
+        None,
+    );
     assert_eq!(r.record.result, AttemptResult::Completed { tls: true });
     let mut server = r.server;
     assert_eq!(
-        server.tls_peer().unwrap().engine().facts().unwrap().peer_chain,
+        server
+            .tls_peer()
+            .unwrap()
+            .engine()
+            .facts()
+            .unwrap()
+            .peer_chain,
         pki().client.chain()
     );
     // Without one, a server that demands it ends the handshake.
@@ -248,7 +300,10 @@ fn a_client_certificate_is_presented_when_the_connector_has_one() {
 fn every_stage_has_its_rfc5321_deadline() {
     // A server that never greets: the greeting timeout (5 min) ends the attempt.
     let mut s = session(Level::May, Rung::Modern, verify::accept_any());
-    assert_eq!(s.poll_timeout(), Some(NOW.saturating_add(Timeouts::default().greeting)));
+    assert_eq!(
+        s.poll_timeout(),
+        Some(NOW.saturating_add(Timeouts::default().greeting))
+    );
     s.handle_timeout(NOW.saturating_add(std::time::Duration::from_secs(299)));
     assert!(!s.is_finished());
     s.handle_timeout(NOW.saturating_add(std::time::Duration::from_secs(300)));
@@ -261,11 +316,21 @@ fn every_stage_has_its_rfc5321_deadline() {
     }
     assert!(matches!(
         finished.unwrap().result,
-        AttemptResult::Timeout { stage: mailtls::client::Stage::Greeting }
+        AttemptResult::Timeout {
+            stage: mailtls::client::Stage::Greeting
+        }
     ));
     let t = Timeouts::default();
     assert_eq!(
-        [t.greeting, t.mail, t.rcpt, t.data_init, t.data_block, t.data_end].map(|d| d.as_secs()),
+        [
+            t.greeting,
+            t.mail,
+            t.rcpt,
+            t.data_init,
+            t.data_block,
+            t.data_end
+        ]
+        .map(|d| d.as_secs()),
         [300, 300, 300, 120, 180, 600]
     );
 }

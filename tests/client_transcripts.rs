@@ -49,16 +49,25 @@ fn forged_replies_in_the_same_read_as_the_starttls_220_are_refused() {
         let run = transcript(
             level,
             Script {
-                starttls: b"220 2.0.0 go ahead\r\n250-mx.example.com\r\n250 AUTH PLAIN\r\n".to_vec(),
+                starttls: b"220 2.0.0 go ahead\r\n250-mx.example.com\r\n250 AUTH PLAIN\r\n"
+                    .to_vec(),
                 ..Script::default()
             },
         );
         assert_eq!(tls_class(&run), Some(FailureClass::Decode), "{level}");
         assert!(!client_hello_sent(&run), "{level}: TLS must not start");
         assert!(!run.mail_sent(), "{level}");
-        assert_eq!(run.record.result_type, Some(ResultType::StarttlsNotSupported));
+        assert_eq!(
+            run.record.result_type,
+            Some(ResultType::StarttlsNotSupported)
+        );
         // Only a new connection on the next rung may follow.
-        assert_eq!(run.record.next, NextStep::Retry { rung: Rung::Tls12Only });
+        assert_eq!(
+            run.record.next,
+            NextStep::Retry {
+                rung: Rung::Tls12Only
+            }
+        );
     }
 }
 
@@ -92,10 +101,22 @@ fn forged_replies_pipelined_behind_a_refusal_are_never_read() {
                     ..Script::default()
                 },
             );
-            assert_eq!(tls_class(&run), Some(FailureClass::StarttlsRefused), "{level}");
-            assert!(!run.mail_sent(), "{level}: the forged 250 must not drive MAIL");
+            assert_eq!(
+                tls_class(&run),
+                Some(FailureClass::StarttlsRefused),
+                "{level}"
+            );
+            assert!(
+                !run.mail_sent(),
+                "{level}: the forged 250 must not drive MAIL"
+            );
             if level == Level::May {
-                assert_eq!(run.record.next, NextStep::Retry { rung: Rung::Plaintext });
+                assert_eq!(
+                    run.record.next,
+                    NextStep::Retry {
+                        rung: Rung::Plaintext
+                    }
+                );
             } else {
                 assert!(matches!(run.record.next, NextStep::Defer(_)), "{level}");
             }
@@ -113,7 +134,12 @@ fn a_refusal_without_trailing_bytes_walks_to_plaintext_only_when_allowed() {
         },
     );
     assert_eq!(tls_class(&run), Some(FailureClass::StarttlsRefused));
-    assert_eq!(run.record.next, NextStep::Retry { rung: Rung::Plaintext });
+    assert_eq!(
+        run.record.next,
+        NextStep::Retry {
+            rung: Rung::Plaintext
+        }
+    );
     let run = transcript(
         Level::Encrypt,
         Script {
@@ -162,8 +188,15 @@ fn starttls_missing_or_stripped_ends_a_forced_plan() {
     };
     for level in FORCED {
         let run = transcript(level, stripped.clone());
-        assert_eq!(tls_class(&run), Some(FailureClass::StarttlsNotOffered), "{level}");
-        assert_eq!(run.record.result_type, Some(ResultType::StarttlsNotSupported));
+        assert_eq!(
+            tls_class(&run),
+            Some(FailureClass::StarttlsNotOffered),
+            "{level}"
+        );
+        assert_eq!(
+            run.record.result_type,
+            Some(ResultType::StarttlsNotSupported)
+        );
         assert!(matches!(run.record.next, NextStep::Defer(_)));
         assert!(!run.mail_sent());
         // The stream is still in step: the client says goodbye.
@@ -186,7 +219,11 @@ fn an_ehlo_refusing_helo_only_server_ends_a_forced_plan() {
     };
     for level in FORCED {
         let run = transcript(level, helo_only.clone());
-        assert_eq!(tls_class(&run), Some(FailureClass::StarttlsNotOffered), "{level}");
+        assert_eq!(
+            tls_class(&run),
+            Some(FailureClass::StarttlsNotOffered),
+            "{level}"
+        );
         assert!(!run.server.log.iter().any(|r| r.line.starts_with("HELO")));
         assert!(!run.mail_sent());
     }
@@ -297,7 +334,13 @@ fn replies_with_mismatched_codes_end_the_attempt() {
             },
         );
         assert!(
-            matches!(run.record.result, AttemptResult::ProtocolViolation { stage: Stage::Ehlo, .. }),
+            matches!(
+                run.record.result,
+                AttemptResult::ProtocolViolation {
+                    stage: Stage::Ehlo,
+                    ..
+                }
+            ),
             "{:?}",
             run.record.result
         );
@@ -333,7 +376,10 @@ fn pre_tls_capabilities_are_forgotten() {
         .events
         .iter()
         .filter_map(|e| match e {
-            ClientEvent::Capabilities { secure, capabilities } => Some((*secure, capabilities.clone())),
+            ClientEvent::Capabilities {
+                secure,
+                capabilities,
+            } => Some((*secure, capabilities.clone())),
             _ => None,
         })
         .collect();
@@ -347,7 +393,12 @@ fn pre_tls_capabilities_are_forgotten() {
         SmtpServer::new(Script::default()),
         Some(msg),
     );
-    let mail = run.server.log.iter().find(|r| r.line.starts_with("MAIL")).unwrap();
+    let mail = run
+        .server
+        .log
+        .iter()
+        .find(|r| r.line.starts_with("MAIL"))
+        .unwrap();
     assert!(mail.tls);
     assert!(mail.line.ends_with("REQUIRETLS"), "{}", mail.line);
 }
@@ -365,7 +416,7 @@ fn the_greeting_may_arrive_one_byte_at_a_time() {
 #[test]
 fn an_overlong_reply_line_is_a_protocol_violation() {
     let mut long = b"220 ".to_vec();
-    long.extend(std::iter::repeat(b'x').take(100_000));
+    long.extend(std::iter::repeat_n(b'x', 100_000));
     let run = transcript(
         Level::May,
         Script {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::ServerCertVerifier;
 
+use crate::names::HostId;
 use crate::policy::ladder::{GateFacts, Rung};
 use crate::policy::{HostPlan, Status};
 use crate::time::Timestamp;
@@ -97,10 +98,8 @@ impl Delivery {
     }
 
     /// The host (and port) the next session connects to.
-    pub fn current_host(&self) -> Option<(&str, u16)> {
-        self.hosts
-            .get(self.index)
-            .map(|h| (h.host.as_str(), h.port))
+    pub fn current_host(&self) -> Option<(&HostId, u16)> {
+        self.hosts.get(self.index).map(|h| (&h.host, h.port))
     }
 
     /// The session for the next attempt, or `None` when the delivery is over.

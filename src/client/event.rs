@@ -27,7 +27,7 @@ pub enum ClientEvent {
     DataReady,
     /// The session ended; nothing more will happen. The adapter sends what
     /// [`poll_transmit`](super::ClientSession::poll_transmit) still holds, then closes.
-    Finished(AttemptRecord),
+    Finished(Box<AttemptRecord>),
     /// The server greeted us with 220.
     Greeted(Reply),
     /// The reply to MAIL FROM.

@@ -155,9 +155,19 @@ impl ClientSession {
         }
         let stage = self.stage();
         if stage == Stage::Quit {
-            return self.finish(AttemptResult::Completed { tls: self.tls_summary.is_some() }, NextStep::Done, false);
+            return self.finish(
+                AttemptResult::Completed {
+                    tls: self.tls_summary.is_some(),
+                },
+                NextStep::Done,
+                false,
+            );
         }
-        self.finish(AttemptResult::ConnectionLost { stage }, NextStep::NextHost, false);
+        self.finish(
+            AttemptResult::ConnectionLost { stage },
+            NextStep::NextHost,
+            false,
+        );
     }
 
     /// Bytes to send, all of one flight in one buffer; `None` when there are none.
@@ -200,7 +210,11 @@ impl ClientSession {
             return;
         }
         match self.phase {
-            Phase::Handshake => self.tls_failed(FailureClass::Timeout, None, "TLS handshake timed out".into()),
+            Phase::Handshake => self.tls_failed(
+                FailureClass::Timeout,
+                None,
+                "TLS handshake timed out".into(),
+            ),
             _ if self.stage() == Stage::StartTls => {
                 self.tls_failed(FailureClass::Timeout, None, "no reply to STARTTLS".into());
             }
@@ -229,12 +243,13 @@ impl ClientSession {
         }
         let caps = self.caps.clone().unwrap_or_default();
         if let Some(status) = self.refuse_locally(envelope, &caps) {
-            self.events.push_back(ClientEvent::MessageResult(MessageResult {
-                accepted: false,
-                accepted_recipients: Vec::new(),
-                reply: None,
-                refused: Some(status),
-            }));
+            self.events
+                .push_back(ClientEvent::MessageResult(MessageResult {
+                    accepted: false,
+                    accepted_recipients: Vec::new(),
+                    reply: None,
+                    refused: Some(status),
+                }));
             self.events.push_back(ClientEvent::Ready);
             return Ok(());
         }
@@ -245,8 +260,7 @@ impl ClientSession {
             require_tls: envelope.require_tls,
             ..MailParams::default()
         };
-        let pipelined =
-            self.settings.pipelining && caps.pipelining && self.phase == Phase::Tls;
+        let pipelined = self.settings.pipelining && caps.pipelining && self.phase == Phase::Tls;
         let mut flight = Vec::new();
         if self.transaction_open {
             Command::Rset.encode(&mut flight);
@@ -290,7 +304,12 @@ impl ClientSession {
 
     /// Pushes message text after [`ClientEvent::DataReady`]. The session dot-stuffs it as it
     /// streams; with `last`, the terminating dot goes out in the same transmit.
-    pub fn send_data(&mut self, chunk: &[u8], last: bool, now: Timestamp) -> Result<(), ClientError> {
+    pub fn send_data(
+        &mut self,
+        chunk: &[u8],
+        last: bool,
+        now: Timestamp,
+    ) -> Result<(), ClientError> {
         if self.finished || !self.txn.as_ref().is_some_and(|t| t.body) {
             return Err(ClientError::NotNow {
                 call: "send_data",
@@ -433,7 +452,11 @@ impl ClientSession {
         self.caps = None;
         self.receiving_helo = None;
         self.parser.reset();
-        self.send_command(&Command::Ehlo(self.settings.helo_name.clone()), Stage::Ehlo, now);
+        self.send_command(
+            &Command::Ehlo(self.settings.helo_name.clone()),
+            Stage::Ehlo,
+            now,
+        );
     }
 
     fn on_reply(&mut self, reply: Reply, now: Timestamp) {
@@ -445,7 +468,11 @@ impl ClientSession {
             Stage::Greeting => {
                 if code.as_u16() == 220 {
                     self.events.push_back(ClientEvent::Greeted(reply));
-                    self.send_command(&Command::Ehlo(self.settings.helo_name.clone()), Stage::Ehlo, now);
+                    self.send_command(
+                        &Command::Ehlo(self.settings.helo_name.clone()),
+                        Stage::Ehlo,
+                        now,
+                    );
                 } else if code.is_transient_negative() || code.is_permanent_negative() {
                     self.reject(stage, reply, true);
                 } else {
@@ -455,7 +482,10 @@ impl ClientSession {
             Stage::Ehlo => {
                 if code.is_positive_completion() {
                     self.receiving_helo = reply.lines().next().map(|l| {
-                        l.split_ascii_whitespace().next().unwrap_or_default().to_owned()
+                        l.split_ascii_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
                     });
                     let caps = Capabilities::from_ehlo(&reply);
                     self.events.push_back(ClientEvent::Capabilities {
@@ -468,7 +498,11 @@ impl ClientSession {
                     // HELO means no extensions and so no STARTTLS: only where plaintext is
                     // allowed.
                     if self.attempt.plan.requirement.allows_plaintext() {
-                        self.send_command(&Command::Helo(self.settings.helo_name.clone()), Stage::Helo, now);
+                        self.send_command(
+                            &Command::Helo(self.settings.helo_name.clone()),
+                            Stage::Helo,
+                            now,
+                        );
                     } else {
                         self.tls_failed(
                             FailureClass::StarttlsNotOffered,
@@ -515,12 +549,13 @@ impl ClientSession {
                 let txn = self.txn.take();
                 let empty = txn.as_ref().is_some_and(|t| t.empty_data);
                 self.transaction_open = !accepted;
-                self.events.push_back(ClientEvent::MessageResult(MessageResult {
-                    accepted: accepted && !empty,
-                    accepted_recipients: txn.map(|t| t.accepted).unwrap_or_default(),
-                    reply: Some(reply),
-                    refused: None,
-                }));
+                self.events
+                    .push_back(ClientEvent::MessageResult(MessageResult {
+                        accepted: accepted && !empty,
+                        accepted_recipients: txn.map(|t| t.accepted).unwrap_or_default(),
+                        reply: Some(reply),
+                        refused: None,
+                    }));
                 self.ready();
             }
             Stage::Rset => {
@@ -587,14 +622,16 @@ impl ClientSession {
 
     fn start_tls(&mut self, now: Timestamp) {
         let plan = &self.attempt.plan;
+        // The name the verifier is handed (and sent as SNI when the plan has one).
         let server_name = plan
             .sni
-            .clone()
-            .unwrap_or_else(|| plan.host.trim_start_matches('[').trim_end_matches(']').to_owned());
+            .as_ref()
+            .map_or_else(|| plan.host.to_string(), |sni| sni.as_str().to_owned());
         let setup = ClientTlsSetup::new(self.attempt.rung, self.attempt.verifier.clone(), now)
             .with_sni(plan.sni.is_some())
             .with_identity(self.attempt.identity.clone());
-        let engine = client_config(&setup).and_then(|config| TlsEngine::client(config, &server_name));
+        let engine =
+            client_config(&setup).and_then(|config| TlsEngine::client(config, &server_name));
         match engine {
             Ok(mut engine) => {
                 self.parser.reset();
@@ -613,7 +650,8 @@ impl ClientSession {
             txn.mail_ok = ok;
         }
         self.transaction_open = ok;
-        self.events.push_back(ClientEvent::MailResult(reply.clone()));
+        self.events
+            .push_back(ClientEvent::MailResult(reply.clone()));
         if !ok {
             if self.expect.is_empty() {
                 return self.end_transaction(Some(reply));
@@ -634,7 +672,8 @@ impl ClientSession {
         if reply.code().is_positive_completion() {
             txn.accepted.push(index);
         }
-        self.events.push_back(ClientEvent::RcptResult { index, reply });
+        self.events
+            .push_back(ClientEvent::RcptResult { index, reply });
         self.next_rcpt(now);
     }
 
@@ -690,12 +729,13 @@ impl ClientSession {
     fn end_transaction(&mut self, reply: Option<Reply>) {
         let txn = self.txn.take();
         self.pending_rcpts.clear();
-        self.events.push_back(ClientEvent::MessageResult(MessageResult {
-            accepted: false,
-            accepted_recipients: txn.map(|t| t.accepted).unwrap_or_default(),
-            reply,
-            refused: None,
-        }));
+        self.events
+            .push_back(ClientEvent::MessageResult(MessageResult {
+                accepted: false,
+                accepted_recipients: txn.map(|t| t.accepted).unwrap_or_default(),
+                reply,
+                refused: None,
+            }));
         self.ready();
     }
 
@@ -821,7 +861,11 @@ impl ClientSession {
     }
 
     fn reject(&mut self, stage: Stage, reply: Reply, polite: bool) {
-        self.finish(AttemptResult::Rejected { stage, reply }, NextStep::NextHost, polite);
+        self.finish(
+            AttemptResult::Rejected { stage, reply },
+            NextStep::NextHost,
+            polite,
+        );
     }
 
     /// A TLS policy failure: the ladder's gates pick the next rung or the refusal's action.
@@ -833,7 +877,12 @@ impl ClientSession {
             },
             |f| f.result_type,
         );
-        let next = match next_rung(&self.attempt.plan, self.attempt.rung, class, &self.attempt.gates) {
+        let next = match next_rung(
+            &self.attempt.plan,
+            self.attempt.rung,
+            class,
+            &self.attempt.gates,
+        ) {
             Ok(rung) => NextStep::Retry { rung },
             Err(refusal) => NextStep::from_refusal(&refusal),
         };
@@ -871,7 +920,7 @@ impl ClientSession {
         self.deadline = None;
         self.expect.clear();
         let record = AttemptRecord {
-            host: self.attempt.plan.host.clone(),
+            host: self.attempt.plan.host.to_string(),
             rung: self.attempt.rung,
             result,
             result_type: self.result_type.take(),
@@ -879,6 +928,6 @@ impl ClientSession {
             receiving_helo: self.receiving_helo.clone(),
             next,
         };
-        self.events.push_back(ClientEvent::Finished(record));
+        self.events.push_back(ClientEvent::Finished(Box::new(record)));
     }
 }

@@ -130,7 +130,12 @@ mod tests {
         let reply = Reply::from_lines(
             crate::smtp::Code::OK,
             None,
-            ["mx.example.com STARTTLS", "pipelining", "SIZE 1000", "REQUIRETLS"],
+            [
+                "mx.example.com STARTTLS",
+                "pipelining",
+                "SIZE 1000",
+                "REQUIRETLS",
+            ],
         )
         .unwrap();
         let caps = Capabilities::from_ehlo(&reply);

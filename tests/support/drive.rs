@@ -69,7 +69,10 @@ pub fn run(mut session: ClientSession, mut server: SmtpServer, message: Option<M
                     _ => session.quit(now).unwrap(),
                 },
                 ClientEvent::DataReady => {
-                    let chunks = pending.as_ref().map(|m| m.chunks.clone()).unwrap_or_default();
+                    let chunks = pending
+                        .as_ref()
+                        .map(|m| m.chunks.clone())
+                        .unwrap_or_default();
                     let n = chunks.len();
                     for (i, chunk) in chunks.iter().enumerate() {
                         session.send_data(chunk, i + 1 == n, now).unwrap();
@@ -78,7 +81,7 @@ pub fn run(mut session: ClientSession, mut server: SmtpServer, message: Option<M
                         session.send_data(b"", true, now).unwrap();
                     }
                 }
-                ClientEvent::Finished(r) => record = Some(r.clone()),
+                ClientEvent::Finished(r) => record = Some((**r).clone()),
                 _ => {}
             }
             events.push(event);

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use mailtls::client::{Attempt, ClientSession, ClientSettings, Envelope};
+use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::ladder::Rung;
-use mailtls::policy::{Dialect, HostPlan, Level, Pin, PinAlgorithm, ReferenceId, TrustAnchors};
+use mailtls::policy::{HostPlan, Level, Pin, PinAlgorithm, TrustAnchors};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use rustls::client::danger::ServerCertVerifier;
 
@@ -20,11 +21,11 @@ pub fn plan(level: Level) -> HostPlan {
     );
     let pin = Pin::new(PinAlgorithm::Sha256, digest.as_ref().to_vec()).unwrap();
     let requirement = level.requirement(
-        vec![ReferenceId::parse(MX_NAME, Dialect::Postfix).unwrap()],
+        vec![NamePattern::parse(MX_NAME, Dialect::PostfixCertificate).unwrap()],
         vec![pin],
         TrustAnchors::Public,
     );
-    HostPlan::new(MX_NAME, 25, requirement)
+    HostPlan::new(HostId::parse(MX_NAME).unwrap(), 25, requirement)
 }
 
 /// Client settings with the RFC defaults.
