@@ -404,3 +404,64 @@ fn presentation_and_rdata_of_computed_vectors_agree() {
         }
     }
 }
+
+mod hook {
+    use super::*;
+    use mailtls::cert::{evaluate, Requirement, Role, TrustLevel};
+    use mailtls::names::{DnsName, HostId};
+    use mailtls::policy::dane::TlsaCheck;
+    use std::sync::Arc;
+
+    fn run(
+        records: Vec<TlsaRecord>,
+        leaf: &CertificateDer<'_>,
+        chain: &[CertificateDer<'_>],
+        refs: &[&str],
+    ) -> mailtls::cert::Outcome {
+        let check = TlsaCheck::new(
+            TlsaSet::from_records(records),
+            refs.iter().map(|s| (*s).to_owned()).collect(),
+        );
+        let host = HostId::Dns(DnsName::parse("mx.example.net").unwrap());
+        evaluate(
+            &Requirement::Dane(Arc::new(check)),
+            Role::Outbound,
+            leaf,
+            chain,
+            Some(&host),
+            NOW,
+        )
+    }
+
+    #[test]
+    fn the_certificate_verifier_calls_the_tlsa_match() {
+        let p = pki();
+        let chain = [p.intermediate.clone()];
+        let ee = TlsaRecord::from_parts(3, 1, 1, data(&p.leaf, &p.leaf_spki, 1, 1));
+        let out = run(vec![ee.clone()], &p.expired_leaf, &[], &[]);
+        assert!(out.is_verified(), "{:?}", out.error);
+        assert_eq!(out.trust, TrustLevel::Verified);
+
+        // DANE-TA on the presented intermediate, on the root by full cert, and on the root
+        // by bare key: the verifier re-validates the chain and the names itself.
+        let ta_records = [
+            TlsaRecord::from_parts(2, 0, 1, data(&p.intermediate, &p.intermediate_spki, 0, 1)),
+            TlsaRecord::from_parts(2, 0, 0, data(&p.root, &p.root_spki, 0, 0)),
+            TlsaRecord::from_parts(2, 1, 0, data(&p.root, &p.root_spki, 1, 0)),
+        ];
+        for rec in ta_records {
+            let out = run(vec![rec.clone()], &p.leaf, &chain, REFS);
+            assert!(out.is_verified(), "{rec}: {:?}", out.error);
+            let out = run(vec![rec.clone()], &p.leaf, &chain, &["other.example"]);
+            assert_eq!(
+                out.result_type(),
+                Some(ResultType::CertificateHostMismatch),
+                "{rec}"
+            );
+        }
+
+        let other = TlsaRecord::from_parts(3, 1, 1, vec![0x42; 32]);
+        let out = run(vec![other], &p.leaf, &chain, REFS);
+        assert_eq!(out.result_type(), Some(ResultType::TlsaInvalid));
+    }
+}

@@ -107,6 +107,16 @@ fn mta_sts_never_overrides_dane_postfix_mta_sts_resolver_67() {
     ));
     assert!(h.overruled.iter().any(|(s, _)| *s == Source::MtaSts));
     assert!(h.dane.is_some(), "the verifier gets the TLSA records");
+    let check = h.dane.as_ref().unwrap().check();
+    assert_eq!(check.tlsa(), &usable_tlsa());
+    let outcome = h.session_outcome(mailtls::Timestamp::from_unix_secs(1), Ok(()));
+    assert_eq!(outcome.policy.policy_type, PolicyType::Tlsa);
+    assert_eq!(
+        outcome.unused_policies.len(),
+        1,
+        "the STS policy is listed, not counted"
+    );
+    assert_eq!(outcome.unused_policies[0].policy_type, PolicyType::Sts);
     assert!(
         trace_text(&d).contains("MTA-STS overruled by DANE"),
         "{}",

@@ -31,7 +31,8 @@ use super::requirement::{Authentication, DaneRequirement, Encryption, Requiremen
 use super::requiretls::{self, MessageTls};
 use super::status::Status;
 use crate::names::{Dialect, DnsName, HostId, NamePattern};
-use crate::report::{PolicyRef, PolicyType, ResultType};
+use crate::report::{PolicyRef, PolicyType, ResultType, SessionFailure, SessionOutcome};
+use crate::Timestamp;
 
 /// What the overlay needs besides the plan.
 #[derive(Clone, Copy, Debug)]
@@ -93,6 +94,36 @@ pub struct HostDecision {
     pub report_policy: PolicyRef,
     /// Policies found but not applied: never counted (postfix-tlspol #71).
     pub unused_policies: Vec<PolicyRef>,
+}
+
+impl HostDecision {
+    /// A TLS-RPT session record for a session (or a skipped host) under this decision: the
+    /// governing policy, the unused ones (never counted), and the MX host. The caller fills in
+    /// the addresses and HELO name it knows.
+    pub fn session_outcome(
+        &self,
+        at: Timestamp,
+        result: Result<(), SessionFailure>,
+    ) -> SessionOutcome {
+        SessionOutcome {
+            at,
+            policy: self.report_policy.clone(),
+            unused_policies: self.unused_policies.clone(),
+            mx_host: Some(self.host.to_string()),
+            sending_ip: None,
+            receiving_ip: None,
+            receiving_helo: None,
+            result,
+        }
+    }
+}
+
+impl DaneAuthentication {
+    /// The certificate-verifier hook for this host
+    /// (`cert::Requirement::Dane(Arc::new(decision.check()))`).
+    pub fn check(&self) -> dane::TlsaCheck {
+        dane::TlsaCheck::new(self.tlsa.clone(), self.reference_ids.clone())
+    }
 }
 
 /// What the client does with a host.

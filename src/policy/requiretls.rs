@@ -27,6 +27,7 @@
 
 use super::requirement::{Authentication, Requirement};
 use super::status::Status;
+use crate::smtp::{Capabilities, MailParams};
 
 /// The TLS flags one message carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -48,6 +49,14 @@ impl MessageTls {
             requiretls,
             tls_required_no: tls_required_values.into_iter().any(is_tls_required_no),
         }
+    }
+
+    /// Flags from the received MAIL FROM parameters and the `TLS-Required` header values.
+    pub fn from_mail<'a>(
+        params: &MailParams,
+        tls_required_values: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        Self::new(params.require_tls, tls_required_values)
     }
 
     /// Whether `TLS-Required: No` takes effect: present, and REQUIRETLS not set.
@@ -156,6 +165,17 @@ pub fn check_session(
     Ok(())
 }
 
+/// [`check_session`] with the capabilities of the EHLO reply received **after** STARTTLS
+/// (pass the post-TLS [`Capabilities`], never the pre-TLS ones).
+pub fn check_post_tls_capabilities(
+    flags: MessageTls,
+    tls_established: bool,
+    authenticated: bool,
+    post_tls: &Capabilities,
+) -> Result<(), RequireTlsFailure> {
+    check_session(flags, tls_established, authenticated, post_tls.require_tls)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +236,20 @@ mod tests {
             Err(RequireTlsFailure::NextHopLacksRequireTls)
         );
         assert_eq!(check_session(off, false, false, false), Ok(()));
+
+        let mut caps = Capabilities::default();
+        assert_eq!(
+            check_post_tls_capabilities(on, true, true, &caps),
+            Err(RequireTlsFailure::NextHopLacksRequireTls)
+        );
+        caps.require_tls = true;
+        assert_eq!(check_post_tls_capabilities(on, true, true, &caps), Ok(()));
+        let params = MailParams {
+            require_tls: true,
+            ..MailParams::default()
+        };
+        assert!(MessageTls::from_mail(&params, ["No"]).requiretls);
+        assert!(!MessageTls::from_mail(&params, ["No"]).ignores_recipient_policies());
     }
 
     #[test]

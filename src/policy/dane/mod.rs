@@ -6,17 +6,20 @@
 //! - [`evaluate`]: the `dane` / `dane-only` rules, from the DNSSEC status of the lookups to a
 //!   [`DaneRequirement`] (authenticate, encrypt only, not applicable, or defer).
 //! - [`verify_chain`]: the matching itself, over DER certificates, for the client's
-//!   certificate verifier to call.
+//!   certificate verifier to call; [`TlsaCheck`] wraps it as the
+//!   [`cert::DaneCheck`](crate::cert::DaneCheck) hook of `cert::ServerVerifier`.
 //!
 //! The caller does the DNS: it looks up the MX, the host's addresses and
 //! `_25._tcp.<tlsa-base-domain>` TLSA with a validating resolver and passes the answers with
 //! their [`DnssecStatus`].
 
+mod hook;
 mod level;
 mod record;
 mod set;
 mod verify;
 
+pub use hook::TlsaCheck;
 pub use level::{
     evaluate, DaneDeferReason, DaneInputs, DaneMode, DaneRequirement, DnssecStatus,
     NotApplicableReason,

@@ -28,6 +28,11 @@ pub struct DaneMatch {
     pub depth: Option<usize>,
     /// For DANE-TA, the reference identifier the leaf was valid for. DANE-EE checks no name.
     pub matched_name: Option<String>,
+    /// For DANE-TA, a certificate that may stand as the trust anchor: the matched presented
+    /// certificate, the record's own certificate (Full(0), selector Cert), or for a bare key
+    /// (Full(0), selector SPKI) the certificate in the validated path that the key issued.
+    /// `None` for DANE-EE, and for a bare key that issued the leaf directly.
+    pub anchor: Option<CertificateDer<'static>>,
 }
 
 /// Why a chain did not match a TLSA RRset.
@@ -116,6 +121,18 @@ pub fn verify_chain(
     reference_ids: &[&str],
     now: Timestamp,
 ) -> Result<DaneMatch, DaneVerifyError> {
+    verify_chain_with(tlsa, end_entity, intermediates, Some(reference_ids), now)
+}
+
+/// [`verify_chain`], with the DANE-TA name check left to the caller when `reference_ids` is
+/// `None` (the certificate verifier hook checks names with its own matcher).
+pub(crate) fn verify_chain_with(
+    tlsa: &TlsaSet,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    reference_ids: Option<&[&str]>,
+    now: Timestamp,
+) -> Result<DaneMatch, DaneVerifyError> {
     if !tlsa.has_usable() {
         return Err(DaneVerifyError::NoUsableRecords);
     }
@@ -143,6 +160,7 @@ pub fn verify_chain(
                 record: record.clone(),
                 depth: Some(0),
                 matched_name: None,
+                anchor: None,
             });
         }
     }
@@ -153,12 +171,20 @@ pub fn verify_chain(
     {
         for (depth, anchor) in anchors_for(record, intermediates) {
             match chain_to(&anchor, end_entity, intermediates, reference_ids, now) {
-                Ok(name) => {
+                Ok((name, issued_by_anchor)) => {
+                    let anchor = match (depth, record.selector) {
+                        (Some(d), _) => intermediates
+                            .get(d.saturating_sub(1))
+                            .map(|c| c.clone().into_owned()),
+                        (None, Selector::Cert) => Some(CertificateDer::from(record.data.clone())),
+                        (None, _) => issued_by_anchor,
+                    };
                     return Ok(DaneMatch {
                         record: record.clone(),
                         depth,
-                        matched_name: Some(name),
-                    })
+                        matched_name: name,
+                        anchor,
+                    });
                 }
                 Err(e) => {
                     if rank(&e) > rank(&worst) {
@@ -286,38 +312,46 @@ fn chain_to(
     anchor: &TrustAnchor<'_>,
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
-    reference_ids: &[&str],
+    reference_ids: Option<&[&str]>,
     now: Timestamp,
-) -> Result<String, DaneVerifyError> {
+) -> Result<(Option<String>, Option<CertificateDer<'static>>), DaneVerifyError> {
     let ee =
         webpki::EndEntityCert::try_from(end_entity).map_err(|e| DaneVerifyError::ChainInvalid {
             detail: format!("leaf: {e}"),
         })?;
-    ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        core::slice::from_ref(anchor),
-        intermediates,
-        now.to_unix_time(),
-        webpki::KeyUsage::server_auth(),
-        None,
-        None,
-    )
-    .map_err(|e| match e {
-        webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
-            DaneVerifyError::ChainExpired {
-                detail: e.to_string(),
+    let path = ee
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            core::slice::from_ref(anchor),
+            intermediates,
+            now.to_unix_time(),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| match e {
+            webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
+                DaneVerifyError::ChainExpired {
+                    detail: e.to_string(),
+                }
             }
-        }
-        other => DaneVerifyError::ChainInvalid {
-            detail: other.to_string(),
-        },
-    })?;
+            other => DaneVerifyError::ChainInvalid {
+                detail: other.to_string(),
+            },
+        })?;
+    let issued_by_anchor = path
+        .intermediate_certificates()
+        .find(|c| c.issuer() == anchor.subject.as_ref())
+        .map(|c| c.der().into_owned());
+    let Some(reference_ids) = reference_ids else {
+        return Ok((None, issued_by_anchor));
+    };
     for id in reference_ids {
         let Ok(name) = ServerName::try_from(*id) else {
             continue;
         };
         if ee.verify_is_valid_for_subject_name(&name).is_ok() {
-            return Ok((*id).to_owned());
+            return Ok((Some((*id).to_owned()), issued_by_anchor));
         }
     }
     Err(DaneVerifyError::NameMismatch {

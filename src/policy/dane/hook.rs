@@ -1,0 +1,76 @@
+//! The bridge from the certificate verifier to the TLSA matching: [`TlsaCheck`] implements
+//! [`cert::DaneCheck`](crate::cert::DaneCheck), so a
+//! [`cert::ServerVerifier`](crate::cert::ServerVerifier) built with
+//! `cert::Requirement::Dane(Arc::new(TlsaCheck::new(..)))` calls [`verify_chain`] during the
+//! handshake.
+
+use rustls_pki_types::CertificateDer;
+
+use super::record::CertUsage;
+use super::set::TlsaSet;
+use super::verify::verify_chain_with;
+use crate::cert::{DaneCheck, DaneMatch, VerifyError};
+use crate::names::{Dialect, NamePattern};
+use crate::Timestamp;
+
+/// The TLSA records and reference identifiers of one host, as a certificate-verifier hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsaCheck {
+    tlsa: TlsaSet,
+    reference_ids: Vec<String>,
+}
+
+impl TlsaCheck {
+    /// A check for one host: its TLSA set and DANE-TA reference identifiers (TLSA base domain
+    /// first), as [`DaneRequirement::Authenticate`](super::DaneRequirement::Authenticate) or
+    /// the precedence overlay's `DaneAuthentication` give them.
+    pub fn new(tlsa: TlsaSet, reference_ids: Vec<String>) -> Self {
+        Self {
+            tlsa,
+            reference_ids,
+        }
+    }
+
+    /// The TLSA records.
+    pub fn tlsa(&self) -> &TlsaSet {
+        &self.tlsa
+    }
+}
+
+impl DaneCheck for TlsaCheck {
+    /// Runs [`verify_chain`](super::verify_chain) without its name check. A DANE-EE match is reported as such; a
+    /// DANE-TA match returns the anchor certificate and the reference identifiers (in
+    /// [`Dialect::DaneTa`]) so that the verifier validates the chain again and checks the
+    /// names with its own matcher (a name mismatch is then `certificate-host-mismatch`). A
+    /// failure is `VerifyError::Dane` with the reason and its result type in the text (the
+    /// verifier reports every `Dane` error as `tlsa-invalid`).
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: Timestamp,
+    ) -> Result<DaneMatch, VerifyError> {
+        let m =
+            verify_chain_with(&self.tlsa, end_entity, intermediates, None, now).map_err(|e| {
+                VerifyError::Dane {
+                    reason: format!("{e} [{}]", e.result_type()),
+                }
+            })?;
+        if m.record.usage == CertUsage::DaneEe {
+            return Ok(DaneMatch::EndEntity);
+        }
+        let anchor = m.anchor.ok_or_else(|| VerifyError::Dane {
+            reason: "DANE-TA bare key issued the leaf directly; no anchor certificate to hand \
+                     to the verifier"
+                .into(),
+        })?;
+        Ok(DaneMatch::TrustAnchor {
+            anchor,
+            reference_ids: self
+                .reference_ids
+                .iter()
+                .filter_map(|r| NamePattern::parse(r, Dialect::DaneTa).ok())
+                .collect(),
+        })
+    }
+}
