@@ -18,8 +18,10 @@
 //! - [`explain`](mod@explain): the trace of rules that fired.
 //! - [`protocol`]: versions and suites (never below TLS 1.2, forward-secret AEAD only).
 
+pub mod connector;
 pub mod dane;
 pub mod explain;
+pub mod inbound;
 pub mod ladder;
 pub mod mta_sts;
 mod name_ref;

@@ -5,12 +5,13 @@
 //! 2. a Postfix policy-table entry for the next hop (or a `.parent` domain);
 //! 3. the default level (Postfix `smtp_tls_security_level`; mailtls defaults to `may`).
 
+use super::connector::{Connectors, DomainPattern, OutboundConnector, TlsSettings};
 use super::explain::{Rule, Trace};
 use super::plan::{self, Destination, HostPlan, NameSource, Plan, PolicySource, SniStrategy};
 use super::postfix::{PolicyTable, TableHit};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Authentication, Level, Requirement, TrustAnchors};
-use crate::names::{Dialect, HostId, NamePattern};
+use crate::names::{Dialect, DnsName, HostId, NamePattern};
 
 /// The outbound configuration: default level, SNI strategy, and the optional sources.
 #[non_exhaustive]
@@ -22,6 +23,8 @@ pub struct OutboundPolicy {
     pub sni: SniStrategy,
     /// A Postfix `smtp_tls_policy_maps` table.
     pub table: Option<PolicyTable>,
+    /// Exchange-style connectors (only the outbound ones matter here).
+    pub connectors: Option<Connectors>,
 }
 
 impl Default for OutboundPolicy {
@@ -30,6 +33,7 @@ impl Default for OutboundPolicy {
             default_level: Level::May,
             sni: SniStrategy::Hostname,
             table: None,
+            connectors: None,
         }
     }
 }
@@ -51,6 +55,13 @@ impl OutboundPolicy {
     #[must_use]
     pub fn with_table(mut self, table: PolicyTable) -> Self {
         self.table = Some(table);
+        self
+    }
+
+    /// The same policy with connectors.
+    #[must_use]
+    pub fn with_connectors(mut self, connectors: Connectors) -> Self {
+        self.connectors = Some(connectors);
         self
     }
 
@@ -83,6 +94,11 @@ impl OutboundPolicy {
 /// ```
 pub fn explain(policy: &OutboundPolicy, destination: &Destination) -> Plan {
     let mut trace = Trace::new();
+    if let (Some(connectors), Some(domain)) = (&policy.connectors, destination.next_hop_name()) {
+        if let Some((connector, pattern)) = connectors.outbound_for(domain) {
+            return from_connector(policy, destination, domain, connector, pattern, trace);
+        }
+    }
     if let Some(table) = &policy.table {
         if let Some(hit) = table.lookup(destination) {
             return from_table(policy, destination, hit, trace);
@@ -98,6 +114,69 @@ pub fn explain(policy: &OutboundPolicy, destination: &Destination) -> Plan {
     });
     let site = SitePolicy::for_level(policy.default_level, &policy.sni);
     build(destination, PolicySource::Default, &site, trace)
+}
+
+fn from_connector(
+    policy: &OutboundPolicy,
+    destination: &Destination,
+    domain: &DnsName,
+    connector: &OutboundConnector,
+    pattern: &DomainPattern,
+    mut trace: Trace,
+) -> Plan {
+    trace.push(Rule::ConnectorMatched {
+        connector: connector.name.clone(),
+        pattern: pattern.to_string(),
+    });
+    let tls_domain = match (connector.tls_settings, &connector.tls_domain) {
+        (Some(TlsSettings::DomainValidation), None) => {
+            trace.push(Rule::DomainValidationDefault {
+                connector: connector.name.clone(),
+                domain: domain.to_string(),
+            });
+            Some(NamePattern::exact(
+                domain.clone(),
+                Dialect::ExchangeConnector,
+            ))
+        }
+        (_, tls_domain) => tls_domain.clone(),
+    };
+    let requirement = TlsSettings::requirement(connector.tls_settings, tls_domain);
+    trace.push(Rule::ConnectorTlsSettings {
+        connector: connector.name.clone(),
+        settings: connector
+            .tls_settings
+            .map_or("opportunistic", TlsSettings::as_str),
+        requirement: requirement.clone(),
+    });
+    let hosts = (!connector.smart_hosts.is_empty()).then(|| {
+        trace.push(Rule::SmartHosts {
+            connector: connector.name.clone(),
+            count: connector.smart_hosts.len(),
+        });
+        connector.smart_hosts.as_slice()
+    });
+    if connector.client_certificate.is_some() {
+        trace.push(Rule::ClientCertificate {
+            connector: connector.name.clone(),
+        });
+    }
+    let site = SitePolicy {
+        requirement,
+        names: &[],
+        dialect: Dialect::ExchangeConnector,
+        protocols: ProtocolPolicy::MODERN,
+        sni: &policy.sni,
+        connection_reuse: false,
+        client_certificate: connector.client_certificate.as_ref(),
+        hosts,
+    };
+    build(
+        destination,
+        PolicySource::Connector(connector.name.clone()),
+        &site,
+        trace,
+    )
 }
 
 fn from_table(
@@ -395,6 +474,66 @@ mod tests {
                 tried: vec!["other.example".into(), ".example".into()]
             })
         );
+    }
+
+    #[test]
+    fn connectors_come_first_and_map_exchange_settings() {
+        let connectors =
+            Connectors::from_toml(include_str!("../../examples/connectors.toml")).unwrap();
+        let table = PolicyTable::parse("contoso.com encrypt\n").unwrap();
+        let policy = OutboundPolicy::new()
+            .with_table(table)
+            .with_connectors(connectors);
+
+        let dest = Destination::domain("contoso.com", ["mx.contoso.com"]).unwrap();
+        let plan = explain(&policy, &dest);
+        assert_eq!(
+            plan.source,
+            PolicySource::Connector("Contoso (forced TLS, domain validation)".into())
+        );
+        let host = plan.hosts.first().unwrap();
+        assert_eq!(names(host), ["*.contoso.com"]);
+        assert!(!host.ladder().contains(Rung::Plaintext));
+        assert_eq!(
+            host.requirement.authentication.reference_ids()[0].dialect(),
+            Dialect::ExchangeConnector
+        );
+
+        let dest = Destination::domain("fabrikam.com", ["mx.fabrikam.com"]).unwrap();
+        let plan = explain(&policy, &dest);
+        let hosts: Vec<String> = plan.hosts.iter().map(|h| h.host.to_string()).collect();
+        assert_eq!(hosts, ["relay1.fabrikam.com", "192.0.2.25"]);
+        assert_eq!(plan.hosts[1].sni, None);
+        assert_eq!(plan.hosts[0].requirement.level(), Level::Encrypt);
+
+        let dest = Destination::domain("onprem.example.org", ["mx.example.org"]).unwrap();
+        let plan = explain(&policy, &dest);
+        assert!(plan.hosts[0].client_certificate.is_some());
+        assert!(plan
+            .trace
+            .steps()
+            .iter()
+            .any(|r| matches!(r, Rule::ClientCertificate { .. })));
+
+        // Not covered by a connector: the table, then the default.
+        let dest = Destination::domain("other.example", ["mx.other.example"]).unwrap();
+        assert_eq!(explain(&policy, &dest).source, PolicySource::Default);
+    }
+
+    #[test]
+    fn domain_validation_without_tls_domain_uses_the_recipient_domain() {
+        let connectors = Connectors::from_toml(
+            "[[outbound]]\nname = \"dv\"\nrecipient_domains = [\"*.example.com\"]\ntls_settings = \"domain_validation\"\n",
+        )
+        .unwrap();
+        let policy = OutboundPolicy::new().with_connectors(connectors);
+        let dest = Destination::domain("eu.example.com", ["mx.example.net"]).unwrap();
+        let plan = explain(&policy, &dest);
+        assert_eq!(names(&plan.hosts[0]), ["eu.example.com"]);
+        assert!(plan.trace.steps().iter().any(|r| matches!(
+            r,
+            Rule::DomainValidationDefault { domain, .. } if domain == "eu.example.com"
+        )));
     }
 
     #[test]
