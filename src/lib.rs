@@ -36,6 +36,8 @@
 
 pub mod cert;
 pub mod client;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub mod io;
 pub mod manual;
 pub mod names;
 pub mod policy;

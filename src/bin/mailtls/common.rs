@@ -1,0 +1,164 @@
+//! What every subcommand shares: exit codes, errors, PEM loading, certificate summaries.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use mailtls::tls::TlsIdentity;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// sysexits EX_USAGE: a bad flag or argument.
+pub const EX_USAGE: u8 = 64;
+/// sysexits EX_UNAVAILABLE: refused permanently.
+pub const EX_UNAVAILABLE: u8 = 69;
+/// sysexits EX_TEMPFAIL: deferred.
+pub const EX_TEMPFAIL: u8 = 75;
+/// sysexits EX_CONFIG: a configuration file is wrong.
+pub const EX_CONFIG: u8 = 78;
+/// sysexits EX_IOERR.
+pub const EX_IOERR: u8 = 74;
+
+/// A subcommand that cannot go on: the exit code and what to tell the user.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: EX_USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self {
+            code: EX_CONFIG,
+            message: message.into(),
+        }
+    }
+
+    pub fn io(message: impl Into<String>) -> Self {
+        Self {
+            code: EX_IOERR,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads a configuration file, saying which one failed.
+pub fn read_config(path: &Path, what: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("{what} {}: {e}", path.display())))
+}
+
+/// Every certificate in a PEM file, in order.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Failure> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| Failure::config(format!("certificate file {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(Failure::config(format!(
+            "certificate file {}: no CERTIFICATE block found",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// The private key in a PEM file.
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| Failure::config(format!("key file {}: {e}", path.display())))
+}
+
+/// A chain and its key, checked to belong together.
+pub fn load_identity(cert: &Path, key: &Path) -> Result<TlsIdentity, Failure> {
+    TlsIdentity::from_der(load_certs(cert)?, load_key(key)?).map_err(|e| {
+        Failure::config(format!(
+            "certificate {} with key {}: {e}",
+            cert.display(),
+            key.display()
+        ))
+    })
+}
+
+/// What a person wants to know about one certificate.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub sha256: String,
+    pub spki_sha256: String,
+}
+
+/// Summarises a DER certificate (unparseable ones keep only their fingerprint).
+pub fn summarize(der: &[u8]) -> CertSummary {
+    let mut summary = CertSummary {
+        sha256: colon_hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref()),
+        ..CertSummary::default()
+    };
+    if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) {
+        summary.subject = cert.subject().to_string();
+        summary.issuer = cert.issuer().to_string();
+        summary.not_before = cert.validity().not_before.to_string();
+        summary.not_after = cert.validity().not_after.to_string();
+        summary.spki_sha256 =
+            colon_hex(ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw).as_ref());
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            summary.sans = san
+                .value
+                .general_names
+                .iter()
+                .map(|name| match name {
+                    x509_parser::extensions::GeneralName::DNSName(d) => format!("DNS:{d}"),
+                    x509_parser::extensions::GeneralName::IPAddress(ip) => {
+                        format!("IP:{}", ip_text(ip))
+                    }
+                    other => format!("{other:?}"),
+                })
+                .collect();
+        }
+    }
+    summary
+}
+
+/// The subject of the first certificate in a chain, if it parses.
+pub fn subject_of(chain: &[CertificateDer<'static>]) -> Option<String> {
+    let first = chain.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(first.as_ref()).ok()?;
+    Some(cert.subject().to_string())
+}
+
+/// `AB:CD:...` upper-case hex, the form Postfix prints and takes.
+pub fn colon_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        let _ = write!(out, "{b:02X}");
+    }
+    out
+}
+
+fn ip_text(raw: &[u8]) -> String {
+    match raw.len() {
+        4 => {
+            let mut octets = [0_u8; 4];
+            octets.copy_from_slice(raw);
+            std::net::Ipv4Addr::from(octets).to_string()
+        }
+        16 => {
+            let mut octets = [0_u8; 16];
+            octets.copy_from_slice(raw);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => colon_hex(raw),
+    }
+}

@@ -1,0 +1,66 @@
+//! `mailtls explain`: the plan for a destination and the rules that made it, no network.
+
+use std::path::PathBuf;
+
+use mailtls::policy::postfix::PolicyTable;
+use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
+
+use crate::common::{read_config, Failure};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The destination: a domain, or a next hop like `[mx.example.com]:25`.
+    destination: String,
+    /// Candidate MX hosts, in preference order (default: the domain itself).
+    #[arg(long = "mx", value_name = "HOST")]
+    mx: Vec<String>,
+    /// A Postfix `smtp_tls_policy_maps` table (text form).
+    #[arg(long, value_name = "FILE")]
+    policy_map: Option<PathBuf>,
+    /// The default security level when nothing more specific matches.
+    #[arg(long, value_name = "LEVEL", default_value = "may")]
+    level: String,
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let policy = outbound_policy(&args.level, args.policy_map.as_deref())?;
+    let destination = destination(&args.destination, &args.mx)?;
+    let plan = explain(&policy, &destination);
+    print!("{plan}");
+    Ok(0)
+}
+
+/// The outbound policy from a default level and an optional Postfix table file.
+pub fn outbound_policy(
+    level: &str,
+    table: Option<&std::path::Path>,
+) -> Result<OutboundPolicy, Failure> {
+    let level = Level::parse(level).ok_or_else(|| {
+        Failure::usage(format!(
+            "--level {level:?}: expected none, may, encrypt, dane, dane-only, fingerprint, verify or secure"
+        ))
+    })?;
+    let mut policy = OutboundPolicy::new().with_default_level(level);
+    if let Some(path) = table {
+        let text = read_config(path, "policy map")?;
+        let table = PolicyTable::parse(&text)
+            .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
+        for warning in table.warnings() {
+            eprintln!("mailtls: {}: warning: {warning}", path.display());
+        }
+        policy = policy.with_table(table);
+    }
+    Ok(policy)
+}
+
+/// A destination from a domain or next hop and optional MX hosts.
+pub fn destination(next_hop: &str, mx: &[String]) -> Result<Destination, Failure> {
+    let destination = Destination::parse(next_hop)
+        .map_err(|e| Failure::usage(format!("destination {next_hop:?}: {e}")))?;
+    if mx.is_empty() {
+        return Ok(destination);
+    }
+    destination
+        .with_hosts(mx.iter().map(String::as_str))
+        .map_err(|e| Failure::usage(format!("--mx: {e}")))
+}

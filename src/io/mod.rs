@@ -1,0 +1,161 @@
+//! Thin adapters that drive the sans-IO sessions over real byte streams.
+//!
+//! - [`blocking`] (feature `blocking`, the default): `std::net::TcpStream` or any
+//!   `Read + Write`, one thread per connection.
+//! - [`tokio`](mod@self::tokio) (feature `tokio`): tokio streams or any
+//!   `AsyncRead + AsyncWrite`.
+//!
+//! Both do the same four things and nothing else: move bytes between the socket and the
+//! session, writing everything the session has for the peer as one write per protocol flight
+//! (never a write per line, so no delayed-ACK stall); turn the session's
+//! [`poll_timeout`](crate::server::ServerSession::poll_timeout) into read deadlines; read the
+//! clock ([`now`]); and hand the session's events to the application. Every protocol and
+//! policy decision stays in the core.
+//!
+//! The application side of an inbound session is an [`Application`]: a trait with one method,
+//! implemented for closures too.
+//!
+//! ```
+//! use mailtls::io::Answer;
+//! use mailtls::server::ServerEvent;
+//!
+//! let mut stored = Vec::new();
+//! let mut app = |event: &ServerEvent| {
+//!     if let ServerEvent::MessageData(chunk) = event {
+//!         stored.extend_from_slice(chunk);
+//!     }
+//!     Answer::Accept
+//! };
+//! # let _ = &mut app;
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::server::{CloseReason, ServerEvent, ServerSession};
+use crate::smtp::Reply;
+use crate::time::Timestamp;
+use crate::tls::TlsFacts;
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+/// The wall clock as the core's [`Timestamp`].
+pub fn now() -> Timestamp {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    Timestamp::from_since_epoch(since)
+}
+
+/// The time left until `deadline`, zero when it has passed.
+pub fn until(deadline: Timestamp) -> Duration {
+    deadline.saturating_duration_since(now())
+}
+
+/// The application's answer to an inbound event.
+///
+/// Only [`ServerEvent::MailFrom`], [`ServerEvent::RcptTo`] and [`ServerEvent::MessageEnd`]
+/// wait for an answer; for every other event the answer is ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Accept with the standard `250` reply.
+    Accept,
+    /// Accept with `250` and this text (a queue id, say).
+    AcceptWith(String),
+    /// Refuse with this 4xx or 5xx reply.
+    Reject(Reply),
+}
+
+/// What an inbound session hands to the application: every event, in order.
+///
+/// Implemented for every `FnMut(&ServerEvent) -> Answer`.
+pub trait Application {
+    /// One event of the session; the answer matters for the three events that wait for one.
+    fn on_event(&mut self, event: &ServerEvent) -> Answer;
+}
+
+impl<F> Application for F
+where
+    F: FnMut(&ServerEvent) -> Answer,
+{
+    fn on_event(&mut self, event: &ServerEvent) -> Answer {
+        self(event)
+    }
+}
+
+/// How an inbound session ended, for the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// Why the session closed, when it closed itself (`None` when the transport failed).
+    pub reason: Option<CloseReason>,
+    /// The TLS session's facts, when TLS was established.
+    pub tls: Option<TlsFacts>,
+    /// Bytes read from the peer.
+    pub bytes_in: u64,
+    /// Bytes written to the peer.
+    pub bytes_out: u64,
+}
+
+/// Runs the session's output side until it is quiet: collects every transmit into `flight`
+/// (one write for the adapter), hands every event to `app` and applies its answers.
+/// Returns whether anything happened.
+pub(crate) fn pump_server(
+    session: &mut ServerSession,
+    app: &mut dyn Application,
+    flight: &mut Vec<u8>,
+    end: &mut SessionEnd,
+) -> bool {
+    let mut progressed = false;
+    loop {
+        let mut moved = false;
+        while let Some(bytes) = session.poll_transmit() {
+            flight.extend_from_slice(&bytes);
+            moved = true;
+        }
+        while let Some(event) = session.poll_event() {
+            moved = true;
+            match &event {
+                ServerEvent::Closed(reason) => end.reason = Some(reason.clone()),
+                ServerEvent::TlsEstablished(facts) => end.tls = Some(facts.clone()),
+                _ => {}
+            }
+            let answer = app.on_event(&event);
+            let asks = matches!(
+                event,
+                ServerEvent::MailFrom(_) | ServerEvent::RcptTo(_) | ServerEvent::MessageEnd { .. }
+            );
+            // Events queue ahead of the one that waits: only the waiting event's own answer
+            // is applied.
+            if asks && session.pending().is_some() {
+                let applied = match answer {
+                    Answer::Accept => session.accept(),
+                    Answer::AcceptWith(text) => {
+                        session.accept_with(&text).or_else(|_| session.accept())
+                    }
+                    Answer::Reject(reply) => session.reject(&reply),
+                };
+                // A reject with a reply that refuses nothing is the application's bug; closing
+                // (421) is the safe way out, never an accept it did not give.
+                if applied.is_err() {
+                    session.close();
+                }
+            }
+        }
+        if !moved {
+            return progressed;
+        }
+        progressed = true;
+    }
+}
+
+/// Feeds `input` to the session as far as it takes it; returns the bytes taken.
+pub(crate) fn feed_server(session: &mut ServerSession, input: &mut Vec<u8>) -> usize {
+    if input.is_empty() || session.pending().is_some() {
+        return 0;
+    }
+    let taken = session.handle_input(input, now()).min(input.len());
+    input.drain(..taken);
+    taken
+}
