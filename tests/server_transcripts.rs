@@ -56,7 +56,7 @@ fn starttls_with_tail(writes: &[&[u8]]) -> (Driver, TlsClient, Vec<ServerEvent>)
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, ServerEvent::TlsEstablished(_))),
+            .any(|e| matches!(e, ServerEvent::TlsEstablished { .. })),
         "{events:?}"
     );
     (driver, client, events)

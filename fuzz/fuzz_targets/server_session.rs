@@ -75,10 +75,7 @@ fn configs() -> &'static [Arc<ServerConfig>; 4] {
             config.limits.input_buffer = 1024;
             config.limits.max_recipients = 4;
             if flags & 1 != 0 {
-                config.tls = Some(ServerTls {
-                    identity: identity.clone(),
-                    rung: Rung::Modern,
-                });
+                config.tls = Some(ServerTls::new(identity.clone(), Rung::Modern));
             }
             config.require_tls = flags & 2 != 0;
             Arc::new(config)

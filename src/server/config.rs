@@ -3,6 +3,9 @@
 
 use core::net::IpAddr;
 use core::time::Duration;
+use std::sync::Arc;
+
+use crate::cert::{ClientCertificate, OnFailure, Requirement, TrustAnchors};
 
 /// The configuration every inbound session of one listener shares (wrap it in an `Arc`).
 #[derive(Clone, Debug)]
@@ -41,6 +44,41 @@ pub struct ServerTls {
     pub identity: crate::tls::TlsIdentity,
     /// The TLS profile offered to clients.
     pub rung: crate::policy::ladder::Rung,
+    /// The client certificate to ask every client for; `None` asks for none.
+    pub client_auth: Option<ClientAuth>,
+}
+
+impl ServerTls {
+    /// STARTTLS with `identity` on `rung`, asking for no client certificate.
+    pub fn new(identity: crate::tls::TlsIdentity, rung: crate::policy::ladder::Rung) -> Self {
+        Self {
+            identity,
+            rung,
+            client_auth: None,
+        }
+    }
+}
+
+/// How the server asks for and judges client certificates.
+///
+/// A fresh verifier is built for every connection, so the outcome it records belongs to that
+/// connection alone; it comes out in [`ServerEvent::TlsEstablished`](super::ServerEvent).
+#[derive(Clone, Debug)]
+pub struct ClientAuth {
+    /// Whether a client must present a certificate. With [`ClientCertificate::Required`] and
+    /// [`OnFailure::Abort`] a client without one fails the handshake; with
+    /// [`OnFailure::Continue`] the handshake completes and `MAIL FROM` is refused
+    /// `530 5.7.0`.
+    pub certificate: ClientCertificate,
+    /// What a presented certificate must satisfy (for a partner: chain to the partner's
+    /// anchors and the `TlsSenderCertificateName` rule).
+    pub requirement: Requirement,
+    /// Fail the handshake when a certificate does not satisfy the requirement
+    /// ([`OnFailure::Abort`]), or record the failure and refuse `MAIL FROM` with
+    /// `550 5.7.1` ([`OnFailure::Continue`]), which the client can log and report.
+    pub on_failure: OnFailure,
+    /// Certificate authorities named to the client as acceptable issuers.
+    pub hints: Option<Arc<TrustAnchors>>,
 }
 
 /// Bounds on what a client may send; each one answers with its own reply when it is hit.

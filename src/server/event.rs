@@ -1,5 +1,6 @@
 //! What a server session tells the application, and what the application answers.
 
+use crate::cert::Outcome;
 use crate::smtp::{ForwardPath, Host, MailParams, Param, Reply, ReversePath};
 use crate::tls::{TlsFacts, TlsFailure};
 
@@ -54,7 +55,13 @@ pub enum ServerEvent {
     Reset,
     /// The TLS handshake completed; everything learnt before it was forgotten and the
     /// client must greet again.
-    TlsEstablished(TlsFacts),
+    TlsEstablished {
+        /// Version, suite, group, the client's chain and SNI.
+        facts: TlsFacts,
+        /// What the client-certificate verifier found: `None` when no certificate was asked
+        /// for or none was presented (an Anonymous client).
+        client_certificate: Option<Box<Outcome>>,
+    },
     /// TLS failed (handshake or later); the session is closed.
     TlsFailed(TlsFailure),
 }

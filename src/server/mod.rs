@@ -19,7 +19,7 @@ mod event;
 mod session;
 mod wire;
 
-pub use config::{ClientInfo, Limits, ServerConfig, ServerTls, Timeouts};
+pub use config::{ClientAuth, ClientInfo, Limits, ServerConfig, ServerTls, Timeouts};
 pub use error::ServerError;
 pub use event::{AbortReason, CloseReason, MailFrom, Pending, RcptTo, Refusal, ServerEvent};
 pub use session::ServerSession;

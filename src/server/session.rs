@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use core::time::Duration;
 
+use crate::cert::Outcome;
 use crate::smtp::{
     Code, Command, CommandConfig, CommandError, CommandParser, EnhancedCode, ForwardPath, Host,
     MailParams, Param, Reply, ReversePath, Verb,
@@ -274,6 +275,13 @@ impl ServerSession {
 
     /// Accepts the pending command with `250` and the given text (a queue id, say).
     pub fn accept_with(&mut self, text: &str) -> Result<(), ServerError> {
+        if self.pending.is_none() {
+            return Err(ServerError::NothingPending);
+        }
+        // Validate before anything changes: a bad text leaves the event pending.
+        Reply::new(Code::OK, None, text).map_err(|e| ServerError::InvalidText {
+            detail: e.to_string(),
+        })?;
         let pending = self.pending.take().ok_or(ServerError::NothingPending)?;
         let (enhanced, transaction) = match pending {
             PendingCommand::Mail => (
@@ -338,6 +346,11 @@ impl ServerSession {
     /// The facts of the TLS session, once established.
     pub fn tls_facts(&self) -> Option<&TlsFacts> {
         self.enforcement.tls_facts()
+    }
+
+    /// What the client-certificate verifier found, once TLS is established.
+    pub fn client_certificate(&self) -> Option<&Outcome> {
+        self.enforcement.client_certificate()
     }
 
     // ---- input -------------------------------------------------------------------------
@@ -576,7 +589,7 @@ impl ServerSession {
             );
             return;
         }
-        let Some(tls) = self.config.tls.as_ref() else {
+        let Some(tls) = self.config.tls.clone() else {
             self.refuse(
                 "STARTTLS",
                 Code::NOT_IMPLEMENTED,
@@ -585,7 +598,7 @@ impl ServerSession {
             );
             return;
         };
-        let engine = match self.enforcement.tls_engine(tls, self.now) {
+        let engine = match self.enforcement.tls_engine(&tls, self.now) {
             Ok(engine) => engine,
             Err(_) => {
                 self.refuse(
@@ -814,8 +827,11 @@ impl ServerSession {
         self.reset_transaction();
         self.commands.reset();
         if let Some(facts) = facts {
-            self.enforcement.set_tls(facts.clone());
-            self.events.push_back(ServerEvent::TlsEstablished(facts));
+            let client_certificate = self.enforcement.set_tls(facts.clone());
+            self.events.push_back(ServerEvent::TlsEstablished {
+                facts,
+                client_certificate: client_certificate.map(Box::new),
+            });
         }
         self.arm(self.config.timeouts.command);
     }
@@ -923,11 +939,13 @@ impl ServerSession {
         reply.encode(&mut bytes);
         let result = match &mut self.tls {
             TlsState::Active(engine) => engine.encrypt(&bytes, &mut self.output),
-            TlsState::Plain | TlsState::Boundary { .. } => {
+            TlsState::Plain => {
                 self.output.extend_from_slice(&bytes);
                 Ok(())
             }
-            TlsState::Handshaking(_) | TlsState::Failed => Ok(()),
+            // The 220 to STARTTLS is the last plaintext the client may see, and during the
+            // handshake there is no channel for SMTP: the session closes without a reply.
+            TlsState::Boundary { .. } | TlsState::Handshaking(_) | TlsState::Failed => Ok(()),
         };
         if let Err(failure) = result {
             self.tls_failed(failure);

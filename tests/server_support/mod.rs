@@ -82,10 +82,7 @@ pub fn tls_config(pki: &Pki) -> ServerConfig {
     let issued = pki.issue(SERVER_NAME);
     let identity = TlsIdentity::from_der(issued.chain, issued.key).unwrap();
     let mut config = ServerConfig::new(SERVER_NAME);
-    config.tls = Some(ServerTls {
-        identity,
-        rung: Rung::Modern,
-    });
+    config.tls = Some(ServerTls::new(identity, Rung::Modern));
     config
 }
 

@@ -1,0 +1,211 @@
+//! Server sessions against real TLS clients (rustls, scripted SMTP) with client
+//! certificates: a partner with the right certificate is accepted; the wrong certificate, an
+//! untrusted one, or none is refused with the right code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod server_support;
+
+use std::sync::Arc;
+
+use mailtls::cert::{
+    ClientCertificate, OnFailure, PartnerRequirement, Requirement, Role, TrustAnchors, TrustLevel,
+};
+use mailtls::names::{Dialect, NamePattern};
+use mailtls::server::{ClientAuth, CloseReason, Pending, ServerConfig, ServerEvent};
+use server_support::{codes, tls_config, Driver, Issued, Pki, TlsClient};
+
+/// The partner's CA and a server configured to match its certificates against
+/// `TlsSenderCertificateName = *.partner.example` (Exchange dialect: apex and subdomains).
+fn partner_server(
+    pki: &Pki,
+    partner: &Pki,
+    certificate: ClientCertificate,
+    on_failure: OnFailure,
+) -> ServerConfig {
+    let anchors = Arc::new(TrustAnchors::from_der([&partner.root()]).unwrap());
+    let rule = PartnerRequirement::new(Role::Inbound, Dialect::ExchangeConnector)
+        .with_names([NamePattern::parse("*.partner.example", Dialect::ExchangeConnector).unwrap()]);
+    let mut config = tls_config(pki);
+    let tls = config.tls.as_mut().unwrap();
+    tls.client_auth = Some(ClientAuth {
+        certificate,
+        requirement: Requirement::Partner {
+            anchors: Some(Arc::clone(&anchors)),
+            partner: rule,
+        },
+        on_failure,
+        hints: Some(anchors),
+    });
+    config
+}
+
+/// Greets, starts TLS with `identity`, greets again, and sends MAIL FROM; returns the driver,
+/// the TLS event's certificate outcome, and the reply to MAIL (empty when the application
+/// has to answer).
+fn mail_over_tls(
+    config: ServerConfig,
+    pki: &Pki,
+    identity: Option<Issued>,
+) -> (Driver, Option<mailtls::cert::Outcome>, String) {
+    let mut driver = Driver::new(config);
+    driver.say("EHLO relay.partner.example\r\n");
+    assert_eq!(codes(&driver.say("STARTTLS\r\n")), ["220 2.0.0"]);
+    let mut client = TlsClient::new(pki, identity);
+    assert!(client.handshake(&mut driver), "handshake failed");
+    let outcome = driver
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            ServerEvent::TlsEstablished {
+                client_certificate, ..
+            } => Some(client_certificate.map(|c| *c)),
+            _ => None,
+        })
+        .expect("TlsEstablished");
+    let ehlo = client.say(&mut driver, "EHLO relay.partner.example\r\n");
+    assert!(ehlo.starts_with("250-"), "{ehlo}");
+    let reply = client.say(&mut driver, "MAIL FROM:<billing@partner.example>\r\n");
+    (driver, outcome, reply)
+}
+
+#[test]
+fn partner_with_the_right_certificate_is_accepted() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Required,
+        OnFailure::Continue,
+    );
+    let identity = partner.issue("relay.partner.example");
+    let (driver, outcome, reply) = mail_over_tls(config, &pki, Some(identity));
+    let outcome = outcome.expect("a certificate was presented");
+    assert_eq!(outcome.trust, TrustLevel::Verified, "{outcome:?}");
+    assert_eq!(reply, "", "MAIL went to the application");
+    assert_eq!(driver.session.pending(), Some(Pending::MailFrom));
+    assert!(driver.session.client_certificate().unwrap().is_verified());
+}
+
+#[test]
+fn partner_certificate_with_the_wrong_name_is_refused_550_5_7_1() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Required,
+        OnFailure::Continue,
+    );
+    let identity = partner.issue("relay.other.example");
+    let (driver, outcome, reply) = mail_over_tls(config, &pki, Some(identity));
+    assert!(!outcome.unwrap().is_verified());
+    assert_eq!(codes(&reply), ["550 5.7.1"]);
+    assert!(driver.session.pending().is_none());
+}
+
+#[test]
+fn certificate_from_an_untrusted_ca_is_refused_550_5_7_1() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let impostor = Pki::new("Impostor CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Optional,
+        OnFailure::Continue,
+    );
+    let identity = impostor.issue("relay.partner.example");
+    let (_, outcome, reply) = mail_over_tls(config, &pki, Some(identity));
+    assert!(!outcome.unwrap().is_verified());
+    assert_eq!(codes(&reply), ["550 5.7.1"]);
+}
+
+#[test]
+fn no_certificate_where_one_is_required_is_refused_530_5_7_0() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Required,
+        OnFailure::Continue,
+    );
+    let (_, outcome, reply) = mail_over_tls(config, &pki, None);
+    assert_eq!(outcome, None);
+    assert_eq!(codes(&reply), ["530 5.7.0"]);
+}
+
+#[test]
+fn no_certificate_where_one_is_optional_is_accepted() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Optional,
+        OnFailure::Continue,
+    );
+    let (driver, outcome, reply) = mail_over_tls(config, &pki, None);
+    assert_eq!(outcome, None);
+    assert_eq!(reply, "");
+    assert_eq!(driver.session.pending(), Some(Pending::MailFrom));
+}
+
+#[test]
+fn required_certificate_with_abort_fails_the_handshake_without_one() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Required,
+        OnFailure::Abort,
+    );
+    let mut driver = Driver::new(config);
+    driver.say("EHLO relay.partner.example\r\n");
+    driver.say("STARTTLS\r\n");
+    let mut client = TlsClient::new(&pki, None);
+    // TLS 1.3: the client finishes its side before the server refuses; either way the
+    // server ends the session with a TLS failure and never speaks SMTP again.
+    client.handshake(&mut driver);
+    let events = driver.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::TlsFailed(_))),
+        "{events:?}"
+    );
+    assert!(events.contains(&ServerEvent::Closed(CloseReason::TlsFailed)));
+    assert!(driver.session.is_closed());
+}
+
+#[test]
+fn wrong_certificate_with_abort_fails_the_handshake() {
+    let pki = Pki::new("Server CA");
+    let partner = Pki::new("Partner CA");
+    let config = partner_server(
+        &pki,
+        &partner,
+        ClientCertificate::Optional,
+        OnFailure::Abort,
+    );
+    let mut driver = Driver::new(config);
+    driver.say("EHLO relay.partner.example\r\n");
+    driver.say("STARTTLS\r\n");
+    let mut client = TlsClient::new(&pki, Some(partner.issue("relay.other.example")));
+    client.handshake(&mut driver);
+    let events = driver.events();
+    let failure = events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::TlsFailed(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("TlsFailed");
+    assert_eq!(
+        failure.class,
+        mailtls::policy::ladder::FailureClass::Certificate
+    );
+}
