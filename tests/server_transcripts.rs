@@ -413,3 +413,41 @@ fn too_many_errors_close_the_session() {
     );
     assert!(driver.session.is_closed());
 }
+
+#[test]
+fn smuggled_end_of_data_with_bare_lf_is_refused_not_split() {
+    let mut driver = greeted(ServerConfig::new("mx.example.net"));
+    driver.say("EHLO c.example.org\r\nMAIL FROM:<a@example.org>\r\n");
+    driver.session.accept().unwrap();
+    driver.say("RCPT TO:<b@example.net>\r\n");
+    driver.session.accept().unwrap();
+    driver.say("DATA\r\n");
+    driver.events();
+    // "\n.\n" is not end-of-data: the MAIL behind it is message text, never a command.
+    let replies = driver.say("x\n.\nMAIL FROM:<smuggled@example.org>\r\n.\r\n");
+    assert_eq!(codes(&replies), ["554 5.5.2"]);
+    let events = driver.events();
+    assert!(events.contains(&ServerEvent::MessageAborted(AbortReason::Malformed)));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::MailFrom(_) | ServerEvent::MessageEnd { .. })));
+    assert!(driver.session.pending().is_none());
+}
+
+#[test]
+fn unadvertised_mail_parameters_are_refused_555() {
+    let mut driver = greeted(ServerConfig::new("mx.example.net"));
+    let ehlo = driver.say("EHLO c.example.org\r\n");
+    assert!(
+        !ehlo.contains("SMTPUTF8") && !ehlo.contains("CHUNKING"),
+        "{ehlo}"
+    );
+    for line in [
+        "MAIL FROM:<a@example.org> SMTPUTF8\r\n",
+        "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n",
+        "MAIL FROM:<a@example.org> XFOO=1\r\n",
+    ] {
+        assert_eq!(codes(&driver.say(line)), ["555 5.5.4"], "{line}");
+    }
+    assert!(driver.session.pending().is_none());
+}

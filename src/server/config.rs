@@ -90,6 +90,9 @@ pub struct Limits {
     /// The most recipients one transaction may name (RFC 5321 §4.5.3.1.8: at least 100).
     /// The next one is answered `452 4.5.3`.
     pub max_recipients: usize,
+    /// The longest message line, CRLF included (RFC 5321 §4.5.3.1.6: 1000). A message with
+    /// a longer line is refused `554 5.6.0` after its end-of-data.
+    pub max_text_line_length: usize,
     /// The largest message, in octets after dot-unstuffing, announced as `SIZE`. A larger
     /// `SIZE=` parameter or a larger message is answered `552 5.3.4`.
     pub max_message_size: u64,
@@ -106,6 +109,7 @@ impl Default for Limits {
         Self {
             max_line_length: 2048,
             max_recipients: 100,
+            max_text_line_length: crate::smtp::DEFAULT_MAX_TEXT_LINE,
             max_message_size: 36 * 1024 * 1024,
             max_errors: 20,
             input_buffer: 64 * 1024,

@@ -91,6 +91,9 @@ pub struct RcptTo {
 pub enum AbortReason {
     /// The client closed the connection (or TLS failed) in the middle of the message.
     ConnectionLost,
+    /// The message held a bare CR or LF, or a line over the limit; the client was answered
+    /// 554 (5.5.2 or 5.6.0) after its end-of-data.
+    Malformed,
     /// The message grew past the size limit; the client was answered 552 5.3.4.
     TooLarge,
     /// The client did not finish the message in time; it was answered 421 4.4.2.

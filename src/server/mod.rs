@@ -17,7 +17,6 @@ mod enforce;
 mod error;
 mod event;
 mod session;
-mod wire;
 
 pub use config::{ClientAuth, ClientInfo, Limits, ServerConfig, ServerTls, Timeouts};
 pub use error::ServerError;

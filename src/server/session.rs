@@ -7,8 +7,9 @@ use core::time::Duration;
 
 use crate::cert::Outcome;
 use crate::smtp::{
-    Code, Command, CommandConfig, CommandError, CommandParser, EnhancedCode, ForwardPath, Host,
-    MailParams, Param, Reply, ReversePath, Verb,
+    BareLineEnds, Body, Capabilities, Code, Command, CommandConfig, CommandError, CommandParser,
+    DataDecoder, DataStatus, EnhancedCode, ForwardPath, Host, MailParams, Param, Reply,
+    ReversePath, Verb,
 };
 use crate::time::Timestamp;
 use crate::tls::{TlsEngine, TlsFacts, TlsFailure};
@@ -17,7 +18,6 @@ use super::config::{ClientInfo, ServerConfig};
 use super::enforce::Enforcement;
 use super::error::ServerError;
 use super::event::{AbortReason, CloseReason, MailFrom, Pending, RcptTo, Refusal, ServerEvent};
-use super::wire::{self, DataReader};
 
 /// The most bytes of discarded plaintext kept for the log.
 const PREVIEW: usize = 64;
@@ -93,7 +93,7 @@ enum Phase {
 
 #[derive(Debug)]
 struct DataState {
-    reader: DataReader,
+    decoder: DataDecoder,
     size: u64,
     too_large: bool,
 }
@@ -458,16 +458,15 @@ impl ServerSession {
             return false;
         };
         let mut chunk = Vec::new();
-        let (consumed, end) = data.reader.read(&self.input, &mut chunk);
+        let (consumed, end) = match data.decoder.decode(&self.input, &mut chunk) {
+            DataStatus::End { consumed, result } => (consumed, Some(result)),
+            DataStatus::NeedMore => (self.input.len(), None),
+        };
         self.input.drain(..consumed.min(self.input.len()));
         data.size = data.size.saturating_add(chunk.len() as u64);
-        let mut became_too_large = false;
-        if !data.too_large && data.size > max {
-            data.too_large = true;
-            became_too_large = true;
-        }
-        let too_large = data.too_large;
-        let size = data.size;
+        let became_too_large = !data.too_large && data.size > max;
+        data.too_large |= became_too_large;
+        let (too_large, size) = (data.too_large, data.size);
         if became_too_large {
             self.events
                 .push_back(ServerEvent::MessageAborted(AbortReason::TooLarge));
@@ -475,9 +474,12 @@ impl ServerSession {
             self.queued_data = self.queued_data.saturating_add(chunk.len());
             self.events.push_back(ServerEvent::MessageData(chunk));
         }
-        if end {
-            self.phase = Phase::Command;
-            if too_large {
+        let Some(result) = end else {
+            return consumed > 0;
+        };
+        self.phase = Phase::Command;
+        match result {
+            _ if too_large => {
                 self.transaction = None;
                 self.reply(
                     Code::EXCEEDED_STORAGE,
@@ -485,14 +487,23 @@ impl ServerSession {
                     "Error: message size exceeds fixed maximum message size",
                 );
                 self.arm(self.config.timeouts.command);
-            } else {
+            }
+            Err(error) => {
+                // Bare CR or LF (the SMTP smuggling vector) or an overlong line: the decoder
+                // stopped passing content on; the message is refused as a whole.
+                self.transaction = None;
+                self.events
+                    .push_back(ServerEvent::MessageAborted(AbortReason::Malformed));
+                self.send(&error.reply());
+                self.arm(self.config.timeouts.command);
+            }
+            Ok(()) => {
                 self.pending = Some(PendingCommand::MessageEnd);
                 self.deadline = None;
                 self.events.push_back(ServerEvent::MessageEnd { size });
             }
-            return true;
         }
-        consumed > 0
+        true
     }
 
     // ---- commands ----------------------------------------------------------------------
@@ -553,7 +564,10 @@ impl ServerSession {
         self.enforcement.set_helo(&host);
         self.greeting = Some(Greeting { extended });
         let reply = if extended {
-            wire::ehlo_reply(&self.config.hostname, &self.capabilities())
+            let mut lines = vec![self.config.hostname.clone()];
+            lines.extend(self.capabilities().lines());
+            Reply::from_lines(Code::OK, None, lines)
+                .unwrap_or_else(|_| reply_of(Code::OK, None, "Hello"))
         } else {
             reply_of(Code::OK, None, &self.config.hostname)
         };
@@ -562,11 +576,17 @@ impl ServerSession {
             .push_back(ServerEvent::Greeted { host, extended });
     }
 
-    fn capabilities(&self) -> wire::Capabilities {
-        wire::Capabilities {
-            size: self.config.limits.max_message_size,
+    /// What the EHLO reply announces: STARTTLS only before TLS, REQUIRETLS only after it
+    /// (RFC 8689 §4.1), so a stripped or injected plaintext list means nothing.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            pipelining: true,
+            size: Some(self.config.limits.max_message_size),
+            eight_bit_mime: true,
+            enhanced_status_codes: true,
             starttls: !self.is_tls() && self.config.tls.is_some(),
             require_tls: self.is_tls(),
+            ..Capabilities::default()
         }
     }
 
@@ -673,7 +693,8 @@ impl ServerSession {
             );
             return;
         }
-        if !params.other.is_empty() {
+        if !params.other.is_empty() || params.smtputf8 || params.body == Some(Body::BinaryMime) {
+            // Only what the EHLO reply announced: SIZE, BODY=7BIT/8BITMIME, REQUIRETLS.
             self.refuse(
                 "MAIL",
                 Code::PARAMETERS_NOT_RECOGNISED,
@@ -767,7 +788,10 @@ impl ServerSession {
             "End data with <CR><LF>.<CR><LF>",
         );
         self.phase = Phase::Data(DataState {
-            reader: DataReader::new(),
+            decoder: DataDecoder::new(
+                self.config.limits.max_text_line_length,
+                BareLineEnds::Reject,
+            ),
             size: 0,
             too_large: false,
         });
