@@ -38,6 +38,9 @@ pub mod cert;
 pub mod client;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 pub mod io;
+#[cfg(feature = "capi")]
+#[allow(unsafe_code)]
+pub mod ffi;
 pub mod manual;
 pub mod names;
 pub mod policy;

@@ -1,0 +1,283 @@
+/*
+ * hostile: calls every mailtls function the wrong way (NULL everywhere, invalid UTF-8,
+ * oversized inputs, wrong call order, freed and foreign handles, double frees) and checks
+ * that each gets its error code and nothing crashes. Exit 0 when every check holds.
+ * Run it under Valgrind or AddressSanitizer to check memory safety too.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mailtls.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define EXPECT(call, want)                                                              \
+  do {                                                                                  \
+    mailtls_result got_ = (call);                                                       \
+    checks++;                                                                           \
+    if (got_ != (want)) {                                                               \
+      fprintf(stderr, "%s:%d: %s returned %u, expected %u\n", __FILE__, __LINE__, #call, \
+              (unsigned)got_, (unsigned)(want));                                        \
+      failures++;                                                                       \
+    }                                                                                   \
+  } while (0)
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    checks++;                                                                    \
+    if (!(cond)) {                                                               \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                                \
+    }                                                                            \
+  } while (0)
+
+enum { OK = MAILTLS_RESULT_OK, NUL = MAILTLS_RESULT_NULL_PARAMETER };
+
+static const char BAD_UTF8[] = {(char)0xff, (char)0xfe, 'x', 0};
+
+static char *huge_string(size_t n) {
+  char *s = malloc(n + 1);
+  if (!s) abort();
+  memset(s, 'a', n);
+  s[n] = 0;
+  return s;
+}
+
+static void result_messages(void) {
+  char buf[256];
+  size_t n = 12345;
+  EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "success") == 0 && n == 7);
+  EXPECT(mailtls_result_message(4242424u, buf, sizeof buf, &n), OK); /* unknown code */
+  CHECK(strstr(buf, "unknown") != NULL);
+  CHECK(!mailtls_result_is_known(0) && mailtls_result_is_known(MAILTLS_RESULT_PANIC));
+  EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, NULL, 10, &n), NUL);
+  EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, buf, sizeof buf, NULL), NUL);
+  EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, buf, 0, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  /* Truncation: 4 bytes of buffer hold 3 characters and the NUL. */
+  n = 99;
+  EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, buf, 4, &n), OK);
+  CHECK(n == 3 && strcmp(buf, "suc") == 0);
+}
+
+static void config_calls(void) {
+  mailtls_config *config = NULL;
+  char buf[512];
+  size_t n = 0;
+  uint32_t line = 0, column = 0;
+
+  EXPECT(mailtls_config_new(NULL), NUL);
+  EXPECT(mailtls_config_set_default_level(NULL, "may"), NUL);
+  EXPECT(mailtls_config_load_postfix_table(NULL, (const uint8_t *)"x", 1), NUL);
+  EXPECT(mailtls_config_last_error(NULL, buf, sizeof buf, &n), NUL);
+  mailtls_config_free(NULL);
+
+  EXPECT(mailtls_config_new(&config), OK);
+  CHECK(config != NULL);
+  EXPECT(mailtls_config_last_error(config, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_config_set_default_level(config, NULL), NUL);
+  EXPECT(mailtls_config_set_default_level(config, BAD_UTF8), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_config_set_default_level(config, "paranoid"), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_config_last_error(config, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "paranoid") != NULL);
+  EXPECT(mailtls_config_last_error_position(config, &line, &column), MAILTLS_RESULT_NOT_FOUND);
+
+  char *huge = huge_string(MAILTLS_MAX_STRING + 1);
+  EXPECT(mailtls_config_set_default_level(config, huge), MAILTLS_RESULT_TOO_LONG);
+  free(huge);
+
+  /* Tables: NULL, oversized (the length alone is checked: nothing is read), bad UTF-8,
+   * syntax errors with their position. */
+  EXPECT(mailtls_config_load_postfix_table(config, NULL, 10), NUL);
+  EXPECT(mailtls_config_load_postfix_table(config, (const uint8_t *)"x", (size_t)MAILTLS_MAX_TEXT + 1),
+         MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_config_load_postfix_table(config, (const uint8_t *)BAD_UTF8, 3), MAILTLS_RESULT_INVALID_UTF8);
+  const char *bad_table = "example.com secure\n[mx.example.net]:99999 encrypt\n";
+  EXPECT(mailtls_config_load_postfix_table(config, (const uint8_t *)bad_table, strlen(bad_table)),
+         MAILTLS_RESULT_POLICY_TABLE);
+  EXPECT(mailtls_config_last_error_position(config, NULL, &column), NUL);
+  line = column = 0;
+  EXPECT(mailtls_config_last_error_position(config, &line, &column), OK);
+  CHECK(line == 2 && column >= 1);
+  EXPECT(mailtls_config_last_error(config, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "line 2") != NULL);
+
+  /* A big valid table (1 MB of comments) loads. */
+  size_t big = 1u << 20;
+  char *table = huge_string(big);
+  table[0] = '#';
+  table[big - 1] = '\n';
+  EXPECT(mailtls_config_load_postfix_table(config, (const uint8_t *)table, big), OK);
+  free(table);
+
+  /* Plans. */
+  mailtls_plan *plan = NULL;
+  const char *hosts[] = {"mx1.example.com", NULL};
+  EXPECT(mailtls_config_plan(config, NULL, NULL, 0, &plan), NUL);
+  EXPECT(mailtls_config_plan(config, "example.com", NULL, 0, NULL), NUL);
+  EXPECT(mailtls_config_plan(config, "example.com", NULL, 2, &plan), NUL);
+  EXPECT(mailtls_config_plan(config, "example.com", hosts, 2, &plan), NUL); /* hosts[1] is NULL */
+  EXPECT(mailtls_config_plan(config, "example.com", hosts, MAILTLS_MAX_HOSTS + 1, &plan),
+         MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_config_plan(config, "[unclosed", NULL, 0, &plan), MAILTLS_RESULT_DESTINATION);
+  EXPECT(mailtls_config_plan(config, BAD_UTF8, NULL, 0, &plan), MAILTLS_RESULT_INVALID_UTF8);
+  CHECK(plan == NULL); /* out-parameters are written only on success */
+  EXPECT(mailtls_config_plan(config, "example.com", hosts, 1, &plan), OK);
+  CHECK(plan != NULL);
+
+  size_t count = 0, size = 0;
+  bool required = true;
+  EXPECT(mailtls_plan_host_count(plan, &count), OK);
+  CHECK(count == 1);
+  EXPECT(mailtls_plan_host_requires_tls(plan, 5, &required), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_plan_host_requires_tls(plan, 0, &required), OK);
+  CHECK(!required); /* the default level is may */
+  EXPECT(mailtls_plan_explain(plan, 7, buf, sizeof buf, &n), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_plan_explain(plan, MAILTLS_FORMAT_TEXT, buf, 4, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  EXPECT(mailtls_plan_explain_size(plan, MAILTLS_FORMAT_JSON, &size), OK);
+  char *json = malloc(size);
+  EXPECT(mailtls_plan_explain(plan, MAILTLS_FORMAT_JSON, json, size, &n), OK);
+  CHECK(n == size - 1 && json[0] == '{' && json[n] == 0);
+  free(json);
+
+  /* A handle of the wrong type is refused, not misread. */
+  EXPECT(mailtls_plan_host_count((const mailtls_plan *)config, &count), MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_config_set_default_level((mailtls_config *)plan, "may"), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_config_free((mailtls_config *)plan); /* wrong type: ignored */
+  EXPECT(mailtls_plan_host_count(plan, &count), OK);
+
+  /* A pointer that never was a handle. */
+  int local = 0;
+  EXPECT(mailtls_plan_host_count((const mailtls_plan *)&local, &count), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_plan_free((mailtls_plan *)&local); /* not ours: ignored */
+
+  /* Use after free and double free. */
+  mailtls_plan_free(plan);
+  EXPECT(mailtls_plan_host_count(plan, &count), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_plan_free(plan);
+  mailtls_config_free(config);
+  EXPECT(mailtls_config_set_default_level(config, "may"), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_config_free(config);
+}
+
+static void tlsrpt_calls(void) {
+  mailtls_tlsrpt *rpt = NULL;
+  mailtls_tlsrpt_added added = MAILTLS_TLSRPT_ADDED_OVER_CAP;
+  char buf[64];
+  size_t n = 0;
+
+  EXPECT(mailtls_tlsrpt_new(10, 5, &rpt), MAILTLS_RESULT_REPORT);
+  EXPECT(mailtls_tlsrpt_new(0, 100, NULL), NUL);
+  EXPECT(mailtls_tlsrpt_new(0, 100, &rpt), OK);
+
+  mailtls_tlsrpt_session s;
+  memset(&s, 0, sizeof s);
+  s.at_unix = 50;
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), NUL); /* policy_type NULL */
+  EXPECT(mailtls_tlsrpt_add(rpt, NULL, &added), NUL);
+  s.policy_type = "nonsense";
+  s.policy_domain = "example.com";
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), MAILTLS_RESULT_REPORT);
+  s.policy_type = "sts";
+  s.result_type = "not-a-result-type";
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), MAILTLS_RESULT_REPORT);
+  s.result_type = "certificate-expired";
+  s.sending_ip = "999.1.1.1";
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), MAILTLS_RESULT_INVALID_ARGUMENT);
+  s.sending_ip = NULL;
+  s.policy_string_count = 3; /* with a NULL array */
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), NUL);
+  s.policy_string_count = 0;
+  s.policy_domain = BAD_UTF8;
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), MAILTLS_RESULT_INVALID_UTF8);
+  s.policy_domain = "example.com";
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, NULL), NUL);
+  CHECK(added == MAILTLS_TLSRPT_ADDED_OVER_CAP); /* untouched so far */
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), OK);
+  CHECK(added == MAILTLS_TLSRPT_ADDED_COUNTED);
+  s.at_unix = 1000;
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), OK);
+  CHECK(added == MAILTLS_TLSRPT_ADDED_OUTSIDE_PERIOD);
+
+  EXPECT(mailtls_tlsrpt_json(rpt, "other.example", "org", "c@x", "id", buf, sizeof buf, &n),
+         MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_tlsrpt_json(rpt, "example.com", NULL, "c@x", "id", buf, sizeof buf, &n), NUL);
+  EXPECT(mailtls_tlsrpt_json(rpt, "example.com", "org", "c@x", "id", buf, sizeof buf, &n),
+         MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  mailtls_tlsrpt_free(rpt);
+  mailtls_tlsrpt_free(rpt);
+  EXPECT(mailtls_tlsrpt_add(rpt, &s, &added), MAILTLS_RESULT_INVALID_HANDLE);
+}
+
+static void server_calls(void) {
+  mailtls_server_config *config = NULL;
+  mailtls_server_session *session = NULL;
+  mailtls_server_event event = MAILTLS_SERVER_EVENT_OTHER;
+  uint8_t out[64];
+  char detail[256];
+  size_t n = 0;
+  bool closed = false;
+
+  EXPECT(mailtls_server_config_new(NULL, &config), NUL);
+  EXPECT(mailtls_server_config_new("mx.example.org", &config), OK);
+  EXPECT(mailtls_server_config_set_identity_pem(config, (const uint8_t *)"junk", 4,
+                                                (const uint8_t *)"junk", 4),
+         MAILTLS_RESULT_TLS);
+  EXPECT(mailtls_server_config_set_identity_pem(config, NULL, 0, NULL, 0), NUL);
+  EXPECT(mailtls_server_session_new(config, "not an address", 0, &session), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_server_session_new(config, "192.0.2.1", 1000, &session), OK);
+  /* The config may go before its sessions. */
+  mailtls_server_config_free(config);
+
+  EXPECT(mailtls_server_session_event_detail(session, detail, sizeof detail, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_server_session_accept(session), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_server_session_reject(session, 550, "5.7.1", "no"), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_server_session_reject(session, 250, NULL, "fine"), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_server_session_reject(session, 550, "9.9.9.9", "x"), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_server_session_tls_fact(session, MAILTLS_TLS_FACT_VERSION, detail, sizeof detail, &n),
+         MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_server_session_poll_transmit(session, NULL, 10, &n), NUL);
+
+  /* The greeting comes out in small pieces. */
+  size_t total = 0;
+  do {
+    EXPECT(mailtls_server_session_poll_transmit(session, out, 5, &n), OK);
+    total += n;
+  } while (n > 0);
+  CHECK(total > 10);
+
+  /* Garbage and a line far over the limit are answered, not fatal. */
+  size_t taken = 0;
+  EXPECT(mailtls_server_session_handle_input(session, (const uint8_t *)"\xff\xfe\r\n", 4, 2000, &taken), OK);
+  size_t big = 1u << 20;
+  char *line = huge_string(big);
+  EXPECT(mailtls_server_session_handle_input(session, (const uint8_t *)line, big + 1, 2000, &taken),
+         MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_server_session_handle_input(session, (const uint8_t *)line, big, 2000, &taken), OK);
+  free(line);
+  EXPECT(mailtls_server_session_handle_input(session, NULL, 3, 2000, &taken), NUL);
+  for (int i = 0; i < 100; i++) {
+    EXPECT(mailtls_server_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_SERVER_EVENT_NONE) break;
+  }
+  EXPECT(mailtls_server_session_handle_eof(session, 3000), OK);
+  EXPECT(mailtls_server_session_close(session), OK);
+  while (mailtls_server_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
+  }
+  EXPECT(mailtls_server_session_is_closed(session, &closed), OK);
+  CHECK(closed);
+  mailtls_server_session_free(session);
+  mailtls_server_session_free(session);
+  EXPECT(mailtls_server_session_is_closed(session, &closed), MAILTLS_RESULT_INVALID_HANDLE);
+}
+
+int main(void) {
+  result_messages();
+  config_calls();
+  tlsrpt_calls();
+  server_calls();
+  printf("hostile: %d checks, %d failures\n", checks, failures);
+  return failures == 0 ? 0 : 1;
+}

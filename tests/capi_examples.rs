@@ -1,0 +1,289 @@
+//! The C API from C: the examples in `examples/c` built with gcc against the static and the
+//! shared library, run plain, under Valgrind and with AddressSanitizer.
+//!
+//! Needs the libraries `.ci/capi.sh` builds (`$MAILTLS_CAPI_LIBDIR`, else
+//! `<target>/capi/lib`): without them each test prints SKIPPED, or fails under CI. The milter
+//! test also needs the real peers (`.ci/peers/start.sh`), under the same rule.
+
+#![cfg(feature = "capi")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// How a C program is built and run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    /// Linked against `libmailtls.a`.
+    Static,
+    /// Linked against `libmailtls.so`.
+    Shared,
+    /// The static build under Valgrind memcheck (definite leaks are errors).
+    Valgrind,
+    /// The static build with `-fsanitize=address` on the C side.
+    Asan,
+}
+
+const ALL: [Variant; 4] = [
+    Variant::Static,
+    Variant::Shared,
+    Variant::Valgrind,
+    Variant::Asan,
+];
+
+/// The built examples: `<out>/build/{static,shared}/` and `<out>/asan/static/`.
+struct Examples {
+    build: PathBuf,
+    asan: PathBuf,
+}
+
+fn ci() -> bool {
+    std::env::var("CI")
+        .map(|v| !v.is_empty() && v != "false" && v != "0")
+        .unwrap_or(false)
+}
+
+/// The target directory this test binary was built into (`<target>/debug/deps/<exe>`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
+}
+
+fn lib_dir() -> PathBuf {
+    match std::env::var_os("MAILTLS_CAPI_LIBDIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => target_dir().join("capi").join("lib"),
+    }
+}
+
+/// Builds the examples once per test run; `None` (skip) when the libraries are missing
+/// outside CI.
+fn examples(test: &str) -> Option<&'static Examples> {
+    let lib = lib_dir();
+    let present = lib.join("libmailtls.a").exists() && lib.join("libmailtls.so").exists();
+    if !present {
+        assert!(
+            !ci(),
+            "\n\n*** {test}: the C libraries are missing from {}: run .ci/capi.sh ***\n",
+            lib.display()
+        );
+        eprintln!(
+            "\n*** SKIPPED {test}: the C libraries are missing from {}; run .ci/capi.sh ***\n",
+            lib.display()
+        );
+        return None;
+    }
+    static BUILT: OnceLock<Examples> = OnceLock::new();
+    Some(BUILT.get_or_init(|| {
+        let out = lib.parent().unwrap().join("test-examples");
+        let build = out.join("build");
+        let asan = out.join("asan");
+        make(&lib, &build, None);
+        make(&lib, &asan, Some("address"));
+        Examples { build, asan }
+    }))
+}
+
+fn make(lib: &Path, out: &Path, sanitize: Option<&str>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/c");
+    let mut cmd = Command::new("make");
+    cmd.arg("-s")
+        .arg("-C")
+        .arg(&dir)
+        .arg(format!("LIBDIR={}", lib.display()))
+        .arg(format!("OUT={}", out.display()));
+    if let Some(s) = sanitize {
+        cmd.arg(format!("SANITIZE={s}"));
+    }
+    let output = cmd.output().expect("make runs");
+    assert!(
+        output.status.success(),
+        "make failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+impl Examples {
+    /// The path of a built example (program or module) for `variant`.
+    fn path(&self, variant: Variant, name: &str) -> PathBuf {
+        match variant {
+            Variant::Static | Variant::Valgrind => self.build.join("static").join(name),
+            Variant::Shared => self.build.join("shared").join(name),
+            Variant::Asan => self.asan.join("static").join(name),
+        }
+    }
+
+    /// A command running `name` with `args` as `variant` says.
+    fn command(&self, variant: Variant, name: &str, args: &[&str]) -> Command {
+        let program = self.path(variant, name);
+        let mut cmd = if variant == Variant::Valgrind {
+            let mut cmd = Command::new("valgrind");
+            cmd.args([
+                "-q",
+                "--error-exitcode=1",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+            ])
+            .arg(&program);
+            cmd
+        } else {
+            Command::new(&program)
+        };
+        cmd.args(args);
+        if variant == Variant::Asan {
+            cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
+        }
+        cmd
+    }
+
+    fn run(&self, variant: Variant, name: &str, args: &[&str]) -> Run {
+        let output = self.command(variant, name, args).output().expect("runs");
+        Run { variant, output }
+    }
+}
+
+/// A finished run, with its output for assertions and messages.
+struct Run {
+    variant: Variant,
+    output: Output,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Asserts the exit code, printing everything when it differs.
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "{:?}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.variant,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+#[test]
+fn hostile_calls_get_error_codes_and_never_crash() {
+    let Some(examples) = examples("hostile_calls_get_error_codes_and_never_crash") else {
+        return;
+    };
+    for variant in ALL {
+        let run = examples.run(variant, "hostile", &[]);
+        run.expect_code(0);
+        assert!(run.stdout().contains(", 0 failures"), "{}", run.stdout());
+    }
+}
+
+#[test]
+fn explain_prints_the_plan_as_text_and_json_and_the_tlsrpt_report() {
+    let Some(examples) = examples("explain_prints_the_plan_as_text_and_json") else {
+        return;
+    };
+    let dir = tempdir("explain");
+    let table = dir.join("tls_policy");
+    std::fs::write(
+        &table,
+        "# partners\nexample.com secure match=nexthop:dot-nexthop\n.example.net encrypt\n",
+    )
+    .unwrap();
+    let table = table.to_str().unwrap();
+    for variant in ALL {
+        let run = examples.run(
+            variant,
+            "explain",
+            &[table, "example.com", "mx1.example.com"],
+        );
+        run.expect_code(0);
+        let stdout = run.stdout();
+        assert!(
+            stdout.contains(
+                "plan for example.com (from policy table entry \"example.com\" at line 2)"
+            ),
+            "{stdout}"
+        );
+        let json_line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("JSON "))
+            .unwrap();
+        let plan: serde_json::Value = serde_json::from_str(json_line).unwrap();
+        assert_eq!(plan["destination"], "example.com");
+        assert_eq!(plan["hosts"][0]["host"], "mx1.example.com");
+        assert_eq!(plan["hosts"][0]["requires_tls"], true);
+        assert_eq!(plan["hosts"][0]["floor"], "tls12-conservative");
+        assert!(plan["trace"][0].as_str().unwrap().contains("line 2"));
+
+        let report_line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("TLSRPT "))
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_str(report_line).unwrap();
+        let summary = &report["policies"][0]["summary"];
+        assert_eq!(summary["total-successful-session-count"], 1);
+        assert_eq!(summary["total-failure-session-count"], 1);
+        assert_eq!(
+            report["policies"][0]["failure-details"][0]["result-type"],
+            "certificate-expired"
+        );
+    }
+
+    // A subdomain of .example.net: the parent entry, TLS required without verification.
+    let run = examples.run(
+        Variant::Static,
+        "explain",
+        &[table, "mail.example.net", "mx.mail.example.net"],
+    );
+    run.expect_code(0);
+    let json_line = run.stdout();
+    let json_line = json_line
+        .lines()
+        .find_map(|l| l.strip_prefix("JSON "))
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_str(json_line).unwrap();
+    assert_eq!(plan["hosts"][0]["level"], "encrypt");
+}
+
+#[test]
+fn explain_reports_table_errors_with_line_and_column() {
+    let Some(examples) = examples("explain_reports_table_errors_with_line_and_column") else {
+        return;
+    };
+    let dir = tempdir("explain-bad");
+    let table = dir.join("tls_policy");
+    std::fs::write(&table, "example.com secure\nexample.org sekure\n").unwrap();
+    let table = table.to_str().unwrap();
+    for variant in ALL {
+        let run = examples.run(variant, "explain", &[table, "example.com"]);
+        run.expect_code(2);
+        let stderr = run.stderr();
+        assert!(
+            stderr.contains(&format!("{table}:2:13: policy table line 2, column 13")),
+            "{stderr}"
+        );
+    }
+}
+
+/// A fresh directory under the target dir for one test's files.
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = target_dir()
+        .join("capi")
+        .join("tmp")
+        .join(format!("{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
