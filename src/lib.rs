@@ -36,11 +36,11 @@
 
 pub mod cert;
 pub mod client;
-#[cfg(any(feature = "blocking", feature = "tokio"))]
-pub mod io;
 #[cfg(feature = "capi")]
 #[allow(unsafe_code)]
 pub mod ffi;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub mod io;
 pub mod manual;
 pub mod names;
 pub mod policy;
