@@ -4,15 +4,13 @@
 # real Postfix) plain, under Valgrind and with AddressSanitizer.
 #
 # Run from a clean clone as root after the peers are started (MAILTLS_PEERS_ENV set), or from
-# .ci/run. Any failure fails the script. Outputs go to $CARGO_TARGET_DIR/capi (default
-# target/capi): lib/ (libmailtls.a, libmailtls.so, mailtls.pc), build/, asan/.
+# .ci/run. Any failure fails the script. Outputs go to <cargo target dir>/capi (target/capi
+# by default): lib/ (libmailtls.a, libmailtls.so, mailtls.pc) and the test builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 CBINDGEN_VERSION=0.29.4
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-out="$target_dir/capi"
 started=$(date +%s)
 note() { printf -- '--- %s  (+%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 fail() { printf '\nCAPI FAILED: %s\n' "$*" >&2; exit 1; }
@@ -27,18 +25,28 @@ done
 [ -f /usr/include/libmilter/mfapi.h ] || fail "libmilter-dev is not installed (.ci/peers/install.sh installs it)"
 
 note "include/mailtls.h is what cbindgen generates"
-mkdir -p "$out/lib"
-cbindgen --quiet --config cbindgen.toml --output "$out/mailtls.h" src/ffi/mod.rs
-if ! cmp -s "$out/mailtls.h" include/mailtls.h; then
-  diff -u include/mailtls.h "$out/mailtls.h" | head -n 60 >&2 || true
+generated=$(mktemp)
+trap 'rm -f "$generated"' EXIT
+cbindgen --quiet --config cbindgen.toml --output "$generated" src/ffi/mod.rs
+if ! cmp -s "$generated" include/mailtls.h; then
+  diff -u include/mailtls.h "$generated" | head -n 60 >&2 || true
   fail "include/mailtls.h is stale: run cbindgen --config cbindgen.toml --output include/mailtls.h src/ffi/mod.rs"
 fi
 
 note "static and shared libraries (feature capi)"
-cargo rustc --quiet --lib --features capi --crate-type staticlib
-cp "$target_dir/debug/libmailtls.a" "$out/lib/"
-cargo rustc --quiet --lib --features capi --crate-type cdylib
-cp "$target_dir/debug/libmailtls.so" "$out/lib/"
+# The library file cargo reports (wherever the target dir is).
+build_lib() {
+  cargo rustc --quiet --lib --features capi --crate-type "$1" \
+      --message-format=json-render-diagnostics |
+    grep -o "\"[^\"]*/libmailtls\.$2\"" | tr -d '"' | tail -n 1
+}
+static_lib=$(build_lib staticlib a)
+shared_lib=$(build_lib cdylib so)
+[ -f "$static_lib" ] && [ -f "$shared_lib" ] || fail "cargo reported no libmailtls.a / libmailtls.so"
+# <target>/debug/libmailtls.a -> <target>/capi, where tests/capi_examples.rs looks.
+out="$(dirname "$(dirname "$static_lib")")/capi"
+mkdir -p "$out/lib"
+cp "$static_lib" "$shared_lib" "$out/lib/"
 
 note "pkg-config file"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
