@@ -143,10 +143,7 @@ pub extern "C" fn mailtls_server_config_set_identity_pem(
             .map_err(|_| mailtls_result::Tls)?;
         let key = PrivateKeyDer::from_pem_slice(key).map_err(|_| mailtls_result::Tls)?;
         let identity = TlsIdentity::from_der(chain, key).map_err(|_| mailtls_result::Tls)?;
-        config.tls = Some(ServerTls {
-            identity,
-            rung: Rung::Modern,
-        });
+        config.tls = Some(ServerTls::new(identity, Rung::Modern));
         Ok(())
     })
 }
@@ -485,7 +482,7 @@ fn kind_of(event: &ServerEvent) -> mailtls_server_event {
         ServerEvent::RcptTo(_) => mailtls_server_event::RcptTo,
         ServerEvent::Refused(_) => mailtls_server_event::Refused,
         ServerEvent::Reset => mailtls_server_event::Reset,
-        ServerEvent::TlsEstablished(_) => mailtls_server_event::TlsEstablished,
+        ServerEvent::TlsEstablished { .. } => mailtls_server_event::TlsEstablished,
         ServerEvent::TlsFailed(_) => mailtls_server_event::TlsFailed,
     }
 }
@@ -503,7 +500,7 @@ fn detail_of(event: &ServerEvent) -> Vec<u8> {
         ServerEvent::Refused(refusal) => String::from_utf8_lossy(&refusal.reply.to_bytes())
             .trim_end()
             .to_owned(),
-        ServerEvent::TlsEstablished(facts) => format!("{} {}", facts.version, facts.suite),
+        ServerEvent::TlsEstablished { facts, .. } => format!("{} {}", facts.version, facts.suite),
         ServerEvent::TlsFailed(failure) => {
             format!(
                 "{} ({}): {}",
