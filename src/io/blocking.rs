@@ -9,8 +9,10 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::{AttemptRecord, ClientSession, Delivery};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
 
+use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::{feed_server, now, pump_server, until, Application, SessionEnd};
 
 /// The read size; a TLS record is at most ~16 KiB.
@@ -172,6 +174,111 @@ where
             let result = serve_connection(stream, peer, config, &mut app);
             done(peer, app, result);
         });
+    }
+}
+
+/// Delivers `messages` as `delivery` says: one TCP connection per session, candidate hosts
+/// in order, a new connection for each rung the ladder steps down to, every message sent
+/// over the same connection while the session allows.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mailtls::client::{ClientSettings, Delivery, Envelope};
+/// use mailtls::io::{blocking, Connector, Message, PolicyVerifiers};
+/// use mailtls::policy::{explain, Destination, OutboundPolicy};
+/// use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
+///
+/// let plan = explain(&OutboundPolicy::new(), &Destination::parse("[mx.example.net]")?);
+/// let verifiers = PolicyVerifiers::load(&plan.hosts)?;
+/// let mut delivery = Delivery::new(ClientSettings::new("client.example.org")?, plan.hosts, Arc::new(verifiers));
+/// let envelope = Envelope::new(
+///     ReversePath::Mailbox(Mailbox::parse("a@example.org")?),
+///     vec![ForwardPath::Mailbox(Mailbox::parse("b@example.net")?)],
+/// );
+/// let message = Message { envelope, content: b"Subject: hi\r\n\r\nhello\r\n".to_vec() };
+/// let report = blocking::deliver(&mut delivery, &[message], &Connector::new());
+/// println!("{:?}", report.outcome);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn deliver(
+    delivery: &mut Delivery,
+    messages: &[Message],
+    connector: &Connector,
+) -> DeliveryReport {
+    let mut outbox = Outbox::new(messages);
+    let mut connect_errors = Vec::new();
+    while let Some(mut session) = delivery.next_session(now()) {
+        let Some((host, port)) = delivery.current_host().map(|(h, p)| (h.clone(), p)) else {
+            break;
+        };
+        let stream = match connector.target(&host, port) {
+            Target::Addr(addr) => connect(addr, connector.connect_timeout),
+            Target::Name(name, port) => connect((name.as_str(), port), connector.connect_timeout),
+        };
+        match stream {
+            Ok(stream) => {
+                outbox.new_session();
+                let record = drive_client(&stream, &mut session, &mut outbox);
+                let _ = stream.shutdown(Shutdown::Both);
+                delivery.record(record);
+            }
+            Err(e) => {
+                connect_errors.push((format!("{host}:{port}"), e.to_string()));
+                delivery.connect_failed();
+            }
+        }
+    }
+    outbox.report(delivery, connect_errors)
+}
+
+/// Runs one client session over any stream to its end, sending `messages` in order; returns
+/// the session's record and each message's result.
+pub fn run_client<S: Transport>(
+    stream: S,
+    session: &mut ClientSession,
+    messages: &[Message],
+) -> (AttemptRecord, Vec<Option<crate::client::MessageResult>>) {
+    let mut outbox = Outbox::new(messages);
+    let record = drive_client(stream, session, &mut outbox);
+    (record, outbox.into_results())
+}
+
+fn drive_client<S: Transport>(
+    mut stream: S,
+    session: &mut ClientSession,
+    outbox: &mut Outbox<'_>,
+) -> AttemptRecord {
+    let mut flight = Vec::new();
+    let mut buf = vec![0_u8; READ_CHUNK];
+    let mut finished = None;
+    loop {
+        if let Some(record) = outbox.pump(session, &mut flight) {
+            finished = Some(record);
+        }
+        if !flight.is_empty() {
+            // One write per flight. A failed write shows up as EOF on the next read.
+            let _ = stream.write_all(&flight).and_then(|()| stream.flush());
+            flight.clear();
+        }
+        if let Some(record) = finished {
+            return record;
+        }
+        let deadline = session.poll_timeout();
+        if deadline.is_some_and(|d| until(d).is_zero()) {
+            session.handle_timeout(now());
+            continue;
+        }
+        if stream.set_deadline(deadline.map(until)).is_err() {
+            session.handle_eof(now());
+            continue;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => session.handle_eof(now()),
+            Ok(n) => session.handle_input(buf.get(..n).unwrap_or_default(), now()),
+            Err(e) if is_timeout(&e) => session.handle_timeout(now()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => session.handle_eof(now()),
+        }
     }
 }
 

@@ -38,8 +38,13 @@ use crate::tls::TlsFacts;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod client;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod verify;
+
+pub use client::{Connector, DeliveryReport, Message};
+pub use verify::{load_anchor_files, AnchorError, PolicyVerifiers};
 
 /// The wall clock as the core's [`Timestamp`].
 pub fn now() -> Timestamp {

@@ -11,8 +11,10 @@ use std::time::Duration;
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ::tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 
+use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
 
+use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::{feed_server, now, pump_server, until, Application, SessionEnd};
 
 /// The read size; a TLS record is at most ~16 KiB.
@@ -118,4 +120,99 @@ pub async fn serve_one<A: Application>(
 ) -> io::Result<SessionEnd> {
     let (stream, peer) = listener.accept().await?;
     serve_connection(stream, peer, config, app).await
+}
+
+/// Delivers `messages` as `delivery` says: the async twin of
+/// [`blocking::deliver`](super::blocking::deliver).
+pub async fn deliver(
+    delivery: &mut Delivery,
+    messages: &[Message],
+    connector: &Connector,
+) -> DeliveryReport {
+    let mut outbox = Outbox::new(messages);
+    let mut connect_errors = Vec::new();
+    while let Some(mut session) = delivery.next_session(now()) {
+        let Some((host, port)) = delivery.current_host().map(|(h, p)| (h.clone(), p)) else {
+            break;
+        };
+        let stream = match connector.target(&host, port) {
+            Target::Addr(addr) => connect(addr, connector.connect_timeout).await,
+            Target::Name(name, port) => {
+                connect((name.as_str(), port), connector.connect_timeout).await
+            }
+        };
+        match stream {
+            Ok(mut stream) => {
+                outbox.new_session();
+                let record = drive_client(&mut stream, &mut session, &mut outbox).await;
+                let _ = stream.shutdown().await;
+                delivery.record(record);
+            }
+            Err(e) => {
+                connect_errors.push((format!("{host}:{port}"), e.to_string()));
+                delivery.connect_failed();
+            }
+        }
+    }
+    outbox.report(delivery, connect_errors)
+}
+
+/// Runs one client session over any async stream to its end, sending `messages` in order;
+/// returns the session's record and each message's result.
+pub async fn run_client<S>(
+    stream: &mut S,
+    session: &mut ClientSession,
+    messages: &[Message],
+) -> (AttemptRecord, Vec<Option<MessageResult>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut outbox = Outbox::new(messages);
+    let record = drive_client(stream, session, &mut outbox).await;
+    (record, outbox.into_results())
+}
+
+async fn drive_client<S>(
+    stream: &mut S,
+    session: &mut ClientSession,
+    outbox: &mut Outbox<'_>,
+) -> AttemptRecord
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut flight = Vec::new();
+    let mut buf = vec![0_u8; READ_CHUNK];
+    let mut finished = None;
+    loop {
+        if let Some(record) = outbox.pump(session, &mut flight) {
+            finished = Some(record);
+        }
+        if !flight.is_empty() {
+            // One write per flight. A failed write shows up as EOF on the next read.
+            let _ = stream.write_all(&flight).await;
+            let _ = stream.flush().await;
+            flight.clear();
+        }
+        if let Some(record) = finished {
+            return record;
+        }
+        let read = match session.poll_timeout() {
+            Some(deadline) => {
+                match ::tokio::time::timeout(until(deadline), stream.read(&mut buf)).await {
+                    Ok(read) => read,
+                    Err(_) => {
+                        session.handle_timeout(now());
+                        continue;
+                    }
+                }
+            }
+            None => stream.read(&mut buf).await,
+        };
+        match read {
+            Ok(0) => session.handle_eof(now()),
+            Ok(n) => session.handle_input(buf.get(..n).unwrap_or_default(), now()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => session.handle_eof(now()),
+        }
+    }
 }

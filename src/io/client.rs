@@ -1,0 +1,222 @@
+//! What both adapters share on the client side: the messages, the per-session pump that
+//! answers the session's events, the connector's address book and the report.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::client::{
+    AttemptRecord, ClientEvent, ClientSession, Delivery, DeliveryOutcome, Envelope, MessageResult,
+};
+use crate::names::HostId;
+
+use super::now;
+
+/// One message to deliver: its envelope and its content (CRLF line ends, not dot-stuffed,
+/// without the final `.` line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Sender, recipients and MAIL parameters.
+    pub envelope: Envelope,
+    /// The message content.
+    pub content: Vec<u8>,
+}
+
+/// How a delivery went: every attempt, every message's result, and the outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// How the delivery ended (`None` only if it never started).
+    pub outcome: Option<DeliveryOutcome>,
+    /// One record per session, oldest first (the rungs and hosts tried).
+    pub attempts: Vec<AttemptRecord>,
+    /// Hosts that could not be connected to, with the error, in order.
+    pub connect_errors: Vec<(String, String)>,
+    /// Per message (same order as given), the last result the server gave it.
+    pub messages: Vec<Option<MessageResult>>,
+}
+
+impl DeliveryReport {
+    /// Whether every message was accepted by the server.
+    pub fn all_accepted(&self) -> bool {
+        !self.messages.is_empty()
+            && self
+                .messages
+                .iter()
+                .all(|m| m.as_ref().is_some_and(|m| m.accepted))
+    }
+}
+
+/// Where the adapters connect: a host's own addresses, or a fixed address per host name
+/// (tests, a smart host, `/etc/hosts`-style overrides), with a connect timeout.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    /// How long one TCP connect may take.
+    pub connect_timeout: Duration,
+    routes: HashMap<String, SocketAddr>,
+}
+
+impl Default for Connector {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            routes: HashMap::new(),
+        }
+    }
+}
+
+impl Connector {
+    /// A connector that resolves host names with the system resolver.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Another connect timeout.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects to `addr` whenever a plan names `host` (whatever the plan's port).
+    #[must_use]
+    pub fn route(mut self, host: &str, addr: SocketAddr) -> Self {
+        self.routes
+            .insert(host.trim_end_matches('.').to_ascii_lowercase(), addr);
+        self
+    }
+
+    /// The fixed address for `host`, or what to resolve: an IP literal, or the name and port.
+    pub(crate) fn target(&self, host: &HostId, port: u16) -> Target {
+        match host {
+            HostId::Ip(ip) => Target::Addr(SocketAddr::new(*ip, port)),
+            HostId::Dns(name) => match self.routes.get(name.as_str()) {
+                Some(addr) => Target::Addr(*addr),
+                None => match name.as_str().parse::<IpAddr>() {
+                    Ok(ip) => Target::Addr(SocketAddr::new(ip, port)),
+                    Err(_) => Target::Name(name.as_str().to_owned(), port),
+                },
+            },
+        }
+    }
+}
+
+/// Where to connect.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    Addr(SocketAddr),
+    Name(String, u16),
+}
+
+/// The messages of one delivery and how far each got; it answers a session's events.
+#[derive(Debug)]
+pub(crate) struct Outbox<'a> {
+    messages: &'a [Message],
+    results: Vec<Option<MessageResult>>,
+    /// Messages tried on the current connection (never twice on one connection).
+    tried: Vec<bool>,
+    current: Option<usize>,
+}
+
+impl<'a> Outbox<'a> {
+    pub(crate) fn new(messages: &'a [Message]) -> Self {
+        Self {
+            messages,
+            results: vec![None; messages.len()],
+            tried: vec![false; messages.len()],
+            current: None,
+        }
+    }
+
+    /// A new connection: every message not finished may be tried again.
+    pub(crate) fn new_session(&mut self) {
+        self.tried.iter_mut().for_each(|t| *t = false);
+        self.current = None;
+    }
+
+    /// Runs the session's output side until it is quiet: collects what it transmits into
+    /// `flight` and answers its events. Returns the record once the session finished.
+    pub(crate) fn pump(
+        &mut self,
+        session: &mut ClientSession,
+        flight: &mut Vec<u8>,
+    ) -> Option<AttemptRecord> {
+        let mut finished = None;
+        loop {
+            session.poll_transmit_into(flight);
+            let Some(event) = session.poll_event() else {
+                return finished;
+            };
+            match event {
+                ClientEvent::Ready => self.start_next(session),
+                ClientEvent::DataReady => {
+                    let content = self
+                        .current
+                        .and_then(|i| self.messages.get(i))
+                        .map_or(&[][..], |m| m.content.as_slice());
+                    if session.send_data(content, true, now()).is_err() {
+                        let _ = session.quit(now());
+                    }
+                }
+                ClientEvent::MessageResult(result) => {
+                    if let Some(slot) = self.current.take().and_then(|i| self.results.get_mut(i)) {
+                        *slot = Some(result);
+                    }
+                }
+                ClientEvent::Finished(record) => finished = Some(*record),
+                _ => {}
+            }
+        }
+    }
+
+    fn start_next(&mut self, session: &mut ClientSession) {
+        let next = (0..self.messages.len()).find(|&i| {
+            !self.tried.get(i).copied().unwrap_or(true)
+                && !self
+                    .results
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(is_final)
+        });
+        let Some((index, message)) = next.and_then(|i| Some((i, self.messages.get(i)?))) else {
+            let _ = session.quit(now());
+            return;
+        };
+        if let Some(tried) = self.tried.get_mut(index) {
+            *tried = true;
+        }
+        self.current = Some(index);
+        if session.send_mail(&message.envelope, now()).is_err() {
+            self.current = None;
+            let _ = session.quit(now());
+        }
+    }
+
+    /// Each message's last result.
+    pub(crate) fn into_results(self) -> Vec<Option<MessageResult>> {
+        self.results
+    }
+
+    /// The report, once the delivery is over.
+    pub(crate) fn report(
+        self,
+        delivery: &Delivery,
+        connect_errors: Vec<(String, String)>,
+    ) -> DeliveryReport {
+        DeliveryReport {
+            outcome: delivery.outcome().cloned(),
+            attempts: delivery.records().to_vec(),
+            connect_errors,
+            messages: self.results,
+        }
+    }
+}
+
+/// A message result nothing will change: accepted, or refused permanently.
+fn is_final(result: &MessageResult) -> bool {
+    result.accepted
+        || result
+            .reply
+            .as_ref()
+            .is_some_and(|r| r.code().is_permanent_negative())
+        || result.refused.is_some()
+}

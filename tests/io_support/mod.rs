@@ -1,0 +1,130 @@
+//! Shared by the adapter scenario tests: an rcgen PKI written to a temporary directory, a
+//! recording server application, plans from Postfix policy lines, messages.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use mailtls::client::{ClientSettings, Delivery, Envelope};
+use mailtls::io::{Answer, Connector, Message, PolicyVerifiers};
+use mailtls::policy::ladder::Rung;
+use mailtls::policy::postfix::PolicyTable;
+use mailtls::policy::{explain, Destination, OutboundPolicy};
+use mailtls::server::{ServerConfig, ServerEvent, ServerTls};
+use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
+use mailtls::tls::TlsIdentity;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The name the test MX's certificate carries.
+pub const MX: &str = "mx.partner.test";
+
+/// A CA with its PEM in a file (for `tafile=`), and leaves.
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca_file: PathBuf,
+    ca: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Pki {
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("mailtls-io-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mailtls io test CA");
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        Self { dir, ca_file, ca }
+    }
+
+    /// A leaf for `name`, chain end entity first.
+    pub fn issue(&self, name: &str) -> TlsIdentity {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        TlsIdentity::from_der(vec![cert.der().clone(), self.ca.der().clone()], key).unwrap()
+    }
+
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.ca.der().clone()
+    }
+}
+
+/// A server configuration with STARTTLS (`identity`) or without.
+pub fn server_config(identity: Option<TlsIdentity>) -> Arc<ServerConfig> {
+    let mut config = ServerConfig::new(MX);
+    config.tls = identity.map(|identity| ServerTls {
+        identity,
+        rung: Rung::Modern,
+    });
+    Arc::new(config)
+}
+
+/// What a server application received.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    pub messages: Vec<Vec<u8>>,
+    pub tls_versions: Vec<String>,
+    current: Vec<u8>,
+}
+
+/// A recording application that accepts everything.
+pub fn recorder(inbox: Arc<Mutex<Inbox>>) -> impl FnMut(&ServerEvent) -> Answer + Send {
+    move |event| {
+        let mut inbox = inbox.lock().unwrap();
+        match event {
+            ServerEvent::TlsEstablished(facts) => inbox.tls_versions.push(facts.version.into()),
+            ServerEvent::MessageData(chunk) => inbox.current.extend_from_slice(chunk),
+            ServerEvent::MessageEnd { .. } => {
+                let message = std::mem::take(&mut inbox.current);
+                inbox.messages.push(message);
+            }
+            _ => {}
+        }
+        Answer::Accept
+    }
+}
+
+/// A delivery to `[MX]:port` under a Postfix policy-table value (`may`, `secure match=...`),
+/// and the connector that routes MX to `addr`.
+pub fn delivery(policy: &str, addr: SocketAddr) -> (Delivery, Connector) {
+    let next_hop = format!("[{MX}]:{}", addr.port());
+    let table = PolicyTable::parse(&format!("{next_hop} {policy}\n")).unwrap();
+    let plan = explain(
+        &OutboundPolicy::new().with_table(table),
+        &Destination::parse(&next_hop).unwrap(),
+    );
+    let verifiers = PolicyVerifiers::load(&plan.hosts).unwrap();
+    let settings = ClientSettings::new("client.sender.test").unwrap();
+    let delivery = Delivery::new(settings, plan.hosts, Arc::new(verifiers));
+    (delivery, Connector::new().route(MX, addr))
+}
+
+/// A message to `rcpt` whose subject carries `token`.
+pub fn message(token: &str, rcpt: &str) -> Message {
+    let envelope = Envelope::new(
+        ReversePath::Mailbox(Mailbox::parse("sender@sender.test").unwrap()),
+        vec![ForwardPath::Mailbox(Mailbox::parse(rcpt).unwrap())],
+    );
+    let content = format!(
+        "From: sender@sender.test\r\nTo: {rcpt}\r\nSubject: {token}\r\n\r\nHello.\r\n.leading dot\r\n"
+    );
+    Message {
+        envelope,
+        content: content.into_bytes(),
+    }
+}
