@@ -36,10 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let mut config = ServerConfig::new("mx.partner.test");
-    config.tls = Some(ServerTls {
-        identity,
-        rung: Rung::Modern,
-    });
+    config.tls = Some(ServerTls::new(identity, Rung::Modern));
     let server = std::thread::spawn(move || {
         let (stream, peer) = listener.accept().unwrap();
         let mut received = 0;

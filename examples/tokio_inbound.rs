@@ -25,10 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     )?;
     let mut config = ServerConfig::new("inbound.example.test");
-    config.tls = Some(ServerTls {
-        identity,
-        rung: Rung::Modern,
-    });
+    config.tls = Some(ServerTls::new(identity, Rung::Modern));
     // Partner inbound: nothing but EHLO, STARTTLS, NOOP and QUIT before TLS.
     config.require_tls = true;
 
@@ -38,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut tls = None;
         let mut app = |event: &ServerEvent| {
             match event {
-                ServerEvent::TlsEstablished(facts) => {
+                ServerEvent::TlsEstablished { facts, .. } => {
                     tls = Some(format!("{} {}", facts.version, facts.suite));
                 }
                 // Only the partner's domain may be written to.

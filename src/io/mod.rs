@@ -123,7 +123,7 @@ pub(crate) fn pump_server(
             moved = true;
             match &event {
                 ServerEvent::Closed(reason) => end.reason = Some(reason.clone()),
-                ServerEvent::TlsEstablished(facts) => end.tls = Some(facts.clone()),
+                ServerEvent::TlsEstablished { facts, .. } => end.tls = Some(facts.clone()),
                 _ => {}
             }
             let answer = app.on_event(&event);

@@ -67,10 +67,7 @@ impl Pki {
 /// A server configuration with STARTTLS (`identity`) or without.
 pub fn server_config(identity: Option<TlsIdentity>) -> Arc<ServerConfig> {
     let mut config = ServerConfig::new(MX);
-    config.tls = identity.map(|identity| ServerTls {
-        identity,
-        rung: Rung::Modern,
-    });
+    config.tls = identity.map(|identity| ServerTls::new(identity, Rung::Modern));
     Arc::new(config)
 }
 
@@ -87,7 +84,9 @@ pub fn recorder(inbox: Arc<Mutex<Inbox>>) -> impl FnMut(&ServerEvent) -> Answer 
     move |event| {
         let mut inbox = inbox.lock().unwrap();
         match event {
-            ServerEvent::TlsEstablished(facts) => inbox.tls_versions.push(facts.version.into()),
+            ServerEvent::TlsEstablished { facts, .. } => {
+                inbox.tls_versions.push(facts.version.into())
+            }
             ServerEvent::MessageData(chunk) => inbox.current.extend_from_slice(chunk),
             ServerEvent::MessageEnd { .. } => {
                 let message = std::mem::take(&mut inbox.current);

@@ -45,10 +45,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let identity = load_identity(&args.cert, &args.key)?;
     let maildir = Maildir::create(&args.maildir)?;
     let mut config = ServerConfig::new(args.hostname.clone());
-    config.tls = Some(ServerTls {
-        identity,
-        rung: Rung::Modern,
-    });
+    config.tls = Some(ServerTls::new(identity, Rung::Modern));
     config.require_tls = args.require_tls;
     let config = Arc::new(config);
     let listener = TcpListener::bind(args.listen)
@@ -164,7 +161,7 @@ impl Inbound {
     fn on_event(&mut self, event: &ServerEvent) -> Answer {
         match event {
             ServerEvent::Greeted { host, .. } => self.helo = Some(host.to_string()),
-            ServerEvent::TlsEstablished(facts) => {
+            ServerEvent::TlsEstablished { facts, .. } => {
                 self.client_subject = subject_of(&facts.peer_chain);
             }
             ServerEvent::MailFrom(mail) => {
