@@ -35,6 +35,11 @@
 #include <stdint.h>
 
 /**
+ * The most RCPT TO domains one set of facts may hold.
+ */
+#define MAILTLS_MAX_RCPTS 1000
+
+/**
  * The most candidate hosts one destination may name.
  */
 #define MAILTLS_MAX_HOSTS 64
@@ -143,6 +148,35 @@ enum mailtls_result
 typedef enum mailtls_result mailtls_result;
 #else
 typedef uint32_t mailtls_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What to do with the message.
+ */
+enum mailtls_action
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Accept it.
+   */
+  MAILTLS_ACTION_ACCEPT = 0,
+  /**
+   * Reject it (5xx): reply with the verdict's code, enhanced code and text.
+   */
+  MAILTLS_ACTION_REJECT = 1,
+  /**
+   * Ask the client to retry later (4xx).
+   */
+  MAILTLS_ACTION_TEMPFAIL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_action mailtls_action;
+#else
+typedef uint32_t mailtls_action;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -320,10 +354,45 @@ typedef uint32_t mailtls_tls_fact;
 #endif // __cplusplus
 
 /**
+ * Whether the MTA verified the client certificate's chain.
+ */
+enum mailtls_verification
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The MTA cannot tell (the default when a certificate is named but nothing is said).
+   */
+  MAILTLS_VERIFICATION_UNKNOWN = 0,
+  /**
+   * It verified the chain to a trusted root. Postfix sets `{cert_subject}` only then.
+   */
+  MAILTLS_VERIFICATION_VERIFIED = 1,
+  /**
+   * It did not, or the chain is untrusted.
+   */
+  MAILTLS_VERIFICATION_NOT_VERIFIED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_verification mailtls_verification;
+#else
+typedef uint32_t mailtls_verification;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An outbound (and, with connectors, inbound) TLS configuration. Made by
  * [`mailtls_config_new`], freed by [`mailtls_config_free`].
  */
 typedef struct mailtls_config mailtls_config;
+
+/**
+ * What the MTA knows about one inbound message. Made by [`mailtls_inbound_facts_new`],
+ * freed by [`mailtls_inbound_facts_free`].
+ */
+typedef struct mailtls_inbound_facts mailtls_inbound_facts;
 
 /**
  * The plan for one destination. Made by [`mailtls_config_plan`], freed by
@@ -349,6 +418,12 @@ typedef struct mailtls_server_session mailtls_server_session;
  * [`mailtls_tlsrpt_free`].
  */
 typedef struct mailtls_tlsrpt mailtls_tlsrpt;
+
+/**
+ * The decision for one message. Made by [`mailtls_config_decide_inbound`], freed by
+ * [`mailtls_verdict_free`].
+ */
+typedef struct mailtls_verdict mailtls_verdict;
 
 /**
  * One delivery session as the sending side saw it. Strings are NUL-terminated UTF-8; the
@@ -417,6 +492,129 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Loads Exchange-style connectors from `len` bytes of TOML (at most `MAILTLS_MAX_TEXT`),
+ * replacing earlier ones. They route outbound mail (before the Postfix table) and decide
+ * inbound mail. On `MAILTLS_RESULT_CONNECTORS` the configuration is unchanged and
+ * [`mailtls_config_last_error`](super::mailtls_config_last_error) says what and where.
+ */
+mailtls_result mailtls_config_load_connectors(mailtls_config *config,
+                                              const uint8_t *toml,
+                                              size_t len);
+
+/**
+ * Empty facts: no address yet, no TLS, no certificate, no envelope.
+ */
+mailtls_result mailtls_inbound_facts_new(mailtls_inbound_facts **out_facts);
+
+/**
+ * Frees facts. NULL, and a handle already freed, are ignored.
+ */
+void mailtls_inbound_facts_free(mailtls_inbound_facts *facts);
+
+/**
+ * Sets one milter macro by its name with or without braces: `{tls_version}` (`TLSv1.3`),
+ * `{cipher}`, `{cipher_bits}` (a number), `{cert_subject}`, `{cert_issuer}` (common names,
+ * as Postfix passes them), or `{verify}` (Sendmail: `OK` means verified). Other macro names
+ * give `MAILTLS_RESULT_INVALID_ARGUMENT`, bad values `MAILTLS_RESULT_INBOUND_FACTS`; an
+ * empty value clears the fact.
+ */
+mailtls_result mailtls_inbound_facts_set_macro(mailtls_inbound_facts *facts,
+                                               const char *name,
+                                               const char *value);
+
+/**
+ * Says whether the MTA verified the client certificate (`verification`: a
+ * `mailtls_verification` value). A milter behind Postfix sets `MAILTLS_VERIFICATION_VERIFIED`
+ * when `{cert_subject}` is present: Postfix sets it only for a verified certificate.
+ */
+mailtls_result mailtls_inbound_facts_set_verification(mailtls_inbound_facts *facts,
+                                                      uint32_t verification);
+
+/**
+ * Sets the client's IP address (`192.0.2.1`, `2001:db8::1`, or the milter `{client_addr}`
+ * / `_` spelling `IPv6:2001:db8::1`).
+ */
+mailtls_result mailtls_inbound_facts_set_client_address(mailtls_inbound_facts *facts,
+                                                        const char *address);
+
+/**
+ * Sets the HELO/EHLO name (it proves nothing; it appears in the explanation).
+ */
+mailtls_result mailtls_inbound_facts_set_helo(mailtls_inbound_facts *facts, const char *helo);
+
+/**
+ * Sets the MAIL FROM address or domain (`<user@example.com>`, `user@example.com` or
+ * `example.com`); `<>` or the empty string is the null sender. Replaces the earlier one and
+ * forgets the recipients (a new transaction).
+ */
+mailtls_result mailtls_inbound_facts_set_mail_from(mailtls_inbound_facts *facts,
+                                                   const char *sender);
+
+/**
+ * Adds a RCPT TO address or domain (same spellings as MAIL FROM; at most
+ * `MAILTLS_MAX_RCPTS`).
+ */
+mailtls_result mailtls_inbound_facts_add_rcpt(mailtls_inbound_facts *facts, const char *recipient);
+
+/**
+ * Decides the message by the configuration's inbound connectors. Needs the client address
+ * (`MAILTLS_RESULT_WRONG_STATE` without it). A configuration without connectors accepts.
+ */
+mailtls_result mailtls_config_decide_inbound(const mailtls_config *config,
+                                             const mailtls_inbound_facts *facts,
+                                             mailtls_verdict **out_verdict);
+
+/**
+ * Frees a verdict. NULL, and a handle already freed, are ignored.
+ */
+void mailtls_verdict_free(mailtls_verdict *verdict);
+
+/**
+ * The action: accept, reject or tempfail.
+ */
+mailtls_result mailtls_verdict_action(const mailtls_verdict *verdict, mailtls_action *out_action);
+
+/**
+ * The SMTP reply of a refusal: the code (`550`), the enhanced code (`5.7.1`) copied into
+ * `enhanced` (`enhanced_len` bytes, 16 suffice) and the text into `text` (`text_len` bytes;
+ * [`mailtls_verdict_explain_size`] bounds it). `MAILTLS_RESULT_NOT_FOUND` for an accept.
+ */
+mailtls_result mailtls_verdict_reply(const mailtls_verdict *verdict,
+                                     uint16_t *out_code,
+                                     char *enhanced,
+                                     size_t enhanced_len,
+                                     size_t *out_enhanced_n,
+                                     char *reply_text,
+                                     size_t text_len,
+                                     size_t *out_text_n);
+
+/**
+ * Copies the connector that applied (its name) into `buf`; `MAILTLS_RESULT_NOT_FOUND` when
+ * none did.
+ */
+mailtls_result mailtls_verdict_connector(const mailtls_verdict *verdict,
+                                         char *buf,
+                                         size_t len,
+                                         size_t *out_n);
+
+/**
+ * Copies the explanation of the verdict (action, connector, attribution and every rule
+ * that fired) in `format` (a `mailtls_format` value) into `buf`.
+ */
+mailtls_result mailtls_verdict_explain(const mailtls_verdict *verdict,
+                                       uint32_t format,
+                                       char *buf,
+                                       size_t len,
+                                       size_t *out_n);
+
+/**
+ * The buffer size (NUL included) [`mailtls_verdict_explain`] needs for `format`.
+ */
+mailtls_result mailtls_verdict_explain_size(const mailtls_verdict *verdict,
+                                            uint32_t format,
+                                            size_t *out_size);
 
 /**
  * A configuration with the product defaults: opportunistic TLS (`may`), no table, no

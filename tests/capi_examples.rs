@@ -8,9 +8,31 @@
 #![cfg(feature = "capi")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod support_peers;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support_peers::{unique_token, wait_for_mail, Peers, PostfixServer};
+
+/// The partner connector the Exim and milter examples enforce: mail from partner.test (and
+/// its subdomains) only over TLS with a verified certificate named relay.partner.test, the
+/// name of the test PKI's `client-relay`.
+const CONNECTORS: &str = r#"
+[[inbound]]
+name = "Partner relay"
+connector_type = "partner"
+sender_domains = ["*.partner.test"]
+require_tls = true
+tls_sender_certificate_name = "relay.partner.test"
+restrict_domains_to_certificate = true
+"#;
+
+/// The reply the library gives a partner-domain sender without the partner's certificate.
+const REFUSAL: &str = "550 5.7.1 Sender domain requires a matching TLS client certificate";
 
 /// How a C program is built and run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +297,226 @@ fn explain_reports_table_errors_with_line_and_column() {
             stderr.contains(&format!("{table}:2:13: policy table line 2, column 13")),
             "{stderr}"
         );
+    }
+}
+
+#[test]
+fn exim_dlfunc_returns_the_inbound_verdict() {
+    let Some(examples) = examples("exim_dlfunc_returns_the_inbound_verdict") else {
+        return;
+    };
+    let dir = tempdir("exim");
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(&connectors, CONNECTORS).unwrap();
+    let connectors = connectors.to_str().unwrap();
+    let relay_dn = "CN=relay.partner.test,O=mailtls tests";
+    let evil_dn = "CN=relay.evil.test,O=mailtls tests";
+    let aes = "TLS_AES_256_GCM_SHA384";
+    // (client, $tls_in_ver, $tls_in_peerdn, verified, sender) -> (status, yield)
+    let table: [(&[&str], i32, &str); 6] = [
+        (
+            &["TLS1.3", aes, relay_dn, "1", "a@partner.test"],
+            0,
+            "accept",
+        ),
+        (
+            &["TLS1.2", aes, relay_dn, "1", "a@mx.partner.test"],
+            0,
+            "accept",
+        ),
+        (&["TLS1.3", aes, evil_dn, "1", "a@partner.test"], 0, REFUSAL),
+        (
+            &["TLS1.3", aes, relay_dn, "0", "a@partner.test"],
+            0,
+            REFUSAL,
+        ),
+        (&["", "", "", "0", "a@partner.test"], 0, REFUSAL),
+        (&["", "", "", "0", "a@elsewhere.test"], 0, "accept"),
+    ];
+    for variant in ALL {
+        let module = examples.path(variant, "exim_dlfunc.so");
+        let module = module.to_str().unwrap();
+        for (facts, status, yielded) in table {
+            let mut args = vec![module, "mailtls_exim_verdict", connectors, "127.0.0.1"];
+            args.extend_from_slice(facts);
+            let run = examples.run(variant, "exim_dlfunc_driver", &args);
+            run.expect_code(status);
+            assert_eq!(
+                run.stdout().trim_end(),
+                format!("{status} {yielded}"),
+                "{variant:?} {facts:?}"
+            );
+        }
+        // Unusable arguments are FAIL (2), an unreadable configuration ERROR (3).
+        let run = examples.run(
+            variant,
+            "exim_dlfunc_driver",
+            &[module, "mailtls_exim_verdict", connectors, "127.0.0.1"],
+        );
+        run.expect_code(2);
+        let run = examples.run(
+            variant,
+            "exim_dlfunc_driver",
+            &[
+                module,
+                "mailtls_exim_verdict",
+                "/nonexistent.toml",
+                "127.0.0.1",
+                "",
+                "",
+                "",
+                "0",
+                "a@b.test",
+            ],
+        );
+        run.expect_code(3);
+        assert!(
+            run.stdout().contains("cannot open /nonexistent.toml"),
+            "{}",
+            run.stdout()
+        );
+    }
+}
+
+/// The milter behind the real Postfix `milter` instance (port 2509 asks 127.0.0.1:2560):
+/// swaks presents the partner's certificate (accepted and delivered), a trusted certificate
+/// with the wrong name, and none (both refused at MAIL FROM with the library's reply).
+#[test]
+fn milter_enforces_the_partner_connector_behind_postfix() {
+    let test = "milter_enforces_the_partner_connector_behind_postfix";
+    let Some(examples) = examples(test) else {
+        return;
+    };
+    let Some(peers) = Peers::require(test) else {
+        return;
+    };
+    let instance = peers.postfix(PostfixServer::Milter);
+    let server = instance.server_arg();
+    let port = peers.milter_port();
+    let dir = tempdir("milter");
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(&connectors, CONNECTORS).unwrap();
+    let cert = |name: &str| peers.pki(&format!("{name}.cert.pem")).display().to_string();
+    let key = |name: &str| peers.pki(&format!("{name}.key.pem")).display().to_string();
+    let cases: [(&str, Option<&str>, bool); 3] = [
+        ("relay", Some("client-relay"), true),
+        ("evil", Some("client-evil"), false),
+        ("anonymous", None, false),
+    ];
+    for variant in ALL {
+        let log = dir.join(format!("milter-{variant:?}.log"));
+        let mut milter = examples
+            .command(
+                variant,
+                "milter",
+                &[
+                    "-p",
+                    &format!("inet:{port}@127.0.0.1"),
+                    "-c",
+                    connectors.to_str().unwrap(),
+                    "-n",
+                    &cases.len().to_string(),
+                ],
+            )
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::options().append(true).open(&log).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        wait_for_listening(&mut milter, &log);
+        for (tag, client_cert, accepted) in cases {
+            let token = unique_token(&format!("capi-milter-{variant:?}-{tag}"));
+            let subject = format!("Subject: {token}");
+            let (cert_path, key_path) = client_cert.map(|c| (cert(c), key(c))).unzip();
+            let mut args = vec![
+                "--server",
+                &server,
+                "--tls",
+                "--from",
+                "someone@partner.test",
+                "--to",
+                "user@example.org",
+                "--header",
+                &subject,
+            ];
+            if let (Some(c), Some(k)) = (&cert_path, &key_path) {
+                args.extend_from_slice(&["--tls-cert", c, "--tls-key", k]);
+            }
+            let output = peers.swaks(&args);
+            if accepted {
+                output.assert_contains("250 2.0.0 Ok: queued");
+                let mail = wait_for_mail(
+                    &instance.maildir,
+                    |m| m.contains(&token),
+                    Duration::from_secs(20),
+                );
+                assert!(mail.is_some(), "{variant:?} {tag}: no mail with {token}");
+            } else {
+                output.assert_contains(&format!("<~* {REFUSAL}"));
+                output.assert_lacks("Ok: queued");
+            }
+        }
+        let status = wait_with_timeout(&mut milter, Duration::from_secs(60));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status, Some(0), "{variant:?}: milter exit\n{text}");
+        assert_eq!(
+            text.matches(&format!("MAIL refused {REFUSAL}")).count(),
+            2,
+            "{text}"
+        );
+        assert!(
+            text.contains("by certificate domain relay.partner.test"),
+            "{text}"
+        );
+        // Refused mail never reached the Maildir.
+        for (tag, _, accepted) in cases {
+            if !accepted {
+                let prefix = format!("capi-milter-{variant:?}-{tag}-");
+                assert!(
+                    wait_for_mail(&instance.maildir, |m| m.contains(&prefix), Duration::ZERO)
+                        .is_none(),
+                    "{variant:?} {tag}: refused mail was delivered"
+                );
+            }
+        }
+    }
+}
+
+/// Waits until the milter logs that it listens (it opens the socket first); panics with the
+/// log when it exits or takes longer than 30 s.
+fn wait_for_listening(milter: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("listening on") {
+            return;
+        }
+        if let Some(status) = milter.try_wait().unwrap() {
+            panic!("milter exited early ({status}):\n{text}");
+        }
+        if Instant::now() >= deadline {
+            let _ = milter.kill();
+            let _ = milter.wait();
+            panic!("milter did not start:\n{text}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The exit code, or `None` after killing a child that outlived `timeout`.
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -273,11 +273,93 @@ static void server_calls(void) {
   EXPECT(mailtls_server_session_is_closed(session, &closed), MAILTLS_RESULT_INVALID_HANDLE);
 }
 
+static void inbound_calls(void) {
+  mailtls_config *config = NULL;
+  mailtls_inbound_facts *facts = NULL;
+  mailtls_verdict *verdict = NULL;
+  char buf[512];
+  size_t n = 0;
+  uint32_t line = 0, column = 0;
+
+  EXPECT(mailtls_config_new(&config), OK);
+  EXPECT(mailtls_config_load_connectors(config, NULL, 0), NUL);
+  const char *bad = "[[inbound]]\nname = \"x\"\nconnector_type = \"partner\"\nbogus = 1\n";
+  EXPECT(mailtls_config_load_connectors(config, (const uint8_t *)bad, strlen(bad)), MAILTLS_RESULT_CONNECTORS);
+  EXPECT(mailtls_config_last_error(config, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "bogus") != NULL);
+  EXPECT(mailtls_config_last_error_position(config, &line, &column), OK);
+  CHECK(line == 4);
+  const char *good =
+      "[[inbound]]\nname = \"Partner\"\nconnector_type = \"partner\"\n"
+      "sender_domains = [\"*.partner.test\"]\nrequire_tls = true\n"
+      "tls_sender_certificate_name = \"relay.partner.test\"\nrestrict_domains_to_certificate = true\n";
+  EXPECT(mailtls_config_load_connectors(config, (const uint8_t *)good, strlen(good)), OK);
+  EXPECT(mailtls_config_last_error(config, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+
+  EXPECT(mailtls_inbound_facts_new(NULL), NUL);
+  EXPECT(mailtls_inbound_facts_new(&facts), OK);
+  /* Deciding before the client address is known is the wrong call order. */
+  EXPECT(mailtls_config_decide_inbound(config, facts, &verdict), MAILTLS_RESULT_WRONG_STATE);
+  CHECK(verdict == NULL);
+  EXPECT(mailtls_inbound_facts_set_client_address(facts, "300.1.2.3"), MAILTLS_RESULT_INBOUND_FACTS);
+  EXPECT(mailtls_inbound_facts_set_client_address(facts, NULL), NUL);
+  EXPECT(mailtls_inbound_facts_set_client_address(facts, "IPv6:2001:db8::1"), OK);
+  EXPECT(mailtls_inbound_facts_set_macro(facts, "{no_such_macro}", "x"), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_inbound_facts_set_macro(facts, "{tls_version}", "TLSv9"), MAILTLS_RESULT_INBOUND_FACTS);
+  EXPECT(mailtls_inbound_facts_set_macro(facts, "{cipher_bits}", "lots"), MAILTLS_RESULT_INBOUND_FACTS);
+  EXPECT(mailtls_inbound_facts_set_macro(facts, "{cert_subject}", BAD_UTF8), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_inbound_facts_set_macro(facts, NULL, "x"), NUL);
+  EXPECT(mailtls_inbound_facts_set_verification(facts, 77), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_inbound_facts_add_rcpt(facts, "user@"), MAILTLS_RESULT_INBOUND_FACTS);
+  char *huge = huge_string(MAILTLS_MAX_STRING * 4);
+  EXPECT(mailtls_inbound_facts_set_mail_from(facts, huge), MAILTLS_RESULT_TOO_LONG);
+  free(huge);
+
+  /* The partner's domain without TLS or certificate: refused with the library's reply. */
+  EXPECT(mailtls_inbound_facts_set_mail_from(facts, "<someone@partner.test>"), OK);
+  EXPECT(mailtls_config_decide_inbound(config, facts, NULL), NUL);
+  EXPECT(mailtls_config_decide_inbound(config, facts, &verdict), OK);
+  mailtls_action action = MAILTLS_ACTION_ACCEPT;
+  EXPECT(mailtls_verdict_action(verdict, &action), OK);
+  CHECK(action == MAILTLS_ACTION_REJECT);
+  uint16_t code = 0;
+  char enhanced[16], text[256], tiny[4];
+  size_t en = 0, tn = 0;
+  EXPECT(mailtls_verdict_reply(verdict, &code, tiny, sizeof tiny, &en, text, sizeof text, &tn),
+         MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  CHECK(code == 0 && en == 0); /* nothing written on failure */
+  EXPECT(mailtls_verdict_reply(verdict, &code, enhanced, sizeof enhanced, &en, text, sizeof text, &tn), OK);
+  CHECK(code == 550 && strcmp(enhanced, "5.7.1") == 0 && tn > 0);
+  EXPECT(mailtls_verdict_explain(verdict, MAILTLS_FORMAT_JSON, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "\"action\":\"reject\"") != NULL);
+  EXPECT(mailtls_verdict_connector(verdict, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "Partner") == 0);
+  mailtls_verdict_free(verdict);
+  mailtls_verdict_free(verdict);
+  EXPECT(mailtls_verdict_action(verdict, &action), MAILTLS_RESULT_INVALID_HANDLE);
+
+  /* Facts passed where a config is expected, and the reverse. */
+  EXPECT(mailtls_config_decide_inbound((const mailtls_config *)facts, facts, &verdict), MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_config_decide_inbound(config, (const mailtls_inbound_facts *)config, &verdict),
+         MAILTLS_RESULT_INVALID_HANDLE);
+
+  /* Too many recipients. */
+  int over = 0;
+  for (int i = 0; i < 1100; i++) {
+    if (mailtls_inbound_facts_add_rcpt(facts, "x@example.com") == MAILTLS_RESULT_TOO_LONG) over++;
+  }
+  CHECK(over == 1100 - MAILTLS_MAX_RCPTS);
+  mailtls_inbound_facts_free(facts);
+  mailtls_inbound_facts_free(facts);
+  mailtls_config_free(config);
+}
+
 int main(void) {
   result_messages();
   config_calls();
   tlsrpt_calls();
   server_calls();
+  inbound_calls();
   printf("hostile: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

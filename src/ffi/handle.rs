@@ -67,7 +67,14 @@ pub(crate) fn free<C: Castable>(ptr: *mut C) {
     let live = {
         let mut live = registry();
         match live.get(&(ptr as usize)) {
-            Some(kind) if *kind == TypeId::of::<C>() => live.remove(&(ptr as usize)).is_some(),
+            Some(kind) if *kind == TypeId::of::<C>() => {
+                let removed = live.remove(&(ptr as usize)).is_some();
+                if live.is_empty() {
+                    // Give the table back: a library unloaded with dlclose leaves nothing.
+                    *live = HashMap::new();
+                }
+                removed
+            }
             _ => false,
         }
     };

@@ -29,12 +29,14 @@
 
 mod boundary;
 mod handle;
+mod inbound;
 mod outbound;
 mod report;
 mod result;
 mod server;
 mod text;
 
+pub use inbound::*;
 pub use outbound::*;
 pub use report::*;
 pub use result::*;
