@@ -5,12 +5,18 @@
 
 #![allow(unreachable_pub)]
 
-// Parts of it serve the client commands that land with the client session.
-#[allow(dead_code)]
 #[path = "mailtls/common.rs"]
 mod common;
+#[path = "mailtls/demo.rs"]
+mod demo;
 #[path = "mailtls/explain.rs"]
 mod explain;
+#[path = "mailtls/outbound.rs"]
+mod outbound;
+#[path = "mailtls/probe.rs"]
+mod probe;
+#[path = "mailtls/send.rs"]
+mod send;
 #[path = "mailtls/serve.rs"]
 mod serve;
 
@@ -30,8 +36,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run both ends in-process with fresh certificates and show what each policy does.
+    Demo(demo::Args),
     /// Plan the TLS policy for a destination and explain every rule that fired (no network).
     Explain(explain::Args),
+    /// Connect to a server, STARTTLS as the policy says, and show what it presents and
+    /// whether the policy is satisfied (like posttls-finger). Exit 0 when satisfied.
+    Probe(probe::Args),
+    /// Send a message read from stdin: exit 0 delivered, 75 deferred, 69 refused.
+    Send(send::Args),
     /// Serve SMTP with STARTTLS, enforcing the inbound connectors, into a Maildir.
     Serve(serve::Args),
 }
@@ -50,7 +63,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Probe(args) => probe::run_probe(&args),
+        Command::Send(args) => send::run_send(&args),
         Command::Serve(args) => serve::run(&args),
     };
     match result {

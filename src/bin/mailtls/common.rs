@@ -15,6 +15,8 @@ pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_TEMPFAIL: u8 = 75;
 /// sysexits EX_CONFIG: a configuration file is wrong.
 pub const EX_CONFIG: u8 = 78;
+/// sysexits EX_NOHOST: the host name is unknown.
+pub const EX_NOHOST: u8 = 68;
 /// sysexits EX_IOERR.
 pub const EX_IOERR: u8 = 74;
 

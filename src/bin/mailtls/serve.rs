@@ -9,12 +9,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use mailtls::cert::{self, ClientCertificate, OnFailure, Outcome};
 use mailtls::io::{blocking, Answer, SessionEnd};
+use mailtls::policy::connector::Connectors;
+use mailtls::policy::inbound::{
+    decide_inbound, ClientCertificateFacts, InboundAction, InboundFacts, InboundTls, Verification,
+};
 use mailtls::policy::ladder::Rung;
-use mailtls::server::{ServerConfig, ServerEvent, ServerTls};
+use mailtls::policy::Status;
+use mailtls::server::{ClientAuth, ServerConfig, ServerEvent, ServerTls};
 use mailtls::smtp::{Code, EnhancedCode, Reply};
+use mailtls::tls::TlsFacts;
 
 use crate::common::{load_identity, subject_of, Failure};
+use crate::outbound::load_connectors;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,6 +35,12 @@ pub struct Args {
     /// The server's private key (PEM).
     #[arg(long, value_name = "PEM")]
     key: PathBuf,
+    /// Inbound connectors (TOML): partner TLS requirements, certificate names, sender domains.
+    #[arg(long, value_name = "FILE")]
+    connectors: Option<PathBuf>,
+    /// Ask clients for a certificate and verify it against these CAs (PEM).
+    #[arg(long, value_name = "PEM")]
+    client_ca: Option<PathBuf>,
     /// The Maildir accepted mail goes to (created if missing; files land in new/).
     #[arg(long, value_name = "DIR")]
     maildir: PathBuf,
@@ -44,8 +58,30 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let identity = load_identity(&args.cert, &args.key)?;
     let maildir = Maildir::create(&args.maildir)?;
+    let connectors = match &args.connectors {
+        Some(path) => Some(Arc::new(load_connectors(path)?)),
+        None => None,
+    };
+    let mut tls = ServerTls::new(identity, Rung::Modern);
+    if let Some(path) = &args.client_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| Failure::config(format!("--client-ca {}: {e}", path.display())))?;
+        let anchors = Arc::new(
+            cert::TrustAnchors::from_pem(&pem)
+                .map_err(|e| Failure::config(format!("--client-ca {}: {e}", path.display())))?,
+        );
+        tls.client_auth = Some(ClientAuth {
+            certificate: ClientCertificate::Optional,
+            requirement: cert::Requirement::Chain {
+                anchors: Arc::clone(&anchors),
+            },
+            // The connectors decide what an unverified certificate means.
+            on_failure: OnFailure::Continue,
+            hints: Some(anchors),
+        });
+    }
     let mut config = ServerConfig::new(args.hostname.clone());
-    config.tls = Some(ServerTls::new(identity, Rung::Modern));
+    config.tls = Some(tls);
     config.require_tls = args.require_tls;
     let config = Arc::new(config);
     let listener = TcpListener::bind(args.listen)
@@ -58,12 +94,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let max = args.max_sessions;
     let serving = std::thread::spawn({
         let config = Arc::clone(&config);
+        let connectors = connectors.clone();
         let maildir = maildir.clone();
         move || {
             blocking::serve(
                 &listener,
                 config,
-                move |peer| Inbound::new(peer, maildir.clone()),
+                move |peer| Inbound::new(peer, Some(maildir.clone()), connectors.clone()),
                 move |peer, app: Inbound, result| {
                     app.log(peer, &result);
                     let _ = done_tx.send(());
@@ -90,7 +127,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 
 /// A Maildir (only `new/` and `tmp/` are written).
 #[derive(Clone, Debug)]
-struct Maildir {
+pub struct Maildir {
     root: Arc<PathBuf>,
 }
 
@@ -129,9 +166,14 @@ impl Maildir {
 
 /// The application side of one inbound session.
 #[derive(Debug)]
-struct Inbound {
+pub struct Inbound {
     peer: SocketAddr,
-    maildir: Maildir,
+    maildir: Option<Maildir>,
+    connectors: Option<Arc<Connectors>>,
+    tls: Option<TlsFacts>,
+    client_outcome: Option<Outcome>,
+    connector: Option<String>,
+    decision: Option<String>,
     helo: Option<String>,
     from: Option<String>,
     rcpts: Vec<String>,
@@ -143,10 +185,19 @@ struct Inbound {
 }
 
 impl Inbound {
-    fn new(peer: SocketAddr, maildir: Maildir) -> Self {
+    pub fn new(
+        peer: SocketAddr,
+        maildir: Option<Maildir>,
+        connectors: Option<Arc<Connectors>>,
+    ) -> Self {
         Self {
             peer,
             maildir,
+            connectors,
+            tls: None,
+            client_outcome: None,
+            connector: None,
+            decision: None,
             helo: None,
             from: None,
             rcpts: Vec::new(),
@@ -161,20 +212,38 @@ impl Inbound {
     fn on_event(&mut self, event: &ServerEvent) -> Answer {
         match event {
             ServerEvent::Greeted { host, .. } => self.helo = Some(host.to_string()),
-            ServerEvent::TlsEstablished { facts, .. } => {
+            ServerEvent::TlsEstablished {
+                facts,
+                client_certificate,
+            } => {
                 self.client_subject = subject_of(&facts.peer_chain);
+                self.tls = Some(facts.clone());
+                self.client_outcome = client_certificate.as_deref().cloned();
             }
             ServerEvent::MailFrom(mail) => {
                 self.from = Some(mail.from.to_string());
                 self.rcpts.clear();
+                if let Some(answer) = self.decide() {
+                    return answer;
+                }
                 self.last_reply = Some("250 2.1.0 Ok".into());
             }
-            ServerEvent::RcptTo(rcpt) => self.rcpts.push(rcpt.to.to_string()),
+            ServerEvent::RcptTo(rcpt) => {
+                self.rcpts.push(rcpt.to.to_string());
+                if let Some(answer) = self.decide() {
+                    self.rcpts.pop();
+                    return answer;
+                }
+            }
             ServerEvent::MessageStart => self.message = self.trace_header(),
             ServerEvent::MessageData(chunk) => self.message.extend_from_slice(chunk),
             ServerEvent::MessageEnd { .. } => {
                 let message = std::mem::take(&mut self.message);
-                return match self.maildir.deliver(&message) {
+                let stored = match &self.maildir {
+                    Some(maildir) => maildir.deliver(&message),
+                    None => Ok(format!("memory-{}", message.len())),
+                };
+                return match stored {
                     Ok(name) => {
                         let text = format!("Ok: queued as {name}");
                         self.last_reply = Some(format!("250 2.0.0 {text}"));
@@ -206,6 +275,75 @@ impl Inbound {
         Answer::Accept
     }
 
+    /// The inbound connectors' verdict on what is known so far; `None` when they accept.
+    fn decide(&mut self) -> Option<Answer> {
+        let connectors = self.connectors.clone()?;
+        let from = self.from.as_deref().unwrap_or_default();
+        let mail_from_domain = domain_of(from);
+        let rcpt_domains: Vec<&str> = self.rcpts.iter().filter_map(|r| domain_of(r)).collect();
+        let (sans, cns, verified) = match &self.client_outcome {
+            Some(outcome) => {
+                let facts = outcome.facts.as_ref();
+                (
+                    facts.map(|f| f.dns_names.clone()).unwrap_or_default(),
+                    facts.map(|f| f.common_names.clone()).unwrap_or_default(),
+                    if outcome.is_verified() {
+                        Verification::Verified
+                    } else {
+                        Verification::NotVerified
+                    },
+                )
+            }
+            None => (Vec::new(), Vec::new(), Verification::NotVerified),
+        };
+        let sans: Vec<&str> = sans.iter().map(String::as_str).collect();
+        let cns: Vec<&str> = cns.iter().map(String::as_str).collect();
+        let client_certificate = if self
+            .client_outcome
+            .as_ref()
+            .is_some_and(|o| o.facts.is_some())
+        {
+            ClientCertificateFacts::Names {
+                dns_sans: &sans,
+                common_names: &cns,
+                verified,
+            }
+        } else {
+            ClientCertificateFacts::None
+        };
+        let tls = self.tls.as_ref().map(|t| InboundTls {
+            version: match t.version {
+                "TLSv1.3" => 0x0304,
+                "TLSv1.2" => 0x0303,
+                _ => 0,
+            },
+            cipher: t.suite,
+        });
+        let facts = InboundFacts {
+            client_ip: self.peer.ip(),
+            helo: self.helo.as_deref().unwrap_or_default(),
+            mail_from_domain,
+            rcpt_domains: &rcpt_domains,
+            tls,
+            client_certificate,
+        };
+        let verdict = decide_inbound(&connectors, &facts);
+        self.connector = verdict.connector.clone().or(self.connector.take());
+        self.decision = Some(verdict.to_string());
+        let status = match &verdict.action {
+            InboundAction::Accept => return None,
+            InboundAction::Reject(status) | InboundAction::Tempfail(status) => status.clone(),
+            #[allow(unreachable_patterns)]
+            _ => Status::new(451, (4, 7, 0), "inbound policy"),
+        };
+        self.last_reply = Some(status.to_string());
+        self.refusals.push(format!("connector: {verdict}"));
+        Some(match reply_of(&status) {
+            Some(reply) => Answer::Reject(reply),
+            None => Answer::Reject(fallback_reply()),
+        })
+    }
+
     /// The `Received:` header this server adds, with the TLS facts (RFC 5321 §4.4).
     fn trace_header(&self) -> Vec<u8> {
         format!(
@@ -220,6 +358,16 @@ impl Inbound {
             mailtls::io::now().unix_secs()
         )
         .into_bytes()
+    }
+
+    /// Messages taken, by the name they were stored under.
+    pub fn delivered(&self) -> &[String] {
+        &self.delivered
+    }
+
+    /// The first refusal of the session (the one that decided), if any.
+    pub fn refusal(&self) -> Option<String> {
+        self.refusals.first().cloned()
     }
 
     fn log(&self, peer: SocketAddr, result: &std::io::Result<SessionEnd>) {
@@ -241,7 +389,8 @@ impl Inbound {
             "tls_version": tls.map(|t| t.version),
             "cipher": tls.map(|t| t.suite),
             "client_certificate_subject": self.client_subject,
-            "connector": serde_json::Value::Null,
+            "connector": self.connector,
+            "decision": self.decision,
             "verdict": verdict,
             "reply": self.last_reply,
             "refusals": self.refusals,
@@ -259,4 +408,35 @@ impl mailtls::io::Application for Inbound {
     fn on_event(&mut self, event: &ServerEvent) -> Answer {
         Inbound::on_event(self, event)
     }
+}
+
+/// The domain of `<local@domain>`; `None` for `<>`.
+fn domain_of(path: &str) -> Option<&str> {
+    let inner = path.trim_start_matches('<').trim_end_matches('>');
+    inner
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+}
+
+/// The SMTP reply a policy status stands for.
+fn reply_of(status: &Status) -> Option<Reply> {
+    let (class, subject, detail) = status.enhanced;
+    Reply::new(
+        Code::new(status.code)?,
+        EnhancedCode::new(class, subject, detail),
+        &status.text,
+    )
+    .ok()
+}
+
+#[allow(clippy::expect_used)]
+fn fallback_reply() -> Reply {
+    // A fixed, valid reply: the text has no control characters and fits one line.
+    Reply::new(
+        Code::LOCAL_ERROR,
+        EnhancedCode::new(4, 7, 0),
+        "Refused by the inbound policy",
+    )
+    .expect("a fixed valid reply")
 }

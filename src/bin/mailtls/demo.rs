@@ -1,0 +1,594 @@
+//! `mailtls demo`: both ends in-process on 127.0.0.1 with fresh certificates. Every row of the
+//! table comes from sessions that really ran; the command fails if one ends unexpectedly.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome, Envelope};
+use mailtls::io::{blocking, Connector, DeliveryReport, Message, PolicyVerifiers};
+use mailtls::policy::connector::Connectors;
+use mailtls::policy::postfix::PolicyTable;
+use mailtls::policy::{explain, Destination, OutboundPolicy};
+use mailtls::server::{ServerConfig, ServerTls};
+use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
+use mailtls::tls::TlsIdentity;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::common::Failure;
+use crate::serve::Inbound;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also print each scenario's explanation trace.
+    #[arg(long)]
+    verbose: bool,
+}
+
+const MX: &str = "mx.partner.test";
+
+/// A man in the middle between the client and the server.
+#[derive(Clone, Copy, Debug)]
+enum Middle {
+    /// Relays bytes untouched.
+    None,
+    /// Hides STARTTLS in the server's EHLO reply (the STRIPTLS attack).
+    StripStarttls,
+    /// Answers a ClientHello that offers TLS 1.3 with a protocol_version alert and hangs up
+    /// (a TLS 1.3-intolerant server).
+    Tls13Intolerant,
+}
+
+/// What the client side expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Verified,
+    Encrypted,
+    Plaintext,
+    Failed,
+    RefusedByServer,
+}
+
+struct Scenario {
+    name: &'static str,
+    policy: String,
+    server_tls: bool,
+    server_cert: &'static str,
+    client_cert: Option<&'static str>,
+    middle: Middle,
+    expect: Expect,
+    expect_attempts: usize,
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let started = Instant::now();
+    let pki = Pki::new().map_err(|e| Failure::io(format!("certificates: {e}")))?;
+    let tafile = std::env::temp_dir().join(format!("mailtls-demo-{}.pem", std::process::id()));
+    std::fs::write(&tafile, pki.ca.pem())
+        .map_err(|e| Failure::io(format!("{}: {e}", tafile.display())))?;
+    let ta = tafile.display().to_string();
+    let scenarios = [
+        Scenario {
+            name: "opportunistic, plaintext-only peer",
+            policy: "may".into(),
+            server_tls: false,
+            server_cert: MX,
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Plaintext,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "forced TLS, STARTTLS stripped on path",
+            policy: "encrypt".into(),
+            server_tls: true,
+            server_cert: MX,
+            client_cert: None,
+            middle: Middle::StripStarttls,
+            expect: Expect::Failed,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "domain validation, right name",
+            policy: format!("secure match={MX} tafile={ta}"),
+            server_tls: true,
+            server_cert: MX,
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Verified,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "domain validation, wrong name",
+            policy: format!("secure match={MX} tafile={ta}"),
+            server_tls: true,
+            server_cert: "mx.wrong.test",
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Failed,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "inbound partner, right client cert",
+            policy: "encrypt".into(),
+            server_tls: true,
+            server_cert: MX,
+            client_cert: Some("relay.sender.test"),
+            middle: Middle::None,
+            expect: Expect::Encrypted,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "inbound partner, wrong client cert",
+            policy: "encrypt".into(),
+            server_tls: true,
+            server_cert: MX,
+            client_cert: Some("intruder.example"),
+            middle: Middle::None,
+            expect: Expect::RefusedByServer,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "ladder past a TLS 1.3-intolerant peer",
+            policy: "encrypt".into(),
+            server_tls: true,
+            server_cert: MX,
+            client_cert: None,
+            middle: Middle::Tls13Intolerant,
+            expect: Expect::Encrypted,
+            expect_attempts: 2,
+        },
+    ];
+    let connectors = Arc::new(partner_connectors()?);
+    let mut rows = Vec::new();
+    let mut failures = 0;
+    for scenario in &scenarios {
+        let row = run_scenario(scenario, &pki, &connectors)?;
+        if !row.as_expected {
+            failures += 1;
+        }
+        if args.verbose {
+            println!("{}:\n{}", scenario.name, row.trace);
+        }
+        rows.push(row);
+    }
+    let _ = std::fs::remove_file(&tafile);
+    print_table(&rows);
+    println!(
+        "\n{} scenarios in {:.2} s; {}",
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        if failures == 0 {
+            "every one ended as expected".to_owned()
+        } else {
+            format!("{failures} did NOT end as expected")
+        }
+    );
+    Ok(if failures == 0 { 0 } else { 1 })
+}
+
+/// One row of the table.
+struct Row {
+    scenario: &'static str,
+    policy: String,
+    outcome: String,
+    tls: String,
+    result_type: String,
+    attempts: String,
+    as_expected: bool,
+    trace: String,
+}
+
+fn run_scenario(
+    scenario: &Scenario,
+    pki: &Pki,
+    connectors: &Arc<Connectors>,
+) -> Result<Row, Failure> {
+    // The receiving server, with a partner connector and a client-certificate check.
+    let mut config = ServerConfig::new(MX);
+    if scenario.server_tls {
+        let mut tls = ServerTls::new(
+            pki.issue(scenario.server_cert)?,
+            mailtls::policy::ladder::Rung::Modern,
+        );
+        tls.client_auth = Some(pki.client_auth());
+        config.tls = Some(tls);
+    }
+    let config = Arc::new(config);
+    let listener = bind()?;
+    let server_addr = listener.local_addr().map_err(io_failure)?;
+    let seen: Arc<Mutex<Vec<Inbound>>> = Arc::new(Mutex::new(Vec::new()));
+    let sessions = scenario.expect_attempts;
+    let server = std::thread::spawn({
+        let seen = Arc::clone(&seen);
+        let connectors = Arc::clone(connectors);
+        move || {
+            for _ in 0..sessions {
+                let Ok((stream, peer)) = listener.accept() else {
+                    return;
+                };
+                let mut app = Inbound::new(peer, None, Some(Arc::clone(&connectors)));
+                let _ = blocking::serve_connection(stream, peer, Arc::clone(&config), &mut app);
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(app);
+                }
+            }
+        }
+    });
+    let addr = match scenario.middle {
+        Middle::None => server_addr,
+        middle => start_middle(middle, server_addr, sessions)?,
+    };
+
+    // The sending side.
+    let next_hop = format!("[{MX}]:{}", addr.port());
+    let table = PolicyTable::parse(&format!("{next_hop} {}\n", scenario.policy))
+        .map_err(|e| Failure::config(format!("demo policy: {e}")))?;
+    let plan = explain(
+        &OutboundPolicy::new().with_table(table),
+        &Destination::parse(&next_hop).map_err(|e| Failure::config(e.to_string()))?,
+    );
+    let policy_text = scenario
+        .policy
+        .split_whitespace()
+        .filter(|w| !w.starts_with("tafile="))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let verifies = plan
+        .hosts
+        .first()
+        .is_some_and(|h| h.requirement.authentication.verifies());
+    let verifiers =
+        PolicyVerifiers::load(&plan.hosts).map_err(|e| Failure::config(e.to_string()))?;
+    let settings =
+        ClientSettings::new("relay.sender.test").map_err(|e| Failure::config(e.to_string()))?;
+    let identity = match scenario.client_cert {
+        Some(name) => Some(pki.issue(name)?),
+        None => None,
+    };
+    let mut delivery =
+        Delivery::new(settings, plan.hosts.clone(), Arc::new(verifiers)).with_identity(identity);
+    let connector = Connector::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .route(MX, addr);
+    // Only the inbound-partner scenarios send from the partner's domain.
+    let sender = if scenario.client_cert.is_some() {
+        "orders@sender.test"
+    } else {
+        "orders@elsewhere.test"
+    };
+    let message = demo_message(sender, scenario.name)?;
+    let report = blocking::deliver(&mut delivery, &[message], &connector);
+    // A server that never saw a session (a refused STARTTLS ends before it) is not waited for.
+    drop(connector);
+    let _ = TcpStream::connect_timeout(&server_addr, Duration::from_millis(200));
+    let _ = server.join();
+
+    let taken = seen
+        .lock()
+        .map(|s| s.iter().map(|a| a.delivered().len()).sum::<usize>())
+        .unwrap_or(0);
+    let refusal = seen
+        .lock()
+        .ok()
+        .and_then(|s| s.iter().find_map(Inbound::refusal));
+    let (outcome, got) = classify(&report, verifies, taken, refusal.as_deref());
+    let last = report.attempts.last();
+    let tls = last
+        .and_then(|a| a.tls.as_ref())
+        .map_or("-".to_owned(), |t| {
+            format!("{} {}", t.facts.version, t.facts.suite)
+        });
+    // TLS-RPT counts a session over TLS as a success, and a failed one by its type; earlier
+    // failed rungs are failures of their own.
+    let result_type = report
+        .attempts
+        .iter()
+        .map(|a| match (a.result_type, &a.tls) {
+            (Some(r), _) => r.to_string(),
+            (None, Some(_)) => "success".to_owned(),
+            (None, None) => "-".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" > ");
+    let attempts = report
+        .attempts
+        .iter()
+        .map(|a| a.rung.as_str())
+        .collect::<Vec<_>>()
+        .join(" > ");
+    Ok(Row {
+        scenario: scenario.name,
+        policy: policy_text,
+        outcome,
+        tls,
+        result_type,
+        attempts,
+        as_expected: got == scenario.expect && report.attempts.len() == scenario.expect_attempts,
+        trace: plan.trace.to_string(),
+    })
+}
+
+/// What happened, in words and as the expectation's terms.
+fn classify(
+    report: &DeliveryReport,
+    verifies: bool,
+    taken: usize,
+    refusal: Option<&str>,
+) -> (String, Expect) {
+    let tls = report.attempts.last().is_some_and(|a| a.tls.is_some());
+    if report.all_accepted() && taken == 1 {
+        return match (tls, verifies) {
+            (true, true) => ("delivered, verified".into(), Expect::Verified),
+            (true, false) => ("delivered, encrypted".into(), Expect::Encrypted),
+            (false, _) => ("delivered in plaintext".into(), Expect::Plaintext),
+        };
+    }
+    if let Some(refusal) = refusal {
+        return (
+            format!("refused by server ({refusal})"),
+            Expect::RefusedByServer,
+        );
+    }
+    let how = match &report.outcome {
+        Some(DeliveryOutcome::Deferred(status)) => format!("not sent, deferred: {status}"),
+        Some(DeliveryOutcome::Bounced(status)) => format!("not sent, bounced: {status}"),
+        other => format!("not delivered: {other:?}"),
+    };
+    (how, Expect::Failed)
+}
+
+fn print_table(rows: &[Row]) {
+    let headers = [
+        "scenario",
+        "policy",
+        "rungs tried",
+        "outcome",
+        "TLS",
+        "RFC 8460",
+        "ok",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.scenario.to_owned(),
+                r.policy.clone(),
+                r.attempts.clone(),
+                shorten(&r.outcome, 60),
+                r.tls.clone(),
+                r.result_type.clone(),
+                if r.as_expected { "yes" } else { "NO" }.to_owned(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", parts.join(" | ").trim_end());
+    };
+    line(&headers.map(str::to_owned));
+    println!("{}", widths.map(|w| "-".repeat(w)).join("-+-"));
+    for row in &cells {
+        line(row);
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(3)).collect();
+        s.push_str("...");
+        s
+    }
+}
+
+/// The partner's inbound connector: mail from sender.test only over TLS with a certificate
+/// for relay.sender.test.
+fn partner_connectors() -> Result<Connectors, Failure> {
+    Connectors::from_toml(
+        r#"
+[[inbound]]
+name = "Sender partner"
+connector_type = "partner"
+sender_domains = ["sender.test"]
+require_tls = true
+tls_sender_certificate_name = "relay.sender.test"
+restrict_domains_to_certificate = true
+"#,
+    )
+    .map_err(|e| Failure::config(format!("demo connectors: {e}")))
+}
+
+fn demo_message(sender: &str, token: &str) -> Result<Message, Failure> {
+    let from = Mailbox::parse(sender).map_err(|e| Failure::config(e.to_string()))?;
+    let to = Mailbox::parse("sales@partner.test").map_err(|e| Failure::config(e.to_string()))?;
+    Ok(Message {
+        envelope: Envelope::new(ReversePath::Mailbox(from), vec![ForwardPath::Mailbox(to)]),
+        content: format!("Subject: mailtls demo: {token}\r\n\r\nHello.\r\n").into_bytes(),
+    })
+}
+
+fn bind() -> Result<TcpListener, Failure> {
+    TcpListener::bind("127.0.0.1:0").map_err(io_failure)
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    Failure::io(format!("demo socket: {e}"))
+}
+
+/// A relay between a client and `upstream` that plays `middle`, for `sessions` connections.
+fn start_middle(
+    middle: Middle,
+    upstream: SocketAddr,
+    sessions: usize,
+) -> Result<SocketAddr, Failure> {
+    let listener = bind()?;
+    let addr = listener.local_addr().map_err(io_failure)?;
+    std::thread::spawn(move || {
+        for _ in 0..sessions {
+            let Ok((client, _)) = listener.accept() else {
+                return;
+            };
+            let Ok(server) = TcpStream::connect(upstream) else {
+                return;
+            };
+            relay(middle, client, server);
+        }
+    });
+    Ok(addr)
+}
+
+fn relay(middle: Middle, client: TcpStream, server: TcpStream) {
+    let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let upstream = std::thread::spawn(move || {
+        let mut buf = vec![0_u8; 32 * 1024];
+        loop {
+            let n = match client_r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let chunk = buf.get(..n).unwrap_or_default();
+            if matches!(middle, Middle::Tls13Intolerant) && offers_tls13(chunk) {
+                // protocol_version alert, then hang up on both sides.
+                let _ = client_r.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
+                let _ = client_r.shutdown(Shutdown::Both);
+                let _ = server_w.shutdown(Shutdown::Both);
+                break;
+            }
+            if server_w.write_all(chunk).is_err() {
+                break;
+            }
+        }
+        let _ = server_w.shutdown(Shutdown::Write);
+    });
+    let (mut server_r, mut client_w) = (server, client);
+    let mut buf = vec![0_u8; 32 * 1024];
+    loop {
+        let n = match server_r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut chunk = buf.get(..n).unwrap_or_default().to_vec();
+        if matches!(middle, Middle::StripStarttls) {
+            strip_starttls(&mut chunk);
+        }
+        if client_w.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let _ = client_w.shutdown(Shutdown::Write);
+    let _ = upstream.join();
+}
+
+/// Overwrites `STARTTLS` in an EHLO reply with `XXXXXXXX`, keeping the length.
+fn strip_starttls(chunk: &mut [u8]) {
+    let needle = b"STARTTLS";
+    let mut i = 0;
+    while let Some(window) = chunk.get(i..i + needle.len()) {
+        if window == needle {
+            if let Some(w) = chunk.get_mut(i..i + needle.len()) {
+                w.copy_from_slice(b"XXXXXXXX");
+            }
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Whether `chunk` starts with a TLS ClientHello whose supported_versions offers TLS 1.3.
+fn offers_tls13(chunk: &[u8]) -> bool {
+    fn inner(c: &[u8]) -> Option<bool> {
+        if *c.first()? != 0x16 || *c.get(5)? != 0x01 {
+            return None;
+        }
+        // record header 5, handshake header 4, version 2, random 32.
+        let mut at = 5 + 4 + 2 + 32;
+        let sid = usize::from(*c.get(at)?);
+        at += 1 + sid;
+        let suites = usize::from(u16::from_be_bytes([*c.get(at)?, *c.get(at + 1)?]));
+        at += 2 + suites;
+        let comp = usize::from(*c.get(at)?);
+        at += 1 + comp;
+        let ext_len = usize::from(u16::from_be_bytes([*c.get(at)?, *c.get(at + 1)?]));
+        at += 2;
+        let end = at + ext_len;
+        while at + 4 <= end {
+            let ty = u16::from_be_bytes([*c.get(at)?, *c.get(at + 1)?]);
+            let len = usize::from(u16::from_be_bytes([*c.get(at + 2)?, *c.get(at + 3)?]));
+            at += 4;
+            if ty == 0x002b {
+                let list = c.get(at + 1..at + len)?;
+                return Some(list.chunks(2).any(|v| v == [0x03, 0x04]));
+            }
+            at += len;
+        }
+        Some(false)
+    }
+    inner(chunk).unwrap_or(false)
+}
+
+/// A CA that issues server and client certificates for the demo.
+struct Pki {
+    ca: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Pki {
+    fn new() -> Result<Self, rcgen::Error> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mailtls demo CA");
+        Ok(Self {
+            ca: CertifiedIssuer::self_signed(params, KeyPair::generate()?)?,
+        })
+    }
+
+    fn issue(&self, name: &str) -> Result<TlsIdentity, Failure> {
+        let make = || -> Result<(rcgen::Certificate, KeyPair), rcgen::Error> {
+            let key = KeyPair::generate()?;
+            let mut params = CertificateParams::new(vec![name.to_owned()])?;
+            params.distinguished_name.push(DnType::CommonName, name);
+            Ok((params.signed_by(&key, &self.ca)?, key))
+        };
+        let (cert, key) =
+            make().map_err(|e| Failure::io(format!("certificate for {name}: {e}")))?;
+        TlsIdentity::from_der(
+            vec![cert.der().clone(), self.ca.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .map_err(|e| Failure::io(format!("certificate for {name}: {e}")))
+    }
+
+    /// Client certificates are asked for and checked against the demo CA; the connectors
+    /// decide what a missing or wrong one means.
+    fn client_auth(&self) -> mailtls::server::ClientAuth {
+        let mut anchors = mailtls::cert::TrustAnchors::new();
+        let _ = anchors.add_der(self.ca.der());
+        let anchors = Arc::new(anchors);
+        mailtls::server::ClientAuth {
+            certificate: mailtls::cert::ClientCertificate::Optional,
+            requirement: mailtls::cert::Requirement::Chain {
+                anchors: Arc::clone(&anchors),
+            },
+            on_failure: mailtls::cert::OnFailure::Continue,
+            hints: Some(anchors),
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! What `probe` and `send` share: the policy flags, the plan, the delivery, the verdict and
+//! its JSON.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailtls::client::{AttemptRecord, AttemptResult, ClientSettings, Delivery, DeliveryOutcome};
+use mailtls::io::PolicyVerifiers;
+use mailtls::io::{blocking, load_anchor_files, Connector, DeliveryReport, Message};
+use mailtls::names::DnsName;
+use mailtls::policy::connector::Connectors;
+use mailtls::policy::postfix::PolicyTable;
+use mailtls::policy::{explain, Destination, OutboundPolicy, Plan};
+
+use crate::common::{load_identity, read_config, summarize, CertSummary, Failure};
+
+/// The policy flags of `probe` and `send`.
+#[derive(Debug, clap::Args)]
+pub struct PolicyArgs {
+    /// A Postfix policy-table value for this next hop, e.g. `secure match=mx.partner.test`
+    /// or `fingerprint match=AB:CD:...` (default: the level `may`).
+    #[arg(long, value_name = "VALUE")]
+    pub policy: Option<String>,
+    /// Exchange-style connectors (TOML); an outbound connector for the next-hop domain decides.
+    #[arg(long, value_name = "FILE")]
+    pub connectors: Option<PathBuf>,
+    /// The next-hop domain the policy is looked up and names are derived for (default: the
+    /// host).
+    #[arg(long, value_name = "DOMAIN")]
+    pub nexthop: Option<String>,
+    /// Trust anchors (PEM); repeatable; replaces the default trust anchors.
+    #[arg(long, value_name = "PEM")]
+    pub tafile: Vec<PathBuf>,
+    /// A client certificate chain to present (PEM).
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The SNI name to send (default: as the policy says).
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// The name to give in EHLO.
+    #[arg(long, value_name = "NAME", default_value = "mailtls.localhost")]
+    pub helo: String,
+    /// How long one TCP connect may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub connect_timeout: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A plan and everything needed to run it against one server.
+pub struct Prepared {
+    pub plan: Plan,
+    pub delivery: Delivery,
+    pub connector: Connector,
+    pub server: String,
+}
+
+/// Plans the delivery to `server` (`HOST[:PORT]`, default port 25) under the policy flags.
+pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
+    let (host, port) = split_host_port(server)?;
+    let addr = resolve(&host, port)?;
+    let destination = match &args.nexthop {
+        Some(nexthop) => Destination::parse(nexthop)
+            .and_then(|d| d.with_hosts([host.as_str()]))
+            .map_err(|e| Failure::usage(format!("--nexthop {nexthop:?}: {e}")))?,
+        None => Destination::parse(&format!("[{host}]:{port}"))
+            .map_err(|e| Failure::usage(format!("server {server:?}: {e}")))?,
+    };
+    let mut policy = OutboundPolicy::new();
+    if let Some(value) = &args.policy {
+        let line = format!("{} {value}\n", destination.lookup_key());
+        let table = PolicyTable::parse(&line)
+            .map_err(|e| Failure::usage(format!("--policy {value:?}: {}", e.kind)))?;
+        for warning in table.warnings() {
+            eprintln!("mailtls: --policy: warning: {warning}");
+        }
+        policy = policy.with_table(table);
+    }
+    if let Some(path) = &args.connectors {
+        policy = policy.with_connectors(load_connectors(path)?);
+    }
+    let mut plan = explain(&policy, &destination);
+    for host in &mut plan.hosts {
+        host.port = port;
+        if let Some(name) = &args.servername {
+            host.sni = Some(
+                DnsName::parse(name)
+                    .map_err(|e| Failure::usage(format!("--servername {name:?}: {e}")))?,
+            );
+        }
+    }
+    let mut verifiers =
+        PolicyVerifiers::load(&plan.hosts).map_err(|e| Failure::config(e.to_string()))?;
+    if !args.tafile.is_empty() {
+        verifiers = verifiers.with_replacement(
+            load_anchor_files(&args.tafile).map_err(|e| Failure::config(e.to_string()))?,
+        );
+    }
+    let settings =
+        ClientSettings::new(&args.helo).map_err(|e| Failure::usage(format!("--helo: {e}")))?;
+    let identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Some(load_identity(cert, key)?),
+        _ => match plan
+            .hosts
+            .first()
+            .and_then(|h| h.client_certificate.as_ref())
+        {
+            Some(cc) => Some(load_identity(&cc.certificate_chain, &cc.private_key)?),
+            None => None,
+        },
+    };
+    let delivery =
+        Delivery::new(settings, plan.hosts.clone(), Arc::new(verifiers)).with_identity(identity);
+    let mut connector =
+        Connector::new().with_connect_timeout(Duration::from_secs(args.connect_timeout));
+    for host in &plan.hosts {
+        connector = connector.route(&host.host.to_string(), addr);
+    }
+    Ok(Prepared {
+        plan,
+        delivery,
+        connector,
+        server: addr.to_string(),
+    })
+}
+
+/// Reads a connector file, saying where it is wrong.
+pub fn load_connectors(path: &std::path::Path) -> Result<Connectors, Failure> {
+    let text = read_config(path, "connector file")?;
+    Connectors::from_toml(&text).map_err(|e| Failure::config(format!("{}: {e}", path.display())))
+}
+
+/// Runs the delivery.
+pub fn run(prepared: &mut Prepared, messages: &[Message]) -> DeliveryReport {
+    blocking::deliver(&mut prepared.delivery, messages, &prepared.connector)
+}
+
+/// The verdict of a run, as `--json` prints it.
+#[derive(Debug, serde::Serialize)]
+pub struct Verdict {
+    pub server: String,
+    pub outcome: &'static str,
+    pub tls_version: Option<&'static str>,
+    pub cipher: Option<&'static str>,
+    pub result_type: Option<String>,
+    pub policy: String,
+    pub delivery: String,
+    pub attempts: Vec<AttemptJson>,
+    pub peer_chain: Vec<CertSummary>,
+    pub messages: Vec<Option<String>>,
+    pub connect_errors: Vec<String>,
+    pub explanation: Vec<String>,
+}
+
+/// One rung tried.
+#[derive(Debug, serde::Serialize)]
+pub struct AttemptJson {
+    pub host: String,
+    pub rung: &'static str,
+    pub result: String,
+    pub result_type: Option<String>,
+    pub tls_version: Option<&'static str>,
+    pub cipher: Option<&'static str>,
+    pub next: String,
+}
+
+impl Verdict {
+    /// Whether the policy was satisfied (a session completed the way the plan allows).
+    pub fn satisfied(&self) -> bool {
+        self.outcome != "failed"
+    }
+}
+
+/// Sums up a run.
+pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
+    let last = report.attempts.last();
+    let completed = matches!(report.outcome, Some(DeliveryOutcome::Completed { .. }));
+    let tls = last.and_then(|a| a.tls.as_ref());
+    let verifies = prepared
+        .plan
+        .hosts
+        .first()
+        .is_some_and(|h| h.requirement.authentication.verifies());
+    let outcome = match (completed, tls) {
+        (false, _) => "failed",
+        (true, Some(_)) if verifies => "verified",
+        (true, Some(_)) => "encrypted",
+        (true, None) => "plaintext",
+    };
+    let result_type = if completed {
+        None
+    } else {
+        report
+            .attempts
+            .iter()
+            .rev()
+            .find_map(|a| a.result_type)
+            .map(|r| r.to_string())
+    };
+    Verdict {
+        server: prepared.server.clone(),
+        outcome,
+        tls_version: tls.map(|t| t.facts.version),
+        cipher: tls.map(|t| t.facts.suite),
+        result_type,
+        policy: prepared
+            .plan
+            .hosts
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        delivery: match &report.outcome {
+            Some(DeliveryOutcome::Completed { host, rung }) => {
+                format!("completed with {host} on rung {rung}")
+            }
+            Some(DeliveryOutcome::Deferred(status)) => format!("deferred: {status}"),
+            Some(DeliveryOutcome::Bounced(status)) => format!("bounced: {status}"),
+            Some(other) => format!("{other:?}"),
+            None => "no attempt".to_owned(),
+        },
+        attempts: report.attempts.iter().map(attempt_json).collect(),
+        peer_chain: tls
+            .map(|t| t.facts.peer_chain.iter().map(|c| summarize(c)).collect())
+            .unwrap_or_default(),
+        messages: report
+            .messages
+            .iter()
+            .map(|m| {
+                m.as_ref().map(|m| match (&m.reply, &m.refused) {
+                    (Some(reply), _) => reply_text(reply),
+                    (None, Some(status)) => format!("refused locally: {status}"),
+                    (None, None) => "no reply".to_owned(),
+                })
+            })
+            .collect(),
+        connect_errors: report
+            .connect_errors
+            .iter()
+            .map(|(host, e)| format!("{host}: {e}"))
+            .collect(),
+        explanation: prepared
+            .plan
+            .trace
+            .steps()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }
+}
+
+fn attempt_json(record: &AttemptRecord) -> AttemptJson {
+    AttemptJson {
+        host: record.host.clone(),
+        rung: record.rung.as_str(),
+        result: result_text(&record.result),
+        result_type: record.result_type.map(|r| r.to_string()),
+        tls_version: record.tls.as_ref().map(|t| t.facts.version),
+        cipher: record.tls.as_ref().map(|t| t.facts.suite),
+        next: format!("{:?}", record.next),
+    }
+}
+
+/// One line for an attempt's result.
+pub fn result_text(result: &AttemptResult) -> String {
+    match result {
+        AttemptResult::Completed { tls: true } => "completed over TLS".into(),
+        AttemptResult::Completed { tls: false } => "completed in plaintext".into(),
+        AttemptResult::ConnectionLost { stage } => format!("connection lost at {stage}"),
+        AttemptResult::ProtocolViolation { stage, detail } => {
+            format!("protocol violation at {stage}: {detail}")
+        }
+        AttemptResult::Rejected { stage, reply } => {
+            format!("rejected at {stage}: {}", reply_text(reply))
+        }
+        AttemptResult::Timeout { stage } => format!("timeout at {stage}"),
+        AttemptResult::TlsFailed {
+            class,
+            failure,
+            detail,
+        } => {
+            let mut text = format!("TLS failed ({class:?})");
+            if let Some(failure) = failure {
+                text.push_str(&format!(": {}", failure.detail));
+            }
+            if !detail.is_empty() {
+                text.push_str(&format!(": {detail}"));
+            }
+            text
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn reply_text(reply: &mailtls::smtp::Reply) -> String {
+    String::from_utf8_lossy(&reply.to_bytes())
+        .trim_end()
+        .replace("\r\n", " | ")
+}
+
+/// Prints the verdict as text.
+pub fn print_text(verdict: &Verdict, plan: &Plan) {
+    println!("server:    {}", verdict.server);
+    println!("policy:    {}", verdict.policy);
+    println!("attempts:");
+    for (i, a) in verdict.attempts.iter().enumerate() {
+        let rt = a
+            .result_type
+            .as_deref()
+            .map(|r| format!(" [{r}]"))
+            .unwrap_or_default();
+        let tls = match (a.tls_version, a.cipher) {
+            (Some(v), Some(c)) => format!(" ({v}, {c})"),
+            _ => String::new(),
+        };
+        println!(
+            "  {}. {} rung {}: {}{tls}{rt}",
+            i + 1,
+            a.host,
+            a.rung,
+            a.result
+        );
+    }
+    for e in &verdict.connect_errors {
+        println!("  connect failed: {e}");
+    }
+    match (verdict.tls_version, verdict.cipher) {
+        (Some(v), Some(c)) => println!("tls:       {v} {c}"),
+        _ => println!("tls:       none"),
+    }
+    for (i, cert) in verdict.peer_chain.iter().enumerate() {
+        println!("peer certificate {i}:");
+        println!("  subject:      {}", cert.subject);
+        println!("  issuer:       {}", cert.issuer);
+        println!("  SANs:         {}", cert.sans.join(", "));
+        println!("  valid:        {} .. {}", cert.not_before, cert.not_after);
+        println!("  sha256:       {}", cert.sha256);
+        println!("  spki sha256:  {}", cert.spki_sha256);
+    }
+    for (i, m) in verdict.messages.iter().enumerate() {
+        println!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
+    }
+    println!("delivery:  {}", verdict.delivery);
+    println!(
+        "verdict:   {}{}",
+        verdict.outcome,
+        verdict
+            .result_type
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    println!("explanation:");
+    print!("{}", plan.trace);
+}
+
+/// Prints the verdict as one JSON object.
+pub fn print_json(verdict: &Verdict) {
+    match serde_json::to_string(verdict) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("mailtls: JSON: {e}"),
+    }
+}
+
+fn split_host_port(server: &str) -> Result<(String, u16), Failure> {
+    let bad = |why: &str| Failure::usage(format!("{server:?}: {why} (expected HOST[:PORT])"));
+    if let Some(rest) = server.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing `]`"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+            None if after.is_empty() => 25,
+            None => return Err(bad("junk after `]`")),
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match server.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            Ok((host.to_owned(), port.parse().map_err(|_| bad("bad port"))?))
+        }
+        _ if server.is_empty() => Err(bad("empty")),
+        _ => Ok((server.to_owned(), 25)),
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, Failure> {
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Failure {
+            code: crate::common::EX_NOHOST,
+            message: format!("{host}:{port}: the name resolves to no address"),
+        })
+}

@@ -1,0 +1,25 @@
+//! `mailtls probe`: connect, STARTTLS as the policy says, show what the server presents and
+//! whether the policy is satisfied (like posttls-finger).
+
+use crate::common::Failure;
+use crate::outbound::{prepare, print_json, print_text, run, verdict, PolicyArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The server: HOST[:PORT], default port 25.
+    server: String,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub fn run_probe(args: &Args) -> Result<u8, Failure> {
+    let mut prepared = prepare(&args.server, &args.policy)?;
+    let report = run(&mut prepared, &[]);
+    let verdict = verdict(&prepared, &report);
+    if args.policy.json {
+        print_json(&verdict);
+    } else {
+        print_text(&verdict, &prepared.plan);
+    }
+    Ok(if verdict.satisfied() { 0 } else { 1 })
+}

@@ -1,0 +1,88 @@
+//! `mailtls send`: deliver a message from stdin under a policy.
+
+use std::io::Read as _;
+
+use mailtls::client::{DeliveryOutcome, Envelope};
+use mailtls::io::Message;
+use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
+
+use crate::common::{Failure, EX_TEMPFAIL, EX_UNAVAILABLE};
+use crate::outbound::{prepare, print_json, print_text, run, verdict, PolicyArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The server: HOST[:PORT], default port 25.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    server: String,
+    /// The envelope sender (empty for `<>`).
+    #[arg(long, value_name = "ADDR")]
+    from: String,
+    /// An envelope recipient; repeatable.
+    #[arg(long, value_name = "ADDR", required = true)]
+    to: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub fn run_send(args: &Args) -> Result<u8, Failure> {
+    let from = if args.from.is_empty() || args.from == "<>" {
+        ReversePath::Null
+    } else {
+        ReversePath::Mailbox(mailbox("--from", &args.from)?)
+    };
+    let to = args
+        .to
+        .iter()
+        .map(|t| mailbox("--to", t).map(ForwardPath::Mailbox))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .map_err(|e| Failure::io(format!("stdin: {e}")))?;
+    let content = crlf(&raw);
+    let envelope = Envelope::new(from, to).with_size(content.len() as u64);
+    let mut prepared = prepare(&args.server, &args.policy)?;
+    let report = run(&mut prepared, &[Message { envelope, content }]);
+    let verdict = verdict(&prepared, &report);
+    if args.policy.json {
+        print_json(&verdict);
+    } else {
+        print_text(&verdict, &prepared.plan);
+    }
+    if report.all_accepted() {
+        return Ok(0);
+    }
+    let permanent = matches!(report.outcome, Some(DeliveryOutcome::Bounced(_)))
+        || report.messages.iter().flatten().any(|m| {
+            m.reply
+                .as_ref()
+                .is_some_and(|r| r.code().is_permanent_negative())
+        });
+    Ok(if permanent {
+        EX_UNAVAILABLE
+    } else {
+        EX_TEMPFAIL
+    })
+}
+
+fn mailbox(flag: &str, text: &str) -> Result<Mailbox, Failure> {
+    let inner = text.trim().trim_start_matches('<').trim_end_matches('>');
+    Mailbox::parse(inner).map_err(|e| Failure::usage(format!("{flag} {text:?}: {e}")))
+}
+
+/// Line ends as SMTP wants them: every bare LF becomes CRLF; a final line end is added.
+fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32 + 2);
+    let mut previous = 0_u8;
+    for &b in raw {
+        if b == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        previous = b;
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}

@@ -1,0 +1,130 @@
+//! The `mailtls` command without real peers: the demo's scenarios, explain, and the exit
+//! codes of usage and configuration errors.
+
+#![cfg(feature = "cli")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::process::{Command, Output};
+
+fn mailtls(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn demo_runs_every_scenario_as_expected() {
+    let output = mailtls(&["demo"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    let rows: Vec<&str> = text.lines().filter(|l| l.ends_with("| yes")).collect();
+    assert_eq!(rows.len(), 7, "{text}");
+    let row = |name: &str| *rows.iter().find(|r| r.starts_with(name)).unwrap();
+    assert!(row("opportunistic, plaintext-only").contains("delivered in plaintext"));
+    assert!(row("forced TLS, STARTTLS stripped").contains("starttls-not-supported"));
+    assert!(row("domain validation, right name").contains("delivered, verified"));
+    assert!(row("domain validation, wrong name").contains("certificate-host-mismatch"));
+    assert!(row("inbound partner, right client cert").contains("delivered"));
+    assert!(row("inbound partner, wrong client cert").contains("550 5.7.1"));
+    let ladder = row("ladder past a TLS 1.3-intolerant");
+    assert!(ladder.contains("tls13+tls12 > tls12"), "{ladder}");
+    assert!(ladder.contains("TLSv1.2"), "{ladder}");
+    assert!(text.contains("every one ended as expected"));
+}
+
+#[test]
+fn explain_prints_the_plan_and_the_rules_without_network() {
+    let dir = std::env::temp_dir().join(format!("mailtls-cli-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map = dir.join("tls_policy");
+    std::fs::write(&map, "partner.test secure match=mx.partner.test\n").unwrap();
+    let output = mailtls(&[
+        "explain",
+        "partner.test",
+        "--mx",
+        "mx.partner.test",
+        "--policy-map",
+        map.to_str().unwrap(),
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("policy table entry \"partner.test\" (line 1): level secure"),
+        "{text}"
+    );
+    assert!(text.contains("mx.partner.test"), "{text}");
+    assert!(text.contains("TLS required"), "{text}");
+}
+
+#[test]
+fn errors_say_what_is_wrong_and_where_with_sysexits_codes() {
+    let dir = std::env::temp_dir().join(format!("mailtls-cli-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_map = dir.join("bad_policy");
+    std::fs::write(&bad_map, "partner.test secure\nother.test sekure\n").unwrap();
+    let bad_connectors = dir.join("bad.toml");
+    std::fs::write(
+        &bad_connectors,
+        "[[inbound]]\nname = \"p\"\nconnector_type = \"partner\"\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["probe"], 64, "<SERVER>"),
+        (vec!["frobnicate"], 64, "frobnicate"),
+        (
+            vec!["explain", "partner.test", "--level", "paranoid"],
+            64,
+            "paranoid",
+        ),
+        (
+            vec!["probe", "127.0.0.1:25", "--policy", "sekure"],
+            64,
+            "sekure",
+        ),
+        (
+            vec![
+                "explain",
+                "partner.test",
+                "--policy-map",
+                bad_map.to_str().unwrap(),
+            ],
+            78,
+            "line 2",
+        ),
+        (
+            vec![
+                "probe",
+                "127.0.0.1:1",
+                "--connectors",
+                bad_connectors.to_str().unwrap(),
+            ],
+            78,
+            "sender_domains",
+        ),
+        (
+            vec![
+                "explain",
+                "partner.test",
+                "--policy-map",
+                "/nonexistent/map",
+            ],
+            78,
+            "/nonexistent/map",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let output = mailtls(&args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
