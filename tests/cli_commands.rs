@@ -128,3 +128,44 @@ fn errors_say_what_is_wrong_and_where_with_sysexits_codes() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn explain_applies_connectors_dane_and_mta_sts() {
+    let dir = std::env::temp_dir().join(format!("mailtls-cli-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(
+        &connectors,
+        "[[outbound]]\nname = \"Partner\"\nrecipient_domains = [\"partner.test\"]\ntls_settings = \"encryption_only\"\n",
+    )
+    .unwrap();
+    let sts = dir.join("mta-sts.txt");
+    std::fs::write(
+        &sts,
+        "version: STSv1\nmode: enforce\nmx: *.partner.test\nmax_age: 86400\n",
+    )
+    .unwrap();
+    let output = mailtls(&[
+        "explain",
+        "partner.test",
+        "--mx",
+        "mx1.partner.test",
+        "--mx",
+        "mx2.partner.test",
+        "--connectors",
+        connectors.to_str().unwrap(),
+        "--sts-policy",
+        sts.to_str().unwrap(),
+        "--tlsa",
+        "mx2.partner.test=3 1 1 5fa4ace807065ebf020382dc3c61ddabda72a186cb6c293961f354ad7639894e",
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("outbound connector \"Partner\""), "{text}");
+    assert!(
+        text.contains("mx1.partner.test: decided by MTA-STS"),
+        "{text}"
+    );
+    assert!(text.contains("mx2.partner.test: decided by DANE"), "{text}");
+    assert!(text.contains("overruled MTA-STS"), "{text}");
+}
