@@ -157,8 +157,19 @@ pub(crate) enum TextFault {
 /// Checks line text: HT, printable ASCII and UTF-8 are allowed; CR, LF, NUL, other controls
 /// and DEL are not.
 pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
+    // Fast path: skip whole words of printable ASCII.
+    let mut start = 0;
+    while let Some(word) = text
+        .get(start..start + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        if special_bytes(u64::from_le_bytes(word)) != 0 {
+            break;
+        }
+        start += 8;
+    }
     let mut ascii = true;
-    for (i, &b) in text.iter().enumerate() {
+    for (i, &b) in text.iter().enumerate().skip(start) {
         if b >= 0x80 {
             ascii = false;
         } else if (b < 0x20 && b != b'\t') || b == 0x7f {
@@ -172,17 +183,42 @@ pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
             });
         }
     }
-    if ascii {
-        // All bytes are ASCII, so this cannot fail; the error arm keeps the code panic-free.
-        return std::str::from_utf8(text).map_err(|_| TextFault::InvalidUtf8 { column: 1 });
-    }
     std::str::from_utf8(text).map_err(|e| TextFault::InvalidUtf8 {
-        column: e.valid_up_to() + 1,
+        column: if ascii { 1 } else { e.valid_up_to() + 1 },
     })
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (in the high bit of a byte) the bytes of `x` that are zero. The lowest flagged byte
+/// is exact; bytes above a zero byte may be flagged spuriously.
+const fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Non-zero when some byte of `x` is below 0x20, 0x7f, or 0x80 and above (may over-report;
+/// callers re-check byte by byte).
+const fn special_bytes(x: u64) -> u64 {
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+    below_space | (x & HIGHS) | zero_bytes(x ^ (ONES * 0x7f))
+}
+
+/// The first LF, eight bytes at a time.
 fn find_lf(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    let mut start = 0;
+    while let Some(word) = bytes
+        .get(start..start + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        let hits = zero_bytes(u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n')));
+        if hits != 0 {
+            return Some(start + (hits.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    let tail = bytes.get(start..)?;
+    tail.iter().position(|&b| b == b'\n').map(|p| start + p)
 }
 
 #[cfg(test)]
@@ -220,6 +256,35 @@ mod tests {
         assert!(lb.is_discarding());
         assert_eq!(lb.scan(b"zzzz"), (4, Scan::Incomplete));
         assert_eq!(lb.scan(b"z\r\nok\r\n"), (7, Scan::Line(b"ok\r\n")));
+    }
+
+    #[test]
+    fn lf_found_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut v = vec![b'\x0b'; len];
+                v[at] = b'\n';
+                if at + 1 < len {
+                    v[at + 1] = b'\n';
+                }
+                assert_eq!(find_lf(&v), Some(at), "{len} {at}");
+            }
+            assert_eq!(find_lf(&vec![b'a'; len]), None);
+        }
+    }
+
+    #[test]
+    fn special_bytes_found_at_every_position() {
+        for at in 0..24 {
+            for bad in [0u8, 1, 0x0d, 0x1f, 0x7f, 0x80, 0xff] {
+                let mut v = vec![b'a'; 24];
+                v[at] = bad;
+                assert!(check_text(&v).is_err(), "{at} {bad:#x}");
+            }
+            let mut v = vec![b'~'; 24];
+            v[at] = b' ';
+            assert!(check_text(&v).is_ok());
+        }
     }
 
     #[test]
