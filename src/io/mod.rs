@@ -12,6 +12,13 @@
 //! clock ([`now`]); and hand the session's events to the application. Every protocol and
 //! policy decision stays in the core.
 //!
+//! Outbound, `deliver` (in either adapter) runs a [`client::Delivery`](crate::client::Delivery):
+//! it connects to each candidate host in order through a [`Connector`] (connect timeout,
+//! `TCP_NODELAY`, optional fixed routes), opens a new connection for each rung the ladder steps
+//! down to, sends every [`Message`] over one connection while the session allows, and returns
+//! a [`DeliveryReport`]. [`PolicyVerifiers`] builds each host's certificate verifier from its
+//! plan, loading `tafile` trust anchors (the core reads no files).
+//!
 //! The application side of an inbound session is an [`Application`]: a trait with one method,
 //! implemented for closures too.
 //!
