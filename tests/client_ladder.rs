@@ -6,31 +6,17 @@ mod support;
 
 use std::sync::Arc;
 
-use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, NextStep, VerifierSource};
+use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, NextStep};
 use mailtls::policy::ladder::{FailureClass, GateFacts, Rung};
 use mailtls::policy::{FailureAction, HostPlan, Level};
 use mailtls::report::ResultType;
 use mailtls::tls::ServerTlsSetup;
-use rustls::client::danger::ServerCertVerifier;
 use support::drive::{run, Run};
 use support::peers::Intolerance;
 use support::pki::pki;
-use support::plans::{message, plan, settings};
+use support::plans::{message, plan, settings, verifiers};
 use support::smtp_server::{Script, SmtpServer};
-use support::{verify, NOW};
-
-#[derive(Debug)]
-struct ByLevel;
-
-impl VerifierSource for ByLevel {
-    fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier> {
-        if plan.requirement.level().authenticates() {
-            verify::pkix()
-        } else {
-            verify::accept_any()
-        }
-    }
-}
+use support::NOW;
 
 fn intolerant(intolerance: Intolerance, server_rung: Rung) -> Script {
     Script {
@@ -49,7 +35,7 @@ fn deliver(
     gates: GateFacts,
     mut server: impl FnMut(&str, usize) -> Script,
 ) -> (Delivery, Vec<Run>) {
-    let mut delivery = Delivery::new(settings(), hosts, Arc::new(ByLevel)).with_gates(gates);
+    let mut delivery = Delivery::new(settings(), hosts, Arc::new(verifiers())).with_gates(gates);
     let mut runs = Vec::new();
     while let Some(session) = delivery.next_session(NOW) {
         let host = delivery.current_host().unwrap().0.to_string();

@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::sync::Arc;
-
+use mailtls::cert::TrustLevel;
 use mailtls::client::{
     Attempt, AttemptResult, ClientEvent, ClientSession, MessageResult, NextStep, Timeouts,
 };
@@ -13,11 +12,10 @@ use mailtls::policy::ladder::{FailureClass, Rung};
 use mailtls::policy::Level;
 use mailtls::report::ResultType;
 use mailtls::tls::{ServerTlsSetup, TlsIdentity};
-use rustls::client::danger::ServerCertVerifier;
 use support::drive::{run, Run};
 use support::peers::Intolerance;
 use support::pki::{pki, MX_NAME};
-use support::plans::{message, plan, session, settings, stuffed};
+use support::plans::{message, plan, planned, session, settings, stuffed};
 use support::smtp_server::{Script, SmtpServer};
 use support::{verify, NOW};
 
@@ -41,14 +39,10 @@ fn message_result(run: &Run) -> MessageResult {
         .expect("no message result")
 }
 
-fn tls_facts(run: &Run) -> mailtls::tls::TlsFacts {
-    run.record.tls.clone().expect("no TLS").facts
-}
-
-fn deliver(level: Level, verifier: Arc<dyn ServerCertVerifier>, identity: &TlsIdentity) -> Run {
+fn deliver(level: Level, identity: &TlsIdentity) -> Run {
     let msg = message(10 * 1024);
     let r = run(
-        session(level, Rung::Modern, verifier),
+        planned(level, Rung::Modern),
         SmtpServer::new(server_with(identity)),
         Some(msg.clone()),
     );
@@ -64,16 +58,15 @@ fn deliver(level: Level, verifier: Arc<dyn ServerCertVerifier>, identity: &TlsId
 
 #[test]
 fn every_level_delivers_over_tls_to_a_good_server() {
-    let pin = verify::sha256(&pki().server.chain()[0]);
-    let cases: [(Level, Arc<dyn ServerCertVerifier>); 5] = [
-        (Level::May, verify::accept_any()),
-        (Level::Encrypt, verify::accept_any()),
-        (Level::Verify, verify::pkix()),
-        (Level::Secure, verify::pkix()),
-        (Level::Fingerprint, verify::pins(vec![pin])),
+    let cases = [
+        (Level::May, TrustLevel::Untrusted),
+        (Level::Encrypt, TrustLevel::Untrusted),
+        (Level::Verify, TrustLevel::Verified),
+        (Level::Secure, TrustLevel::Verified),
+        (Level::Fingerprint, TrustLevel::Verified),
     ];
-    for (level, verifier) in cases {
-        let run = deliver(level, verifier, &pki().server);
+    for (level, trust) in cases {
+        let run = deliver(level, &pki().server);
         assert_eq!(
             run.record.result,
             AttemptResult::Completed { tls: true },
@@ -81,7 +74,12 @@ fn every_level_delivers_over_tls_to_a_good_server() {
         );
         assert_eq!(run.record.next, NextStep::Done);
         assert_eq!(run.record.result_type, None);
-        let facts = tls_facts(&run);
+        let summary = run.record.tls.clone().unwrap();
+        assert_eq!(summary.trust, trust, "{level}");
+        let verification = summary.verification.clone().unwrap();
+        assert!(verification.is_verified(), "{level}");
+        assert_eq!(verification.facts.unwrap().dns_names, [MX_NAME]);
+        let facts = summary.facts;
         assert_eq!(facts.version, "TLSv1.3");
         assert_eq!(facts.suite, "TLS_AES_256_GCM_SHA384");
         assert_eq!(facts.group, Some("X25519"));
@@ -107,8 +105,10 @@ fn every_level_delivers_over_tls_to_a_good_server() {
 fn unauthenticated_levels_accept_any_certificate_and_authenticated_ones_do_not() {
     for identity in [&pki().self_signed, &pki().wrong_name, &pki().expired] {
         for level in [Level::May, Level::Encrypt] {
-            let run = deliver(level, verify::accept_any(), identity);
+            let run = deliver(level, identity);
             assert_eq!(run.record.result, AttemptResult::Completed { tls: true });
+            // The verdict is still recorded, in Postfix's words.
+            assert_eq!(run.record.tls.clone().unwrap().trust, TrustLevel::Untrusted);
         }
     }
     let cases = [
@@ -118,14 +118,15 @@ fn unauthenticated_levels_accept_any_certificate_and_authenticated_ones_do_not()
     ];
     for (identity, result_type) in cases {
         for level in [Level::Verify, Level::Secure] {
-            let run = deliver(level, verify::pkix(), identity);
+            let run = deliver(level, identity);
             match &run.record.result {
                 AttemptResult::TlsFailed { class, .. } => {
                     assert_eq!(*class, FailureClass::Certificate);
                 }
                 other => panic!("{level}: {other:?}"),
             }
-            assert_eq!(run.record.result_type, Some(result_type));
+            assert_eq!(run.record.result_type, Some(result_type), "{level}");
+            assert!(!run.record.verification.clone().unwrap().is_verified());
             // A certificate failure at an authenticated level never walks down.
             assert!(
                 matches!(run.record.next, NextStep::Defer(_)),
@@ -135,20 +136,19 @@ fn unauthenticated_levels_accept_any_certificate_and_authenticated_ones_do_not()
             assert!(!run.mail_sent());
         }
     }
-    // Fingerprint: the right chain with the wrong pin fails, and stays failed.
-    let run = deliver(
-        Level::Fingerprint,
-        verify::pins(vec![vec![0; 32]]),
-        &pki().server,
+    // Fingerprint: a chain the pin does not name fails, and stays failed.
+    let run = deliver(Level::Fingerprint, &pki().wrong_name);
+    assert_eq!(
+        run.record.result_type,
+        Some(ResultType::CertificateNotTrusted)
     );
-    assert_eq!(run.record.result_type, Some(ResultType::ValidationFailure));
     assert!(matches!(run.record.next, NextStep::Defer(_)));
     assert!(!run.mail_sent());
 }
 
 #[test]
 fn the_envelope_is_pipelined_after_tls_and_the_dot_rides_with_the_last_chunk() {
-    let run = deliver(Level::Encrypt, verify::accept_any(), &pki().server);
+    let run = deliver(Level::Encrypt, &pki().server);
     // MAIL, both RCPTs and DATA reached the server in one client write.
     let log = &run.server.log;
     let mail = log.iter().position(|r| r.line.starts_with("MAIL")).unwrap();
@@ -352,4 +352,36 @@ fn the_plaintext_rung_never_starts_tls() {
         Some(message(200)),
     );
     assert!(!r.mail_sent());
+}
+
+#[test]
+fn the_plan_protocols_narrow_the_handshake() {
+    use mailtls::policy::{ProtocolPolicy, SuiteSet, TlsVersion, VersionSet};
+    let mut p = plan(Level::Encrypt);
+    p.protocols = ProtocolPolicy::new(VersionSet::only(TlsVersion::Tls12), SuiteSet::ALL);
+    let first = p.first_rung().unwrap();
+    assert_eq!(first, Rung::Tls12Only);
+    let attempt = |rung| Attempt::new(p.clone(), rung, verify::accept_any());
+    let r = run(
+        ClientSession::new(settings(), attempt(first), NOW),
+        SmtpServer::new(Script::default()),
+        None,
+    );
+    let mut server = r.server;
+    let hello = server.tls_peer().unwrap().client_hello.clone().unwrap();
+    assert!(
+        !hello.versions.contains(&0x0304),
+        "TLS 1.3 must not be offered"
+    );
+    assert_eq!(r.record.tls.unwrap().facts.version, "TLSv1.2");
+
+    // A rung the plan's protocols leave off the ladder fails closed, before STARTTLS.
+    let r = run(
+        ClientSession::new(settings(), attempt(Rung::Modern), NOW),
+        SmtpServer::new(Script::default()),
+        None,
+    );
+    assert!(matches!(r.record.result, AttemptResult::TlsFailed { .. }));
+    assert!(matches!(r.record.next, NextStep::Defer(_)));
+    assert!(!r.server.log.iter().any(|l| l.line == "STARTTLS"));
 }

@@ -384,8 +384,8 @@ fn pre_tls_capabilities_are_forgotten() {
         })
         .collect();
     assert_eq!(caps.len(), 2);
-    assert!(!caps[0].0 && caps[0].1.requiretls);
-    assert!(caps[1].0 && !caps[1].1.requiretls && !caps[1].1.starttls);
+    assert!(!caps[0].0 && caps[0].1.require_tls);
+    assert!(caps[1].0 && !caps[1].1.require_tls && !caps[1].1.starttls);
 
     // REQUIRETLS advertised inside TLS: MAIL FROM carries it.
     let run = support::drive::run(

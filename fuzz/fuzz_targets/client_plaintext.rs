@@ -72,7 +72,8 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let host = HostId::parse("mx.example.com").expect("host");
-        let names = vec![NamePattern::parse("mx.example.com", Dialect::PostfixCertificate).expect("name")];
+        let names =
+            vec![NamePattern::parse("mx.example.com", Dialect::PostfixCertificate).expect("name")];
         let plan = |level: Level| {
             HostPlan::new(
                 host.clone(),
@@ -84,7 +85,9 @@ fn fixture() -> &'static Fixture {
             plans: [plan(Level::May), plan(Level::Encrypt), plan(Level::Verify)],
             envelope: Envelope::new(
                 ReversePath::Mailbox(Mailbox::parse("a@sender.example").expect("from")),
-                vec![ForwardPath::Mailbox(Mailbox::parse("b@example.com").expect("to"))],
+                vec![ForwardPath::Mailbox(
+                    Mailbox::parse("b@example.com").expect("to"),
+                )],
             )
             .with_size(100),
         }
@@ -114,7 +117,11 @@ fuzz_target!(|data: &[u8]| {
     let mut now = Timestamp::from_unix_secs(1_800_000_000);
     let mut session = ClientSession::new(
         settings,
-        Attempt::new(plan, Rung::Modern, Arc::new(RefuseAll)),
+        Attempt::new(
+            plan,
+            Rung::Modern,
+            Arc::new(RefuseAll) as Arc<dyn ServerCertVerifier>,
+        ),
         now,
     );
     let mut sent = false;

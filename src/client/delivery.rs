@@ -1,10 +1,7 @@
 //! The attempt driver: walks the ladder's rungs and the candidate hosts, one session at a
 //! time, so that adapters only connect, shovel bytes and report how each session ended.
 
-use core::fmt;
 use std::sync::Arc;
-
-use rustls::client::danger::ServerCertVerifier;
 
 use crate::names::HostId;
 use crate::policy::ladder::{GateFacts, Rung};
@@ -15,13 +12,7 @@ use crate::tls::TlsIdentity;
 use super::event::{AttemptRecord, AttemptResult, NextStep};
 use super::session::ClientSession;
 use super::settings::{Attempt, ClientSettings};
-
-/// Where the verifier for a host comes from (the certificate module builds one from the
-/// host's requirement; tests pass their own).
-pub trait VerifierSource: fmt::Debug + Send + Sync {
-    /// The verifier that applies `plan`'s certificate requirement.
-    fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier>;
-}
+use super::verifiers::VerifierSource;
 
 /// How a delivery ended.
 #[non_exhaustive]

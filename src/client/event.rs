@@ -2,13 +2,12 @@
 
 use core::fmt;
 
+use crate::cert::{Outcome, TrustLevel};
 use crate::policy::ladder::{FailureClass, Refusal, Rung};
 use crate::policy::{FailureAction, Status};
 use crate::report::ResultType;
-use crate::smtp::Reply;
+use crate::smtp::{Capabilities, DataError, Reply};
 use crate::tls::{TlsFacts, TlsFailure};
-
-use super::wire::Capabilities;
 
 /// Something that happened in a session, in order.
 #[non_exhaustive]
@@ -48,7 +47,7 @@ pub enum ClientEvent {
     /// [`quit`](super::ClientSession::quit).
     Ready,
     /// The TLS handshake completed.
-    TlsEstablished(TlsSummary),
+    TlsEstablished(Box<TlsSummary>),
 }
 
 /// Why a session goes on in plaintext.
@@ -71,6 +70,14 @@ pub struct TlsSummary {
     pub facts: TlsFacts,
     /// The rung the handshake ran on.
     pub rung: Rung,
+    /// The verdict in Postfix's words: `Verified`, `Trusted`, `Untrusted` (`Anonymous` is
+    /// for inbound clients). Read from the verifier's outcome slot; without one it is
+    /// inferred: an authenticating plan only completes a handshake its verifier accepted
+    /// (`Verified`), any other plan checked nothing (`Untrusted`).
+    pub trust: TrustLevel,
+    /// What the verifier recorded (certificate facts, and a failure it let pass at an
+    /// opportunistic level), when it records anything.
+    pub verification: Option<Outcome>,
 }
 
 /// How one message transaction ended.
@@ -165,6 +172,12 @@ pub enum AttemptResult {
         /// The reply.
         reply: Reply,
     },
+    /// The message text could not be encoded for DATA (a line over 1000 octets): the
+    /// connection was abandoned before the final dot, so the message was not sent.
+    MessageUnsendable {
+        /// Why.
+        detail: String,
+    },
     /// The server did not answer in time.
     Timeout {
         /// Where.
@@ -232,6 +245,8 @@ pub struct AttemptRecord {
     pub result_type: Option<ResultType>,
     /// The TLS session, when the handshake completed.
     pub tls: Option<TlsSummary>,
+    /// What the certificate verifier recorded, also when the handshake failed on it.
+    pub verification: Option<Outcome>,
     /// The first line of the server's EHLO reply (TLS-RPT `receiving-mx-helo`).
     pub receiving_helo: Option<String>,
     /// What to do next.
@@ -261,6 +276,9 @@ pub enum ClientError {
     /// The envelope has no recipients.
     #[error("the envelope has no recipients")]
     NoRecipients,
+    /// The message text cannot be sent as DATA; the session ended.
+    #[error("message text refused: {0}")]
+    Data(#[from] DataError),
     /// The TLS configuration could not be built.
     #[error("TLS setup failed: {0}")]
     Tls(#[from] crate::tls::TlsError),

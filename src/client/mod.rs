@@ -19,9 +19,9 @@ mod envelope;
 mod event;
 mod session;
 mod settings;
-mod wire;
+mod verifiers;
 
-pub use delivery::{Delivery, DeliveryOutcome, VerifierSource};
+pub use delivery::{Delivery, DeliveryOutcome};
 pub use envelope::Envelope;
 pub use event::{
     AttemptRecord, AttemptResult, ClientError, ClientEvent, MessageResult, NextStep,
@@ -29,4 +29,4 @@ pub use event::{
 };
 pub use session::ClientSession;
 pub use settings::{Attempt, ClientSettings, Timeouts};
-pub use wire::Capabilities;
+pub use verifiers::{PlanVerifiers, VerifierHandle, VerifierSource};

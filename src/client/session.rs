@@ -3,10 +3,14 @@
 
 use std::collections::VecDeque;
 
+use crate::cert::{Outcome, OutcomeSlot, TrustLevel};
 use crate::policy::ladder::{next_rung, FailureClass};
+use crate::policy::requiretls::{self, MessageTls};
 use crate::policy::Status;
 use crate::report::ResultType;
-use crate::smtp::{Command, ForwardPath, MailParams, Reply, ReplyParser};
+use crate::smtp::{
+    Capabilities, Command, DataEncoder, EhloReply, ForwardPath, MailParams, Reply, ReplyParser,
+};
 use crate::time::Timestamp;
 use crate::tls::{client_config, ClientTlsSetup, TlsEngine, TlsFailure};
 
@@ -16,7 +20,6 @@ use super::event::{
     PlaintextReason, Stage, TlsSummary,
 };
 use super::settings::{Attempt, ClientSettings};
-use super::wire::{Capabilities, DotStuffer};
 
 /// One SMTP client connection, without I/O.
 ///
@@ -55,8 +58,9 @@ pub struct ClientSession {
     pending_rcpts: VecDeque<ForwardPath>,
     pending_failure: Option<Reply>,
     result_type: Option<ResultType>,
+    verification: Option<Outcome>,
     transaction_open: bool,
-    stuffer: DotStuffer,
+    encoder: Option<DataEncoder>,
     finished: bool,
 }
 
@@ -104,8 +108,9 @@ impl ClientSession {
             pending_rcpts: VecDeque::new(),
             pending_failure: None,
             result_type: None,
+            verification: None,
             transaction_open: false,
-            stuffer: DotStuffer::default(),
+            encoder: None,
             finished: false,
         };
         session.expect_reply(Stage::Greeting, now);
@@ -316,10 +321,30 @@ impl ClientSession {
                 stage: self.stage(),
             });
         }
-        let mut wire = Vec::with_capacity(chunk.len() + 8);
-        self.stuffer.push(chunk, &mut wire);
+        let mut wire = Vec::with_capacity(chunk.len() + chunk.len() / 64 + 8);
+        let encoder = self.encoder.get_or_insert_with(DataEncoder::default);
+        if let Err(e) = encoder.encode(chunk, &mut wire) {
+            // The message must not go out: abandon the connection without the final dot.
+            let reply = e.reply();
+            self.finish(
+                AttemptResult::MessageUnsendable {
+                    detail: e.to_string(),
+                },
+                NextStep::Bounce(Status::new(
+                    reply.code().as_u16(),
+                    reply
+                        .enhanced()
+                        .map_or((5, 6, 0), |c| (c.class(), c.subject(), c.detail())),
+                    reply.text().to_owned(),
+                )),
+                false,
+            );
+            return Err(ClientError::Data(e));
+        }
         if last {
-            self.stuffer.finish(&mut wire);
+            if let Some(encoder) = self.encoder.take() {
+                encoder.finish(&mut wire);
+            }
             if let Some(txn) = self.txn.as_mut() {
                 txn.body = false;
             }
@@ -441,12 +466,26 @@ impl ClientSession {
         self.phase = Phase::Tls;
         let facts = self.tls.as_ref().and_then(TlsEngine::facts);
         if let Some(facts) = facts {
+            let verification = self.attempt.outcome.as_ref().and_then(OutcomeSlot::get);
+            let trust = verification.as_ref().map_or_else(
+                || {
+                    if self.attempt.plan.requirement.authentication.verifies() {
+                        TrustLevel::Verified
+                    } else {
+                        TrustLevel::Untrusted
+                    }
+                },
+                |o| o.trust,
+            );
             let summary = TlsSummary {
                 facts,
                 rung: self.attempt.rung,
+                trust,
+                verification,
             };
             self.tls_summary = Some(summary.clone());
-            self.events.push_back(ClientEvent::TlsEstablished(summary));
+            self.events
+                .push_back(ClientEvent::TlsEstablished(Box::new(summary)));
         }
         // RFC 3207 §4.2: forget everything learnt before TLS, and ask again.
         self.caps = None;
@@ -481,18 +520,16 @@ impl ClientSession {
             }
             Stage::Ehlo => {
                 if code.is_positive_completion() {
-                    self.receiving_helo = reply.lines().next().map(|l| {
-                        l.split_ascii_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned()
-                    });
-                    let caps = Capabilities::from_ehlo(&reply);
+                    let ehlo = match EhloReply::parse(&reply) {
+                        Ok(ehlo) => ehlo,
+                        Err(e) => return self.violation_in(stage, e.to_string()),
+                    };
+                    self.receiving_helo = Some(ehlo.domain.to_string());
                     self.events.push_back(ClientEvent::Capabilities {
                         secure: self.phase == Phase::Tls,
-                        capabilities: caps.clone(),
+                        capabilities: ehlo.capabilities.clone(),
                     });
-                    self.caps = Some(caps);
+                    self.caps = Some(ehlo.capabilities);
                     self.after_ehlo(now);
                 } else if code.is_permanent_negative() && self.phase == Phase::Plain {
                     // HELO means no extensions and so no STARTTLS: only where plaintext is
@@ -603,6 +640,14 @@ impl ClientSession {
                 .push_back(ClientEvent::Plaintext(PlaintextReason::PlaintextRung));
             return self.ready();
         }
+        if offered && self.attempt.plan.protocols_on(rung).is_none() {
+            // The plan's protocols leave nothing on this rung: never widen them.
+            return self.tls_failed(
+                FailureClass::OtherTls,
+                None,
+                format!("rung {rung} is not on this plan's ladder"),
+            );
+        }
         if offered {
             // Everything learnt so far is forgotten before TLS starts.
             self.caps = None;
@@ -629,7 +674,8 @@ impl ClientSession {
             .map_or_else(|| plan.host.to_string(), |sni| sni.as_str().to_owned());
         let setup = ClientTlsSetup::new(self.attempt.rung, self.attempt.verifier.clone(), now)
             .with_sni(plan.sni.is_some())
-            .with_identity(self.attempt.identity.clone());
+            .with_identity(self.attempt.identity.clone())
+            .with_protocols(plan.protocols_on(self.attempt.rung));
         let engine =
             client_config(&setup).and_then(|config| TlsEngine::client(config, &server_name));
         match engine {
@@ -709,7 +755,7 @@ impl ClientSession {
             // Pipelined DATA got 354 although nothing was accepted: end the empty message.
             txn.empty_data = true;
             let mut wire = Vec::new();
-            DotStuffer::default().finish(&mut wire);
+            DataEncoder::default().finish(&mut wire);
             self.write(&wire);
             self.expect.push_back(Stage::DataEnd);
             self.arm(now);
@@ -717,7 +763,7 @@ impl ClientSession {
         }
         if go {
             txn.body = true;
-            self.stuffer = DotStuffer::default();
+            self.encoder = Some(DataEncoder::default());
             self.deadline = Some(now.saturating_add(self.settings.timeouts.data_block));
             self.events.push_back(ClientEvent::DataReady);
             return;
@@ -740,12 +786,20 @@ impl ClientSession {
     }
 
     fn refuse_locally(&self, envelope: &Envelope, caps: &Capabilities) -> Option<Status> {
-        if envelope.require_tls && (self.phase != Phase::Tls || !caps.requiretls) {
-            return Some(Status::new(
-                550,
-                (5, 7, 30),
-                "REQUIRETLS support required: the next hop does not offer it after TLS",
-            ));
+        // RFC 8689: TLS, an authenticated server, and REQUIRETLS in the post-TLS EHLO reply
+        // (the pre-TLS capabilities were dropped at STARTTLS).
+        let authenticated = requiretls::authenticates(&self.attempt.plan.requirement)
+            && self
+                .tls_summary
+                .as_ref()
+                .is_some_and(|t| t.trust == TrustLevel::Verified);
+        if let Err(failure) = requiretls::check_post_tls_capabilities(
+            MessageTls::new(envelope.require_tls, []),
+            self.phase == Phase::Tls,
+            authenticated,
+            caps,
+        ) {
+            return Some(failure.status());
         }
         if envelope.smtputf8 && !caps.smtputf8 {
             return Some(Status::new(
@@ -870,13 +924,18 @@ impl ClientSession {
 
     /// A TLS policy failure: the ladder's gates pick the next rung or the refusal's action.
     fn tls_failed(&mut self, class: FailureClass, failure: Option<TlsFailure>, detail: String) {
-        let result_type = failure.as_ref().map_or_else(
-            || match class {
+        let verification = self.attempt.outcome.as_ref().and_then(OutcomeSlot::get);
+        // The verifier knows best why a certificate failed.
+        let result_type = verification
+            .as_ref()
+            .filter(|_| class == FailureClass::Certificate)
+            .and_then(Outcome::result_type)
+            .or_else(|| failure.as_ref().map(|f| f.result_type))
+            .unwrap_or(match class {
                 FailureClass::Certificate => ResultType::ValidationFailure,
                 _ => ResultType::StarttlsNotSupported,
-            },
-            |f| f.result_type,
-        );
+            });
+        self.verification = verification;
         let next = match next_rung(
             &self.attempt.plan,
             self.attempt.rung,
@@ -925,9 +984,15 @@ impl ClientSession {
             result,
             result_type: self.result_type.take(),
             tls: self.tls_summary.clone(),
+            verification: self.verification.take().or_else(|| {
+                self.tls_summary
+                    .as_ref()
+                    .and_then(|t| t.verification.clone())
+            }),
             receiving_helo: self.receiving_helo.clone(),
             next,
         };
-        self.events.push_back(ClientEvent::Finished(Box::new(record)));
+        self.events
+            .push_back(ClientEvent::Finished(Box::new(record)));
     }
 }

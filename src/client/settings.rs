@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use rustls::client::danger::ServerCertVerifier;
 
+use crate::cert::OutcomeSlot;
 use crate::policy::ladder::{GateFacts, Rung};
 use crate::policy::HostPlan;
 use crate::smtp::{Host, ReplyConfig};
 use crate::tls::TlsIdentity;
 
+use super::verifiers::VerifierHandle;
 use super::ClientError;
 
 /// RFC 5321 §4.5.3.2 timeouts, per command. The defaults are the RFC's.
@@ -112,18 +114,29 @@ pub struct Attempt {
     pub gates: GateFacts,
     /// The verifier that applies the plan's certificate requirement.
     pub verifier: Arc<dyn ServerCertVerifier>,
+    /// Where the verifier records its verdict (a [`cert::ServerVerifier`]'s slot), read after
+    /// the handshake for the trust word and the RFC 8460 result type.
+    ///
+    /// [`cert::ServerVerifier`]: crate::cert::ServerVerifier
+    pub outcome: Option<OutcomeSlot>,
     /// The client certificate to present (loaded from `plan.client_certificate`).
     pub identity: Option<TlsIdentity>,
 }
 
 impl Attempt {
     /// An attempt on `rung` with default gate facts and no client certificate.
-    pub fn new(plan: HostPlan, rung: Rung, verifier: Arc<dyn ServerCertVerifier>) -> Self {
+    ///
+    /// `verifier` is a [`VerifierHandle`] or anything that converts into one: a
+    /// [`cert::ServerVerifier`](crate::cert::ServerVerifier) (its outcome slot comes along) or
+    /// a bare `Arc<dyn ServerCertVerifier>`.
+    pub fn new(plan: HostPlan, rung: Rung, verifier: impl Into<VerifierHandle>) -> Self {
+        let handle = verifier.into();
         Self {
             plan,
             rung,
             gates: GateFacts::default(),
-            verifier,
+            verifier: handle.verifier,
+            outcome: handle.outcome,
             identity: None,
         }
     }

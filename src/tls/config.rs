@@ -19,6 +19,7 @@ use rustls::{
 };
 
 use crate::policy::ladder::Rung;
+use crate::policy::{ProtocolPolicy, TlsVersion};
 use crate::time::Timestamp;
 
 use super::TlsError;
@@ -84,6 +85,9 @@ pub struct ClientTlsSetup {
     pub send_sni: bool,
     /// The client certificate to present when the server asks for one.
     pub identity: Option<TlsIdentity>,
+    /// The versions and suites the policy allows; the rung narrows them further. `None`
+    /// leaves the rung's own set.
+    pub protocols: Option<ProtocolPolicy>,
     /// The time certificate checks run at (time is a parameter in mailtls).
     pub now: Timestamp,
 }
@@ -112,8 +116,16 @@ impl ClientTlsSetup {
             verifier,
             send_sni: true,
             identity: None,
+            protocols: None,
             now,
         }
+    }
+
+    /// The versions and suites the policy allows (intersected with the rung's).
+    #[must_use]
+    pub fn with_protocols(mut self, protocols: Option<ProtocolPolicy>) -> Self {
+        self.protocols = protocols;
+        self
     }
 
     /// Whether to send SNI.
@@ -154,7 +166,7 @@ impl ServerTlsSetup {
 ///
 /// Fails only for [`Rung::Plaintext`], which has no TLS configuration.
 pub fn client_config(setup: &ClientTlsSetup) -> Result<Arc<ClientConfig>, TlsError> {
-    let (provider, versions) = rung_parameters(setup.rung)?;
+    let (provider, versions) = narrowed(setup.rung, setup.protocols)?;
     let builder = ClientConfig::builder_with_details(Arc::new(provider), fixed_time(setup.now))
         .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config {
@@ -220,6 +232,7 @@ pub fn rung_groups(rung: Rung) -> Vec<&'static str> {
 static TLS13_AND_12: &[&SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 static TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
+static TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
 /// The conservative rung: ECDHE with AES-GCM, nothing newer.
 const CONSERVATIVE_SUITES: [CipherSuite; 4] = [
@@ -253,6 +266,53 @@ fn rung_parameters(
         }
         _ => Err(TlsError::NoTlsRung { rung }),
     }
+}
+
+type Parameters = (CryptoProvider, &'static [&'static SupportedProtocolVersion]);
+
+/// The rung's parameters, narrowed to what the policy allows.
+fn narrowed(rung: Rung, protocols: Option<ProtocolPolicy>) -> Result<Parameters, TlsError> {
+    let (mut provider, versions) = rung_parameters(rung)?;
+    let Some(policy) = protocols else {
+        return Ok((provider, versions));
+    };
+    let tls13 = policy.versions.contains(TlsVersion::Tls13) && versions.len() > 1;
+    let tls12 = policy.versions.contains(TlsVersion::Tls12);
+    let versions: &'static [&'static SupportedProtocolVersion] = match (tls13, tls12) {
+        (true, true) => TLS13_AND_12,
+        (true, false) => TLS13,
+        (false, true) => TLS12,
+        (false, false) => {
+            return Err(TlsError::Config {
+                rung,
+                detail: format!(
+                    "the policy allows no version on this rung ({})",
+                    policy.versions
+                ),
+            })
+        }
+    };
+    provider.cipher_suites.retain(|s| {
+        let allowed = policy
+            .suites
+            .iter()
+            .any(|p| p.iana_name() == super::facts::suite_name(s.suite()));
+        let version_ok = match s {
+            SupportedCipherSuite::Tls13(_) => tls13,
+            SupportedCipherSuite::Tls12(_) => tls12,
+        };
+        allowed && version_ok
+    });
+    if provider.cipher_suites.is_empty() {
+        return Err(TlsError::Config {
+            rung,
+            detail: format!(
+                "the policy allows no suite on this rung ({})",
+                policy.suites
+            ),
+        });
+    }
+    Ok((provider, versions))
 }
 
 fn is_forward_secret_aead(suite: &SupportedCipherSuite) -> bool {
@@ -362,6 +422,37 @@ mod tests {
                 rung == Rung::Modern
             );
         }
+    }
+
+    #[test]
+    fn the_policy_narrows_a_rung_and_never_widens_it() {
+        use crate::policy::{CipherSuite as Suite, SuiteSet, VersionSet};
+        let only_13 = ProtocolPolicy::new(VersionSet::only(TlsVersion::Tls13), SuiteSet::ALL);
+        let (p, v) = narrowed(Rung::Modern, Some(only_13)).unwrap();
+        assert_eq!(v, TLS13);
+        assert!(p
+            .cipher_suites
+            .iter()
+            .all(|s| matches!(s, SupportedCipherSuite::Tls13(_))));
+        // TLS 1.3 only on a TLS 1.2 rung leaves nothing.
+        assert!(matches!(
+            narrowed(Rung::Tls12Only, Some(only_13)),
+            Err(TlsError::Config { .. })
+        ));
+        let no_chacha = ProtocolPolicy::new(
+            VersionSet::ALL,
+            SuiteSet::ALL.retain(|s: Suite| !s.is_chacha20()),
+        );
+        let (p, v) = narrowed(Rung::Modern, Some(no_chacha)).unwrap();
+        assert_eq!(v, TLS13_AND_12);
+        assert_eq!(p.cipher_suites.len(), 6);
+        assert!(p
+            .cipher_suites
+            .iter()
+            .all(|s| !super::super::facts::suite_name(s.suite()).contains("CHACHA")));
+        // The conservative rung stays conservative whatever the policy allows.
+        let (p, _) = narrowed(Rung::Tls12Conservative, Some(ProtocolPolicy::MODERN)).unwrap();
+        assert_eq!(p.cipher_suites.len(), 4);
     }
 
     #[test]

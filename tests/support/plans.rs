@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use mailtls::client::{Attempt, ClientSession, ClientSettings, Envelope};
+use mailtls::cert::TrustAnchors as CertAnchors;
+use mailtls::client::{
+    Attempt, ClientSession, ClientSettings, Envelope, PlanVerifiers, VerifierSource,
+};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::{HostPlan, Level, Pin, PinAlgorithm, TrustAnchors};
@@ -76,4 +79,16 @@ pub fn stuffed(message: &Message) -> Vec<u8> {
     }
     out.extend_from_slice(b".\r\n");
     out
+}
+
+/// The standard verifier source, with the test CA as the public roots.
+pub fn verifiers() -> PlanVerifiers {
+    PlanVerifiers::new(CertAnchors::from_der([&super::pki::pki().ca]).unwrap())
+}
+
+/// A session at `level` on `rung` with the certificate module's verifier for the plan.
+pub fn planned(level: Level, rung: Rung) -> ClientSession {
+    let plan = plan(level);
+    let handle = verifiers().verifier(&plan);
+    ClientSession::new(settings(), Attempt::new(plan, rung, handle), NOW)
 }
