@@ -7,7 +7,12 @@
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target cargo bench --bench session
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -45,7 +50,9 @@ struct Fixture {
 fn fixture() -> Fixture {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "bench CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "bench CA");
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let key = KeyPair::generate().unwrap();
     let leaf = CertificateParams::new(vec![MX.to_owned()])
@@ -90,7 +97,9 @@ fn fixture() -> Fixture {
         settings: ClientSettings::new("relay.sender.example").unwrap(),
         envelope: Envelope::new(
             ReversePath::Mailbox(Mailbox::parse("alice@sender.example").unwrap()),
-            vec![ForwardPath::Mailbox(Mailbox::parse("bob@example.com").unwrap())],
+            vec![ForwardPath::Mailbox(
+                Mailbox::parse("bob@example.com").unwrap(),
+            )],
         ),
         message,
     }
@@ -210,14 +219,20 @@ fn transfer(from: &mut dyn FnMut(&mut Vec<u8>), to: &mut dyn FnMut(&[u8]), buf: 
 }
 
 fn bare_pair(f: &Fixture) -> usize {
-    let mut client =
-        ClientConnection::new(Arc::clone(&f.bare_client), ServerName::try_from(MX).unwrap())
-            .unwrap();
+    let mut client = ClientConnection::new(
+        Arc::clone(&f.bare_client),
+        ServerName::try_from(MX).unwrap(),
+    )
+    .unwrap();
     let mut server = ServerConnection::new(Arc::clone(&f.server)).unwrap();
     let mut buf = Vec::new();
     while client.is_handshaking() || server.is_handshaking() || client.wants_write() {
         transfer(
-            &mut |b| while client.wants_write() { client.write_tls(b).unwrap(); },
+            &mut |b| {
+                while client.wants_write() {
+                    client.write_tls(b).unwrap();
+                }
+            },
             &mut |b| {
                 server.read_tls(&mut &b[..]).unwrap();
                 server.process_new_packets().unwrap();
@@ -225,7 +240,11 @@ fn bare_pair(f: &Fixture) -> usize {
             &mut buf,
         );
         transfer(
-            &mut |b| while server.wants_write() { server.write_tls(b).unwrap(); },
+            &mut |b| {
+                while server.wants_write() {
+                    server.write_tls(b).unwrap();
+                }
+            },
             &mut |b| {
                 client.read_tls(&mut &b[..]).unwrap();
                 client.process_new_packets().unwrap();
@@ -236,7 +255,11 @@ fn bare_pair(f: &Fixture) -> usize {
     client.writer().write_all(&f.message).unwrap();
     let mut received = Vec::new();
     transfer(
-        &mut |b| while client.wants_write() { client.write_tls(b).unwrap(); },
+        &mut |b| {
+            while client.wants_write() {
+                client.write_tls(b).unwrap();
+            }
+        },
         &mut |b| {
             let mut rest = b;
             while !rest.is_empty() {
@@ -276,7 +299,8 @@ fn print_ratio() {
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
         json["mean"]["point_estimate"].as_f64()
     };
-    if let (Some(ours), Some(bare)) = (mean("mailtls_starttls_delivery"), mean("bare_rustls_pair")) {
+    if let (Some(ours), Some(bare)) = (mean("mailtls_starttls_delivery"), mean("bare_rustls_pair"))
+    {
         println!(
             "session ratio mailtls/bare = {:.3} ({:.1} us vs {:.1} us)",
             ours / bare,
