@@ -108,7 +108,7 @@ impl Delivery {
                 }
             };
             self.rung = Some(rung);
-            let attempt = Attempt::new(plan.clone(), rung, self.verifiers.verifier(plan))
+            let attempt = Attempt::new(plan.clone(), rung, self.verifiers.handle(plan))
                 .with_gates(self.gates)
                 .with_identity(self.identity.clone());
             return Some(ClientSession::new(self.settings.clone(), attempt, now));

@@ -44,7 +44,14 @@ impl From<Arc<dyn ServerCertVerifier>> for VerifierHandle {
 pub trait VerifierSource: fmt::Debug + Send + Sync {
     /// The verifier that applies `plan`'s certificate requirement (a fresh one per attempt,
     /// so that its outcome belongs to that attempt alone).
-    fn verifier(&self, plan: &HostPlan) -> VerifierHandle;
+    fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier>;
+
+    /// The verifier with the slot its verdict lands in. The default has no slot (the trust
+    /// word is then inferred); a source that builds [`cert::ServerVerifier`]s should return
+    /// their slot here, as [`PlanVerifiers`] does.
+    fn handle(&self, plan: &HostPlan) -> VerifierHandle {
+        self.verifier(plan).into()
+    }
 }
 
 /// The standard source: maps a host plan's requirement onto a [`cert::ServerVerifier`].
@@ -166,7 +173,11 @@ impl PlanVerifiers {
 }
 
 impl VerifierSource for PlanVerifiers {
-    fn verifier(&self, plan: &HostPlan) -> VerifierHandle {
+    fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier> {
+        self.handle(plan).verifier
+    }
+
+    fn handle(&self, plan: &HostPlan) -> VerifierHandle {
         let (requirement, on_failure) = self.requirement(plan);
         ServerVerifier::new(requirement, on_failure).into()
     }

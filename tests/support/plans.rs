@@ -89,6 +89,6 @@ pub fn verifiers() -> PlanVerifiers {
 /// A session at `level` on `rung` with the certificate module's verifier for the plan.
 pub fn planned(level: Level, rung: Rung) -> ClientSession {
     let plan = plan(level);
-    let handle = verifiers().verifier(&plan);
+    let handle = verifiers().handle(&plan);
     ClientSession::new(settings(), Attempt::new(plan, rung, handle), NOW)
 }
