@@ -23,6 +23,13 @@ impl Trace {
         Self::default()
     }
 
+    /// An empty trace with room for `capacity` rules.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            steps: Vec::with_capacity(capacity),
+        }
+    }
+
     /// Appends a rule.
     pub fn push(&mut self, rule: Rule) {
         self.steps.push(rule);
@@ -133,8 +140,10 @@ pub enum Rule {
     },
     /// No Postfix policy-table entry matched any key tried.
     TableMiss {
-        /// The keys tried, in order.
-        tried: Vec<String>,
+        /// The next hop looked up.
+        key: String,
+        /// How many keys were tried (the next hop, then each `.parent`).
+        tried: usize,
     },
     /// Trust-anchor files (`tafile=`) replace the public roots.
     TrustAnchorFiles {
@@ -206,9 +215,13 @@ impl fmt::Display for Rule {
             Self::TableEntry { key, line, level } => {
                 write!(f, "policy table entry {key:?} (line {line}): level {level}")
             }
-            Self::TableMiss { tried } => {
-                write!(f, "no policy table entry for {}", tried.join(", "))
+            Self::TableMiss { key, tried: 1 } => {
+                write!(f, "no policy table entry for {key}")
             }
+            Self::TableMiss { key, tried } => write!(
+                f,
+                "no policy table entry for {key} or its parent domains ({tried} keys tried)"
+            ),
             Self::TrustAnchorFiles { count } => {
                 write!(f, "{count} trust-anchor file(s) replace the public roots")
             }

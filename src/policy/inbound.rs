@@ -180,6 +180,7 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
         else {
             continue;
         };
+        cert.remember_match(connector);
         if cert.verified == Verification::Verified {
             attributed = Some((connector, Attribution::CertificateDomain(name.to_owned())));
             break;
@@ -381,6 +382,7 @@ struct Presented<'a> {
     extra_cns: &'a [&'a str],
     has_cn: bool,
     verified: Verification,
+    matched: core::cell::Cell<Option<*const InboundConnector>>,
 }
 
 impl<'a> Presented<'a> {
@@ -396,6 +398,7 @@ impl<'a> Presented<'a> {
                 extra_cns: common_names,
                 has_cn: false,
                 verified,
+                matched: core::cell::Cell::new(None),
             },
             ClientCertificateFacts::MilterMacros {
                 subject, verified, ..
@@ -405,6 +408,7 @@ impl<'a> Presented<'a> {
                 extra_cns: &[],
                 has_cn: !common_name(subject).is_empty(),
                 verified,
+                matched: core::cell::Cell::new(None),
             },
             _ => Self {
                 sans: &[],
@@ -412,6 +416,7 @@ impl<'a> Presented<'a> {
                 extra_cns: &[],
                 has_cn: false,
                 verified: Verification::NotVerified,
+                matched: core::cell::Cell::new(None),
             },
         }
     }
@@ -428,9 +433,22 @@ impl<'a> Presented<'a> {
         self.sans.iter().chain(self.cns().iter()).copied()
     }
 
+    /// Remembers that the certificate matched `connector` (so the restriction checks need not
+    /// match it again).
+    fn remember_match(&self, connector: &InboundConnector) {
+        self.matched.set(Some(core::ptr::from_ref(connector)));
+    }
+
     /// Whether the certificate presents the connector's `tls_sender_certificate_name`
     /// (Exchange dialect: SANs and the CN count).
     fn matches(&self, connector: &InboundConnector) -> bool {
+        if self
+            .matched
+            .get()
+            .is_some_and(|seen| core::ptr::eq(seen, connector))
+        {
+            return true;
+        }
         connector
             .tls_sender_certificate_name
             .as_ref()

@@ -17,10 +17,14 @@
 //! - [`ladder`]: the fallback ladder and its gates ([`ladder::next_rung`]).
 //! - [`explain`](mod@explain): the trace of rules that fired.
 //! - [`protocol`]: versions and suites (never below TLS 1.2, forward-secret AEAD only).
+//! - [`postfix`]: `smtp_tls_policy_maps` import and lookup.
+//! - [`connector`]: Exchange-style connectors in TOML (outbound and inbound).
+//! - [`inbound`]: accept / reject / tempfail by the inbound connectors ([`inbound::decide_inbound`]).
 
 pub mod connector;
 pub mod dane;
 pub mod explain;
+mod fast_hash;
 pub mod inbound;
 pub mod ladder;
 pub mod mta_sts;

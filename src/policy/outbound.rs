@@ -7,7 +7,9 @@
 
 use super::connector::{Connectors, DomainPattern, OutboundConnector, TlsSettings};
 use super::explain::{Rule, Trace};
-use super::plan::{self, Destination, HostPlan, NameSource, Plan, PolicySource, SniStrategy};
+use super::plan::{
+    self, Destination, FailureAction, HostPlan, NameSource, Plan, PolicySource, SniStrategy,
+};
 use super::postfix::{PolicyTable, TableHit};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Authentication, Level, Requirement, TrustAnchors};
@@ -93,7 +95,7 @@ impl OutboundPolicy {
 /// # Ok::<(), mailtls::policy::DestinationError>(())
 /// ```
 pub fn explain(policy: &OutboundPolicy, destination: &Destination) -> Plan {
-    let mut trace = Trace::new();
+    let mut trace = Trace::with_capacity(8);
     if let (Some(connectors), Some(domain)) = (&policy.connectors, destination.next_hop_name()) {
         if let Some((connector, pattern)) = connectors.outbound_for(domain) {
             return from_connector(policy, destination, domain, connector, pattern, trace);
@@ -104,9 +106,8 @@ pub fn explain(policy: &OutboundPolicy, destination: &Destination) -> Plan {
             return from_table(policy, destination, hit, trace);
         }
         trace.push(Rule::TableMiss {
-            tried: PolicyTable::lookup_keys(destination)
-                .map(str::to_owned)
-                .collect(),
+            key: destination.lookup_key().to_owned(),
+            tried: PolicyTable::lookup_keys(destination).count(),
         });
     }
     trace.push(Rule::DefaultLevel {
@@ -310,10 +311,12 @@ pub(crate) fn build(
     }
     let hosts = site.hosts.unwrap_or(destination.hosts());
     let mut plans = Vec::with_capacity(hosts.len());
+    let resolver = needs_names(&site.requirement)
+        .then(|| plan::NameResolver::new(site.names, destination, site.dialect));
     for host in hosts {
         let mut requirement = site.requirement.clone();
-        if needs_names(&requirement) {
-            let ids = plan::resolve_names(site.names, host, destination, site.dialect);
+        if let Some(resolver) = &resolver {
+            let ids = resolver.for_host(host);
             set_names(&mut requirement, ids);
             if plan::lacks_names(&requirement) {
                 trace.push(Rule::Warning {
@@ -324,12 +327,17 @@ pub(crate) fn build(
                 });
             }
         }
-        let mut host_plan = HostPlan::new(host.clone(), destination.port(), requirement);
-        host_plan.sni = site.sni.resolve(host, destination);
-        host_plan.protocols = site.protocols;
-        host_plan.connection_reuse = site.connection_reuse;
-        host_plan.client_certificate = site.client_certificate.cloned();
-        plans.push(host_plan);
+        plans.push(HostPlan {
+            host: host.clone(),
+            port: destination.port(),
+            requirement,
+            sni: site.sni.resolve(host, destination),
+            protocols: site.protocols,
+            client_certificate: site.client_certificate.cloned(),
+            connection_reuse: site.connection_reuse,
+            // Set by `plan::finish` from the host's position.
+            on_failure: FailureAction::NextHost,
+        });
     }
     plan::finish(destination.clone(), source, plans, trace)
 }
@@ -360,7 +368,6 @@ fn set_names(requirement: &mut Requirement, ids: Vec<NamePattern>) {
 mod tests {
     use super::*;
     use crate::policy::ladder::Rung;
-    use crate::policy::plan::FailureAction;
 
     fn names(plan: &HostPlan) -> Vec<String> {
         plan.requirement
@@ -471,7 +478,8 @@ mod tests {
         assert_eq!(
             plan.trace.steps().first(),
             Some(&Rule::TableMiss {
-                tried: vec!["other.example".into(), ".example".into()]
+                key: "other.example".into(),
+                tried: 2
             })
         );
     }

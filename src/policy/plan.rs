@@ -7,6 +7,7 @@
 
 use core::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::explain::{Rule, Trace};
 use super::ladder::{Ladder, RefusalReason, Rung};
@@ -23,8 +24,15 @@ pub const DEFAULT_PORT: u16 = 25;
 ///
 /// The next hop is either a domain (`example.com`, MX lookup by the caller) or a literal host
 /// in brackets (`[mail.example.com]`, `[192.0.2.1]`, no MX lookup), with an optional `:port`.
+///
+/// Cloning is cheap (the parts are shared), so a [`Plan`] keeps its own copy.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Destination {
+    inner: Arc<DestinationParts>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct DestinationParts {
     next_hop: HostId,
     literal: bool,
     port: Option<u16>,
@@ -81,11 +89,13 @@ impl Destination {
             Vec::new()
         };
         Ok(Self {
-            next_hop: host,
-            literal,
-            port,
-            key,
-            hosts,
+            inner: Arc::new(DestinationParts {
+                next_hop: host,
+                literal,
+                port,
+                key,
+                hosts,
+            }),
         })
     }
 
@@ -96,7 +106,7 @@ impl Destination {
         S: AsRef<str>,
     {
         let dest = Self::parse(domain)?;
-        if dest.literal || dest.port.is_some() {
+        if dest.inner.literal || dest.inner.port.is_some() {
             return Err(DestinationError::Invalid {
                 presented: domain.to_owned(),
                 reason: "a bare domain is expected here",
@@ -112,10 +122,11 @@ impl Destination {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.hosts.clear();
+        let parts = Arc::make_mut(&mut self.inner);
+        parts.hosts.clear();
         for host in hosts {
             let host = host.as_ref();
-            self.hosts.push(
+            parts.hosts.push(
                 name_ref::host(host).map_err(|error| DestinationError::Name {
                     presented: host.to_owned(),
                     error,
@@ -127,46 +138,46 @@ impl Destination {
 
     /// The next-hop domain or host, without brackets or port.
     pub fn next_hop(&self) -> &HostId {
-        &self.next_hop
+        &self.inner.next_hop
     }
 
     /// The next-hop domain, when it is a name (not an address literal).
     pub fn next_hop_name(&self) -> Option<&DnsName> {
-        match &self.next_hop {
+        match &self.inner.next_hop {
             HostId::Dns(name) => Some(name),
             HostId::Ip(_) => None,
         }
     }
 
     /// Whether the next hop was bracketed (`[host]`: no MX lookup).
-    pub const fn is_literal(&self) -> bool {
-        self.literal
+    pub fn is_literal(&self) -> bool {
+        self.inner.literal
     }
 
     /// The TCP port.
     pub fn port(&self) -> u16 {
-        self.port.unwrap_or(DEFAULT_PORT)
+        self.inner.port.unwrap_or(DEFAULT_PORT)
     }
 
     /// Whether the next hop named its port explicitly.
-    pub const fn has_explicit_port(&self) -> bool {
-        self.port.is_some()
+    pub fn has_explicit_port(&self) -> bool {
+        self.inner.port.is_some()
     }
 
     /// The normalised next hop as Postfix writes it (`[host]:port`): the policy-table key.
     pub fn lookup_key(&self) -> &str {
-        &self.key
+        &self.inner.key
     }
 
     /// The candidate hosts, preference order.
     pub fn hosts(&self) -> &[HostId] {
-        &self.hosts
+        &self.inner.hosts
     }
 }
 
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.key)
+        f.write_str(&self.inner.key)
     }
 }
 
@@ -512,23 +523,55 @@ impl fmt::Display for NameSource {
     }
 }
 
-/// Resolves the name sources of a requirement template for one host: every source that
-/// gives a name, duplicates removed, in order.
-pub(crate) fn resolve_names(
-    sources: &[NameSource],
-    host: &HostId,
-    destination: &Destination,
+/// Resolves the name sources of a requirement template, host by host: names that come from
+/// the next hop are the same for every host, so they are resolved once.
+pub(crate) struct NameResolver<'a> {
+    sources: &'a [NameSource],
+    shared: Vec<Option<NamePattern>>,
     dialect: Dialect,
-) -> Vec<NamePattern> {
-    let mut out: Vec<NamePattern> = Vec::with_capacity(sources.len());
-    for source in sources {
-        if let Some(id) = source.resolve(host, destination, dialect) {
-            if !out.contains(&id) {
-                out.push(id);
-            }
+}
+
+impl<'a> NameResolver<'a> {
+    /// Resolves what does not depend on the host.
+    pub(crate) fn new(
+        sources: &'a [NameSource],
+        destination: &Destination,
+        dialect: Dialect,
+    ) -> Self {
+        let shared = sources
+            .iter()
+            .map(|source| match source {
+                NameSource::Hostname => None,
+                other => other.resolve(destination.next_hop(), destination, dialect),
+            })
+            .collect();
+        Self {
+            sources,
+            shared,
+            dialect,
         }
     }
-    out
+
+    /// The reference identifiers for `host`: every source that gives a name, duplicates
+    /// removed, in order.
+    pub(crate) fn for_host(&self, host: &HostId) -> Vec<NamePattern> {
+        let mut out: Vec<NamePattern> = Vec::with_capacity(self.sources.len());
+        for (source, shared) in self.sources.iter().zip(&self.shared) {
+            let id = match (source, host) {
+                (NameSource::Hostname, HostId::Dns(name)) => {
+                    Some(name_ref::exact(name, self.dialect))
+                }
+                (NameSource::Hostname, HostId::Ip(_)) => None,
+                _ => shared.clone(),
+            };
+            if let Some(id) = id {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Finishes a plan: `on_failure` is "next host" for every host but the last, which defers.
@@ -696,14 +739,16 @@ mod tests {
             NameSource::NextHop,
         ];
         let mx = host("mx1.example.net");
-        let ids = resolve_names(&sources, &mx, &dest, Dialect::PostfixMatch);
+        let ids = NameResolver::new(&sources, &dest, Dialect::PostfixMatch).for_host(&mx);
         let got: Vec<String> = ids.iter().map(ToString::to_string).collect();
         assert_eq!(got, ["example.com", ".example.com", "mx1.example.net"]);
-        let dane = resolve_names(&sources, &mx, &dest, Dialect::DaneTa);
+        let dane = NameResolver::new(&sources, &dest, Dialect::DaneTa).for_host(&mx);
         assert_eq!(dane.len(), 2);
         assert!(dane.iter().all(|p| p.dialect() == Dialect::DaneTa));
         let literal = Destination::parse("[192.0.2.1]").unwrap();
         let ip = host("192.0.2.1");
-        assert!(resolve_names(&sources, &ip, &literal, Dialect::PostfixMatch).is_empty());
+        assert!(NameResolver::new(&sources, &literal, Dialect::PostfixMatch)
+            .for_host(&ip)
+            .is_empty());
     }
 }

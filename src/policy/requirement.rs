@@ -401,6 +401,22 @@ impl Pin {
     pub fn digest(&self) -> &[u8] {
         &self.digest
     }
+
+    /// The [`cert::Pin`](crate::cert::Pin)s that check this pin the Postfix way: the digest
+    /// against the certificate and against its public key. Empty for a SHA-512 pin, which
+    /// the certificate module does not compute.
+    pub fn cert_pins(&self) -> Vec<crate::cert::Pin> {
+        use crate::cert::{PinDigest, PinTarget};
+        match self.algorithm {
+            PinAlgorithm::Sha256 => [PinTarget::Certificate, PinTarget::PublicKey]
+                .into_iter()
+                .map(|target| {
+                    crate::cert::Pin::from_digest(target, PinDigest::Sha256, self.digest.clone())
+                })
+                .collect(),
+            PinAlgorithm::Sha512 => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Pin {
@@ -506,5 +522,12 @@ mod tests {
         assert!(Pin::parse_hex("zz").is_none());
         assert!(Pin::parse_hex("").is_none());
         assert!(Pin::new(PinAlgorithm::Sha512, vec![0; 32]).is_none());
+        let cert_pins = pin.cert_pins();
+        assert_eq!(cert_pins.len(), 2);
+        assert!(cert_pins.iter().all(|p| p.value() == pin.digest()));
+        assert!(Pin::new(PinAlgorithm::Sha512, vec![0; 64])
+            .unwrap()
+            .cert_pins()
+            .is_empty());
     }
 }

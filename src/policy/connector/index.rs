@@ -4,8 +4,7 @@
 //! subdomains) and `*` (every domain). A lookup walks the name's parents once, so it costs one
 //! or two probes per label whatever the number of connectors.
 
-use std::collections::HashMap;
-
+use super::super::fast_hash::FastMap;
 use crate::names::{Dialect, DnsName, NamePattern};
 
 /// One entry of an Exchange domain list.
@@ -48,8 +47,8 @@ impl core::fmt::Display for DomainPattern {
 /// Index from domain patterns to the connector (by position) that claims them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DomainIndex {
-    exact: HashMap<Box<str>, usize>,
-    subtree: HashMap<Box<str>, usize>,
+    exact: FastMap<Box<str>, usize>,
+    subtree: FastMap<Box<str>, usize>,
     all: Option<usize>,
 }
 

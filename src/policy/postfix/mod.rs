@@ -18,9 +18,9 @@ mod lexer;
 mod protocols;
 
 use core::fmt;
-use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::fast_hash::FastMap;
 use super::plan::{Destination, NameSource, SniStrategy};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Level, Pin, TrustAnchors};
@@ -31,7 +31,7 @@ pub use lexer::MAX_LOGICAL_LINE;
 /// A parsed `smtp_tls_policy_maps` table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicyTable {
-    entries: HashMap<Box<str>, PolicyEntry>,
+    entries: FastMap<Box<str>, PolicyEntry>,
     warnings: Vec<TableWarning>,
 }
 
