@@ -245,3 +245,50 @@ fn blocking_client_tries_candidate_hosts_in_order() {
     assert!(report.connect_errors[0].0.starts_with("mx1.partner.test:"));
     assert_eq!(inbox.lock().unwrap().messages.len(), 1);
 }
+
+/// The tokio accept loop serves concurrent clients, each session its own task.
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_server_loop_serves_concurrent_clients() {
+    use mailtls::io::tokio as aio;
+    let pki = Pki::new("tokio-loop");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let reports = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = server_config(Some(pki.issue(MX)));
+        let server = tokio::spawn({
+            let inbox = Arc::clone(&inbox);
+            async move {
+                let _ = aio::serve(&listener, config, move |_| recorder(Arc::clone(&inbox))).await;
+            }
+        });
+        let clients: Vec<_> = (0..4)
+            .map(|i| {
+                tokio::spawn(async move {
+                    let (mut delivery, connector) = delivery("encrypt", addr);
+                    let messages = [message(&format!("loop-{i}"), "rcpt@partner.test")];
+                    aio::deliver(&mut delivery, &messages, &connector).await
+                })
+            })
+            .collect();
+        let mut reports = Vec::new();
+        for client in clients {
+            reports.push(client.await.unwrap());
+        }
+        server.abort();
+        reports
+    });
+    assert!(
+        reports.iter().all(DeliveryReport::all_accepted),
+        "{reports:#?}"
+    );
+    let inbox = inbox.lock().unwrap();
+    assert_eq!(inbox.messages.len(), 4);
+    assert_eq!(inbox.tls_versions.len(), 4);
+}

@@ -112,6 +112,28 @@ pub async fn serve_connection<A: Application>(
     result
 }
 
+/// Serves `listener` until accepting fails, one task per connection. `make` builds the
+/// application for each connection from the client's address; the application hears the
+/// end of its session as [`ServerEvent::Closed`](crate::server::ServerEvent::Closed).
+pub async fn serve<A, M>(
+    listener: &TcpListener,
+    config: Arc<ServerConfig>,
+    make: M,
+) -> io::Result<()>
+where
+    A: Application + Send + 'static,
+    M: Fn(SocketAddr) -> A,
+{
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let mut app = make(peer);
+        let config = Arc::clone(&config);
+        ::tokio::spawn(async move {
+            let _ = serve_connection(stream, peer, config, &mut app).await;
+        });
+    }
+}
+
 /// Accepts one connection from `listener` and serves its session to the end.
 pub async fn serve_one<A: Application>(
     listener: &TcpListener,
