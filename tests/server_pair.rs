@@ -12,7 +12,8 @@ use mailtls::cert::{
     ClientCertificate, OnFailure, PartnerRequirement, Requirement, Role, TrustAnchors, TrustLevel,
 };
 use mailtls::names::{Dialect, NamePattern};
-use mailtls::server::{ClientAuth, CloseReason, Pending, ServerConfig, ServerEvent};
+use mailtls::policy::connector::Connectors;
+use mailtls::server::{ClientAuth, ClientInfo, CloseReason, Pending, ServerConfig, ServerEvent};
 use server_support::{codes, tls_config, Driver, Issued, Pki, TlsClient};
 
 /// The partner's CA and a server configured to match its certificates against
@@ -208,4 +209,171 @@ fn wrong_certificate_with_abort_fails_the_handshake() {
         failure.class,
         mailtls::policy::ladder::FailureClass::Certificate
     );
+}
+
+// ---- inbound connectors -----------------------------------------------------------------
+
+const PARTNER_CONNECTOR: &str = r#"
+[[inbound]]
+name = "Partner"
+connector_type = "partner"
+sender_domains = ["partner.example"]
+require_tls = true
+tls_sender_certificate_name = "*.partner.example"
+restrict_domains_to_certificate = true
+"#;
+
+/// A server with `connectors`, validating client certificates against the partner CA
+/// (chain only: the connector matches the names).
+fn connector_server(pki: &Pki, partner: &Pki, connectors: &str) -> ServerConfig {
+    let anchors = Arc::new(TrustAnchors::from_der([&partner.root()]).unwrap());
+    let mut config = tls_config(pki);
+    config.tls.as_mut().unwrap().client_auth = Some(ClientAuth {
+        certificate: ClientCertificate::Optional,
+        requirement: Requirement::Chain {
+            anchors: Arc::clone(&anchors),
+        },
+        on_failure: OnFailure::Continue,
+        hints: Some(anchors),
+    });
+    config.connectors = Some(Arc::new(Connectors::from_toml(connectors).unwrap()));
+    config
+}
+
+fn mail_from_over_tls(
+    config: ServerConfig,
+    pki: &Pki,
+    identity: Option<Issued>,
+    from: &str,
+) -> String {
+    let mut driver = Driver::new(config);
+    driver.say("EHLO relay.partner.example\r\n");
+    driver.say("STARTTLS\r\n");
+    let mut client = TlsClient::new(pki, identity);
+    assert!(client.handshake(&mut driver));
+    client.say(&mut driver, "EHLO relay.partner.example\r\n");
+    client.say(&mut driver, &format!("MAIL FROM:<{from}>\r\n"))
+}
+
+#[test]
+fn connector_partner_with_the_right_certificate_is_accepted() {
+    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let config = connector_server(&pki, &partner, PARTNER_CONNECTOR);
+    let identity = partner.issue("relay.partner.example");
+    let reply = mail_from_over_tls(config, &pki, Some(identity), "billing@partner.example");
+    assert_eq!(reply, "", "MAIL went to the application");
+}
+
+#[test]
+fn connector_partner_domain_with_the_wrong_certificate_or_none_is_refused() {
+    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let impostor = Pki::new("Impostor CA");
+    let cases = [
+        ("wrong name", Some(partner.issue("relay.other.example"))),
+        (
+            "untrusted CA",
+            Some(impostor.issue("relay.partner.example")),
+        ),
+        ("no certificate", None),
+    ];
+    for (case, identity) in cases {
+        let config = connector_server(&pki, &partner, PARTNER_CONNECTOR);
+        let reply = mail_from_over_tls(config, &pki, identity, "billing@partner.example");
+        assert_eq!(codes(&reply), ["550 5.7.1"], "{case}: {reply}");
+    }
+}
+
+#[test]
+fn connector_domain_restriction_leaves_other_senders_alone() {
+    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let config = connector_server(&pki, &partner, PARTNER_CONNECTOR);
+    // Someone else's mail, without a certificate: ordinary mail.
+    let reply = mail_from_over_tls(config, &pki, None, "someone@elsewhere.example");
+    assert_eq!(reply, "");
+}
+
+#[test]
+fn connector_requiring_tls_refuses_the_partner_domain_in_plaintext() {
+    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let tls_only = r#"
+[[inbound]]
+name = "Partner"
+connector_type = "partner"
+sender_domains = ["partner.example"]
+require_tls = true
+"#;
+    let config = connector_server(&pki, &partner, tls_only);
+    let mut driver = Driver::new(config);
+    driver.say("EHLO relay.partner.example\r\n");
+    assert_eq!(
+        codes(&driver.say("MAIL FROM:<billing@partner.example>\r\n")),
+        ["530 5.7.0"]
+    );
+    // With the domain also restricted to the certificate, the policy refuses on that rule
+    // first: still a 5.7.x refusal, never a plaintext transaction.
+    let config = connector_server(&pki, &partner, PARTNER_CONNECTOR);
+    let mut driver = Driver::new(config);
+    driver.say("EHLO relay.partner.example\r\n");
+    assert_eq!(
+        codes(&driver.say("MAIL FROM:<billing@partner.example>\r\n")),
+        ["550 5.7.1"]
+    );
+    // Other senders may still use plaintext (a public MX must not require TLS).
+    assert_eq!(driver.say("MAIL FROM:<a@elsewhere.example>\r\n"), "");
+}
+
+#[test]
+fn connector_sender_ip_restriction_refuses_other_addresses() {
+    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let connectors = r#"
+[[inbound]]
+name = "Partner by address"
+connector_type = "partner"
+sender_domains = ["partner.example"]
+sender_ip_addresses = ["198.51.100.0/24"]
+restrict_domains_to_ip_addresses = true
+"#;
+    let config = connector_server(&pki, &partner, connectors);
+    // The driver's client is 192.0.2.25.
+    let identity = partner.issue("relay.partner.example");
+    let reply = mail_from_over_tls(
+        config.clone(),
+        &pki,
+        Some(identity),
+        "billing@partner.example",
+    );
+    assert_eq!(codes(&reply), ["550 5.7.1"], "{reply}");
+    let mut driver = Driver::with_client(
+        config,
+        ClientInfo {
+            ip: "198.51.100.7".parse().unwrap(),
+        },
+    );
+    driver.say("EHLO relay.partner.example\r\n");
+    assert_eq!(driver.say("MAIL FROM:<billing@partner.example>\r\n"), "");
+}
+
+#[test]
+fn connector_listing_the_client_address_with_require_tls_refuses_mail_before_starttls() {
+    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let connectors = r#"
+[[inbound]]
+name = "Partner relays"
+connector_type = "partner"
+sender_domains = ["partner.example"]
+sender_ip_addresses = ["192.0.2.0/24"]
+require_tls = true
+"#;
+    let config = connector_server(&pki, &partner, connectors);
+    let mut driver = Driver::new(config);
+    assert!(driver
+        .say("EHLO relay.partner.example\r\n")
+        .contains("STARTTLS"));
+    for line in [
+        "MAIL FROM:<a@elsewhere.example>\r\n",
+        "RCPT TO:<b@example.net>\r\n",
+        "AUTH PLAIN\r\n",
+    ] {
+        assert_eq!(codes(&driver.say(line)), ["530 5.7.0"], "{line}");
+    }
 }

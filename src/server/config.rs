@@ -6,6 +6,7 @@ use core::time::Duration;
 use std::sync::Arc;
 
 use crate::cert::{ClientCertificate, OnFailure, Requirement, TrustAnchors};
+use crate::policy::connector::Connectors;
 
 /// The configuration every inbound session of one listener shares (wrap it in an `Arc`).
 #[derive(Clone, Debug)]
@@ -14,6 +15,10 @@ pub struct ServerConfig {
     pub hostname: String,
     /// What STARTTLS needs; `None` means no STARTTLS (not advertised, answered 502).
     pub tls: Option<ServerTls>,
+    /// The inbound connectors (Exchange `New-InboundConnector`): which clients must use TLS,
+    /// whose certificate must match, which sender domains are restricted. `None`: no
+    /// connector applies to anyone.
+    pub connectors: Option<Arc<Connectors>>,
     /// Whether every client must issue STARTTLS before anything but NOOP, EHLO, STARTTLS and
     /// QUIT (RFC 3207 §4, answered 530 5.7.0). A publicly referenced MX must not set this;
     /// connectors can require TLS for some clients only.
@@ -30,6 +35,7 @@ impl ServerConfig {
         Self {
             hostname: hostname.into(),
             tls: None,
+            connectors: None,
             require_tls: false,
             limits: Limits::default(),
             timeouts: Timeouts::default(),

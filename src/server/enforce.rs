@@ -5,9 +5,14 @@ use std::sync::Arc;
 
 use rustls::server::danger::ClientCertVerifier;
 
-use crate::cert::{ClientCertificate, ClientVerifier, OnFailure, Outcome, OutcomeSlot};
-use crate::smtp::{Code, EnhancedCode};
-use crate::smtp::{ForwardPath, Host, Reply, ReversePath};
+use crate::cert::{
+    ClientCertificate, ClientVerifier, OnFailure, Outcome, OutcomeSlot, Requirement, TrustLevel,
+};
+use crate::policy::connector::Connectors;
+use crate::policy::inbound::{
+    decide_inbound, ClientCertificateFacts, InboundAction, InboundFacts, InboundTls, Verification,
+};
+use crate::smtp::{Code, EnhancedCode, ForwardPath, Host, Reply, ReversePath};
 use crate::time::Timestamp;
 use crate::tls::{server_config, ServerTlsSetup, TlsEngine, TlsError, TlsFacts};
 
@@ -19,7 +24,12 @@ pub(crate) struct Enforcement {
     client: ClientInfo,
     require_tls: bool,
     client_auth: Option<ClientAuth>,
+    connectors: Option<Arc<Connectors>>,
     helo: Option<Host>,
+    /// The MAIL FROM domain of the transaction (`None`: none yet, or the null sender).
+    mail_from_domain: Option<String>,
+    /// The RCPT TO domains accepted so far by the policy.
+    rcpt_domains: Vec<String>,
     tls: Option<TlsFacts>,
     /// Where this connection's client-certificate verifier records its outcome.
     slot: Option<OutcomeSlot>,
@@ -32,16 +42,41 @@ impl Enforcement {
             client,
             require_tls: config.require_tls,
             client_auth: config.tls.as_ref().and_then(|t| t.client_auth.clone()),
+            connectors: config.connectors.clone(),
             helo: None,
+            mail_from_domain: None,
+            rcpt_domains: Vec::new(),
             tls: None,
             slot: None,
             client_certificate: None,
         }
     }
 
-    /// Whether this client must STARTTLS before anything but NOOP, EHLO, STARTTLS and QUIT.
+    /// Whether this client must STARTTLS before anything but NOOP, EHLO, STARTTLS and QUIT:
+    /// the server says so, or an inbound connector that requires TLS lists the client's
+    /// address. (A connector attributed later, by certificate or MAIL FROM domain, refuses
+    /// at MAIL FROM instead.)
     pub(crate) fn tls_required(&self) -> bool {
         self.require_tls
+            || self.connectors.as_ref().is_some_and(|connectors| {
+                connectors.inbound().iter().any(|c| {
+                    c.require_tls
+                        && c.sender_ip_addresses
+                            .iter()
+                            .any(|net| net.contains(self.client.ip))
+                })
+            })
+    }
+
+    /// Whether some inbound connector names a partner certificate, so that a client
+    /// certificate must be asked for.
+    fn connectors_want_certificates(&self) -> bool {
+        self.connectors.as_ref().is_some_and(|connectors| {
+            connectors
+                .inbound()
+                .iter()
+                .any(|c| c.tls_sender_certificate_name.is_some())
+        })
     }
 
     pub(crate) fn set_helo(&mut self, host: &Host) {
@@ -66,7 +101,10 @@ impl Enforcement {
         self.tls.as_ref()
     }
 
-    pub(crate) fn reset_transaction(&mut self) {}
+    pub(crate) fn reset_transaction(&mut self) {
+        self.mail_from_domain = None;
+        self.rcpt_domains.clear();
+    }
 
     /// The TLS engine for STARTTLS, asking for the client certificate the connectors need.
     pub(crate) fn tls_engine(
@@ -74,19 +112,30 @@ impl Enforcement {
         tls: &ServerTls,
         now: Timestamp,
     ) -> Result<TlsEngine, TlsError> {
-        let verifier = tls.client_auth.as_ref().map(|auth| {
-            // To answer a missing certificate in SMTP, the handshake must let it through.
-            let certificate = match auth.on_failure {
-                OnFailure::Abort => auth.certificate,
-                OnFailure::Continue => ClientCertificate::Optional,
-            };
-            ClientVerifier::new(
-                auth.requirement.clone(),
-                certificate,
-                auth.on_failure,
-                auth.hints.as_deref(),
-            )
-        });
+        let verifier = match &tls.client_auth {
+            Some(auth) => {
+                // To answer a missing certificate in SMTP, the handshake must let it through.
+                let certificate = match auth.on_failure {
+                    OnFailure::Abort => auth.certificate,
+                    OnFailure::Continue => ClientCertificate::Optional,
+                };
+                Some(ClientVerifier::new(
+                    auth.requirement.clone(),
+                    certificate,
+                    auth.on_failure,
+                    auth.hints.as_deref(),
+                ))
+            }
+            // Connectors name partner certificates but no anchors were configured: ask for a
+            // certificate to read its names; it counts as not verified.
+            None if self.connectors_want_certificates() => Some(ClientVerifier::new(
+                Requirement::EncryptOnly,
+                ClientCertificate::Optional,
+                OnFailure::Continue,
+                None,
+            )),
+            None => None,
+        };
         self.slot = verifier.as_ref().map(ClientVerifier::slot);
         let setup = ServerTlsSetup {
             rung: tls.rung,
@@ -98,9 +147,22 @@ impl Enforcement {
     }
 
     /// The inbound policy's refusal of this sender, if any.
-    pub(crate) fn check_mail(&mut self, _from: &ReversePath) -> Option<Reply> {
-        let _ = &self.client;
-        self.check_client_certificate()
+    pub(crate) fn check_mail(&mut self, from: &ReversePath) -> Option<Reply> {
+        if let Some(refusal) = self.check_client_certificate() {
+            return Some(refusal);
+        }
+        let domain = match from {
+            ReversePath::Mailbox(mailbox) => match mailbox.host() {
+                Host::Domain(domain) => Some(domain.as_str().to_owned()),
+                Host::Literal(_) => None,
+            },
+            ReversePath::Null => None,
+        };
+        let refusal = self.decide(domain.as_deref(), &[]);
+        if refusal.is_none() {
+            self.mail_from_domain = domain;
+        }
+        refusal
     }
 
     /// The server-wide client-certificate rule, once TLS is up (a plaintext MAIL is the
@@ -124,12 +186,88 @@ impl Enforcement {
     }
 
     /// The inbound policy's refusal of this recipient, if any.
-    pub(crate) fn check_rcpt(&mut self, _to: &ForwardPath) -> Option<Reply> {
-        None
+    /// Recipients count for attribution only through on-premises connectors (Exchange's
+    /// last resort); the decision is taken again with this recipient's domain added.
+    pub(crate) fn check_rcpt(&mut self, to: &ForwardPath) -> Option<Reply> {
+        let ForwardPath::Mailbox(mailbox) = to else {
+            return None;
+        };
+        let Host::Domain(domain) = mailbox.host() else {
+            return None;
+        };
+        let mut domains: Vec<&str> = self.rcpt_domains.iter().map(String::as_str).collect();
+        domains.push(domain.as_str());
+        let refusal = self.decide(self.mail_from_domain.as_deref(), &domains);
+        if refusal.is_none() {
+            self.rcpt_domains.push(domain.as_str().to_owned());
+        }
+        refusal
+    }
+
+    /// The inbound connectors' verdict on what is known now, as a reply when it refuses.
+    fn decide(&self, mail_from_domain: Option<&str>, rcpt_domains: &[&str]) -> Option<Reply> {
+        let connectors = self.connectors.as_ref()?;
+        let helo = self
+            .helo
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let tls = self
+            .tls
+            .as_ref()
+            .and_then(|facts| InboundTls::from_macros(facts.version, facts.suite));
+        let cert = self
+            .client_certificate
+            .as_ref()
+            .and_then(|o| o.facts.as_ref());
+        let dns_sans: Vec<&str> = cert
+            .map(|c| c.dns_names.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let common_names: Vec<&str> = cert
+            .map(|c| c.common_names.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let client_certificate = match &self.client_certificate {
+            Some(outcome) if outcome.facts.is_some() => ClientCertificateFacts::Names {
+                dns_sans: &dns_sans,
+                common_names: &common_names,
+                verified: verification(outcome),
+            },
+            _ => ClientCertificateFacts::None,
+        };
+        let facts = InboundFacts {
+            client_ip: self.client.ip,
+            helo: &helo,
+            mail_from_domain,
+            rcpt_domains,
+            tls,
+            client_certificate,
+        };
+        match decide_inbound(connectors, &facts).action {
+            InboundAction::Reject(status) | InboundAction::Tempfail(status) => {
+                let code = Code::new(status.code).unwrap_or(Code::TRANSACTION_FAILED);
+                let (class, subject, detail) = status.enhanced;
+                let enhanced = EnhancedCode::new(class, subject, detail)
+                    .filter(|e| e.class() == code.first_digit());
+                Some(
+                    Reply::new(code, enhanced, &status.text)
+                        .unwrap_or_else(|_| Reply::fixed(code, enhanced, "Refused by policy")),
+                )
+            }
+            _ => None,
+        }
     }
 }
 
 fn refusal(code: Code, enhanced: (u8, u16, u16), text: &str) -> Reply {
     let enhanced = EnhancedCode::new(enhanced.0, enhanced.1, enhanced.2);
     Reply::new(code, enhanced, text).unwrap_or_else(|_| Reply::fixed(code, enhanced, "Error"))
+}
+
+/// Whether the chain was validated: a certificate the verifier trusted (a chain to the
+/// configured anchors) counts as verified for connector matching, whatever its names.
+fn verification(outcome: &Outcome) -> Verification {
+    match outcome.trust {
+        TrustLevel::Trusted | TrustLevel::Verified => Verification::Verified,
+        _ => Verification::NotVerified,
+    }
 }
