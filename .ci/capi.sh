@@ -33,10 +33,10 @@ if ! cmp -s "$generated" include/mailtls.h; then
   fail "include/mailtls.h is stale: run cbindgen --config cbindgen.toml --output include/mailtls.h src/ffi/mod.rs"
 fi
 
-note "static and shared libraries (feature capi only: C callers bring their own sockets)"
+note "static and shared libraries (feature capi)"
 # The library file cargo reports (wherever the target dir is).
 build_lib() {
-  cargo rustc --quiet --lib --no-default-features --features capi --crate-type "$1" \
+  cargo rustc --quiet --lib --features capi --crate-type "$1" \
       --message-format=json-render-diagnostics |
     grep -o "\"[^\"]*/libmailtls\.$2\"" | tr -d '"' | tail -n 1
 }
@@ -71,6 +71,6 @@ PKG_CONFIG_PATH="$out/lib" gcc -std=c11 -Wall -Werror -o "$out/pkg-config-check"
 
 note "tests/capi_examples.rs: C examples static, shared, Valgrind, ASan"
 export MAILTLS_CAPI_LIBDIR="$out/lib"
-cargo test --quiet --no-default-features --features capi --test capi_examples -- --test-threads 2
+cargo test --quiet --features capi --test capi_examples -- --test-threads 2
 
 note "done"

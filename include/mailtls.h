@@ -33,6 +33,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* The libraries built with the default features (as .ci/capi.sh builds them) export the
+ * client session functions. */
+#ifndef MAILTLS_CLIENT_SESSIONS
+#define MAILTLS_CLIENT_SESSIONS 1
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The most recipients one message may have.
+ */
+#define MAILTLS_MAX_RECIPIENTS 1000
+#endif
 
 /**
  * The most RCPT TO domains one set of facts may hold.
@@ -150,6 +162,144 @@ typedef enum mailtls_result mailtls_result;
 typedef uint32_t mailtls_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * How a delivery ended.
+ */
+enum mailtls_delivery_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * Not over yet.
+   */
+  MAILTLS_DELIVERY_STATE_PENDING = 0,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * A session ran to its end; the message results came as events.
+   */
+  MAILTLS_DELIVERY_STATE_COMPLETED = 1,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The message stays queued (4xx).
+   */
+  MAILTLS_DELIVERY_STATE_DEFERRED = 2,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The message goes back to its sender (5xx).
+   */
+  MAILTLS_DELIVERY_STATE_BOUNCED = 3,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_delivery_state mailtls_delivery_state;
+#else
+typedef uint32_t mailtls_delivery_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The kind of a client session event; details through
+ * [`mailtls_client_session_event_detail`].
+ */
+enum mailtls_client_event
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * No event is waiting.
+   */
+  MAILTLS_CLIENT_EVENT_NONE = 0,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The server's EHLO reply was read (detail: `secure` or `plain`).
+   */
+  MAILTLS_CLIENT_EVENT_CAPABILITIES = 1,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The 354 arrived: push the message with [`mailtls_client_session_send_data`].
+   */
+  MAILTLS_CLIENT_EVENT_DATA_READY = 2,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The session ended (detail: the attempt's result); pass the session to
+   * [`mailtls_delivery_record`], send what is still queued, then close the socket.
+   */
+  MAILTLS_CLIENT_EVENT_FINISHED = 3,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The server greeted (detail: its reply).
+   */
+  MAILTLS_CLIENT_EVENT_GREETED = 4,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The reply to MAIL FROM (detail: the reply).
+   */
+  MAILTLS_CLIENT_EVENT_MAIL_RESULT = 5,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * A message ended (detail: `accepted` or `refused`, then the reply).
+   */
+  MAILTLS_CLIENT_EVENT_MESSAGE_RESULT = 6,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The session goes on without TLS (detail: why).
+   */
+  MAILTLS_CLIENT_EVENT_PLAINTEXT = 7,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * The reply to one RCPT TO (detail: the reply).
+   */
+  MAILTLS_CLIENT_EVENT_RCPT_RESULT = 8,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * A message may be sent now ([`mailtls_client_session_send_mail`]) or the session ended
+   * ([`mailtls_client_session_quit`]).
+   */
+  MAILTLS_CLIENT_EVENT_READY = 9,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * TLS is established (detail: version and suite; facts through
+   * [`mailtls_client_session_tls_fact`]).
+   */
+  MAILTLS_CLIENT_EVENT_TLS_ESTABLISHED = 10,
+#endif
+#if defined(MAILTLS_CLIENT_SESSIONS)
+  /**
+   * Reserved for events a later version adds; skip it.
+   */
+  MAILTLS_CLIENT_EVENT_OTHER = 11,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_client_event mailtls_client_event;
+#else
+typedef uint32_t mailtls_client_event;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
 
 /**
  * What to do with the message.
@@ -382,11 +532,27 @@ typedef uint32_t mailtls_verification;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * One connection attempt, without I/O. Made by [`mailtls_delivery_next_session`], freed by
+ * [`mailtls_client_session_free`].
+ */
+typedef struct mailtls_client_session mailtls_client_session;
+#endif
+
 /**
  * An outbound (and, with connectors, inbound) TLS configuration. Made by
  * [`mailtls_config_new`], freed by [`mailtls_config_free`].
  */
 typedef struct mailtls_config mailtls_config;
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * One delivery of one message along a plan: which host and rung next, and the outcome.
+ * Made by [`mailtls_delivery_new`], freed by [`mailtls_delivery_free`].
+ */
+typedef struct mailtls_delivery mailtls_delivery;
+#endif
 
 /**
  * What the MTA knows about one inbound message. Made by [`mailtls_inbound_facts_new`],
@@ -492,6 +658,208 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * A delivery along `plan` (its hosts in order), saying `helo_name` in EHLO. Trust-anchor
+ * files the plan names (`tafile=`) are read now; `MAILTLS_RESULT_TLS` when one cannot be.
+ */
+mailtls_result mailtls_delivery_new(const mailtls_plan *plan,
+                                    const char *helo_name,
+                                    mailtls_delivery **out_delivery);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * A delivery like [`mailtls_delivery_new`] whose certificate checks use the anchors in the
+ * PEM file `anchors_file` instead of what the plan names (`posttls-finger -F`).
+ */
+mailtls_result mailtls_delivery_new_with_anchors(const mailtls_plan *plan,
+                                                 const char *helo_name,
+                                                 const char *anchors_file,
+                                                 mailtls_delivery **out_delivery);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Frees a delivery. NULL, and a handle already freed, are ignored.
+ */
+void mailtls_delivery_free(mailtls_delivery *delivery);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The session for the next attempt; `MAILTLS_RESULT_NOT_FOUND` when the delivery is over
+ * (see [`mailtls_delivery_outcome`]). Connect to [`mailtls_delivery_current_host`] first;
+ * when that fails call [`mailtls_delivery_connect_failed`] and free the session.
+ */
+mailtls_result mailtls_delivery_next_session(mailtls_delivery *delivery,
+                                             uint64_t now_ms,
+                                             mailtls_client_session **out_session);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Copies the host the current attempt connects to into `buf`, and its port into
+ * `*out_port`. `MAILTLS_RESULT_NOT_FOUND` when no host is left.
+ */
+mailtls_result mailtls_delivery_current_host(const mailtls_delivery *delivery,
+                                             char *buf,
+                                             size_t len,
+                                             size_t *out_n,
+                                             uint16_t *out_port);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The connection to the current host could not be made: the delivery moves to the next host.
+ */
+mailtls_result mailtls_delivery_connect_failed(mailtls_delivery *delivery);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Hands the record of a finished session to the delivery, which decides the next attempt.
+ * `MAILTLS_RESULT_WRONG_STATE` when the session has not finished (no Finished event polled)
+ * or was recorded already.
+ */
+mailtls_result mailtls_delivery_record(mailtls_delivery *delivery, mailtls_client_session *session);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * How the delivery ended (`MAILTLS_DELIVERY_STATE_PENDING` while it goes on), with the
+ * status text (`451 4.4.0 ...`) or the host it completed on copied into `buf`.
+ */
+mailtls_result mailtls_delivery_outcome(const mailtls_delivery *delivery,
+                                        mailtls_delivery_state *out_outcome,
+                                        char *buf,
+                                        size_t len,
+                                        size_t *out_n);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Frees a session. NULL, and a handle already freed, are ignored.
+ */
+void mailtls_client_session_free(mailtls_client_session *session);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Feeds `len` bytes received from the server (at most `MAILTLS_MAX_INPUT`).
+ */
+mailtls_result mailtls_client_session_handle_input(mailtls_client_session *session,
+                                                   const uint8_t *input,
+                                                   size_t len,
+                                                   uint64_t now_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The server closed the connection.
+ */
+mailtls_result mailtls_client_session_handle_eof(mailtls_client_session *session, uint64_t now_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The deadline (Unix milliseconds) at which to call
+ * [`mailtls_client_session_handle_timeout`]; `MAILTLS_RESULT_NOT_FOUND` when none runs.
+ */
+mailtls_result mailtls_client_session_poll_timeout(const mailtls_client_session *session,
+                                                   uint64_t *out_deadline_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Tells the session the time is `now_ms`; a passed deadline ends the attempt.
+ */
+mailtls_result mailtls_client_session_handle_timeout(mailtls_client_session *session,
+                                                     uint64_t now_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Copies bytes to send to the server into `buf` (at most `len`); `*out_n` is 0 when there
+ * is nothing to send. Bytes that do not fit stay for the next call.
+ */
+mailtls_result mailtls_client_session_poll_transmit(mailtls_client_session *session,
+                                                    uint8_t *buf,
+                                                    size_t len,
+                                                    size_t *out_n);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Takes the next event; `MAILTLS_CLIENT_EVENT_NONE` when none waits.
+ */
+mailtls_result mailtls_client_session_poll_event(mailtls_client_session *session,
+                                                 mailtls_client_event *out_event);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Copies the detail of the last polled event into `buf`. `MAILTLS_RESULT_NOT_FOUND` when no
+ * event was polled; see [`mailtls_client_session_event_detail_size`].
+ */
+mailtls_result mailtls_client_session_event_detail(const mailtls_client_session *session,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_n);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The buffer size (NUL included) [`mailtls_client_session_event_detail`] needs.
+ */
+mailtls_result mailtls_client_session_event_detail_size(const mailtls_client_session *session,
+                                                        size_t *out_size);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Starts a message (after a Ready event): MAIL FROM `from` (`<>` or empty for bounces) and
+ * RCPT TO each of `recipients` (`count` addresses, at most `MAILTLS_MAX_RECIPIENTS`).
+ * `MAILTLS_RESULT_WRONG_STATE` when the session is not ready.
+ */
+mailtls_result mailtls_client_session_send_mail(mailtls_client_session *session,
+                                                const char *from,
+                                                const char *const *recipients,
+                                                size_t count,
+                                                uint64_t now_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Pushes message text (headers and body, CRLF line ends) after a DataReady event; with
+ * `last` the message ends. The session dot-stuffs it.
+ */
+mailtls_result mailtls_client_session_send_data(mailtls_client_session *session,
+                                                const uint8_t *data,
+                                                size_t len,
+                                                bool last,
+                                                uint64_t now_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Ends the session politely (after a Ready event).
+ */
+mailtls_result mailtls_client_session_quit(mailtls_client_session *session, uint64_t now_ms);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Copies one fact of the session's TLS (`fact`: a `mailtls_tls_fact` value) into `buf`.
+ * `MAILTLS_RESULT_NOT_FOUND` before TLS, or when the fact is unknown.
+ */
+mailtls_result mailtls_client_session_tls_fact(const mailtls_client_session *session,
+                                               uint32_t fact,
+                                               char *buf,
+                                               size_t len,
+                                               size_t *out_n);
+#endif
 
 /**
  * Loads Exchange-style connectors from `len` bytes of TOML (at most `MAILTLS_MAX_TEXT`),

@@ -142,12 +142,15 @@ impl Examples {
         let program = self.path(variant, name);
         let mut cmd = if variant == Variant::Valgrind {
             let mut cmd = Command::new("valgrind");
+            let suppressions =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/c/valgrind.supp");
             cmd.args([
                 "-q",
                 "--error-exitcode=1",
                 "--leak-check=full",
                 "--errors-for-leak-kinds=definite",
             ])
+            .arg(format!("--suppressions={}", suppressions.display()))
             .arg(&program);
             cmd
         } else {
@@ -480,6 +483,87 @@ fn milter_enforces_the_partner_connector_behind_postfix() {
                 );
             }
         }
+    }
+}
+
+/// The C client delivers over a real socket into the Postfix `good` instance (verified TLS,
+/// the mail lands in its Maildir) and refuses the `wrongname` instance (certificate name
+/// mismatch: deferred, nothing delivered), driving the library's delivery and sessions.
+#[test]
+fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
+    let test = "client_delivers_over_a_socket_and_defers_on_a_wrong_name";
+    let Some(examples) = examples(test) else {
+        return;
+    };
+    let Some(peers) = Peers::require(test) else {
+        return;
+    };
+    let good = peers.postfix(PostfixServer::Good);
+    let wrong = peers.postfix(PostfixServer::WrongName);
+    let dir = tempdir("client");
+    let table = dir.join("tls_policy");
+    std::fs::write(
+        &table,
+        format!(
+            "[127.0.0.1]:{} secure match=mx.partner.test\n[127.0.0.1]:{} secure match=mx.partner.test\n",
+            good.addr().port(),
+            wrong.addr().port()
+        ),
+    )
+    .unwrap();
+    let table = table.to_str().unwrap();
+    let anchors = peers.pki("trust-anchors.pem");
+    let anchors = anchors.to_str().unwrap();
+    let good_hop = format!("[127.0.0.1]:{}", good.addr().port());
+    let wrong_hop = format!("[127.0.0.1]:{}", wrong.addr().port());
+    for variant in ALL {
+        let token = unique_token(&format!("capi-client-{variant:?}"));
+        let run = examples.run(
+            variant,
+            "client",
+            &[
+                "-a",
+                anchors,
+                table,
+                &good_hop,
+                "sender@client.mailtls.test",
+                "user@example.org",
+                &token,
+            ],
+        );
+        run.expect_code(0);
+        let stdout = run.stdout();
+        assert!(stdout.contains("TLS TLSv1.3 "), "{stdout}");
+        assert!(stdout.contains("MESSAGE accepted 250"), "{stdout}");
+        let mail = wait_for_mail(
+            &good.maildir,
+            |m| m.contains(&token),
+            Duration::from_secs(20),
+        );
+        assert!(mail.is_some(), "{variant:?}: no mail with {token}");
+
+        let token = unique_token(&format!("capi-client-wrong-{variant:?}"));
+        let run = examples.run(
+            variant,
+            "client",
+            &[
+                "-a",
+                anchors,
+                table,
+                &wrong_hop,
+                "sender@client.mailtls.test",
+                "user@example.org",
+                &token,
+            ],
+        );
+        run.expect_code(3);
+        let stdout = run.stdout();
+        assert!(
+            stdout.contains("result type certificate-host-mismatch"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("DEFERRED 451 4.7.5"), "{stdout}");
+        assert!(!stdout.contains("MESSAGE"), "{stdout}");
     }
 }
 

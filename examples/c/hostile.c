@@ -354,12 +354,62 @@ static void inbound_calls(void) {
   mailtls_config_free(config);
 }
 
+static void client_calls(void) {
+  mailtls_config *config = NULL;
+  mailtls_plan *plan = NULL;
+  mailtls_delivery *delivery = NULL;
+  mailtls_client_session *session = NULL;
+  mailtls_client_event event = MAILTLS_CLIENT_EVENT_OTHER;
+  const char *rcpts[] = {"user@example.org"};
+  uint8_t out[256];
+  size_t n = 0;
+
+  EXPECT(mailtls_config_new(&config), OK);
+  EXPECT(mailtls_config_plan(config, "[192.0.2.25]:2525", NULL, 0, &plan), OK);
+  EXPECT(mailtls_delivery_new(plan, "bad helo!", &delivery), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_delivery_new_with_anchors(plan, "client.example", "/nonexistent.pem", &delivery), MAILTLS_RESULT_TLS);
+  EXPECT(mailtls_delivery_new(plan, "client.example", NULL), NUL);
+  EXPECT(mailtls_delivery_new(plan, "client.example", &delivery), OK);
+  mailtls_plan_free(plan);
+  mailtls_config_free(config);
+
+  EXPECT(mailtls_delivery_next_session(delivery, 1000, &session), OK);
+  /* Wrong call order: nothing may be sent before the server is ready. */
+  EXPECT(mailtls_client_session_send_mail(session, "a@example.org", rcpts, 1, 1000), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_client_session_send_data(session, (const uint8_t *)"x", 1, true, 1000), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_client_session_send_mail(session, "a@example.org", rcpts, 0, 1000), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_client_session_send_mail(session, "not an address", rcpts, 1, 1000), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_delivery_record(delivery, session), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_client_session_tls_fact(session, MAILTLS_TLS_FACT_SUITE, (char *)out, sizeof out, &n),
+         MAILTLS_RESULT_NOT_FOUND);
+  /* A hostile server: garbage instead of a greeting. */
+  EXPECT(mailtls_client_session_handle_input(session, (const uint8_t *)"\xff\x00garbage\r\n", 11, 1100), OK);
+  int finished = 0;
+  for (int i = 0; i < 100 && !finished; i++) {
+    EXPECT(mailtls_client_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_CLIENT_EVENT_FINISHED) finished = 1;
+    if (event == MAILTLS_CLIENT_EVENT_NONE) EXPECT(mailtls_client_session_handle_eof(session, 1200), OK);
+  }
+  CHECK(finished);
+  while (mailtls_client_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
+  }
+  EXPECT(mailtls_delivery_record(delivery, session), OK);
+  EXPECT(mailtls_delivery_record(delivery, session), MAILTLS_RESULT_WRONG_STATE);
+  mailtls_client_session_free(session);
+  mailtls_client_session_free(session);
+  EXPECT(mailtls_client_session_quit(session, 1300), MAILTLS_RESULT_INVALID_HANDLE);
+  /* Sessions are not deliveries. */
+  EXPECT(mailtls_delivery_connect_failed((mailtls_delivery *)session), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_delivery_free(delivery);
+}
+
 int main(void) {
   result_messages();
   config_calls();
   tlsrpt_calls();
   server_calls();
   inbound_calls();
+  client_calls();
   printf("hostile: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -28,6 +28,8 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod boundary;
+#[cfg(feature = "blocking")]
+mod client;
 mod handle;
 mod inbound;
 mod outbound;
@@ -36,6 +38,8 @@ mod result;
 mod server;
 mod text;
 
+#[cfg(feature = "blocking")]
+pub use client::*;
 pub use inbound::*;
 pub use outbound::*;
 pub use report::*;

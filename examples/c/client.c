@@ -1,0 +1,285 @@
+/*
+ * client: deliver one message with a mailtls delivery over real sockets. The library plans
+ * the destination (Postfix policy table), runs each attempt as a sans-IO session and walks
+ * hosts and ladder rungs; this program only connects, moves bytes and keeps time.
+ *
+ *   client [-a ANCHORS.pem] TABLE_FILE NEXT_HOP FROM TO SUBJECT
+ *
+ *   -a   verify certificates against these trust anchors instead of the table's tafile=
+ *
+ * Exit: 0 the message was accepted, 3 deferred, 4 bounced, 5 the server refused it,
+ * 1 usage or setup errors.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mailtls.h"
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void die(const char *what, mailtls_result r) {
+  char msg[256];
+  size_t n = 0;
+  mailtls_result_message(r, msg, sizeof msg, &n);
+  fprintf(stderr, "client: %s: %s (%u)\n", what, msg, (unsigned)r);
+  exit(1);
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0, got;
+  char *buf = malloc(cap);
+  while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (!bigger) free(buf);
+      buf = bigger;
+    }
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+static int connect_to(const char *host, uint16_t port) {
+  char service[8];
+  snprintf(service, sizeof service, "%u", (unsigned)port);
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host, service, &hints, &res) != 0) return -1;
+  int fd = -1;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0) continue;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+/* Sends everything the session has queued. Returns 0, or -1 when the socket failed. */
+static int flush(mailtls_client_session *s, int fd) {
+  uint8_t buf[16384];
+  size_t n = 0;
+  for (;;) {
+    mailtls_result r = mailtls_client_session_poll_transmit(s, buf, sizeof buf, &n);
+    if (r != MAILTLS_RESULT_OK) die("poll_transmit", r);
+    if (n == 0) return 0;
+    for (size_t off = 0; off < n;) {
+      ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return -1;
+      }
+      off += (size_t)w;
+    }
+  }
+}
+
+static void print_detail(mailtls_client_session *s, const char *label) {
+  size_t size = 0, n = 0;
+  if (mailtls_client_session_event_detail_size(s, &size) != MAILTLS_RESULT_OK) return;
+  char *text = malloc(size);
+  if (text && mailtls_client_session_event_detail(s, text, size, &n) == MAILTLS_RESULT_OK) {
+    printf("%s %s\n", label, text);
+  }
+  free(text);
+}
+
+/* Runs one attempt to completion. Sets *accepted when the server took the message. */
+static void run_session(mailtls_client_session *s, int fd, const char *from, const char *to,
+                        const char *message, int *sent, int *accepted) {
+  int finished = 0;
+  while (!finished) {
+    mailtls_client_event event;
+    mailtls_result r;
+    while ((r = mailtls_client_session_poll_event(s, &event)) == MAILTLS_RESULT_OK &&
+           event != MAILTLS_CLIENT_EVENT_NONE) {
+      switch (event) {
+        case MAILTLS_CLIENT_EVENT_READY:
+          if (!*sent) {
+            const char *rcpts[] = {to};
+            r = mailtls_client_session_send_mail(s, from, rcpts, 1, now_ms());
+            if (r != MAILTLS_RESULT_OK) die("send_mail", r);
+            *sent = 1;
+          } else {
+            mailtls_client_session_quit(s, now_ms());
+          }
+          break;
+        case MAILTLS_CLIENT_EVENT_DATA_READY:
+          r = mailtls_client_session_send_data(s, (const uint8_t *)message, strlen(message), true, now_ms());
+          if (r != MAILTLS_RESULT_OK) die("send_data", r);
+          break;
+        case MAILTLS_CLIENT_EVENT_TLS_ESTABLISHED: {
+          char version[32], suite[96];
+          size_t n = 0;
+          if (mailtls_client_session_tls_fact(s, MAILTLS_TLS_FACT_VERSION, version, sizeof version, &n) ==
+                  MAILTLS_RESULT_OK &&
+              mailtls_client_session_tls_fact(s, MAILTLS_TLS_FACT_SUITE, suite, sizeof suite, &n) ==
+                  MAILTLS_RESULT_OK) {
+            printf("TLS %s %s\n", version, suite);
+          }
+          break;
+        }
+        case MAILTLS_CLIENT_EVENT_MESSAGE_RESULT:
+          print_detail(s, "MESSAGE");
+          {
+            char text[16];
+            size_t n = 0;
+            /* "accepted ..." or "refused ..." */
+            if (mailtls_client_session_event_detail(s, text, sizeof text, &n) == MAILTLS_RESULT_INSUFFICIENT_SIZE) {
+              size_t size = 0;
+              mailtls_client_session_event_detail_size(s, &size);
+              char *all = malloc(size);
+              if (all && mailtls_client_session_event_detail(s, all, size, &n) == MAILTLS_RESULT_OK &&
+                  strncmp(all, "accepted", 8) == 0)
+                *accepted = 1;
+              free(all);
+            } else if (strncmp(text, "accepted", 8) == 0) {
+              *accepted = 1;
+            }
+          }
+          break;
+        case MAILTLS_CLIENT_EVENT_FINISHED:
+          print_detail(s, "ATTEMPT");
+          finished = 1;
+          break;
+        default:
+          break;
+      }
+    }
+    if (r != MAILTLS_RESULT_OK) die("poll_event", r);
+    if (flush(s, fd) != 0) {
+      mailtls_client_session_handle_eof(s, now_ms());
+      continue;
+    }
+    if (finished) break;
+
+    int timeout = -1;
+    uint64_t deadline = 0;
+    if (mailtls_client_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
+      uint64_t now = now_ms();
+      timeout = deadline > now ? (int)(deadline - now) : 0;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int ready = poll(&pfd, 1, timeout);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      mailtls_client_session_handle_timeout(s, now_ms());
+      continue;
+    }
+    uint8_t buf[16384];
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    if (got <= 0) {
+      mailtls_client_session_handle_eof(s, now_ms());
+    } else {
+      r = mailtls_client_session_handle_input(s, buf, (size_t)got, now_ms());
+      if (r != MAILTLS_RESULT_OK) die("handle_input", r);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *anchors = NULL;
+  int opt;
+  while ((opt = getopt(argc, argv, "a:")) != -1) {
+    if (opt == 'a') {
+      anchors = optarg;
+    } else {
+      return 1;
+    }
+  }
+  if (argc - optind != 5) {
+    fprintf(stderr, "usage: client [-a ANCHORS.pem] TABLE_FILE NEXT_HOP FROM TO SUBJECT\n");
+    return 1;
+  }
+  const char *table_path = argv[optind], *next_hop = argv[optind + 1], *from = argv[optind + 2],
+             *to = argv[optind + 3], *subject = argv[optind + 4];
+
+  mailtls_config *config = NULL;
+  mailtls_result r = mailtls_config_new(&config);
+  if (r != MAILTLS_RESULT_OK) die("config", r);
+  size_t len = 0;
+  char *table = read_file(table_path, &len);
+  if (!table) {
+    perror(table_path);
+    return 1;
+  }
+  r = mailtls_config_load_postfix_table(config, (const uint8_t *)table, len);
+  free(table);
+  if (r != MAILTLS_RESULT_OK) die("policy table", r);
+  mailtls_plan *plan = NULL;
+  r = mailtls_config_plan(config, next_hop, NULL, 0, &plan);
+  if (r != MAILTLS_RESULT_OK) die("plan", r);
+  mailtls_delivery *delivery = NULL;
+  r = anchors ? mailtls_delivery_new_with_anchors(plan, "client.mailtls.test", anchors, &delivery)
+              : mailtls_delivery_new(plan, "client.mailtls.test", &delivery);
+  if (r != MAILTLS_RESULT_OK) die("delivery", r);
+  mailtls_plan_free(plan);
+  mailtls_config_free(config);
+
+  char message[1024];
+  snprintf(message, sizeof message,
+           "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nSent by the mailtls C client example.\r\n", from, to,
+           subject);
+  int sent = 0, accepted = 0;
+  mailtls_client_session *session = NULL;
+  while ((r = mailtls_delivery_next_session(delivery, now_ms(), &session)) == MAILTLS_RESULT_OK) {
+    char host[256];
+    size_t n = 0;
+    uint16_t port = 0;
+    r = mailtls_delivery_current_host(delivery, host, sizeof host, &n, &port);
+    if (r != MAILTLS_RESULT_OK) die("current_host", r);
+    printf("CONNECT %s:%u\n", host, (unsigned)port);
+    int fd = connect_to(host, port);
+    if (fd < 0) {
+      mailtls_delivery_connect_failed(delivery);
+      mailtls_client_session_free(session);
+      continue;
+    }
+    sent = 0;
+    run_session(session, fd, from, to, message, &sent, &accepted);
+    close(fd);
+    r = mailtls_delivery_record(delivery, session);
+    if (r != MAILTLS_RESULT_OK) die("record", r);
+    mailtls_client_session_free(session);
+  }
+  if (r != MAILTLS_RESULT_NOT_FOUND) die("next_session", r);
+
+  mailtls_delivery_state outcome = MAILTLS_DELIVERY_STATE_PENDING;
+  char detail[512];
+  size_t n = 0;
+  r = mailtls_delivery_outcome(delivery, &outcome, detail, sizeof detail, &n);
+  if (r != MAILTLS_RESULT_OK) die("outcome", r);
+  mailtls_delivery_free(delivery);
+  switch (outcome) {
+    case MAILTLS_DELIVERY_STATE_COMPLETED:
+      printf("COMPLETED %s\n", detail);
+      return accepted ? 0 : 5;
+    case MAILTLS_DELIVERY_STATE_DEFERRED:
+      printf("DEFERRED %s\n", detail);
+      return 3;
+    case MAILTLS_DELIVERY_STATE_BOUNCED:
+      printf("BOUNCED %s\n", detail);
+      return 4;
+    default:
+      printf("PENDING\n");
+      return 1;
+  }
+}
