@@ -360,7 +360,7 @@ pub extern "C" fn mailtls_client_session_poll_event(
         require_out(out_event)?;
         inner.last_event = inner.session.poll_event();
         match &inner.last_event {
-            Some(ClientEvent::TlsEstablished(summary)) => inner.tls = Some(summary.clone()),
+            Some(ClientEvent::TlsEstablished(summary)) => inner.tls = Some((**summary).clone()),
             Some(ClientEvent::Finished(record)) => inner.record = Some((**record).clone()),
             _ => {}
         }
