@@ -105,8 +105,11 @@ pub enum Verb {
 }
 
 /// A SASL mechanism name: 1-20 of `A-Z 0-9 - _` (RFC 4422 §3.1), kept upper case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AuthMechanism(String);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthMechanism {
+    name: [u8; 20],
+    len: u8,
+}
 
 /// An AUTH initial response: base64 text, or `=` for an empty response (RFC 4954).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -271,17 +274,30 @@ impl CommandError {
 impl AuthMechanism {
     /// A mechanism name, checked and upper-cased.
     pub fn new(name: &str) -> Option<AuthMechanism> {
-        let ok = !name.is_empty()
-            && name.len() <= 20
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| AuthMechanism(name.to_ascii_uppercase()))
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes.len() > 20 {
+            return None;
+        }
+        let mut out = AuthMechanism {
+            name: [0; 20],
+            len: 0,
+        };
+        for (slot, &b) in out.name.iter_mut().zip(bytes) {
+            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return None;
+            }
+            *slot = b.to_ascii_uppercase();
+        }
+        // At most 20, checked above.
+        out.len = bytes.len() as u8;
+        Some(out)
     }
 
     /// The name, upper case.
     pub fn as_str(&self) -> &str {
-        &self.0
+        let name = self.name.get(..usize::from(self.len)).unwrap_or_default();
+        // Only ASCII is ever stored, so this cannot fail.
+        std::str::from_utf8(name).unwrap_or_default()
     }
 }
 
@@ -388,9 +404,14 @@ impl Command {
     /// ```
     pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
         let text = check_text(line).map_err(text_error)?;
-        let text = text.trim_end_matches([' ', '\t']);
-        let (word, args) = match text.split_once(' ') {
-            Some((w, a)) => (w, Some(a)),
+        let end = text
+            .bytes()
+            .rposition(|b| b != b' ' && b != b'\t')
+            .map_or(0, |p| p + 1);
+        let text = text.get(..end).unwrap_or_default();
+        // Verbs are short: a plain byte search beats a general string searcher here.
+        let (word, args) = match text.bytes().position(|b| b == b' ') {
+            Some(p) => (text.get(..p).unwrap_or_default(), text.get(p + 1..)),
             None => (text, None),
         };
         let verb = Verb::from_word(word.as_bytes()).ok_or_else(|| CommandError::Unrecognised {
@@ -524,7 +545,7 @@ impl fmt::Display for Command {
                 mechanism,
                 initial_response,
             } => {
-                write!(f, "AUTH {}", mechanism.0)?;
+                write!(f, "AUTH {}", mechanism.as_str())?;
                 if let Some(r) = initial_response {
                     write!(f, " {}", r.0)?;
                 }

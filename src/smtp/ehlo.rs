@@ -206,47 +206,63 @@ impl Capabilities {
     }
 
     fn add_line(&mut self, line: &str) -> Result<(), &'static str> {
-        let mut words = line.split(' ');
-        let keyword = words.next().unwrap_or_default();
-        if let Some(mechs) = strip_prefix_ci(keyword, "AUTH=") {
+        let (keyword, params) = match line.split_once(' ') {
+            Some((k, p)) => (k, Some(p)),
+            None => (line, None),
+        };
+        let params_ok = params.is_none_or(|p| {
+            p.split(' ')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| (33..=126).contains(&b)))
+        });
+        let words = params.into_iter().flat_map(|p| p.split(' '));
+        // Upper-case the keyword into a small buffer so one `match` dispatches it.
+        let mut upper = [0u8; 20];
+        let known = keyword.len() <= upper.len();
+        for (slot, b) in upper.iter_mut().zip(keyword.bytes()) {
+            *slot = b.to_ascii_uppercase();
+        }
+        let upper = upper
+            .get(..keyword.len())
+            .filter(|_| known)
+            .unwrap_or_default();
+        if let Some(mechs) = upper.strip_prefix(b"AUTH=") {
             // The pre-standard `AUTH=LOGIN PLAIN` form.
-            return self.add_auth(std::iter::once(mechs).chain(words));
+            let first = keyword
+                .get(keyword.len() - mechs.len()..)
+                .unwrap_or_default();
+            if !params_ok {
+                return Err("parameters are not printable ASCII separated by single spaces");
+            }
+            return self.add_auth(std::iter::once(first).chain(words));
         }
         if !is_keyword(keyword) {
             return Err("keyword is not letters, digits and hyphens");
         }
-        let params: Vec<&str> = words.collect();
-        if params
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| (33..=126).contains(&b)))
-        {
+        if !params_ok {
             return Err("parameters are not printable ASCII separated by single spaces");
         }
-        let flag = |name: &str| keyword.eq_ignore_ascii_case(name);
-        if flag("AUTH") {
-            return self.add_auth(params.into_iter());
-        }
-        if flag("SIZE") {
-            let size = match params.as_slice() {
-                [] => 0,
-                [n] if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
-                    n.parse::<u64>().map_err(|_| "SIZE is not a number")?
-                }
-                _ => return Err("SIZE takes one number"),
-            };
-            self.size.get_or_insert(size);
-            return Ok(());
-        }
-        let slot = match () {
-            _ if flag("8BITMIME") => &mut self.eight_bit_mime,
-            _ if flag("BINARYMIME") => &mut self.binary_mime,
-            _ if flag("CHUNKING") => &mut self.chunking,
-            _ if flag("DSN") => &mut self.dsn,
-            _ if flag("ENHANCEDSTATUSCODES") => &mut self.enhanced_status_codes,
-            _ if flag("PIPELINING") => &mut self.pipelining,
-            _ if flag("REQUIRETLS") => &mut self.require_tls,
-            _ if flag("SMTPUTF8") => &mut self.smtputf8,
-            _ if flag("STARTTLS") => &mut self.starttls,
+        let slot = match upper {
+            b"AUTH" => return self.add_auth(words),
+            b"SIZE" => {
+                let size = match params {
+                    None => 0,
+                    Some(n) if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
+                        n.parse::<u64>().map_err(|_| "SIZE is not a number")?
+                    }
+                    _ => return Err("SIZE takes one number"),
+                };
+                self.size.get_or_insert(size);
+                return Ok(());
+            }
+            b"8BITMIME" => &mut self.eight_bit_mime,
+            b"BINARYMIME" => &mut self.binary_mime,
+            b"CHUNKING" => &mut self.chunking,
+            b"DSN" => &mut self.dsn,
+            b"ENHANCEDSTATUSCODES" => &mut self.enhanced_status_codes,
+            b"PIPELINING" => &mut self.pipelining,
+            b"REQUIRETLS" => &mut self.require_tls,
+            b"SMTPUTF8" => &mut self.smtputf8,
+            b"STARTTLS" => &mut self.starttls,
             _ => {
                 if !self.other.iter().any(|e| e.0 == line) {
                     self.other.push(Extension(line.to_owned()));
@@ -267,13 +283,6 @@ impl Capabilities {
         }
         Ok(())
     }
-}
-
-fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| text.get(prefix.len()..))
-        .flatten()
 }
 
 fn is_keyword(k: &str) -> bool {

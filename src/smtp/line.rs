@@ -157,13 +157,10 @@ pub(crate) enum TextFault {
 /// Checks line text: HT, printable ASCII and UTF-8 are allowed; CR, LF, NUL, other controls
 /// and DEL are not.
 pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
-    // Fast path: skip whole words of printable ASCII.
+    // Fast path: whole words of printable ASCII (the tail padded with a harmless letter).
     let mut start = 0;
-    while let Some(word) = text
-        .get(start..start + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
-    {
-        if special_bytes(u64::from_le_bytes(word)) != 0 {
+    while start < text.len() {
+        if special_bytes(u64::from_le_bytes(word_at(text, start, b'a'))) != 0 {
             break;
         }
         start += 8;
@@ -188,6 +185,20 @@ pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
     })
 }
 
+/// Eight bytes from `start`, padded with `pad` past the end.
+fn word_at(bytes: &[u8], start: usize, pad: u8) -> [u8; 8] {
+    match bytes.get(start..start + 8) {
+        Some(w) => <[u8; 8]>::try_from(w).unwrap_or([pad; 8]),
+        None => {
+            let mut word = [pad; 8];
+            for (slot, &b) in word.iter_mut().zip(bytes.get(start..).unwrap_or_default()) {
+                *slot = b;
+            }
+            word
+        }
+    }
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -207,18 +218,17 @@ const fn special_bytes(x: u64) -> u64 {
 /// The first LF, eight bytes at a time.
 fn find_lf(bytes: &[u8]) -> Option<usize> {
     let mut start = 0;
-    while let Some(word) = bytes
-        .get(start..start + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
-    {
-        let hits = zero_bytes(u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n')));
+    while start < bytes.len() {
+        let word = u64::from_le_bytes(word_at(bytes, start, 0));
+        let hits = zero_bytes(word ^ (ONES * u64::from(b'\n')));
         if hits != 0 {
-            return Some(start + (hits.trailing_zeros() / 8) as usize);
+            let at = start + (hits.trailing_zeros() / 8) as usize;
+            // Padding is never an LF, so a hit is inside `bytes`.
+            return (at < bytes.len()).then_some(at);
         }
         start += 8;
     }
-    let tail = bytes.get(start..)?;
-    tail.iter().position(|&b| b == b'\n').map(|p| start + p)
+    None
 }
 
 #[cfg(test)]

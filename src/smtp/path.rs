@@ -569,32 +569,38 @@ fn check_domain(text: &str, offset: usize) -> Result<(), PathError> {
             limit: MAX_DOMAIN,
         });
     }
-    let mut start = 0;
-    for label in text.split('.') {
-        let bytes = label.as_bytes();
-        let ok = !bytes.is_empty()
-            && bytes.len() <= 63
-            && bytes.first() != Some(&b'-')
-            && bytes.last() != Some(&b'-');
-        if !ok {
-            return Err(PathError::BadLabel {
-                column: offset + start + 1,
-            });
-        }
-        if let Some(i) = bytes
-            .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80))
-        {
-            let found = label.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
+    let bytes = text.as_bytes();
+    let mut label_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'.' {
+            check_label(bytes, label_start, i, offset)?;
+            label_start = i + 1;
+        } else if !(b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80) {
+            let found = text.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
             return Err(PathError::Unexpected {
-                column: offset + start + i + 1,
+                column: offset + i + 1,
                 found,
                 within: "domain",
             });
         }
-        start += label.len() + 1;
     }
-    Ok(())
+    check_label(bytes, label_start, bytes.len(), offset)
+}
+
+/// A label is 1-63 octets and neither starts nor ends with a hyphen.
+fn check_label(bytes: &[u8], start: usize, end: usize, offset: usize) -> Result<(), PathError> {
+    let label = bytes.get(start..end).unwrap_or_default();
+    let ok = !label.is_empty()
+        && label.len() <= 63
+        && label.first() != Some(&b'-')
+        && label.last() != Some(&b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(PathError::BadLabel {
+            column: offset + start + 1,
+        })
+    }
 }
 
 #[cfg(test)]
