@@ -171,3 +171,29 @@ fn every_truncation_is_a_typed_error() {
         let _ = CertFacts::from_der(&bent);
     }
 }
+
+#[test]
+fn cn_only_certificate_per_dialect() {
+    let ca = Ca::root("Test Root");
+    let cn_only = ca.issue(&leaf(&[], "mx.example.net"));
+    let facts = CertFacts::from_der(&cn_only.der).unwrap();
+    assert!(facts.dns_names.is_empty());
+    assert_eq!(facts.common_names, ["mx.example.net"]);
+    // (dialect, does the CN count?)
+    let table = [
+        (Dialect::Rfc9525, false),
+        (Dialect::PostfixCertificate, true),
+        (Dialect::PostfixMatch, true),
+        (Dialect::MtaStsMx, false),
+        (Dialect::ExchangeConnector, true),
+        (Dialect::DaneTa, false),
+    ];
+    for (dialect, want) in table {
+        let reference = NamePattern::parse("mx.example.net", dialect).unwrap();
+        let got = facts.match_names(dialect, &[reference]);
+        assert_eq!(got.is_ok(), want, "{dialect}: {got:?}");
+        if let Ok(m) = got {
+            assert!(m.via_common_name);
+        }
+    }
+}
