@@ -1,51 +1,69 @@
-//! Certificate verifiers for the client: a plan's [`Authentication`] becomes a
-//! [`cert::ServerVerifier`](crate::cert::ServerVerifier), with trust-anchor files read here
-//! (the core reads no files).
+//! Trust anchors for the client's certificate verifiers, read from files here (the core reads
+//! none), handed to [`client::PlanVerifiers`](crate::client::PlanVerifiers), which maps each
+//! plan's requirement onto a [`cert::ServerVerifier`](crate::cert::ServerVerifier).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::ServerCertVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
-use crate::cert::{self, OnFailure, PinDigest, PinTarget, ServerVerifier};
-use crate::client::VerifierSource;
-use crate::names::Dialect;
-use crate::policy::{Authentication, HostPlan, PinAlgorithm, TrustAnchors};
+use crate::cert;
+use crate::client::{PlanVerifiers, VerifierHandle, VerifierSource};
+use crate::policy::{HostPlan, TrustAnchors};
 
 /// A trust-anchor file that could not be loaded.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AnchorError {
-    /// The file could not be read.
+    /// The file could not be read or holds a malformed PEM block.
     #[error("trust anchor file {path}: {detail}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The OS error.
+        /// What went wrong.
         detail: String,
     },
-    /// The file holds no usable certificate.
-    #[error("trust anchor file {path}: {error}")]
-    Parse {
+    /// The file holds no certificate.
+    #[error("trust anchor file {path}: no CERTIFICATE block")]
+    Empty {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
+    },
+    /// A certificate cannot serve as a trust anchor.
+    #[error("trust anchor file {path}: {error}")]
+    Anchor {
+        /// The file.
+        path: PathBuf,
+        /// Why.
         error: cert::ChainError,
     },
 }
 
-/// Builds each host's verifier from its plan: no check for `may`/`encrypt` (the handshake
-/// goes on and the outcome is recorded), chain and name checks against the plan's trust
-/// anchors, pins for `fingerprint`. Anchors come from the files the plans name, loaded once
-/// with [`load`](Self::load), or from the public set given with
-/// [`with_public`](Self::with_public); an anchor set that is missing verifies nothing (fails
-/// closed).
-#[derive(Clone, Debug, Default)]
+/// The client's verifier source with its trust anchors loaded from files: every `tafile=`
+/// the plans name ([`load`](Self::load)), the set the plans call public
+/// ([`with_public`](Self::with_public)), or one set that replaces them all
+/// ([`with_replacement`](Self::with_replacement), like `posttls-finger -F`). The mapping from
+/// a plan's requirement to a verifier is [`PlanVerifiers`]'s; an anchor set that was not
+/// loaded verifies nothing (fails closed).
+#[derive(Clone, Debug)]
 pub struct PolicyVerifiers {
-    files: HashMap<Vec<PathBuf>, Arc<cert::TrustAnchors>>,
-    public: Option<Arc<cert::TrustAnchors>>,
-    replace: Option<Arc<cert::TrustAnchors>>,
+    public: Vec<CertificateDer<'static>>,
+    files: Vec<(PathBuf, Vec<CertificateDer<'static>>)>,
+    replacement: Option<Vec<CertificateDer<'static>>>,
+    inner: PlanVerifiers,
+}
+
+impl Default for PolicyVerifiers {
+    fn default() -> Self {
+        Self {
+            public: Vec::new(),
+            files: Vec::new(),
+            replacement: None,
+            inner: PlanVerifiers::new(cert::TrustAnchors::new()),
+        }
+    }
 }
 
 impl PolicyVerifiers {
@@ -56,118 +74,78 @@ impl PolicyVerifiers {
             if let Some(TrustAnchors::Files(paths)) =
                 plan.requirement.authentication.trust_anchors()
             {
-                if !verifiers.files.contains_key(paths) {
-                    let anchors = load_anchor_files(paths)?;
-                    verifiers.files.insert(paths.clone(), Arc::new(anchors));
+                for path in paths {
+                    if !verifiers.files.iter().any(|(p, _)| p == path) {
+                        let certs = load_anchor_files(std::slice::from_ref(path))?;
+                        verifiers.files.push((path.clone(), certs));
+                    }
                 }
             }
         }
-        Ok(verifiers)
+        Ok(verifiers.rebuild())
     }
 
-    /// The anchors [`TrustAnchors::Public`] stands for (the caller's choice: the
-    /// `webpki-roots` set, a system bundle).
+    /// The anchors the plans' "public roots" stand for (a system bundle, the `webpki-roots`
+    /// set).
     #[must_use]
-    pub fn with_public(mut self, anchors: cert::TrustAnchors) -> Self {
-        self.public = Some(Arc::new(anchors));
-        self
+    pub fn with_public(mut self, anchors: Vec<CertificateDer<'static>>) -> Self {
+        self.public = anchors;
+        self.rebuild()
     }
 
-    /// Anchors that replace whatever the plans name (`posttls-finger -F`, `mailtls probe
-    /// --tafile`).
+    /// Anchors that replace the public set and every `tafile=` the plans name.
     #[must_use]
-    pub fn with_replacement(mut self, anchors: cert::TrustAnchors) -> Self {
-        self.replace = Some(Arc::new(anchors));
+    pub fn with_replacement(mut self, anchors: Vec<CertificateDer<'static>>) -> Self {
+        self.replacement = Some(anchors);
+        self.rebuild()
+    }
+
+    fn rebuild(mut self) -> Self {
+        let public = self.replacement.as_ref().unwrap_or(&self.public);
+        // Anchors that cannot be used leave the set empty: the requirement fails closed.
+        let mut inner =
+            PlanVerifiers::new(cert::TrustAnchors::from_der(public).unwrap_or_default());
+        for (path, certs) in &self.files {
+            let certs = self.replacement.as_ref().unwrap_or(certs).clone();
+            inner = inner.with_anchor_file(path.clone(), certs);
+        }
+        self.inner = inner;
         self
-    }
-
-    /// The cert-module requirement for a plan's authentication.
-    pub fn requirement(&self, authentication: &Authentication) -> cert::Requirement {
-        match authentication {
-            Authentication::None => cert::Requirement::EncryptOnly,
-            Authentication::Chain(trust) => cert::Requirement::Chain {
-                anchors: self.anchors(trust),
-            },
-            Authentication::ChainAndName {
-                trust,
-                reference_ids,
-            } => {
-                let dialect = match reference_ids.first().map(|id| id.dialect()) {
-                    Some(Dialect::ExchangeConnector) => Dialect::ExchangeConnector,
-                    Some(Dialect::MtaStsMx) => Dialect::MtaStsMx,
-                    _ => Dialect::PostfixCertificate,
-                };
-                cert::Requirement::ChainAndName {
-                    anchors: self.anchors(trust),
-                    dialect,
-                    references: reference_ids.clone(),
-                }
-            }
-            Authentication::Pins(pins) => cert::Requirement::Pins(
-                pins.iter()
-                    .filter(|pin| pin.algorithm() == PinAlgorithm::Sha256)
-                    .flat_map(|pin| {
-                        // Postfix compares a fingerprint with the certificate's and the
-                        // public key's digest alike.
-                        [PinTarget::Certificate, PinTarget::PublicKey].map(|target| {
-                            cert::Pin::from_digest(target, PinDigest::Sha256, pin.digest().to_vec())
-                        })
-                    })
-                    .collect(),
-            ),
-            // DANE needs the TLSA records, which the caller resolves; without them nothing
-            // can be verified, and a plan that still says DANE here must fail closed.
-            Authentication::Dane(_) => cert::Requirement::Pins(Vec::new()),
-            #[allow(unreachable_patterns)]
-            _ => cert::Requirement::Pins(Vec::new()),
-        }
-    }
-
-    fn anchors(&self, trust: &TrustAnchors) -> Arc<cert::TrustAnchors> {
-        if let Some(replace) = &self.replace {
-            return Arc::clone(replace);
-        }
-        let found = match trust {
-            TrustAnchors::Public => self.public.clone(),
-            TrustAnchors::Files(paths) => self.files.get(paths).cloned(),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        };
-        found.unwrap_or_default()
     }
 }
 
 impl VerifierSource for PolicyVerifiers {
     fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier> {
-        let authentication = &plan.requirement.authentication;
-        let on_failure = if authentication.verifies() {
-            OnFailure::Abort
-        } else {
-            OnFailure::Continue
-        };
-        Arc::new(ServerVerifier::new(
-            self.requirement(authentication),
-            on_failure,
-        ))
+        self.inner.verifier(plan)
+    }
+
+    fn handle(&self, plan: &HostPlan) -> VerifierHandle {
+        self.inner.handle(plan)
     }
 }
 
-/// Reads PEM trust-anchor files into one set.
-pub fn load_anchor_files(paths: &[PathBuf]) -> Result<cert::TrustAnchors, AnchorError> {
-    let mut pem = Vec::new();
+/// Reads the certificates of PEM trust-anchor files, checking that each can be an anchor.
+pub fn load_anchor_files(paths: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, AnchorError> {
+    let mut all = Vec::new();
     for path in paths {
-        pem.extend(read(path)?);
-        pem.push(b'\n');
+        let certs = read(path)?;
+        if certs.is_empty() {
+            return Err(AnchorError::Empty { path: path.clone() });
+        }
+        cert::TrustAnchors::from_der(&certs).map_err(|error| AnchorError::Anchor {
+            path: path.clone(),
+            error,
+        })?;
+        all.extend(certs);
     }
-    cert::TrustAnchors::from_pem(&pem).map_err(|error| AnchorError::Parse {
-        path: paths.first().cloned().unwrap_or_default(),
-        error,
-    })
+    Ok(all)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, AnchorError> {
-    std::fs::read(path).map_err(|e| AnchorError::Read {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })
+fn read(path: &Path) -> Result<Vec<CertificateDer<'static>>, AnchorError> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| AnchorError::Read {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })
 }
