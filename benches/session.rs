@@ -290,11 +290,18 @@ fn main() {
     print_ratio();
 }
 
-/// Reads criterion's estimates for the two functions and prints their ratio.
+/// Reads criterion's estimates for the two functions and prints their ratio. Criterion
+/// writes them under `<target dir>/criterion`; the bench binary lives in
+/// `<target dir>/<profile>/deps`.
 fn print_ratio() {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let from_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("criterion")));
+    let Some(dir) = from_exe else {
+        return;
+    };
     let mean = |name: &str| -> Option<f64> {
-        let path = format!("{dir}/criterion/session/{name}/new/estimates.json");
+        let path = dir.join("session").join(name).join("new/estimates.json");
         let text = std::fs::read_to_string(path).ok()?;
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
         json["mean"]["point_estimate"].as_f64()

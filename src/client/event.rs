@@ -5,7 +5,7 @@ use core::fmt;
 use crate::cert::{Outcome, TrustLevel};
 use crate::policy::ladder::{FailureClass, Refusal, Rung};
 use crate::policy::{FailureAction, Status};
-use crate::report::ResultType;
+use crate::report::{ResultType, SessionFailure};
 use crate::smtp::{Capabilities, DataError, Reply};
 use crate::tls::{TlsFacts, TlsFailure};
 
@@ -251,6 +251,42 @@ pub struct AttemptRecord {
     pub receiving_helo: Option<String>,
     /// What to do next.
     pub next: NextStep,
+}
+
+impl AttemptRecord {
+    /// The attempt's TLS-RPT (RFC 8460) session result: `Some(Ok(()))` when TLS was
+    /// established, `Some(Err(..))` for a TLS policy failure (the failure-reason code is the
+    /// TLS alert when one was exchanged, else the ladder's failure class), and `None` when the
+    /// attempt ended before TLS was at stake (a refused greeting, a lost connection) or ran
+    /// in plaintext, which reports nothing.
+    pub fn tls_rpt_result(&self) -> Option<Result<(), SessionFailure>> {
+        if self.tls.is_some() {
+            return Some(Ok(()));
+        }
+        let AttemptResult::TlsFailed {
+            class,
+            failure,
+            detail,
+        } = &self.result
+        else {
+            return None;
+        };
+        let result_type = self.result_type?;
+        let code = failure
+            .as_ref()
+            .and_then(|f| f.alert_received.clone().or_else(|| f.alert_sent.clone()))
+            .unwrap_or_else(|| class.as_str().to_owned());
+        let information = failure
+            .as_ref()
+            .map(|f| f.detail.clone())
+            .filter(|d| !d.is_empty())
+            .or_else(|| (!detail.is_empty()).then(|| detail.clone()));
+        Some(Err(SessionFailure {
+            result_type,
+            additional_information: information,
+            failure_reason_code: Some(code),
+        }))
+    }
 }
 
 /// Errors of the client API itself (not of the peer).

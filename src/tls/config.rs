@@ -180,6 +180,9 @@ pub fn client_config(setup: &ClientTlsSetup) -> Result<Arc<ClientConfig>, TlsErr
         None => builder.with_no_client_auth(),
     };
     config.enable_sni = setup.send_sni;
+    // A configuration serves one attempt (its verifier records that attempt's verdict), so a
+    // session cache could never be used again: do not keep one.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 
