@@ -286,6 +286,15 @@ fn main() {
         group.bench_function("bare_rustls_pair", |b| b.iter(|| black_box(bare_pair(&f))));
         group.finish();
     }
+    {
+        // Where the difference goes: the per-attempt client configuration.
+        let mut parts = c.benchmark_group("session_parts");
+        let setup = mailtls::tls::ClientTlsSetup::new(Rung::Modern, Arc::clone(&f.verifier), NOW);
+        parts.bench_function("client_config_per_attempt", |b| {
+            b.iter(|| black_box(mailtls::tls::client_config(&setup).unwrap()))
+        });
+        parts.finish();
+    }
     c.final_summary();
     print_ratio();
 }
