@@ -321,8 +321,7 @@ fn line_limit_is_hit_exactly() {
         parser.feed(&flood).unwrap_err(),
         ReplyError::LineTooLong {
             line: 1,
-            limit: 512,
-            length: 4096
+            limit: 512
         }
     );
     // Configurable.
@@ -331,19 +330,11 @@ fn line_limit_is_hit_exactly() {
     assert!(run(cfg, &[b"250 abcd\r\n"]).is_ok());
     assert_eq!(
         run(cfg, &[b"250 abcde\r\n"]).unwrap_err(),
-        ReplyError::LineTooLong {
-            line: 1,
-            limit: 10,
-            length: 11
-        }
+        ReplyError::LineTooLong { line: 1, limit: 10 }
     );
     assert_eq!(
         run(cfg, &[b"250-a\r\n250 abcde\r\n"]).unwrap_err(),
-        ReplyError::LineTooLong {
-            line: 2,
-            limit: 10,
-            length: 11
-        }
+        ReplyError::LineTooLong { line: 2, limit: 10 }
     );
 }
 
@@ -444,8 +435,7 @@ fn encoder_refuses_what_the_parser_would() {
         Reply::new(ok, None, &"x".repeat(507)).unwrap_err(),
         ReplyError::LineTooLong {
             line: 1,
-            limit: 512,
-            length: 513
+            limit: 512
         }
     );
     assert!(Reply::new(ok, None, &vec!["x"; 128].join("\n")).is_ok());

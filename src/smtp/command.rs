@@ -191,12 +191,13 @@ pub enum CommandError {
         column: usize,
     },
     /// The line is longer than the limit; the rest of it is skipped.
-    #[error("command line of {length} octets exceeds the limit of {limit}")]
+    ///
+    /// The error names the limit, not the line's length: an incremental parser stops reading
+    /// at the limit, so a length would depend on how the input happened to be split.
+    #[error("command line exceeds the limit of {limit} octets")]
     LineTooLong {
         /// The limit, CRLF included.
         limit: usize,
-        /// Octets seen (the line may be longer still).
-        length: usize,
     },
     /// A verb this parser does not know.
     #[error("unrecognised command {verb:?}")]
@@ -616,9 +617,8 @@ impl CommandParser {
             consumed += n;
             let result = match scan {
                 Scan::Incomplete => continue,
-                Scan::TooLong { length } => Err(CommandError::LineTooLong {
+                Scan::TooLong => Err(CommandError::LineTooLong {
                     limit: self.config.max_line_len,
-                    length,
                 }),
                 Scan::Line(line) => strip_line_end(line, self.config.allow_bare_lf)
                     .map_err(|_| CommandError::BareLf)

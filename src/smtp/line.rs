@@ -25,12 +25,10 @@ pub(crate) enum Scan<'a> {
     Line(&'a [u8]),
     /// No line end yet; the input was held (or discarded after an overlong line).
     Incomplete,
-    /// The line grew past the limit; `length` octets were seen. The rest of the line, up to
-    /// and including its LF, is discarded by later calls.
-    TooLong {
-        /// Octets of the line seen so far (CRLF included when it was seen).
-        length: usize,
-    },
+    /// The line grew past the limit. The rest of the line, up to and including its LF, is
+    /// discarded by later calls. How many octets were seen is not reported: it depends on how
+    /// the input was split, and results must not.
+    TooLong,
 }
 
 /// Finds lines in a byte stream, holding at most `limit` octets of a partial line.
@@ -99,7 +97,7 @@ impl LineBuffer {
                 let consumed = start + p + 1;
                 if length > self.limit {
                     self.carry.clear();
-                    return (consumed, Scan::TooLong { length });
+                    return (consumed, Scan::TooLong);
                 }
                 let line = rest.get(..=p).unwrap_or_default();
                 if self.carry.is_empty() {
@@ -117,7 +115,7 @@ impl LineBuffer {
                 if length >= self.limit {
                     self.carry.clear();
                     self.discarding = true;
-                    return (input.len(), Scan::TooLong { length });
+                    return (input.len(), Scan::TooLong);
                 }
                 self.carry.extend_from_slice(rest);
                 (input.len(), Scan::Incomplete)
@@ -258,11 +256,11 @@ mod tests {
     fn limit_is_inclusive_of_crlf() {
         let mut lb = LineBuffer::new(5);
         assert_eq!(lb.scan(b"abc\r\n"), (5, Scan::Line(b"abc\r\n")));
-        assert_eq!(lb.scan(b"abcd\r\n"), (6, Scan::TooLong { length: 6 }));
+        assert_eq!(lb.scan(b"abcd\r\n"), (6, Scan::TooLong));
         // Split: 4 octets held, the fifth without LF reaches the limit.
         assert_eq!(lb.scan(b"abc\r"), (4, Scan::Incomplete));
         assert_eq!(lb.scan(b"\n"), (1, Scan::Line(b"abc\r\n")));
-        assert_eq!(lb.scan(b"abcde"), (5, Scan::TooLong { length: 5 }));
+        assert_eq!(lb.scan(b"abcde"), (5, Scan::TooLong));
         assert!(lb.is_discarding());
         assert_eq!(lb.scan(b"zzzz"), (4, Scan::Incomplete));
         assert_eq!(lb.scan(b"z\r\nok\r\n"), (7, Scan::Line(b"ok\r\n")));

@@ -127,14 +127,15 @@ pub enum ReplyError {
         column: usize,
     },
     /// A line is longer than the limit.
-    #[error("reply line {line}: {length} octets exceed the limit of {limit}")]
+    ///
+    /// The error names the limit, not the line's length: the incremental parser stops reading
+    /// at the limit, so a length would depend on how the input happened to be split.
+    #[error("reply line {line} exceeds the limit of {limit} octets")]
     LineTooLong {
         /// Line within the reply.
         line: usize,
         /// The limit, CRLF included.
         limit: usize,
-        /// Octets seen (the line may be longer still).
-        length: usize,
     },
     /// A reply has more lines than the limit.
     #[error("reply has more than {limit} lines")]
@@ -211,7 +212,6 @@ impl Reply {
                 return Err(ReplyError::LineTooLong {
                     line: count,
                     limit: limits.max_line_len,
-                    length,
                 });
             }
             check_text(line.as_bytes()).map_err(|f| text_error(count, 0, f))?;
@@ -365,13 +365,12 @@ impl ReplyParser {
             let line = match scan {
                 Scan::Line(line) => line,
                 Scan::Incomplete => continue,
-                Scan::TooLong { length } => {
+                Scan::TooLong => {
                     let line = self.pending.count + 1;
                     self.reset();
                     return Err(ReplyError::LineTooLong {
                         line,
                         limit: self.config.max_line_len,
-                        length,
                     });
                 }
             };
