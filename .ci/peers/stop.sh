@@ -4,7 +4,7 @@
 #   .ci/peers/stop.sh STATEDIR
 #
 # Aborts each private Postfix instance (`postfix -c DIR abort`, no one-second polling) and
-# kills Exim's daemon by its pid file; then waits (bounded) until their processes are gone, so
+# kills each Exim daemon (server, relay) by its pid file; then waits (bounded) until their processes are gone, so
 # that start.sh can bind the same ports again. Leaves logs, Maildirs and the PKI in place.
 # Touches only processes whose pid files lie under STATEDIR.
 set -uo pipefail
@@ -26,15 +26,15 @@ for etc in "$STATE"/postfix/*/etc; do
   pids+=("$pid")
 done
 
-exim_pidfile=$STATE/exim/exim.pid
-if [ -f "$exim_pidfile" ]; then
+for exim_pidfile in "$STATE/exim/exim.pid" "$STATE/exim-relay/exim.pid"; do
+  [ -f "$exim_pidfile" ] || continue
   pid=$(tr -d ' \n' <"$exim_pidfile")
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
     pids+=("$pid")
   fi
   rm -f "$exim_pidfile"
-fi
+done
 
 # Bounded wait (5 s), then SIGKILL what is left.
 for _ in $(seq 50); do

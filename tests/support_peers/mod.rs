@@ -162,6 +162,36 @@ impl Relay {
     }
 }
 
+/// The relaying Exim (GnuTLS client): mail injected on its port for
+/// `local@p<PORT>.exim.relay.test` goes to `127.0.0.1:PORT` with STARTTLS required, the
+/// `client-relay` chain presented and the server verified (chain to `trust-anchors.pem`,
+/// `mx.partner.test` among the leaf's DNS names, sent as SNI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EximRelay {
+    /// Injection port on 127.0.0.1 (plain SMTP; mail from 127.0.0.0/8 is relayed).
+    pub port: u16,
+    /// Exim's mainlog: `=> rcpt ... X=TLS1.3:... CV=yes DN="..."` for a delivery,
+    /// `** rcpt ... SMTP error ...` for a refusal, `== rcpt ... defer` for a retry.
+    pub log: PathBuf,
+    /// The generated configuration file, for `exim -C FILE`.
+    pub config: PathBuf,
+    /// The domain suffix after `p<PORT>.`: `exim.relay.test`.
+    pub domain_suffix: String,
+}
+
+impl EximRelay {
+    /// The recipient address that makes Exim deliver to `127.0.0.1:port`:
+    /// `local@p<port>.exim.relay.test`. Ports 2501..=2549 are routed.
+    pub fn recipient(&self, local: &str, port: u16) -> String {
+        format!("{local}@p{port}.{}", self.domain_suffix)
+    }
+
+    /// `127.0.0.1:PORT` for swaks' `--server`.
+    pub fn server_arg(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
 /// The running peers, as `peers.env` describes them.
 #[derive(Clone, Debug)]
 pub struct Peers {
@@ -267,6 +297,35 @@ impl Peers {
             maildir: PathBuf::from(self.var("PEERS_EXIM_MAILDIR")),
             log: PathBuf::from(self.var("PEERS_EXIM_LOG")),
         }
+    }
+
+    /// The relaying Exim.
+    pub fn exim_relay(&self) -> EximRelay {
+        EximRelay {
+            port: self.port("PEERS_EXIM_RELAY_PORT"),
+            log: PathBuf::from(self.var("PEERS_EXIM_RELAY_LOG")),
+            config: PathBuf::from(self.var("PEERS_EXIM_RELAY_CONFIG")),
+            domain_suffix: self.var("PEERS_EXIM_RELAY_DOMAIN_SUFFIX").to_owned(),
+        }
+    }
+
+    /// Inject one message from `from` into the Exim relay for delivery to 127.0.0.1:`port`,
+    /// with `token` as the recipient's local part and the subject. Panics unless Exim
+    /// accepted it. Returns the recipient, which Exim's mainlog lines name.
+    pub fn exim_relay_inject(&self, from: &str, port: u16, token: &str) -> String {
+        let relay = self.exim_relay();
+        let rcpt = relay.recipient(token, port);
+        let server = relay.server_arg();
+        let subject = format!("Subject: {token}");
+        let out = self.swaks(&[
+            "--server", &server, "--from", from, "--to", &rcpt, "--header", &subject,
+        ]);
+        assert!(
+            out.success() && out.text.contains("250 OK id="),
+            "exim relay did not accept {rcpt}:\n{}",
+            out.text
+        );
+        rcpt
     }
 
     /// The relaying Postfix.
