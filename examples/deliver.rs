@@ -7,8 +7,9 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use mailtls::cert::TrustAnchors;
 use mailtls::client::{ClientSettings, Delivery, Envelope};
-use mailtls::io::{blocking, Answer, Connector, Message, PolicyVerifiers};
+use mailtls::io::{blocking, verifiers_for_hosts, Answer, Connector, Message};
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, OutboundPolicy};
@@ -61,9 +62,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &Destination::parse(&next_hop)?,
     );
     print!("{plan}");
-    let verifiers = PolicyVerifiers::load(&plan.hosts)?;
+    let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new())?;
     let settings = ClientSettings::new("client.sender.test")?;
-    let mut delivery = Delivery::new(settings, plan.hosts, Arc::new(verifiers));
+    let mut delivery = Delivery::from_plan(settings, plan, Arc::new(verifiers));
     let connector = Connector::new().route("mx.partner.test", addr);
     let messages: Vec<Message> = (1..=2)
         .map(|i| Message {

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use mailtls::cert::TrustAnchors;
 use mailtls::client::{ClientSettings, Delivery, Envelope};
-use mailtls::io::{tokio as aio, Answer, Connector, Message, PolicyVerifiers};
+use mailtls::io::{tokio as aio, verifiers_for_hosts, Answer, Connector, Message};
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
 use mailtls::server::{ServerConfig, ServerEvent, ServerTls};
@@ -63,10 +64,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &OutboundPolicy::new().with_default_level(Level::Encrypt),
         &Destination::parse(&format!("[inbound.example.test]:{}", addr.port()))?,
     );
-    let verifiers = PolicyVerifiers::load(&plan.hosts)?;
-    let mut delivery = Delivery::new(
+    let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new())?;
+    let mut delivery = Delivery::from_plan(
         ClientSettings::new("partner.example.net")?,
-        plan.hosts,
+        plan,
         Arc::new(verifiers),
     );
     let message = Message {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, NextStep};
 use mailtls::policy::ladder::{FailureClass, GateFacts, Rung};
-use mailtls::policy::{FailureAction, HostPlan, Level};
+use mailtls::policy::{Destination, FailureAction, HostPlan, Level, Plan, PolicySource};
 use mailtls::report::ResultType;
 use mailtls::tls::ServerTlsSetup;
 use support::drive::{run, Run};
@@ -35,7 +35,10 @@ fn deliver(
     gates: GateFacts,
     mut server: impl FnMut(&str, usize) -> Script,
 ) -> (Delivery, Vec<Run>) {
-    let mut delivery = Delivery::new(settings(), hosts, Arc::new(verifiers())).with_gates(gates);
+    let destination = Destination::parse("partner.test").unwrap();
+    let plan = Plan::from_hosts(destination, PolicySource::Default, hosts);
+    let mut delivery =
+        Delivery::from_plan(settings(), plan, Arc::new(verifiers())).with_gates(gates);
     let mut runs = Vec::new();
     while let Some(session) = delivery.next_session(NOW) {
         let host = delivery.current_host().unwrap().0.to_string();

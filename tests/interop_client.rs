@@ -14,8 +14,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mailtls::cert::TrustAnchors;
+use mailtls::client::PlanVerifiers;
 use mailtls::client::{ClientSettings, Delivery, Envelope};
-use mailtls::io::{blocking, Connector, DeliveryReport, Message, PolicyVerifiers};
+use mailtls::io::{blocking, verifiers_for_hosts, Connector, DeliveryReport, Message};
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, OutboundPolicy};
@@ -66,12 +68,11 @@ fn deliver(
     };
     let plan = explain(&policy, &destination);
     let anchors = mailtls::io::load_anchor_files(&[peers.pki("trust-anchors.pem")]).unwrap();
-    let verifiers = PolicyVerifiers::load(&plan.hosts)
-        .unwrap()
-        .with_public(anchors);
-    let mut delivery = Delivery::new(
+    let verifiers =
+        verifiers_for_hosts(&plan.hosts, TrustAnchors::from_der(&anchors).unwrap()).unwrap();
+    let mut delivery = Delivery::from_plan(
         ClientSettings::new("client.mailtls.test").unwrap(),
-        plan.hosts,
+        plan,
         Arc::new(verifiers),
     )
     .with_identity(identity);
@@ -510,10 +511,10 @@ fn delivery_rate_into_postfix_over_one_connection() {
     let good = peers.postfix(PostfixServer::Good);
     let destination = Destination::domain("partner.test", [MX]).unwrap();
     let plan = explain(&OutboundPolicy::new(), &destination);
-    let mut delivery = Delivery::new(
+    let mut delivery = Delivery::from_plan(
         ClientSettings::new("client.mailtls.test").unwrap(),
-        plan.hosts,
-        Arc::new(PolicyVerifiers::default()),
+        plan,
+        Arc::new(PlanVerifiers::default()),
     );
     let token = unique_token("rate");
     let messages: Vec<Message> = (0..200)
@@ -545,10 +546,10 @@ fn delivery_rate_into_postfix_over_one_connection() {
     let started = Instant::now();
     for message in messages.iter().take(50) {
         let plan = explain(&OutboundPolicy::new(), &destination);
-        let mut delivery = Delivery::new(
+        let mut delivery = Delivery::from_plan(
             ClientSettings::new("client.mailtls.test").unwrap(),
-            plan.hosts,
-            Arc::new(PolicyVerifiers::default()),
+            plan,
+            Arc::new(PlanVerifiers::default()),
         );
         let connector = Connector::new().route(MX, good.addr());
         let report = blocking::deliver(&mut delivery, std::slice::from_ref(message), &connector);

@@ -212,8 +212,9 @@ fn blocking_client_sends_every_message_over_one_connection() {
 /// A host that refuses connections is skipped; the next candidate takes the mail.
 #[test]
 fn blocking_client_tries_candidate_hosts_in_order() {
+    use mailtls::cert::TrustAnchors;
     use mailtls::client::{ClientSettings, Delivery};
-    use mailtls::io::{Connector, PolicyVerifiers};
+    use mailtls::io::{verifiers_for_hosts, Connector};
     use mailtls::policy::{explain, Destination, OutboundPolicy};
 
     let pki = Pki::new("candidates");
@@ -225,10 +226,10 @@ fn blocking_client_tries_candidate_hosts_in_order() {
         .unwrap();
     let destination = Destination::domain("partner.test", ["mx1.partner.test", MX]).unwrap();
     let plan = explain(&OutboundPolicy::new(), &destination);
-    let verifiers = PolicyVerifiers::load(&plan.hosts).unwrap();
-    let mut delivery = Delivery::new(
+    let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new()).unwrap();
+    let mut delivery = Delivery::from_plan(
         ClientSettings::new("client.sender.test").unwrap(),
-        plan.hosts,
+        plan,
         Arc::new(verifiers),
     );
     let connector = Connector::new()

@@ -89,7 +89,7 @@ fn level(d: &Decision) -> Level {
 }
 
 fn trace_text(d: &Decision) -> String {
-    d.trace.iter().map(|s| format!("{s}\n")).collect()
+    d.steps().map(|s| format!("{s}\n")).collect()
 }
 
 #[test]
@@ -101,14 +101,13 @@ fn mta_sts_never_overrides_dane_postfix_mta_sts_resolver_67() {
     let d = case.run();
     let h = &d.hosts[0];
     assert_eq!(h.decided_by, Source::Dane);
-    assert!(matches!(
-        d.plan.hosts[0].requirement.authentication,
-        Authentication::Dane(_)
-    ));
-    assert!(h.overruled.iter().any(|(s, _)| *s == Source::MtaSts));
-    assert!(h.dane.is_some(), "the verifier gets the TLSA records");
-    let check = h.dane.as_ref().unwrap().check();
-    assert_eq!(check.tlsa(), &usable_tlsa());
+    // The requirement itself carries the TLSA records the verifier matches.
+    let Authentication::Tlsa(dane) = &d.plan.hosts[0].requirement.authentication else {
+        panic!("DANE decided, so the requirement is Tlsa");
+    };
+    assert_eq!(dane.check().tlsa(), &usable_tlsa());
+    assert!(h.overruled.iter().any(|o| o.source == Source::MtaSts
+        && o.because == mailtls::policy::OverruleReason::DaneBeforeMtaSts));
     let outcome = h.session_outcome(mailtls::Timestamp::from_unix_secs(1), Ok(()));
     assert_eq!(outcome.policy.policy_type, PolicyType::Tlsa);
     assert_eq!(
@@ -247,7 +246,12 @@ fn mta_sts_enforce_testing_and_mx_mismatch() {
     case.sts = Some(sts("testing", "other.example.net"));
     let d = case.run();
     assert_eq!(d.hosts[0].action, HostAction::Connect, "testing delivers");
-    assert!(d.hosts[0].sts_testing);
+    assert!(matches!(
+        d.hosts[0].testing,
+        Some(mailtls::policy::TestingPolicy::Fails(
+            ResultType::ValidationFailure
+        ))
+    ));
     assert_eq!(level(&d), Level::May);
     assert_eq!(d.hosts[0].report_policy.policy_type, PolicyType::Sts);
 
@@ -274,7 +278,7 @@ fn tls_required_no_drops_recipient_policies_unless_requiretls() {
     assert_eq!(h.decided_by, Source::TlsRequiredNo);
     assert_eq!(level(&d), Level::May);
     assert!(d.plan.hosts[0].requirement.allows_plaintext());
-    let overruled: Vec<&Source> = h.overruled.iter().map(|(s, _)| s).collect();
+    let overruled: Vec<&Source> = h.overruled.iter().map(|o| &o.source).collect();
     assert!(overruled.contains(&&Source::Dane));
     assert!(overruled.contains(&&Source::MtaSts));
     assert!(overruled
@@ -287,10 +291,11 @@ fn tls_required_no_drops_recipient_policies_unless_requiretls() {
     case.message = MessageTls::new(true, ["No"]);
     let d = case.run();
     assert_eq!(d.hosts[0].decided_by, Source::Dane);
-    assert!(d.trace.iter().any(|s| s.source == Source::TlsRequiredNo
+    assert!(d.steps().any(|s| s.source == Source::TlsRequiredNo
         && s.outcome
             == StepOutcome::Overruled {
-                by: Source::RequireTls
+                by: Source::RequireTls,
+                because: mailtls::policy::OverruleReason::RequireTlsCancelsTlsRequiredNo,
             }));
 }
 
@@ -326,8 +331,7 @@ fn requiretls_needs_a_secure_mx_and_an_authenticated_level() {
     let d = case.run();
     assert_eq!(d.hosts[0].action, HostAction::Connect);
     assert!(d
-        .trace
-        .iter()
+        .steps()
         .any(|s| s.source == Source::RequireTls && s.outcome == StepOutcome::Allowed));
 }
 

@@ -127,6 +127,11 @@ impl TrustAnchors {
         self.push_der(self.anchors.len(), cert)
     }
 
+    /// Adds every anchor of `other` (several `tafile=` files make one set).
+    pub fn extend(&mut self, other: &Self) {
+        self.anchors.extend(other.anchors.iter().cloned());
+    }
+
     /// How many anchors the set holds.
     pub fn len(&self) -> usize {
         self.anchors.len()

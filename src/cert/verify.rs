@@ -304,12 +304,15 @@ fn check_names(
     }
 }
 
-/// The outbound verifier: applies a [`Requirement`] to the server's certificate.
+/// The outbound verifier: applies a [`Requirement`] to the server's certificate, and
+/// optionally evaluates a second, report-only requirement (MTA-STS `testing`) whose verdict
+/// never affects the handshake.
 #[derive(Debug)]
 pub struct ServerVerifier {
     requirement: Requirement,
     on_failure: OnFailure,
     slot: OutcomeSlot,
+    report_only: Option<(Requirement, OutcomeSlot)>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -320,13 +323,27 @@ impl ServerVerifier {
             requirement,
             on_failure,
             slot: OutcomeSlot::new(),
+            report_only: None,
             algorithms: ring_algorithms(),
         }
+    }
+
+    /// Also evaluates `requirement` on every certificate, recording its verdict in
+    /// [`report_slot`](Self::report_slot) without ever failing the handshake on it.
+    #[must_use]
+    pub fn with_report_only(mut self, requirement: Requirement) -> Self {
+        self.report_only = Some((requirement, OutcomeSlot::new()));
+        self
     }
 
     /// The slot the outcome lands in (clone it before handing the verifier to rustls).
     pub fn slot(&self) -> OutcomeSlot {
         self.slot.clone()
+    }
+
+    /// The slot of the report-only requirement's verdict, when there is one.
+    pub fn report_slot(&self) -> Option<OutcomeSlot> {
+        self.report_only.as_ref().map(|(_, slot)| slot.clone())
     }
 }
 
@@ -344,13 +361,26 @@ impl ServerCertVerifier for ServerVerifier {
             ServerName::IpAddress(ip) => Some(HostId::Ip(core::net::IpAddr::from(*ip))),
             _ => None,
         };
+        let now = timestamp(now);
+        if let Some((requirement, slot)) = &self.report_only {
+            let outcome = evaluate(
+                requirement,
+                Role::Outbound,
+                end_entity,
+                intermediates,
+                peer.as_ref(),
+                now,
+            );
+            // Report-only: whatever it says, the handshake goes on.
+            let _ = record(slot, outcome, OnFailure::Continue);
+        }
         let outcome = evaluate(
             &self.requirement,
             Role::Outbound,
             end_entity,
             intermediates,
             peer.as_ref(),
-            timestamp(now),
+            now,
         );
         record(&self.slot, outcome, self.on_failure).map(|()| ServerCertVerified::assertion())
     }

@@ -1,11 +1,13 @@
-//! The attempt driver: walks the ladder's rungs and the candidate hosts, one session at a
-//! time, so that adapters only connect, shovel bytes and report how each session ended.
+//! The attempt driver: walks the ladder's rungs and the candidate hosts of a precedence
+//! [`Decision`], one session at a time, so that adapters only connect, shovel bytes and
+//! report how each session ended.
 
 use std::sync::Arc;
 
 use crate::names::HostId;
 use crate::policy::ladder::{GateFacts, Rung};
-use crate::policy::{HostPlan, Status};
+use crate::policy::{Decision, FailureAction, HostAction, HostDecision, HostPlan, Plan, Status};
+use crate::report::SessionOutcome;
 use crate::time::Timestamp;
 use crate::tls::TlsIdentity;
 
@@ -31,7 +33,10 @@ pub enum DeliveryOutcome {
     Bounced(Status),
 }
 
-/// Walks rungs and hosts for one delivery.
+/// Walks rungs and hosts for one delivery, as the [`Decision`] says: hosts the decision
+/// skips are never contacted (each leaves a [`AttemptResult::Skipped`] record), every other
+/// host is verified with the requirement the decision gave it (DANE, MTA-STS, connector,
+/// table or default), and MTA-STS `testing` is evaluated on each session for reports only.
 ///
 /// ```text
 ///  loop {
@@ -44,7 +49,8 @@ pub enum DeliveryOutcome {
 #[derive(Debug)]
 pub struct Delivery {
     settings: ClientSettings,
-    hosts: Vec<HostPlan>,
+    plan: Plan,
+    decisions: Vec<Arc<HostDecision>>,
     verifiers: Arc<dyn VerifierSource>,
     gates: GateFacts,
     identity: Option<TlsIdentity>,
@@ -55,15 +61,17 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A delivery over `hosts`, in order.
+    /// A delivery as `decision` says, host by host in order.
     pub fn new(
         settings: ClientSettings,
-        hosts: Vec<HostPlan>,
+        decision: Decision,
         verifiers: Arc<dyn VerifierSource>,
     ) -> Self {
+        let Decision { plan, hosts } = decision;
         Self {
             settings,
-            hosts,
+            plan,
+            decisions: hosts.into_iter().map(Arc::new).collect(),
             verifiers,
             gates: GateFacts::default(),
             identity: None,
@@ -72,6 +80,16 @@ impl Delivery {
             records: Vec::new(),
             outcome: None,
         }
+    }
+
+    /// A delivery for a plain configuration plan, with no discovery answers
+    /// ([`Decision::from_plan`]).
+    pub fn from_plan(
+        settings: ClientSettings,
+        plan: Plan,
+        verifiers: Arc<dyn VerifierSource>,
+    ) -> Self {
+        Self::new(settings, Decision::from_plan(plan), verifiers)
     }
 
     /// The facts the plaintext gates need.
@@ -88,18 +106,34 @@ impl Delivery {
         self
     }
 
-    /// The host (and port) the next session connects to.
-    pub fn current_host(&self) -> Option<(&HostId, u16)> {
-        self.hosts.get(self.index).map(|h| (&h.host, h.port))
+    /// The plan the decision refined (hosts, requirements, the whole trace).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
-    /// The session for the next attempt, or `None` when the delivery is over.
+    /// The host decisions, in host order.
+    pub fn decisions(&self) -> &[Arc<HostDecision>] {
+        &self.decisions
+    }
+
+    /// The host (and port) the next session connects to.
+    pub fn current_host(&self) -> Option<(&HostId, u16)> {
+        self.plan.hosts.get(self.index).map(|h| (&h.host, h.port))
+    }
+
+    /// The session for the next attempt, or `None` when the delivery is over. Hosts the
+    /// decision skips are recorded and passed over here, without a session.
     pub fn next_session(&mut self, now: Timestamp) -> Option<ClientSession> {
         while self.outcome.is_none() {
-            let Some(plan) = self.hosts.get(self.index) else {
+            let Some(plan) = self.plan.hosts.get(self.index) else {
                 self.outcome = Some(self.exhausted());
                 return None;
             };
+            let decision = self.decisions.get(self.index).cloned();
+            if let Some(skip) = decision.as_ref().and_then(|d| skipped(plan, d)) {
+                self.record(skip);
+                continue;
+            }
             let rung = match self.rung.or_else(|| plan.first_rung()) {
                 Some(rung) => rung,
                 None => {
@@ -108,9 +142,17 @@ impl Delivery {
                 }
             };
             self.rung = Some(rung);
-            let attempt = Attempt::new(plan.clone(), rung, self.verifiers.handle(plan))
-                .with_gates(self.gates)
-                .with_identity(self.identity.clone());
+            let testing = decision.as_ref().and_then(|d| match &d.testing {
+                Some(crate::policy::TestingPolicy::Verify(requirement)) => Some(requirement),
+                _ => None,
+            });
+            let mut attempt =
+                Attempt::new(plan.clone(), rung, self.verifiers.handle(plan, testing))
+                    .with_gates(self.gates)
+                    .with_identity(self.identity.clone());
+            if let Some(decision) = decision {
+                attempt = attempt.with_decision(decision);
+            }
             return Some(ClientSession::new(self.settings.clone(), attempt, now));
         }
         None
@@ -132,6 +174,7 @@ impl Delivery {
             NextStep::Done => self.outcome = Some(DeliveryOutcome::Completed { host, rung }),
             NextStep::Retry { rung: next } => {
                 let allowed = self
+                    .plan
                     .hosts
                     .get(self.index)
                     .is_some_and(|plan| plan.ladder().contains(next));
@@ -148,7 +191,7 @@ impl Delivery {
         }
     }
 
-    /// Every attempt so far, oldest first.
+    /// Every attempt so far, oldest first, skipped hosts included.
     pub fn records(&self) -> &[AttemptRecord] {
         &self.records
     }
@@ -158,29 +201,67 @@ impl Delivery {
         self.outcome.as_ref()
     }
 
+    /// The TLS-RPT session records of every attempt so far, each counted against the policy
+    /// that governed its host (attempts that report nothing, such as a refused greeting, are
+    /// left out).
+    pub fn session_outcomes(&self, at: Timestamp) -> Vec<SessionOutcome> {
+        self.records
+            .iter()
+            .filter_map(|r| r.session_outcome(at))
+            .collect()
+    }
+
     fn advance_host(&mut self) {
         self.index += 1;
         self.rung = None;
     }
 
     fn exhausted(&self) -> DeliveryOutcome {
-        let permanent = self.records.last().and_then(|r| match &r.result {
-            AttemptResult::Rejected { reply, .. } if reply.code().is_permanent_negative() => {
-                Some(reply.clone())
+        match self.records.last().map(|r| &r.result) {
+            Some(AttemptResult::Rejected { reply, .. }) if reply.code().is_permanent_negative() => {
+                DeliveryOutcome::Bounced(Status::new(
+                    reply.code().as_u16(),
+                    (5, 0, 0),
+                    reply.text().to_owned(),
+                ))
             }
-            _ => None,
-        });
-        match permanent {
-            Some(reply) => DeliveryOutcome::Bounced(Status::new(
-                reply.code().as_u16(),
-                (5, 0, 0),
-                reply.text().to_owned(),
-            )),
-            None => DeliveryOutcome::Deferred(Status::new(
+            // Every host skipped: the last skip says why.
+            Some(AttemptResult::Skipped { status }) => DeliveryOutcome::Deferred(status.clone()),
+            _ => DeliveryOutcome::Deferred(Status::new(
                 451,
                 (4, 4, 0),
                 "no candidate host could take the message",
             )),
         }
     }
+}
+
+/// The record of a host the decision skips, with the step its plan's failure action asks
+/// for (the next host, or the bounce REQUIRETLS sets on the last one).
+fn skipped(plan: &HostPlan, decision: &Arc<HostDecision>) -> Option<AttemptRecord> {
+    let HostAction::Skip {
+        status,
+        result_type,
+    } = &decision.action
+    else {
+        return None;
+    };
+    let next = match &plan.on_failure {
+        FailureAction::Bounce(_) if status.is_permanent() => NextStep::Bounce(status.clone()),
+        FailureAction::Bounce(s) => NextStep::Bounce(s.clone()),
+        _ => NextStep::NextHost,
+    };
+    Some(AttemptRecord {
+        host: plan.host.to_string(),
+        rung: plan.first_rung().unwrap_or(Rung::Modern),
+        result: AttemptResult::Skipped {
+            status: status.clone(),
+        },
+        result_type: *result_type,
+        tls: None,
+        verification: None,
+        receiving_helo: None,
+        decision: Some(Arc::clone(decision)),
+        next,
+    })
 }

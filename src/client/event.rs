@@ -1,13 +1,15 @@
 //! What a session reports: events while it runs, and one record when it ends.
 
 use core::fmt;
+use std::sync::Arc;
 
 use crate::cert::{Outcome, TrustLevel};
 use crate::policy::ladder::{FailureClass, Refusal, Rung};
-use crate::policy::{FailureAction, Status};
-use crate::report::{ResultType, SessionFailure};
+use crate::policy::{FailureAction, HostDecision, Status, TestingPolicy};
+use crate::report::{ResultType, SessionFailure, SessionOutcome};
 use crate::smtp::{Capabilities, DataError, Reply};
 use crate::tls::{TlsFacts, TlsFailure};
+use crate::Timestamp;
 
 /// Something that happened in a session, in order.
 #[non_exhaustive]
@@ -78,6 +80,8 @@ pub struct TlsSummary {
     /// What the verifier recorded (certificate facts, and a failure it let pass at an
     /// opportunistic level), when it records anything.
     pub verification: Option<Outcome>,
+    /// The verdict of the report-only requirement (MTA-STS `testing`), when there is one.
+    pub report_only: Option<Outcome>,
 }
 
 /// How one message transaction ended.
@@ -183,6 +187,12 @@ pub enum AttemptResult {
         /// Where.
         stage: Stage,
     },
+    /// The host was never contacted: the precedence decision skipped it (a failing DANE
+    /// lookup, an MX not listed in an enforced MTA-STS policy, REQUIRETLS not satisfiable).
+    Skipped {
+        /// Why, as the reply the delivery uses when this was the last host.
+        status: Status,
+    },
     /// TLS could not be had the way the plan demands: STARTTLS missing or refused, the
     /// handshake failed, or the certificate did not pass.
     TlsFailed {
@@ -249,11 +259,68 @@ pub struct AttemptRecord {
     pub verification: Option<Outcome>,
     /// The first line of the server's EHLO reply (TLS-RPT `receiving-mx-helo`).
     pub receiving_helo: Option<String>,
+    /// The precedence decision that governed the host: the policy TLS-RPT counts this
+    /// attempt against (`None` for a session built without a [`Delivery`](super::Delivery)).
+    pub decision: Option<Arc<HostDecision>>,
     /// What to do next.
     pub next: NextStep,
 }
 
 impl AttemptRecord {
+    /// The attempt as a TLS-RPT session record, counted against the policy that governed it
+    /// (`None` when no decision governed it, or when the attempt reports nothing: see
+    /// [`report_result`](Self::report_result)). The sending and receiving addresses are the
+    /// adapter's to fill in.
+    pub fn session_outcome(&self, at: Timestamp) -> Option<SessionOutcome> {
+        let decision = self.decision.as_ref()?;
+        let result = self.report_result()?;
+        let mut outcome = decision.session_outcome(at, result);
+        outcome.receiving_helo = self.receiving_helo.clone();
+        Some(outcome)
+    }
+
+    /// The RFC 8460 result under the governing policy. Under MTA-STS `testing` this is what
+    /// `enforce` would have said (the report-only verdict, `starttls-not-supported` for a
+    /// plaintext session, or the host's standing failure); otherwise
+    /// [`tls_rpt_result`](Self::tls_rpt_result).
+    pub fn report_result(&self) -> Option<Result<(), SessionFailure>> {
+        if let AttemptResult::Skipped { status } = &self.result {
+            let result_type = self.result_type?;
+            return Some(Err(SessionFailure {
+                result_type,
+                additional_information: Some(status.to_string()),
+                failure_reason_code: None,
+            }));
+        }
+        let testing = self.decision.as_ref().and_then(|d| d.testing.as_ref());
+        let would_fail = |result_type: ResultType, information: Option<String>| {
+            Some(Err(SessionFailure {
+                result_type,
+                additional_information: information,
+                failure_reason_code: None,
+            }))
+        };
+        match (testing, &self.result, &self.tls) {
+            (None, _, _) => self.tls_rpt_result(),
+            (Some(TestingPolicy::Fails(result_type)), _, _) => would_fail(
+                *result_type,
+                Some("MTA-STS testing: MX host not listed".into()),
+            ),
+            (Some(_), _, Some(tls)) => match tls.report_only.as_ref().and_then(|o| {
+                let error = o.error.as_ref()?;
+                Some((o.result_type()?, error.to_string()))
+            }) {
+                Some((result_type, information)) => would_fail(result_type, Some(information)),
+                None => Some(Ok(())),
+            },
+            (Some(_), AttemptResult::Completed { tls: false }, None) => would_fail(
+                ResultType::StarttlsNotSupported,
+                Some("MTA-STS testing: the session ran in plaintext".into()),
+            ),
+            (Some(_), _, None) => self.tls_rpt_result(),
+        }
+    }
+
     /// The attempt's TLS-RPT (RFC 8460) session result: `Some(Ok(()))` when TLS was
     /// established, `Some(Err(..))` for a TLS policy failure (the failure-reason code is the
     /// TLS alert when one was exchanged, else the ladder's failure class), and `None` when the

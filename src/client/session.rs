@@ -482,6 +482,7 @@ impl ClientSession {
                 rung: self.attempt.rung,
                 trust,
                 verification,
+                report_only: self.attempt.report.as_ref().and_then(OutcomeSlot::get),
             };
             self.tls_summary = Some(summary.clone());
             self.events
@@ -990,6 +991,7 @@ impl ClientSession {
                     .and_then(|t| t.verification.clone())
             }),
             receiving_helo: self.receiving_helo.clone(),
+            decision: self.attempt.decision.clone(),
             next,
         };
         self.events

@@ -7,7 +7,7 @@ use rustls::client::danger::ServerCertVerifier;
 
 use crate::cert::OutcomeSlot;
 use crate::policy::ladder::{GateFacts, Rung};
-use crate::policy::HostPlan;
+use crate::policy::{HostDecision, HostPlan};
 use crate::smtp::{Host, ReplyConfig};
 use crate::tls::TlsIdentity;
 
@@ -119,6 +119,12 @@ pub struct Attempt {
     ///
     /// [`cert::ServerVerifier`]: crate::cert::ServerVerifier
     pub outcome: Option<OutcomeSlot>,
+    /// Where the verifier records the verdict of a report-only requirement (MTA-STS
+    /// `testing`), read after the handshake.
+    pub report: Option<OutcomeSlot>,
+    /// The precedence decision that governs this host: the policy TLS-RPT counts the attempt
+    /// against, and what is evaluated for reports only.
+    pub decision: Option<Arc<HostDecision>>,
     /// The client certificate to present (loaded from `plan.client_certificate`).
     pub identity: Option<TlsIdentity>,
 }
@@ -137,8 +143,17 @@ impl Attempt {
             gates: GateFacts::default(),
             verifier: handle.verifier,
             outcome: handle.outcome,
+            report: handle.report,
+            decision: None,
             identity: None,
         }
+    }
+
+    /// The precedence decision that governs the host.
+    #[must_use]
+    pub fn with_decision(mut self, decision: Arc<HostDecision>) -> Self {
+        self.decision = Some(decision);
+        self
     }
 
     /// The gate facts.

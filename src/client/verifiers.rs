@@ -1,5 +1,6 @@
-//! Where each attempt's certificate verifier comes from: the glue between the policy's
-//! requirement model and the certificate module's rustls verifiers.
+//! Where each attempt's certificate verifier comes from: the one place where the policy's
+//! requirement vocabulary ([`Authentication`]) is compiled into the certificate module's
+//! rustls verifiers.
 
 use core::fmt;
 use std::path::PathBuf;
@@ -8,25 +9,29 @@ use std::sync::Arc;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::CertificateDer;
 
-use crate::cert::{self, DaneCheck, OnFailure, OutcomeSlot, PinDigest, PinTarget, ServerVerifier};
-use crate::names::{Dialect, HostId};
-use crate::policy::{Authentication, HostPlan, PinAlgorithm, TrustAnchors};
+use crate::cert::{self, OnFailure, OutcomeSlot, ServerVerifier};
+use crate::names::Dialect;
+use crate::policy::{Authentication, HostPlan, Requirement, TrustAnchors};
 
-/// A verifier for one attempt, and the slot its verdict lands in (when it records one).
+/// A verifier for one attempt, and the slots its verdicts land in.
 #[derive(Clone, Debug)]
 pub struct VerifierHandle {
     /// What rustls calls.
     pub verifier: Arc<dyn ServerCertVerifier>,
     /// Where the verdict is read after the handshake (Verified / Trusted / Untrusted).
     pub outcome: Option<OutcomeSlot>,
+    /// Where the verdict of a report-only requirement (MTA-STS `testing`) is read.
+    pub report: Option<OutcomeSlot>,
 }
 
 impl From<ServerVerifier> for VerifierHandle {
     fn from(verifier: ServerVerifier) -> Self {
         let outcome = Some(verifier.slot());
+        let report = verifier.report_slot();
         Self {
             verifier: Arc::new(verifier),
             outcome,
+            report,
         }
     }
 }
@@ -36,42 +41,47 @@ impl From<Arc<dyn ServerCertVerifier>> for VerifierHandle {
         Self {
             verifier,
             outcome: None,
+            report: None,
         }
     }
 }
 
 /// Where the verifier for a host comes from.
 pub trait VerifierSource: fmt::Debug + Send + Sync {
-    /// The verifier that applies `plan`'s certificate requirement (a fresh one per attempt,
-    /// so that its outcome belongs to that attempt alone).
-    fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier>;
-
-    /// The verifier with the slot its verdict lands in. The default has no slot (the trust
-    /// word is then inferred); a source that builds [`cert::ServerVerifier`]s should return
-    /// their slot here, as [`PlanVerifiers`] does.
-    fn handle(&self, plan: &HostPlan) -> VerifierHandle {
-        self.verifier(plan).into()
-    }
+    /// A fresh verifier (its outcome belongs to one attempt alone) that enforces `plan`'s
+    /// requirement and, when `report_only` is given, evaluates that requirement too without
+    /// enforcing it.
+    fn handle(&self, plan: &HostPlan, report_only: Option<&Requirement>) -> VerifierHandle;
 }
 
-/// The standard source: maps a host plan's requirement onto a [`cert::ServerVerifier`].
+/// The standard source: compiles a host plan's requirement into a [`cert::ServerVerifier`].
 ///
 /// | plan authentication | certificate requirement | on failure |
 /// |---|---|---|
 /// | none (`may`, `encrypt`) | encryption only (the verdict is still recorded) | continue |
 /// | chain | chain to the anchors | abort |
-/// | chain and name (`verify`, `secure`) | chain and a reference name | abort |
-/// | pins (`fingerprint`) | certificate or public-key SHA-256 pin | abort |
-/// | DANE | the TLSA check registered for the host | abort |
+/// | chain and name (`verify`, `secure`, MTA-STS) | chain and a reference name | abort |
+/// | pins (`fingerprint`) | certificate or public-key pin | abort |
+/// | TLSA (DANE resolved by precedence) | the TLSA records ([`TlsaCheck`]) | abort |
+/// | DANE unresolved | nothing can match: fails closed | abort |
 ///
-/// The core reads no files: the caller loads the public roots and every `tafile=` it names
-/// ([`with_anchor_file`](Self::with_anchor_file)). A requirement whose anchors or DANE check
-/// were not supplied can never be met, so it fails closed.
+/// The core reads no files: the caller loads the public roots and every `tafile=` the plans
+/// name ([`with_anchor_file`](Self::with_anchor_file); `io::verifiers_for` does it). An
+/// anchor set that was not supplied can never be met, so it fails closed.
+///
+/// [`TlsaCheck`]: crate::policy::dane::TlsaCheck
 #[derive(Clone, Debug)]
 pub struct PlanVerifiers {
     public: Arc<cert::TrustAnchors>,
-    files: Vec<(PathBuf, Vec<CertificateDer<'static>>)>,
-    dane: Vec<(HostId, Arc<dyn DaneCheck>)>,
+    files: Vec<(PathBuf, Arc<cert::TrustAnchors>)>,
+    replacement: Option<Arc<cert::TrustAnchors>>,
+}
+
+impl Default for PlanVerifiers {
+    /// No public roots and no anchor files: every chain requirement fails closed.
+    fn default() -> Self {
+        Self::new(cert::TrustAnchors::new())
+    }
 }
 
 impl PlanVerifiers {
@@ -80,31 +90,47 @@ impl PlanVerifiers {
         Self {
             public: Arc::new(public),
             files: Vec::new(),
-            dane: Vec::new(),
+            replacement: None,
         }
     }
 
     /// The certificates loaded from a trust-anchor file the policy names (`tafile=`).
+    /// Certificates that cannot be anchors leave the set empty (fails closed).
     #[must_use]
     pub fn with_anchor_file(
         mut self,
         path: impl Into<PathBuf>,
         certificates: Vec<CertificateDer<'static>>,
     ) -> Self {
-        self.files.push((path.into(), certificates));
+        let anchors = cert::TrustAnchors::from_der(&certificates).unwrap_or_default();
+        self.files.push((path.into(), Arc::new(anchors)));
         self
     }
 
-    /// The DANE check (from the host's TLSA records) for `host`.
+    /// Anchors that replace the public roots and every `tafile=` (like `posttls-finger -F`).
     #[must_use]
-    pub fn with_dane(mut self, host: HostId, check: Arc<dyn DaneCheck>) -> Self {
-        self.dane.push((host, check));
+    pub fn with_replacement(mut self, anchors: cert::TrustAnchors) -> Self {
+        self.replacement = Some(Arc::new(anchors));
         self
     }
 
-    /// The certificate requirement and failure mode for `plan`.
-    pub fn requirement(&self, plan: &HostPlan) -> (cert::Requirement, OnFailure) {
-        match &plan.requirement.authentication {
+    /// Whether the anchors of `trust` were supplied: a replacement set, or the file.
+    pub fn has_anchors_for(&self, trust: &TrustAnchors) -> bool {
+        match trust {
+            TrustAnchors::Public => true,
+            TrustAnchors::Files(paths) => {
+                self.replacement.is_some()
+                    || paths
+                        .iter()
+                        .all(|path| self.files.iter().any(|(p, _)| p == path))
+            }
+        }
+    }
+
+    /// The certificate requirement and failure mode for `requirement`: the one compilation
+    /// of the requirement vocabulary.
+    pub fn compile(&self, requirement: &Requirement) -> (cert::Requirement, OnFailure) {
+        match &requirement.authentication {
             Authentication::None => (cert::Requirement::EncryptOnly, OnFailure::Continue),
             Authentication::Chain(trust) => (
                 cert::Requirement::Chain {
@@ -126,59 +152,55 @@ impl PlanVerifiers {
                 OnFailure::Abort,
             ),
             Authentication::Pins(pins) => (
-                cert::Requirement::Pins(
-                    pins.iter()
-                        .filter(|p| p.algorithm() == PinAlgorithm::Sha256)
-                        .flat_map(|p| {
-                            [PinTarget::Certificate, PinTarget::PublicKey].map(|target| {
-                                cert::Pin::from_digest(
-                                    target,
-                                    PinDigest::Sha256,
-                                    p.digest().to_vec(),
-                                )
-                            })
-                        })
-                        .collect(),
-                ),
+                cert::Requirement::Pins(pins.iter().flat_map(|p| p.cert_pins()).collect()),
                 OnFailure::Abort,
             ),
-            Authentication::Dane(_) => {
-                let check = self
-                    .dane
-                    .iter()
-                    .find(|(host, _)| *host == plan.host)
-                    .map(|(_, check)| Arc::clone(check));
-                match check {
-                    Some(check) => (cert::Requirement::Dane(check), OnFailure::Abort),
-                    // No TLSA check for this host: nothing can match.
-                    None => (cert::Requirement::Pins(Vec::new()), OnFailure::Abort),
-                }
-            }
+            Authentication::Tlsa(dane) => (
+                cert::Requirement::Dane(Arc::new(dane.check())),
+                OnFailure::Abort,
+            ),
+            // Unresolved DANE (no precedence overlay ran): nothing can match.
+            Authentication::Dane(_) => (cert::Requirement::Pins(Vec::new()), OnFailure::Abort),
         }
     }
 
+    /// The verifier for `plan` alone (no report-only requirement).
+    pub fn verifier_for(&self, plan: &HostPlan) -> VerifierHandle {
+        self.handle(plan, None)
+    }
+
     fn anchors(&self, trust: &TrustAnchors) -> Arc<cert::TrustAnchors> {
+        if let Some(replacement) = &self.replacement {
+            return Arc::clone(replacement);
+        }
         match trust {
             TrustAnchors::Public => Arc::clone(&self.public),
+            TrustAnchors::Files(paths) if paths.len() == 1 => paths
+                .first()
+                .and_then(|path| self.files.iter().find(|(p, _)| p == path))
+                .map_or_else(Arc::default, |(_, anchors)| Arc::clone(anchors)),
             TrustAnchors::Files(paths) => {
-                let certificates = paths
-                    .iter()
-                    .filter_map(|path| self.files.iter().find(|(p, _)| p == path))
-                    .flat_map(|(_, certs)| certs.iter());
-                // An unreadable anchor leaves the set empty: the requirement fails closed.
-                Arc::new(cert::TrustAnchors::from_der(certificates).unwrap_or_default())
+                let mut merged = cert::TrustAnchors::new();
+                for path in paths {
+                    match self.files.iter().find(|(p, _)| p == path) {
+                        Some((_, anchors)) => merged.extend(anchors),
+                        // One missing file fails the whole set closed.
+                        None => return Arc::default(),
+                    }
+                }
+                Arc::new(merged)
             }
         }
     }
 }
 
 impl VerifierSource for PlanVerifiers {
-    fn verifier(&self, plan: &HostPlan) -> Arc<dyn ServerCertVerifier> {
-        self.handle(plan).verifier
-    }
-
-    fn handle(&self, plan: &HostPlan) -> VerifierHandle {
-        let (requirement, on_failure) = self.requirement(plan);
-        ServerVerifier::new(requirement, on_failure).into()
+    fn handle(&self, plan: &HostPlan, report_only: Option<&Requirement>) -> VerifierHandle {
+        let (requirement, on_failure) = self.compile(&plan.requirement);
+        let mut verifier = ServerVerifier::new(requirement, on_failure);
+        if let Some(report_only) = report_only {
+            verifier = verifier.with_report_only(self.compile(report_only).0);
+        }
+        verifier.into()
     }
 }

@@ -5,11 +5,14 @@ use core::ffi::c_char;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::cert;
+use crate::client::PlanVerifiers;
 use crate::client::{
     AttemptRecord, ClientEvent, ClientSession, ClientSettings, Delivery, DeliveryOutcome, Envelope,
     TlsSummary,
 };
-use crate::io::{load_anchor_files, PolicyVerifiers};
+use crate::io::{load_trust_anchors, verifiers_for_hosts};
+use crate::policy::Decision;
 use crate::smtp::{ForwardPath, Mailbox, ReversePath};
 use crate::Timestamp;
 
@@ -115,8 +118,10 @@ pub extern "C" fn mailtls_delivery_new(
         let helo = text::string(helo_name)?;
         require_out(out_delivery)?;
         let settings = ClientSettings::new(helo).map_err(|_| mailtls_result::InvalidArgument)?;
-        let verifiers = PolicyVerifiers::load(&plan.hosts).map_err(|_| mailtls_result::Tls)?;
-        let delivery = Delivery::new(settings, plan.hosts.clone(), Arc::new(verifiers));
+        let verifiers = verifiers_for_hosts(&plan.hosts, cert::TrustAnchors::new())
+            .map_err(|_| mailtls_result::Tls)?;
+        let decision = Decision::from_plan(plan.clone());
+        let delivery = Delivery::new(settings, decision, Arc::new(verifiers));
         handle::give::<mailtls_delivery>(out_delivery, delivery)
     })
 }
@@ -136,9 +141,9 @@ pub extern "C" fn mailtls_delivery_new_with_anchors(
         let anchors = PathBuf::from(text::string(anchors_file)?);
         require_out(out_delivery)?;
         let settings = ClientSettings::new(helo).map_err(|_| mailtls_result::InvalidArgument)?;
-        let anchors = load_anchor_files(&[anchors]).map_err(|_| mailtls_result::Tls)?;
-        let verifiers = PolicyVerifiers::default().with_replacement(anchors);
-        let delivery = Delivery::new(settings, plan.hosts.clone(), Arc::new(verifiers));
+        let anchors = load_trust_anchors(&[anchors]).map_err(|_| mailtls_result::Tls)?;
+        let verifiers = PlanVerifiers::default().with_replacement(anchors);
+        let delivery = Delivery::from_plan(settings, plan.clone(), Arc::new(verifiers));
         handle::give::<mailtls_delivery>(out_delivery, delivery)
     })
 }

@@ -184,13 +184,14 @@ where
 /// ```no_run
 /// use std::sync::Arc;
 /// use mailtls::client::{ClientSettings, Delivery, Envelope};
-/// use mailtls::io::{blocking, Connector, Message, PolicyVerifiers};
+/// use mailtls::cert::TrustAnchors;
+/// use mailtls::io::{blocking, verifiers_for_hosts, Connector, Message};
 /// use mailtls::policy::{explain, Destination, OutboundPolicy};
 /// use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 ///
 /// let plan = explain(&OutboundPolicy::new(), &Destination::parse("[mx.example.net]")?);
-/// let verifiers = PolicyVerifiers::load(&plan.hosts)?;
-/// let mut delivery = Delivery::new(ClientSettings::new("client.example.org")?, plan.hosts, Arc::new(verifiers));
+/// let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new())?;
+/// let mut delivery = Delivery::from_plan(ClientSettings::new("client.example.org")?, plan, Arc::new(verifiers));
 /// let envelope = Envelope::new(
 ///     ReversePath::Mailbox(Mailbox::parse("a@example.org")?),
 ///     vec![ForwardPath::Mailbox(Mailbox::parse("b@example.net")?)],

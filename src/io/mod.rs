@@ -16,8 +16,9 @@
 //! it connects to each candidate host in order through a [`Connector`] (connect timeout,
 //! `TCP_NODELAY`, optional fixed routes), opens a new connection for each rung the ladder steps
 //! down to, sends every [`Message`] over one connection while the session allows, and returns
-//! a [`DeliveryReport`]. [`PolicyVerifiers`] builds each host's certificate verifier from its
-//! plan, loading `tafile` trust anchors (the core reads no files).
+//! a [`DeliveryReport`]. [`verifiers_for`] loads the `tafile` trust anchors a decision names
+//! (the core reads no files) into the [`PlanVerifiers`](crate::client::PlanVerifiers) that
+//! compiles each host's certificate verifier.
 //!
 //! The application side of an inbound session is an [`Application`]: a trait with one method,
 //! implemented for closures too.
@@ -43,15 +44,17 @@ use crate::smtp::Reply;
 use crate::time::Timestamp;
 use crate::tls::TlsFacts;
 
+mod anchors;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod client;
 #[cfg(feature = "tokio")]
 pub mod tokio;
-mod verify;
 
+pub use anchors::{
+    load_anchor_files, load_trust_anchors, verifiers_for, verifiers_for_hosts, AnchorError,
+};
 pub use client::{Connector, DeliveryReport, Message};
-pub use verify::{load_anchor_files, AnchorError, PolicyVerifiers};
 
 /// The wall clock as the core's [`Timestamp`].
 pub fn now() -> Timestamp {

@@ -6,9 +6,10 @@
 
 use core::fmt;
 
-use super::plan::{NameSource, SniStrategy};
+use super::plan::{NameSource, PolicySource, SniStrategy};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Level, Requirement};
+use super::requiretls::RequireTlsFailure;
 use crate::names::HostId;
 
 /// The rules that fired for one plan, in order.
@@ -150,6 +151,9 @@ pub enum Rule {
         /// How many files.
         count: usize,
     },
+    /// A step of the precedence overlay (DANE, MTA-STS, REQUIRETLS, `TLS-Required: No` on top
+    /// of the configuration).
+    Precedence(Step),
     /// Something in the configuration mailtls cannot honour as written.
     Warning {
         /// The line (1-based), when the configuration is a text with lines.
@@ -162,6 +166,7 @@ pub enum Rule {
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Precedence(step) => write!(f, "{step}"),
             Self::ClientCertificate { connector } => {
                 write!(f, "connector {connector:?} presents a client certificate")
             }
@@ -233,6 +238,148 @@ impl fmt::Display for Rule {
                 line: None,
                 message,
             } => write!(f, "warning: {message}"),
+        }
+    }
+}
+
+/// A policy source in the precedence overlay, strongest first.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// REQUIRETLS on the envelope.
+    RequireTls,
+    /// The `TLS-Required: No` header field.
+    TlsRequiredNo,
+    /// DANE TLSA records.
+    Dane,
+    /// An MTA-STS policy.
+    MtaSts,
+    /// The configuration: connector, policy table or default level.
+    Configuration(PolicySource),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RequireTls => f.write_str("REQUIRETLS"),
+            Self::TlsRequiredNo => f.write_str("TLS-Required: No"),
+            Self::Dane => f.write_str("DANE"),
+            Self::MtaSts => f.write_str("MTA-STS"),
+            Self::Configuration(source) => write!(f, "{source}"),
+        }
+    }
+}
+
+/// One step of the precedence overlay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The host, or `None` for a destination-wide step.
+    pub host: Option<HostId>,
+    /// The source.
+    pub source: Source,
+    /// What became of it.
+    pub outcome: StepOutcome,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(host) = &self.host {
+            write!(f, "{host}: ")?;
+        }
+        write!(f, "{} {}", self.source, self.outcome)?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// What became of a source at one step.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// It was checked and allowed the result (REQUIRETLS).
+    Allowed,
+    /// It set the requirement.
+    Decided,
+    /// It had nothing to say.
+    NotApplicable,
+    /// A stronger source overruled it.
+    Overruled {
+        /// The source that overruled it.
+        by: Source,
+        /// Why.
+        because: OverruleReason,
+    },
+    /// It skipped the host.
+    Skipped,
+    /// It is evaluated and reported, not enforced (MTA-STS `testing`).
+    Testing,
+}
+
+impl fmt::Display for StepOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Allowed => f.write_str("allowed"),
+            Self::Decided => f.write_str("decided"),
+            Self::NotApplicable => f.write_str("not applicable"),
+            Self::Overruled { by, because } => write!(f, "overruled by {by} ({because})"),
+            Self::Skipped => f.write_str("skipped the host"),
+            Self::Testing => f.write_str("testing, reported only"),
+        }
+    }
+}
+
+/// Why a stronger source overruled a weaker one.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverruleReason {
+    /// `dane-only` on a destination whose MX RRset is provably unsigned is treated as `dane`
+    /// (postfix-tlspol #8).
+    DaneOnlyNeedsSignedDomain,
+    /// `TLS-Required: No` sets the recipient's policies (DANE, MTA-STS) aside (RFC 8689 §5).
+    TlsRequiredNoDropsRecipientPolicy,
+    /// `TLS-Required: No` caps the configured level at `may`.
+    TlsRequiredNoCaps {
+        /// The level the configuration asked for.
+        level: Level,
+    },
+    /// REQUIRETLS on the envelope cancels `TLS-Required: No` (RFC 8689 §5).
+    RequireTlsCancelsTlsRequiredNo,
+    /// DANE decides; MTA-STS never overrides it (RFC 8461 §2, postfix-mta-sts-resolver #67).
+    DaneBeforeMtaSts,
+    /// Unusable TLSA records ask only for encryption; MTA-STS `enforce` asks for more.
+    MtaStsAboveDaneFloor,
+    /// The result does not satisfy REQUIRETLS.
+    RequireTls(RequireTlsFailure),
+}
+
+impl fmt::Display for OverruleReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DaneOnlyNeedsSignedDomain => f.write_str(
+                "dane-only needs a DNSSEC-signed domain; the MX RRset is not secure, so dane \
+                 applies instead (postfix-tlspol #8)",
+            ),
+            Self::TlsRequiredNoDropsRecipientPolicy => {
+                f.write_str("TLS-Required: No sets recipient policies aside")
+            }
+            Self::TlsRequiredNoCaps { level } => {
+                write!(f, "TLS-Required: No caps {level} at may")
+            }
+            Self::RequireTlsCancelsTlsRequiredNo => {
+                f.write_str("TLS-Required: No is ignored: the message requires TLS")
+            }
+            Self::DaneBeforeMtaSts => f.write_str(
+                "DANE decides; MTA-STS never overrides DANE (RFC 8461 §2, \
+                 postfix-mta-sts-resolver #67)",
+            ),
+            Self::MtaStsAboveDaneFloor => {
+                f.write_str("unusable TLSA records ask only for encrypt; MTA-STS asks for more")
+            }
+            Self::RequireTls(failure) => write!(f, "{failure}"),
         }
     }
 }

@@ -38,15 +38,16 @@ pub mod requirement;
 pub mod requiretls;
 pub mod status;
 
-pub use explain::{Rule, Trace};
+pub use explain::{OverruleReason, Rule, Source, Step, StepOutcome, Trace};
 pub use outbound::{explain, OutboundPolicy};
 pub use plan::{
     ClientCertificate, Destination, DestinationError, FailureAction, HostPlan, NameSource, Plan,
     PolicySource, SniStrategy,
 };
+pub use precedence::{Decision, HostAction, HostDecision, TestingPolicy};
 pub use protocol::{CipherSuite, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet};
 pub use requirement::{
-    Authentication, DaneRequirement, Encryption, Level, Pin, PinAlgorithm, Requirement,
-    TrustAnchors,
+    Authentication, DaneAuthentication, DaneRequirement, Encryption, Level, Pin, PinAlgorithm,
+    Requirement, TrustAnchors,
 };
 pub use status::Status;

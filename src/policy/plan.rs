@@ -219,6 +219,21 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan from host plans the caller built by hand (tests, a smart host, an MTA that plans
+    /// itself), decided by `source`, with an empty trace.
+    pub fn from_hosts(
+        destination: Destination,
+        source: PolicySource,
+        hosts: Vec<HostPlan>,
+    ) -> Self {
+        Self {
+            destination,
+            source,
+            hosts,
+            trace: Trace::new(),
+        }
+    }
+
     /// The host plan for `host`, if it is a candidate.
     pub fn host(&self, host: &HostId) -> Option<&HostPlan> {
         self.hosts.iter().find(|h| h.host == *host)

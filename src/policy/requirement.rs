@@ -18,16 +18,18 @@
 //! | Postfix `fingerprint` | `Required` | `Pins` |
 //! | Postfix `dane` | `Opportunistic` | `Dane` (unresolved, see below) |
 //! | Postfix `dane-only` | `Required` | `Dane` (mandatory) |
+//! | usable TLSA records (precedence) | `Required` | `Tlsa` (resolved DANE) |
 //!
 //! An [`Authentication::Dane`] requirement is *unresolved* until the DANE module has looked at
 //! the destination's TLSA records: it then replaces it with the effective requirement (no usable
-//! TLSA under `dane`: `may`; all TLSA unusable: `encrypt`; usable TLSA: authenticate against
-//! them). Until then the ladder treats it as authenticated, so it never falls back to plaintext
+//! TLSA under `dane`: `may`; all TLSA unusable: `encrypt`; usable TLSA:
+//! [`Authentication::Tlsa`], which carries the records the verifier matches). Until then the ladder treats it as authenticated, so it never falls back to plaintext
 //! (see [`Requirement::allows_plaintext`]).
 
 use core::fmt;
 use std::path::PathBuf;
 
+use super::dane::TlsaSet;
 use super::protocol::TlsVersion;
 use crate::names::NamePattern;
 
@@ -189,7 +191,8 @@ impl Requirement {
         match (&self.encryption, &self.authentication) {
             (Encryption::Never, _) => Level::None,
             (_, Authentication::Dane(d)) if d.mandatory => Level::DaneOnly,
-            (_, Authentication::Dane(_)) => Level::Dane,
+            (_, Authentication::Tlsa(t)) if t.mandatory => Level::DaneOnly,
+            (_, Authentication::Dane(_) | Authentication::Tlsa(_)) => Level::Dane,
             (_, Authentication::Pins(_)) => Level::Fingerprint,
             (_, Authentication::ChainAndName { .. }) | (_, Authentication::Chain(_)) => {
                 Level::Verify
@@ -253,8 +256,12 @@ pub enum Authentication {
     /// A certificate or public-key digest among these pins; no CA, no expiry (Postfix
     /// `fingerprint`).
     Pins(Vec<Pin>),
-    /// DANE (RFC 7672): unresolved until the DANE module has seen the TLSA records.
+    /// DANE (RFC 7672): unresolved until the DANE module has seen the TLSA records. A
+    /// verifier compiled from it matches nothing (fails closed): the precedence overlay
+    /// replaces it before any delivery.
     Dane(DaneRequirement),
+    /// DANE resolved: the chain must match one of these usable TLSA records (RFC 7672 §3).
+    Tlsa(DaneAuthentication),
 }
 
 impl Authentication {
@@ -269,7 +276,7 @@ impl Authentication {
         match self {
             Self::ChainAndName { reference_ids, .. } => reference_ids,
             Self::Dane(dane) => &dane.reference_ids,
-            Self::None | Self::Chain(_) | Self::Pins(_) => &[],
+            Self::None | Self::Chain(_) | Self::Pins(_) | Self::Tlsa(_) => &[],
         }
     }
 
@@ -277,7 +284,7 @@ impl Authentication {
     pub fn trust_anchors(&self) -> Option<&TrustAnchors> {
         match self {
             Self::Chain(trust) | Self::ChainAndName { trust, .. } => Some(trust),
-            Self::None | Self::Pins(_) | Self::Dane(_) => None,
+            Self::None | Self::Pins(_) | Self::Dane(_) | Self::Tlsa(_) => None,
         }
     }
 }
@@ -300,6 +307,16 @@ impl fmt::Display for Authentication {
             }
             Self::Dane(dane) if dane.mandatory => f.write_str("DANE, mandatory"),
             Self::Dane(_) => f.write_str("DANE, opportunistic"),
+            Self::Tlsa(tlsa) => {
+                write!(f, "DANE: a chain matching ")?;
+                write_list(f, tlsa.tlsa.usable())?;
+                if !tlsa.reference_ids.is_empty() {
+                    f.write_str(" (DANE-TA names ")?;
+                    write_list(f, &tlsa.reference_ids)?;
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -322,6 +339,35 @@ impl DaneRequirement {
             mandatory,
             reference_ids,
         }
+    }
+}
+
+/// DANE once the TLSA records are known: what the certificate verifier matches the chain
+/// against ([`dane::TlsaCheck`](super::dane::TlsaCheck) compiles it).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaneAuthentication {
+    /// `dane-only` was configured (for logs: the effective requirement is the same).
+    pub mandatory: bool,
+    /// The usable TLSA records of the host (DNSSEC-validated by the caller).
+    pub tlsa: TlsaSet,
+    /// DANE-TA reference identifiers, TLSA base domain first (RFC 7672 §3.2.3).
+    pub reference_ids: Vec<String>,
+}
+
+impl DaneAuthentication {
+    /// DANE authentication against `tlsa`, with the DANE-TA names `reference_ids`.
+    pub fn new(mandatory: bool, tlsa: TlsaSet, reference_ids: Vec<String>) -> Self {
+        Self {
+            mandatory,
+            tlsa,
+            reference_ids,
+        }
+    }
+
+    /// The certificate-verifier hook that matches a chain against these records.
+    pub fn check(&self) -> super::dane::TlsaCheck {
+        super::dane::TlsaCheck::new(self.tlsa.clone(), self.reference_ids.clone())
     }
 }
 

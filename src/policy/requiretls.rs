@@ -115,7 +115,10 @@ impl RequireTlsFailure {
 pub fn authenticates(requirement: &Requirement) -> bool {
     matches!(
         requirement.authentication,
-        Authentication::ChainAndName { .. } | Authentication::Pins(_) | Authentication::Dane(_)
+        Authentication::ChainAndName { .. }
+            | Authentication::Pins(_)
+            | Authentication::Dane(_)
+            | Authentication::Tlsa(_)
     )
 }
 

@@ -13,8 +13,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use mailtls::cert::TrustAnchors;
 use mailtls::client::{ClientSettings, Delivery, Envelope};
-use mailtls::io::{Answer, Connector, Message, PolicyVerifiers};
+use mailtls::io::{verifiers_for_hosts, Answer, Connector, Message};
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, OutboundPolicy};
@@ -107,9 +108,9 @@ pub fn delivery(policy: &str, addr: SocketAddr) -> (Delivery, Connector) {
         &OutboundPolicy::new().with_table(table),
         &Destination::parse(&next_hop).unwrap(),
     );
-    let verifiers = PolicyVerifiers::load(&plan.hosts).unwrap();
+    let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new()).unwrap();
     let settings = ClientSettings::new("client.sender.test").unwrap();
-    let delivery = Delivery::new(settings, plan.hosts, Arc::new(verifiers));
+    let delivery = Delivery::from_plan(settings, plan, Arc::new(verifiers));
     (delivery, Connector::new().route(MX, addr))
 }
 

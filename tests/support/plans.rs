@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use mailtls::cert::TrustAnchors as CertAnchors;
-use mailtls::client::{
-    Attempt, ClientSession, ClientSettings, Envelope, PlanVerifiers, VerifierSource,
-};
+use mailtls::client::{Attempt, ClientSession, ClientSettings, Envelope, PlanVerifiers};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::{HostPlan, Level, Pin, PinAlgorithm, TrustAnchors};
@@ -89,6 +87,6 @@ pub fn verifiers() -> PlanVerifiers {
 /// A session at `level` on `rung` with the certificate module's verifier for the plan.
 pub fn planned(level: Level, rung: Rung) -> ClientSession {
     let plan = plan(level);
-    let handle = verifiers().handle(&plan);
+    let handle = verifiers().verifier_for(&plan);
     ClientSession::new(settings(), Attempt::new(plan, rung, handle), NOW)
 }

@@ -6,8 +6,9 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mailtls::cert::TrustAnchors;
 use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome, Envelope};
-use mailtls::io::{blocking, Connector, DeliveryReport, Message, PolicyVerifiers};
+use mailtls::io::{blocking, verifiers_for_hosts, Connector, DeliveryReport, Message};
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, OutboundPolicy};
@@ -240,8 +241,8 @@ fn run_scenario(
         .hosts
         .first()
         .is_some_and(|h| h.requirement.authentication.verifies());
-    let verifiers =
-        PolicyVerifiers::load(&plan.hosts).map_err(|e| Failure::config(e.to_string()))?;
+    let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new())
+        .map_err(|e| Failure::config(e.to_string()))?;
     let settings =
         ClientSettings::new("relay.sender.test").map_err(|e| Failure::config(e.to_string()))?;
     let identity = match scenario.client_cert {
@@ -249,7 +250,7 @@ fn run_scenario(
         None => None,
     };
     let mut delivery =
-        Delivery::new(settings, plan.hosts.clone(), Arc::new(verifiers)).with_identity(identity);
+        Delivery::from_plan(settings, plan.clone(), Arc::new(verifiers)).with_identity(identity);
     let connector = Connector::new()
         .with_connect_timeout(Duration::from_secs(5))
         .route(MX, addr);

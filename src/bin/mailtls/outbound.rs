@@ -6,15 +6,116 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailtls::cert::TrustAnchors;
 use mailtls::client::{AttemptRecord, AttemptResult, ClientSettings, Delivery, DeliveryOutcome};
-use mailtls::io::PolicyVerifiers;
-use mailtls::io::{blocking, load_anchor_files, Connector, DeliveryReport, Message};
+use mailtls::io::{
+    blocking, load_trust_anchors, verifiers_for, Connector, DeliveryReport, Message,
+};
 use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
+use mailtls::policy::dane::{DnssecStatus, TlsaSet};
+use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
 use mailtls::policy::postfix::PolicyTable;
-use mailtls::policy::{explain, Destination, OutboundPolicy, Plan};
+use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
+use mailtls::policy::requiretls::MessageTls;
+use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
 
 use crate::common::{load_identity, read_config, summarize, CertSummary, Failure};
+
+/// The discovery answers the caller gives by hand (no DNS, no HTTPS in this command):
+/// TLSA records and an MTA-STS policy. `explain`, `probe` and `send` take the same ones, so
+/// `explain` prints exactly the decision `send` acts on.
+#[derive(Debug, Default, clap::Args)]
+pub struct DiscoveryArgs {
+    /// A DNSSEC-validated TLSA record, `[HOST=]USAGE SELECTOR MTYPE HEX` (repeatable).
+    /// Without `HOST=` it is the record of every candidate host. The MX RRset is then taken
+    /// as DNSSEC-secure.
+    #[arg(long, value_name = "[HOST=]RECORD")]
+    pub tlsa: Vec<String>,
+    /// The destination's MTA-STS policy file (the text served at
+    /// `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`); its `mode` says enforce or testing.
+    #[arg(long, value_name = "FILE")]
+    pub sts_policy: Option<PathBuf>,
+}
+
+/// The decision for `plan` with the discovery answers given on the command line: the one
+/// path `explain`, `probe` and `send` share.
+pub fn decide(plan: Plan, discovery: &DiscoveryArgs) -> Result<Decision, Failure> {
+    if discovery.tlsa.is_empty() && discovery.sts_policy.is_none() {
+        return Ok(Decision::from_plan(plan));
+    }
+    let sts = match &discovery.sts_policy {
+        Some(path) => {
+            let text = read_config(path, "MTA-STS policy")?;
+            let policy = StsPolicy::parse(text.as_bytes())
+                .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
+            Some(StsLookup::Policy {
+                policy,
+                from_cache: false,
+                refresh_error: None,
+            })
+        }
+        None => None,
+    };
+    let candidates: Vec<DnsName> = plan
+        .hosts
+        .iter()
+        .filter_map(|h| DnsName::parse(&h.host.to_string()).ok())
+        .collect();
+    let mut records: Vec<(DnsName, Vec<String>)> = Vec::new();
+    for arg in &discovery.tlsa {
+        let (hosts, record) = match arg.split_once('=') {
+            Some((host, record)) => {
+                let host = DnsName::parse(host)
+                    .map_err(|e| Failure::usage(format!("--tlsa {arg:?}: host: {e}")))?;
+                (vec![host], record)
+            }
+            None => (candidates.clone(), arg.as_str()),
+        };
+        for host in hosts {
+            match records.iter_mut().find(|(h, _)| *h == host) {
+                Some((_, list)) => list.push(record.to_owned()),
+                None => records.push((host, vec![record.to_owned()])),
+            }
+        }
+    }
+    let sets: Vec<(DnsName, TlsaSet)> = records
+        .into_iter()
+        .map(|(host, texts)| {
+            let set = TlsaSet::from_presentation(texts.iter().map(String::as_str));
+            (host, set)
+        })
+        .collect();
+    for (host, set) in &sets {
+        for unusable in set.unusable() {
+            eprintln!(
+                "mailtls: --tlsa for {host}: unusable record {:?}: {}",
+                unusable.presented, unusable.reason
+            );
+        }
+    }
+    let dane: Vec<HostTlsa<'_>> = sets
+        .iter()
+        .map(|(host, set)| HostTlsa {
+            host,
+            address_status: DnssecStatus::Secure,
+            tlsa_status: DnssecStatus::Secure,
+            tlsa: set,
+            tlsa_base_domain: host,
+        })
+        .collect();
+    let inputs = PrecedenceInputs {
+        message: MessageTls::default(),
+        mx_status: if dane.is_empty() {
+            DnssecStatus::Insecure
+        } else {
+            DnssecStatus::Secure
+        },
+        sts: sts.as_ref(),
+        dane: &dane,
+    };
+    Ok(precedence::apply(plan, &inputs))
+}
 
 /// The policy flags of `probe` and `send`.
 #[derive(Debug, clap::Args)]
@@ -51,11 +152,13 @@ pub struct PolicyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
 }
 
-/// A plan and everything needed to run it against one server.
+/// A decision and everything needed to run it against one server.
 pub struct Prepared {
-    pub plan: Plan,
+    pub decision: Decision,
     pub delivery: Delivery,
     pub connector: Connector,
     pub server: String,
@@ -95,13 +198,15 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
             );
         }
     }
-    let mut verifiers =
-        PolicyVerifiers::load(&plan.hosts).map_err(|e| Failure::config(e.to_string()))?;
+    let decision = decide(plan, &args.discovery)?;
+    let mut verifiers = verifiers_for(&decision, TrustAnchors::new())
+        .map_err(|e| Failure::config(e.to_string()))?;
     if !args.tafile.is_empty() {
         verifiers = verifiers.with_replacement(
-            load_anchor_files(&args.tafile).map_err(|e| Failure::config(e.to_string()))?,
+            load_trust_anchors(&args.tafile).map_err(|e| Failure::config(e.to_string()))?,
         );
     }
+    let plan = &decision.plan;
     let settings =
         ClientSettings::new(&args.helo).map_err(|e| Failure::usage(format!("--helo: {e}")))?;
     let identity = match (&args.cert, &args.key) {
@@ -115,15 +220,15 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
             None => None,
         },
     };
-    let delivery =
-        Delivery::new(settings, plan.hosts.clone(), Arc::new(verifiers)).with_identity(identity);
     let mut connector =
         Connector::new().with_connect_timeout(Duration::from_secs(args.connect_timeout));
     for host in &plan.hosts {
         connector = connector.route(&host.host.to_string(), addr);
     }
+    let delivery =
+        Delivery::new(settings, decision.clone(), Arc::new(verifiers)).with_identity(identity);
     Ok(Prepared {
-        plan,
+        decision,
         delivery,
         connector,
         server: addr.to_string(),
@@ -167,6 +272,11 @@ pub struct AttemptJson {
     pub result_type: Option<String>,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
+    /// The RFC 8460 result under the governing policy (`success` or a result type), when
+    /// the attempt reports one; under MTA-STS `testing`, what `enforce` would have said.
+    pub tls_rpt_result: Option<String>,
+    /// The policy TLS-RPT counts the attempt against (`tlsa`, `sts`, `no-policy-found`).
+    pub tls_rpt_policy: Option<&'static str>,
     pub next: String,
 }
 
@@ -183,6 +293,7 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
     let completed = matches!(report.outcome, Some(DeliveryOutcome::Completed { .. }));
     let tls = last.and_then(|a| a.tls.as_ref());
     let verifies = prepared
+        .decision
         .plan
         .hosts
         .first()
@@ -210,6 +321,7 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
         cipher: tls.map(|t| t.facts.suite),
         result_type,
         policy: prepared
+            .decision
             .plan
             .hosts
             .first()
@@ -245,6 +357,7 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .map(|(host, e)| format!("{host}: {e}"))
             .collect(),
         explanation: prepared
+            .decision
             .plan
             .trace
             .steps()
@@ -262,6 +375,14 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
         result_type: record.result_type.map(|r| r.to_string()),
         tls_version: record.tls.as_ref().map(|t| t.facts.version),
         cipher: record.tls.as_ref().map(|t| t.facts.suite),
+        tls_rpt_result: record.report_result().map(|r| match r {
+            Ok(()) => "success".to_owned(),
+            Err(failure) => failure.result_type.to_string(),
+        }),
+        tls_rpt_policy: record
+            .decision
+            .as_ref()
+            .map(|d| d.report_policy.policy_type.as_str()),
         next: format!("{:?}", record.next),
     }
 }
@@ -279,6 +400,7 @@ pub fn result_text(result: &AttemptResult) -> String {
             format!("rejected at {stage}: {}", reply_text(reply))
         }
         AttemptResult::Timeout { stage } => format!("timeout at {stage}"),
+        AttemptResult::Skipped { status } => format!("skipped, not contacted: {status}"),
         AttemptResult::TlsFailed {
             class,
             failure,
@@ -304,7 +426,7 @@ fn reply_text(reply: &mailtls::smtp::Reply) -> String {
 }
 
 /// Prints the verdict as text.
-pub fn print_text(verdict: &Verdict, plan: &Plan) {
+pub fn print_text(verdict: &Verdict, decision: &Decision) {
     println!("server:    {}", verdict.server);
     println!("policy:    {}", verdict.policy);
     println!("attempts:");
@@ -318,8 +440,12 @@ pub fn print_text(verdict: &Verdict, plan: &Plan) {
             (Some(v), Some(c)) => format!(" ({v}, {c})"),
             _ => String::new(),
         };
+        let report = match (a.tls_rpt_policy, a.tls_rpt_result.as_deref()) {
+            (Some(policy), Some(result)) => format!(" (TLS-RPT {policy}: {result})"),
+            _ => String::new(),
+        };
         println!(
-            "  {}. {} rung {}: {}{tls}{rt}",
+            "  {}. {} rung {}: {}{tls}{rt}{report}",
             i + 1,
             a.host,
             a.rung,
@@ -356,7 +482,7 @@ pub fn print_text(verdict: &Verdict, plan: &Plan) {
             .unwrap_or_default()
     );
     println!("explanation:");
-    print!("{}", plan.trace);
+    print!("{decision}");
 }
 
 /// Prints the verdict as one JSON object.

@@ -19,7 +19,7 @@ pub fn run_probe(args: &Args) -> Result<u8, Failure> {
     if args.policy.json {
         print_json(&verdict);
     } else {
-        print_text(&verdict, &prepared.plan);
+        print_text(&verdict, &prepared.decision);
     }
     Ok(if verdict.satisfied() { 0 } else { 1 })
 }

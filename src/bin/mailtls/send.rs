@@ -47,7 +47,7 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
     if args.policy.json {
         print_json(&verdict);
     } else {
-        print_text(&verdict, &prepared.plan);
+        print_text(&verdict, &prepared.decision);
     }
     if report.all_accepted() {
         return Ok(0);

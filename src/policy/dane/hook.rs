@@ -22,7 +22,7 @@ pub struct TlsaCheck {
 
 impl TlsaCheck {
     /// A check for one host: its TLSA set and DANE-TA reference identifiers (TLSA base domain
-    /// first), as [`DaneRequirement::Authenticate`](super::DaneRequirement::Authenticate) or
+    /// first), as [`DaneEvaluation::Authenticate`](super::DaneEvaluation::Authenticate) or
     /// the precedence overlay's `DaneAuthentication` give them.
     pub fn new(tlsa: TlsaSet, reference_ids: Vec<String>) -> Self {
         Self {

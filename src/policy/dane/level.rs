@@ -55,7 +55,7 @@ pub struct DaneInputs<'a> {
 /// What DANE requires for one MX host.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DaneRequirement {
+pub enum DaneEvaluation {
     /// Authenticate with the usable TLSA records (Postfix `dane` with usable TLSA): TLS is
     /// mandatory, the chain must match ([`verify_chain`](super::verify_chain)), no fallback to
     /// plaintext nor to PKIX or MTA-STS.
@@ -113,7 +113,7 @@ pub enum NotApplicableReason {
 /// downgrade; reported as `dnssec-invalid`); no secure TLSA is `NotApplicable` (`dane`) or a
 /// defer with `dane-required` (`dane-only`); secure TLSA with none usable is `EncryptOnly`
 /// (`dane`) or a defer with `dane-required` (`dane-only`); usable TLSA is `Authenticate`.
-pub fn evaluate(mode: DaneMode, inputs: &DaneInputs<'_>) -> DaneRequirement {
+pub fn evaluate(mode: DaneMode, inputs: &DaneInputs<'_>) -> DaneEvaluation {
     let statuses = [inputs.mx_status, inputs.address_status, inputs.tlsa_status];
     if statuses.contains(&DnssecStatus::Bogus) {
         return defer(DaneDeferReason::Bogus, ResultType::DnssecInvalid);
@@ -138,15 +138,13 @@ pub fn evaluate(mode: DaneMode, inputs: &DaneInputs<'_>) -> DaneRequirement {
             DaneDeferReason::MandatoryWithoutUsableTlsa,
             ResultType::DaneRequired,
         ),
-        (Some(reason), DaneMode::Opportunistic) => DaneRequirement::NotApplicable { reason },
+        (Some(reason), DaneMode::Opportunistic) => DaneEvaluation::NotApplicable { reason },
         (None, DaneMode::Mandatory) if !inputs.tlsa.has_usable() => defer(
             DaneDeferReason::MandatoryWithoutUsableTlsa,
             ResultType::DaneRequired,
         ),
-        (None, DaneMode::Opportunistic) if !inputs.tlsa.has_usable() => {
-            DaneRequirement::EncryptOnly
-        }
-        (None, _) => DaneRequirement::Authenticate {
+        (None, DaneMode::Opportunistic) if !inputs.tlsa.has_usable() => DaneEvaluation::EncryptOnly,
+        (None, _) => DaneEvaluation::Authenticate {
             sni: inputs.tlsa_base_domain.to_owned(),
             reference_ids: reference_ids(inputs),
         },
@@ -170,8 +168,8 @@ fn reference_ids(inputs: &DaneInputs<'_>) -> Vec<String> {
     ids
 }
 
-fn defer(reason: DaneDeferReason, result_type: ResultType) -> DaneRequirement {
-    DaneRequirement::Defer {
+fn defer(reason: DaneDeferReason, result_type: ResultType) -> DaneEvaluation {
+    DaneEvaluation::Defer {
         reason,
         result_type,
     }
@@ -182,7 +180,7 @@ mod tests {
     use super::*;
     use DnssecStatus::{Bogus, Indeterminate, Insecure, Secure};
 
-    fn run(mode: DaneMode, st: [DnssecStatus; 3], tlsa: &TlsaSet) -> DaneRequirement {
+    fn run(mode: DaneMode, st: [DnssecStatus; 3], tlsa: &TlsaSet) -> DaneEvaluation {
         evaluate(
             mode,
             &DaneInputs {
@@ -202,7 +200,7 @@ mod tests {
         let usable = TlsaSet::from_presentation([format!("3 1 1 {}", "00".repeat(32)).as_str()]);
         let unusable = TlsaSet::from_presentation([format!("1 1 1 {}", "00".repeat(32)).as_str()]);
         let none = TlsaSet::default();
-        let auth = DaneRequirement::Authenticate {
+        let auth = DaneEvaluation::Authenticate {
             sni: "mx.example.net".into(),
             reference_ids: vec![
                 "mx.example.net".into(),
@@ -215,11 +213,11 @@ mod tests {
             ResultType::DaneRequired,
         );
         use DaneMode::{Mandatory as Only, Opportunistic as Dane};
-        let na = |reason| DaneRequirement::NotApplicable { reason };
-        let table: Vec<(DaneMode, [DnssecStatus; 3], &TlsaSet, DaneRequirement)> = vec![
+        let na = |reason| DaneEvaluation::NotApplicable { reason };
+        let table: Vec<(DaneMode, [DnssecStatus; 3], &TlsaSet, DaneEvaluation)> = vec![
             (Dane, [Secure; 3], &usable, auth.clone()),
             (Only, [Secure; 3], &usable, auth.clone()),
-            (Dane, [Secure; 3], &unusable, DaneRequirement::EncryptOnly),
+            (Dane, [Secure; 3], &unusable, DaneEvaluation::EncryptOnly),
             (Only, [Secure; 3], &unusable, req.clone()),
             (
                 Dane,
@@ -282,7 +280,7 @@ mod tests {
         let usable = TlsaSet::from_presentation([format!("2 1 1 {}", "00".repeat(32)).as_str()]);
         assert_eq!(
             run(DaneMode::Opportunistic, [Insecure, Secure, Secure], &usable),
-            DaneRequirement::Authenticate {
+            DaneEvaluation::Authenticate {
                 sni: "mx.example.net".into(),
                 reference_ids: vec!["mx.example.net".into(), "mx-alias.example.com".into()],
             }

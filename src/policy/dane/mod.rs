@@ -4,7 +4,7 @@
 //! - [`TlsaSet`]: an RRset sorted into usable and unusable records (PKIX usages, malformed
 //!   records, digest agility), each unusable one kept with its [`Unusable`] reason.
 //! - [`evaluate`]: the `dane` / `dane-only` rules, from the DNSSEC status of the lookups to a
-//!   [`DaneRequirement`] (authenticate, encrypt only, not applicable, or defer).
+//!   [`DaneEvaluation`] (authenticate, encrypt only, not applicable, or defer).
 //! - [`verify_chain`]: the matching itself, over DER certificates, for the client's
 //!   certificate verifier to call; [`TlsaCheck`] wraps it as the
 //!   [`cert::DaneCheck`](crate::cert::DaneCheck) hook of `cert::ServerVerifier`.
@@ -21,9 +21,9 @@ mod verify;
 
 pub use hook::TlsaCheck;
 pub use level::{
-    evaluate, DaneDeferReason, DaneInputs, DaneMode, DaneRequirement, DnssecStatus,
+    evaluate, DaneDeferReason, DaneEvaluation, DaneInputs, DaneMode, DnssecStatus,
     NotApplicableReason,
 };
 pub use record::{CertUsage, MatchingType, Selector, TlsaParseError, TlsaRecord, MAX_DATA_LEN};
 pub use set::{TlsaSet, Unusable, UnusableTlsa, MAX_RECORDS};
-pub use verify::{matches, selected, verify_chain, DaneMatch, DaneVerifyError, MAX_CHAIN_LEN};
+pub use verify::{matches, selected, verify_chain, DaneVerifyError, TlsaMatch, MAX_CHAIN_LEN};

@@ -19,7 +19,7 @@ pub const MAX_CHAIN_LEN: usize = 16;
 
 /// How a chain was authenticated.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DaneMatch {
+pub struct TlsaMatch {
     /// The record that matched.
     pub record: TlsaRecord,
     /// Depth in the presented chain of the certificate the record matched: 0 is the leaf.
@@ -120,7 +120,7 @@ pub fn verify_chain(
     intermediates: &[CertificateDer<'_>],
     reference_ids: &[&str],
     now: Timestamp,
-) -> Result<DaneMatch, DaneVerifyError> {
+) -> Result<TlsaMatch, DaneVerifyError> {
     verify_chain_with(tlsa, end_entity, intermediates, Some(reference_ids), now)
 }
 
@@ -132,7 +132,7 @@ pub(crate) fn verify_chain_with(
     intermediates: &[CertificateDer<'_>],
     reference_ids: Option<&[&str]>,
     now: Timestamp,
-) -> Result<DaneMatch, DaneVerifyError> {
+) -> Result<TlsaMatch, DaneVerifyError> {
     if !tlsa.has_usable() {
         return Err(DaneVerifyError::NoUsableRecords);
     }
@@ -156,7 +156,7 @@ pub(crate) fn verify_chain_with(
         .filter(|r| r.usage == CertUsage::DaneEe)
     {
         if matches(record, end_entity.as_ref()) {
-            return Ok(DaneMatch {
+            return Ok(TlsaMatch {
                 record: record.clone(),
                 depth: Some(0),
                 matched_name: None,
@@ -179,7 +179,7 @@ pub(crate) fn verify_chain_with(
                         (None, Selector::Cert) => Some(CertificateDer::from(record.data.clone())),
                         (None, _) => issued_by_anchor,
                     };
-                    return Ok(DaneMatch {
+                    return Ok(TlsaMatch {
                         record: record.clone(),
                         depth,
                         matched_name: name,
