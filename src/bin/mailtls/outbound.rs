@@ -146,6 +146,10 @@ pub struct PolicyArgs {
     /// The name to give in EHLO.
     #[arg(long, value_name = "NAME", default_value = "mailtls.localhost")]
     pub helo: String,
+    /// Connect to this IP address instead of resolving the server's host name; the name
+    /// still names the MX (SNI, certificate names, TLSA records).
+    #[arg(long, value_name = "IP")]
+    pub address: Option<std::net::IpAddr>,
     /// How long one TCP connect may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub connect_timeout: u64,
@@ -167,7 +171,10 @@ pub struct Prepared {
 /// Plans the delivery to `server` (`HOST[:PORT]`, default port 25) under the policy flags.
 pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
     let (host, port) = split_host_port(server)?;
-    let addr = resolve(&host, port)?;
+    let addr = match args.address {
+        Some(ip) => SocketAddr::new(ip, port),
+        None => resolve(&host, port)?,
+    };
     let destination = match &args.nexthop {
         Some(nexthop) => Destination::parse(nexthop)
             .and_then(|d| d.with_hosts([host.as_str()]))

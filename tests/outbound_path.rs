@@ -1,0 +1,338 @@
+//! The one outbound path end to end: configuration and discovery answers go through
+//! precedence into a Decision, the Decision drives a Delivery over real loopback sockets
+//! (blocking and tokio adapters, and the `mailtls send` command), and every attempt comes out
+//! with the RFC 8460 result of the policy that governed it.
+//!
+//! - DANE: a `3 1 1` record matching the server's key delivers (`success`); a mismatching
+//!   one defers (`tlsa-invalid`). RFC 7672 §3.1.1 (DANE-EE, SPKI, SHA-256).
+//! - MTA-STS `testing` with a certificate that fails the policy delivers, and the outcome is
+//!   the failure `enforce` would have had (RFC 8461 §5, RFC 8460 §4.3); under `enforce` the
+//!   same host defers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod io_support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use io_support::{message, recorder, server_config, Inbox, Pki, MX};
+use mailtls::cert::{CertFacts, TrustAnchors};
+use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome};
+use mailtls::io::{blocking, verifiers_for, Connector, DeliveryReport};
+use mailtls::names::DnsName;
+use mailtls::policy::dane::{DnssecStatus, TlsaSet};
+use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
+use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
+use mailtls::policy::requiretls::MessageTls;
+use mailtls::policy::{explain, Decision, Destination, Level, OutboundPolicy};
+use mailtls::report::{PolicyType, ResultType};
+use mailtls::tls::TlsIdentity;
+
+/// The `3 1 1` record of a certificate chain's end entity: SHA-256 of its public key.
+fn tlsa_311(identity: &TlsIdentity) -> String {
+    let facts = CertFacts::from_der(identity.chain()[0].as_ref()).unwrap();
+    let hex: String = facts
+        .fingerprints
+        .spki_sha256
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("3 1 1 {hex}")
+}
+
+/// A record of the same shape that matches nothing.
+const WRONG_311: &str = "3 1 1 0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A `dane` decision for partner.test with `record` as the MX's DNSSEC-validated TLSA.
+fn dane_decision(record: &str) -> Decision {
+    let destination = Destination::domain("partner.test", [MX]).unwrap();
+    let plan = explain(
+        &OutboundPolicy::new().with_default_level(Level::Dane),
+        &destination,
+    );
+    let mx = DnsName::parse(MX).unwrap();
+    let tlsa = TlsaSet::from_presentation([record]);
+    let dane = [HostTlsa {
+        host: &mx,
+        address_status: DnssecStatus::Secure,
+        tlsa_status: DnssecStatus::Secure,
+        tlsa: &tlsa,
+        tlsa_base_domain: &mx,
+    }];
+    precedence::apply(
+        plan,
+        &PrecedenceInputs {
+            message: MessageTls::default(),
+            mx_status: DnssecStatus::Secure,
+            sts: None,
+            dane: &dane,
+        },
+    )
+}
+
+/// A `may` decision for partner.test under an MTA-STS policy in `mode` listing the MX.
+fn sts_decision(mode: &str) -> Decision {
+    let destination = Destination::domain("partner.test", [MX]).unwrap();
+    let plan = explain(&OutboundPolicy::new(), &destination);
+    let text = format!("version: STSv1\nmode: {mode}\nmx: {MX}\nmax_age: 86400\n");
+    let sts = StsLookup::Policy {
+        policy: StsPolicy::parse(text.as_bytes()).unwrap(),
+        from_cache: false,
+        refresh_error: None,
+    };
+    precedence::apply(
+        plan,
+        &PrecedenceInputs {
+            message: MessageTls::default(),
+            mx_status: DnssecStatus::Insecure,
+            sts: Some(&sts),
+            dane: &[],
+        },
+    )
+}
+
+/// A delivery of `decision` whose public roots are the test CA.
+fn delivery(pki: &Pki, decision: Decision) -> Delivery {
+    let public = TrustAnchors::from_der([&pki.ca_der()]).unwrap();
+    let verifiers = verifiers_for(&decision, public).unwrap();
+    Delivery::new(
+        ClientSettings::new("client.sender.test").unwrap(),
+        decision,
+        Arc::new(verifiers),
+    )
+}
+
+/// A mailtls server on loopback with `identity`, for `sessions` connections.
+fn server(
+    identity: TlsIdentity,
+    sessions: usize,
+) -> (SocketAddr, Arc<Mutex<Inbox>>, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let config = server_config(Some(identity));
+    let handle = std::thread::spawn({
+        let inbox = Arc::clone(&inbox);
+        move || {
+            for _ in 0..sessions {
+                let (stream, peer) = listener.accept().unwrap();
+                let mut app = recorder(Arc::clone(&inbox));
+                let _ = blocking::serve_connection(stream, peer, Arc::clone(&config), &mut app);
+            }
+        }
+    });
+    (addr, inbox, handle)
+}
+
+/// The TLS-RPT result of the delivery's only attempt, and the policy type it counts against.
+fn reported(report: &DeliveryReport) -> (Result<(), ResultType>, PolicyType) {
+    assert_eq!(report.attempts.len(), 1, "{:?}", report.attempts);
+    let attempt = &report.attempts[0];
+    let outcome = attempt
+        .session_outcome(mailtls::Timestamp::from_unix_secs(1_790_000_000))
+        .expect("every attempt under a decision is counted");
+    assert_eq!(outcome.mx_host.as_deref(), Some(MX));
+    let result = outcome.result.map_err(|f| f.result_type);
+    (result, outcome.policy.policy_type)
+}
+
+fn deliver_blocking(pki: &Pki, identity: TlsIdentity, decision: Decision) -> DeliveryReport {
+    let (addr, _inbox, server) = server(identity, 1);
+    let mut delivery = delivery(pki, decision);
+    let connector = Connector::new().route(MX, addr);
+    let report = blocking::deliver(
+        &mut delivery,
+        &[message("outbound-path", "rcpt@partner.test")],
+        &connector,
+    );
+    server.join().unwrap();
+    report
+}
+
+#[test]
+fn dane_311_delivers_over_the_blocking_adapter_and_mismatch_defers() {
+    let pki = Pki::new("path-dane-blocking");
+    let identity = pki.issue(MX);
+
+    let report = deliver_blocking(&pki, identity.clone(), dane_decision(&tlsa_311(&identity)));
+    assert!(report.all_accepted(), "{:?}", report.outcome);
+    assert!(report.attempts[0].tls.is_some());
+    assert_eq!(reported(&report), (Ok(()), PolicyType::Tlsa));
+
+    let report = deliver_blocking(&pki, identity, dane_decision(WRONG_311));
+    assert!(
+        matches!(report.outcome, Some(DeliveryOutcome::Deferred(_))),
+        "{:?}",
+        report.outcome
+    );
+    assert!(!report.all_accepted());
+    assert_eq!(
+        reported(&report),
+        (Err(ResultType::TlsaInvalid), PolicyType::Tlsa)
+    );
+}
+
+#[test]
+fn dane_311_delivers_over_the_tokio_adapter_and_mismatch_defers() {
+    use mailtls::io::tokio as aio;
+    let pki = Pki::new("path-dane-tokio");
+    let identity = pki.issue(MX);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (record, accepted) in [(tlsa_311(&identity), true), (WRONG_311.to_owned(), false)] {
+        let (addr, _inbox, server) = server(identity.clone(), 1);
+        let mut delivery = delivery(&pki, dane_decision(&record));
+        let connector = Connector::new().route(MX, addr);
+        let messages = [message("outbound-path-tokio", "rcpt@partner.test")];
+        let report = runtime.block_on(aio::deliver(&mut delivery, &messages, &connector));
+        server.join().unwrap();
+        assert_eq!(report.all_accepted(), accepted, "{:?}", report.outcome);
+        let want = if accepted {
+            Ok(())
+        } else {
+            Err(ResultType::TlsaInvalid)
+        };
+        assert_eq!(reported(&report), (want, PolicyType::Tlsa));
+    }
+}
+
+#[test]
+fn mta_sts_testing_delivers_and_reports_what_enforce_would_refuse() {
+    let pki = Pki::new("path-sts");
+    // The certificate chains to the (test) public roots but names another host.
+    let wrong_name = pki.issue("wrong.partner.test");
+
+    let report = deliver_blocking(&pki, wrong_name.clone(), sts_decision("testing"));
+    assert!(report.all_accepted(), "testing never blocks: {:?}", report);
+    assert_eq!(
+        reported(&report),
+        (Err(ResultType::CertificateHostMismatch), PolicyType::Sts)
+    );
+
+    let report = deliver_blocking(&pki, wrong_name, sts_decision("enforce"));
+    assert!(
+        matches!(report.outcome, Some(DeliveryOutcome::Deferred(_))),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(
+        reported(&report),
+        (Err(ResultType::CertificateHostMismatch), PolicyType::Sts)
+    );
+
+    // The right certificate passes both, and testing reports success.
+    let report = deliver_blocking(&pki, pki.issue(MX), sts_decision("testing"));
+    assert!(report.all_accepted());
+    assert_eq!(reported(&report), (Ok(()), PolicyType::Sts));
+}
+
+#[test]
+fn skipped_hosts_are_never_contacted_but_are_reported() {
+    // dane-only with no discovery answers: every host is skipped, the delivery defers with
+    // DANE's reason, and nothing connects (the route points nowhere that listens).
+    let pki = Pki::new("path-skip");
+    let destination = Destination::domain("partner.test", [MX, "mx2.partner.test"]).unwrap();
+    let plan = explain(
+        &OutboundPolicy::new().with_default_level(Level::DaneOnly),
+        &destination,
+    );
+    let mut delivery = delivery(&pki, Decision::from_plan(plan));
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let connector = Connector::new()
+        .route(MX, dead)
+        .route("mx2.partner.test", dead);
+    let report = blocking::deliver(
+        &mut delivery,
+        &[message("skip", "rcpt@partner.test")],
+        &connector,
+    );
+    assert!(
+        report.connect_errors.is_empty(),
+        "{:?}",
+        report.connect_errors
+    );
+    assert_eq!(report.attempts.len(), 2);
+    for attempt in &report.attempts {
+        assert!(matches!(
+            attempt.result,
+            mailtls::client::AttemptResult::Skipped { .. }
+        ));
+        let outcome = attempt
+            .session_outcome(mailtls::Timestamp::from_unix_secs(1))
+            .unwrap();
+        assert_eq!(
+            outcome.result.unwrap_err().result_type,
+            ResultType::DaneRequired
+        );
+    }
+    match &report.outcome {
+        Some(DeliveryOutcome::Deferred(status)) => {
+            assert!(status.to_string().contains("DANE"), "{status}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `mailtls send` takes the same path: `--tlsa` is the DNSSEC-validated record of the MX,
+/// `--address` the loopback address the MX name stands for here.
+#[test]
+fn dane_311_through_the_command_line() {
+    let pki = Pki::new("path-dane-cli");
+    let identity = pki.issue(MX);
+    for (record, code, result) in [
+        (tlsa_311(&identity), 0, "success"),
+        (WRONG_311.to_owned(), 75, "tlsa-invalid"),
+    ] {
+        let (addr, _inbox, server) = server(identity.clone(), 1);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args([
+                "send",
+                "--server",
+                &format!("{MX}:{}", addr.port()),
+                "--address",
+                "127.0.0.1",
+                "--nexthop",
+                "partner.test",
+                "--policy",
+                "dane",
+                "--tlsa",
+                &record,
+                "--from",
+                "sender@sender.test",
+                "--to",
+                "rcpt@partner.test",
+                "--json",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin
+                .write_all(b"Subject: cli dane\r\n\r\nhello\r\n")
+                .unwrap();
+        }
+        let output = child.wait_with_output().unwrap();
+        server.join().unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{out}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(json["attempts"][0]["tls_rpt_result"], result, "{json}");
+        assert_eq!(json["attempts"][0]["tls_rpt_policy"], "tlsa", "{json}");
+    }
+}
