@@ -9,6 +9,7 @@ use crate::client::{
     AttemptRecord, ClientEvent, ClientSession, Delivery, DeliveryOutcome, Envelope, MessageResult,
 };
 use crate::names::HostId;
+use crate::smtp::{ForwardPath, Mailbox, PathError, ReversePath};
 
 use super::now;
 
@@ -20,6 +21,29 @@ pub struct Message {
     pub envelope: Envelope,
     /// The message content.
     pub content: Vec<u8>,
+}
+
+impl Message {
+    /// A message from `from` (empty for the null sender `<>`) to `to`, with `content` in
+    /// CRLF line ends; the envelope declares its size.
+    pub fn new<'a>(
+        from: &str,
+        to: impl IntoIterator<Item = &'a str>,
+        content: &[u8],
+    ) -> Result<Self, PathError> {
+        let from = match from {
+            "" | "<>" => ReversePath::Null,
+            address => ReversePath::Mailbox(Mailbox::parse(address)?),
+        };
+        let to = to
+            .into_iter()
+            .map(|address| Mailbox::parse(address).map(ForwardPath::Mailbox))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            envelope: Envelope::new(from, to).with_size(content.len() as u64),
+            content: content.to_vec(),
+        })
+    }
 }
 
 /// How a delivery went: every attempt, every message's result, and the outcome.

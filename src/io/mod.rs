@@ -48,6 +48,7 @@ mod anchors;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod client;
+mod mailer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
@@ -55,6 +56,7 @@ pub use anchors::{
     load_anchor_files, load_trust_anchors, verifiers_for, verifiers_for_hosts, AnchorError,
 };
 pub use client::{Connector, DeliveryReport, Message};
+pub use mailer::Mailer;
 
 /// The wall clock as the core's [`Timestamp`].
 pub fn now() -> Timestamp {

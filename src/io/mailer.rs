@@ -1,0 +1,166 @@
+//! The facade for the common case: send messages to a destination under a configuration,
+//! in a handful of lines, through the same path as everything else (plan, precedence
+//! [`Decision`], [`Delivery`], attempts, outcomes), with the Decision there for those who
+//! want to look at it or feed it discovery answers.
+
+use std::sync::Arc;
+
+use crate::cert::TrustAnchors;
+use crate::client::{ClientError, ClientSettings, Delivery};
+use crate::policy::{Decision, Destination, OutboundPolicy};
+use crate::tls::TlsIdentity;
+
+use super::anchors::{verifiers_for, AnchorError};
+use super::client::{Connector, DeliveryReport, Message};
+
+/// Sends mail under one outbound configuration: a Postfix table, connectors, a default
+/// level (an [`OutboundPolicy`]), the public roots the configuration's `verify`/`secure`/
+/// `domain_validation`/MTA-STS checks chain to, and how to connect.
+///
+/// Forced TLS with domain validation to a partner through a connector:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mailtls::io::{blocking, Answer};
+/// # use mailtls::server::{ServerConfig, ServerTls};
+/// # use mailtls::policy::ladder::Rung;
+/// # use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+/// # use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+/// # // A partner MX on loopback whose certificate a private CA issued for mx.partner.example.
+/// # let mut ca = CertificateParams::new(Vec::<String>::new())?;
+/// # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+/// # let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+/// # let key = KeyPair::generate()?;
+/// # let leaf = CertificateParams::new(vec!["mx.partner.example".to_owned()])?.signed_by(&key, &ca)?;
+/// # let identity = mailtls::tls::TlsIdentity::from_der(
+/// #     vec![leaf.der().clone()],
+/// #     PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+/// # )?;
+/// # let mut config = ServerConfig::new("mx.partner.example");
+/// # config.tls = Some(ServerTls::new(identity, Rung::Modern));
+/// # let config = Arc::new(config);
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let addr = listener.local_addr()?;
+/// # let server = std::thread::spawn(move || {
+/// #     let (stream, peer) = listener.accept().unwrap();
+/// #     let _ = blocking::serve_connection(stream, peer, config, &mut |_: &_| Answer::Accept);
+/// # });
+/// # let public_roots = mailtls::cert::TrustAnchors::from_der([ca.der()])?;
+/// use mailtls::io::{Connector, Mailer, Message};
+/// use mailtls::policy::{connector::Connectors, Destination, OutboundPolicy};
+///
+/// let connectors = Connectors::from_toml(r#"
+///     [[outbound]]
+///     name = "Partner"
+///     recipient_domains = ["partner.example"]
+///     tls_settings = "domain_validation"
+///     tls_domain = "mx.partner.example"
+/// "#)?;
+/// let mailer = Mailer::new("relay.sender.example", OutboundPolicy::new().with_connectors(connectors))?
+///     .with_public_roots(public_roots)
+///     .with_connector(Connector::new().route("mx.partner.example", addr));
+/// let destination = Destination::domain("partner.example", ["mx.partner.example"])?;
+/// let message = Message::new("orders@sender.example", ["ap@partner.example"], b"Subject: PO 42\r\n\r\nHi.\r\n")?;
+///
+/// let report = mailer.send(&destination, &[message])?;
+/// assert!(report.all_accepted());
+/// println!("{}", mailer.decide(&destination)); // what was required, and why
+/// # server.join().unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    settings: ClientSettings,
+    policy: Arc<OutboundPolicy>,
+    public_roots: TrustAnchors,
+    connector: Connector,
+    identity: Option<TlsIdentity>,
+}
+
+impl Mailer {
+    /// A mailer that says `helo_name` in EHLO and plans under `policy`. It trusts no public
+    /// root until [`with_public_roots`](Self::with_public_roots): requirements that chain to
+    /// the public roots fail closed.
+    pub fn new(helo_name: &str, policy: OutboundPolicy) -> Result<Self, ClientError> {
+        Ok(Self {
+            settings: ClientSettings::new(helo_name)?,
+            policy: Arc::new(policy),
+            public_roots: TrustAnchors::new(),
+            connector: Connector::new(),
+            identity: None,
+        })
+    }
+
+    /// The anchors the configuration's "public roots" stand for.
+    #[must_use]
+    pub fn with_public_roots(mut self, anchors: TrustAnchors) -> Self {
+        self.public_roots = anchors;
+        self
+    }
+
+    /// How to connect (timeouts, fixed routes).
+    #[must_use]
+    pub fn with_connector(mut self, connector: Connector) -> Self {
+        self.connector = connector;
+        self
+    }
+
+    /// The client certificate to present when a server asks.
+    #[must_use]
+    pub fn with_identity(mut self, identity: TlsIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The decision for `destination` from the configuration alone (no discovery answers):
+    /// what [`send`](Self::send) acts on. Print it to see why.
+    pub fn decide(&self, destination: &Destination) -> Decision {
+        Decision::from_plan(self.policy.plan(destination))
+    }
+
+    /// Delivers `messages` to `destination` over the blocking adapter.
+    #[cfg(feature = "blocking")]
+    pub fn send(
+        &self,
+        destination: &Destination,
+        messages: &[Message],
+    ) -> Result<DeliveryReport, AnchorError> {
+        self.send_decision(self.decide(destination), messages)
+    }
+
+    /// Delivers `messages` as `decision` says (built with discovery answers through
+    /// [`precedence::apply`](crate::policy::precedence::apply)), over the blocking adapter.
+    #[cfg(feature = "blocking")]
+    pub fn send_decision(
+        &self,
+        decision: Decision,
+        messages: &[Message],
+    ) -> Result<DeliveryReport, AnchorError> {
+        let mut delivery = self.delivery(decision)?;
+        Ok(super::blocking::deliver(
+            &mut delivery,
+            messages,
+            &self.connector,
+        ))
+    }
+
+    /// Delivers `messages` as `decision` says, over the tokio adapter.
+    #[cfg(feature = "tokio")]
+    pub async fn send_decision_async(
+        &self,
+        decision: Decision,
+        messages: &[Message],
+    ) -> Result<DeliveryReport, AnchorError> {
+        let mut delivery = self.delivery(decision)?;
+        Ok(super::tokio::deliver(&mut delivery, messages, &self.connector).await)
+    }
+
+    /// The delivery for `decision`: its `tafile=` anchors loaded, this mailer's settings.
+    pub fn delivery(&self, decision: Decision) -> Result<Delivery, AnchorError> {
+        let verifiers = verifiers_for(&decision, self.public_roots.clone())?;
+        Ok(
+            Delivery::new(self.settings.clone(), decision, Arc::new(verifiers))
+                .with_identity(self.identity.clone()),
+        )
+    }
+}
