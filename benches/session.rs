@@ -22,7 +22,7 @@ use criterion::Criterion;
 use mailtls::client::{Attempt, ClientEvent, ClientSession, ClientSettings, Envelope};
 use mailtls::names::HostId;
 use mailtls::policy::ladder::Rung;
-use mailtls::policy::{HostPlan, Level, TrustAnchors};
+use mailtls::policy::{AnchorSource, HostPlan, Level};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use mailtls::tls::{server_config, ServerTlsSetup, TlsEngine, TlsIdentity};
 use mailtls::Timestamp;
@@ -82,7 +82,7 @@ fn fixture() -> Fixture {
     // Every mailtls attempt is a fresh handshake; make the anchor one too.
     bare.resumption = Resumption::disabled();
 
-    let requirement = Level::Encrypt.requirement(Vec::new(), Vec::new(), TrustAnchors::Public);
+    let requirement = Level::Encrypt.requirement(Vec::new(), Vec::new(), AnchorSource::Public);
     let mut message = Vec::with_capacity(MESSAGE_LEN);
     while message.len() < MESSAGE_LEN {
         message.extend_from_slice(b"The quick brown fox jumps over the lazy dog 0123456789.\r\n");

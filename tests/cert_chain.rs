@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use cert_support::*;
 use mailtls::cert::{
-    evaluate, validate_chain, ChainError, PartnerRequirement, Pin, Requirement, Role, TrustAnchors,
-    TrustLevel, VerifyError,
+    evaluate, validate_chain, CertificateCheck, ChainError, PartnerRequirement, Pin, Role,
+    TrustAnchors, TrustLevel, VerifyError,
 };
 use mailtls::names::{Dialect, DnsName, HostId, NamePattern};
 use mailtls::report::ResultType;
@@ -202,7 +202,7 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
     let expired = root.issue(&leaf_valid(&["mx.example.net"], (2019, 1, 1), (2020, 1, 1)));
     let stranger = self_signed(&["mx.example.net"], "mx.example.net");
     let mx = HostId::Dns(DnsName::parse("mx.example.net").unwrap());
-    let chain_and_name = |references: Vec<NamePattern>| Requirement::ChainAndName {
+    let chain_and_name = |references: Vec<NamePattern>| CertificateCheck::ChainAndName {
         anchors: roots.clone(),
         dialect: Dialect::Rfc9525,
         references,
@@ -210,19 +210,19 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
     let other = vec![NamePattern::parse("other.example.net", Dialect::Rfc9525).unwrap()];
     // (requirement, certificate, trust, result type)
     let cases: Vec<(
-        Requirement,
+        CertificateCheck,
         &CertificateDer<'static>,
         TrustLevel,
         Option<ResultType>,
     )> = vec![
         (
-            Requirement::EncryptOnly,
+            CertificateCheck::EncryptOnly,
             &stranger.der,
             TrustLevel::Untrusted,
             None,
         ),
         (
-            Requirement::Chain {
+            CertificateCheck::Chain {
                 anchors: roots.clone(),
             },
             &good.der,
@@ -254,7 +254,7 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
             Some(ResultType::CertificateNotTrusted),
         ),
         (
-            Requirement::Pins(vec![Pin::certificate(
+            CertificateCheck::Pins(vec![Pin::certificate(
                 &mailtls::cert::CertFacts::from_der(&stranger.der)
                     .unwrap()
                     .fingerprints
@@ -266,13 +266,13 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
             None,
         ),
         (
-            Requirement::Pins(vec![Pin::certificate(&"00".repeat(32)).unwrap()]),
+            CertificateCheck::Pins(vec![Pin::certificate(&"00".repeat(32)).unwrap()]),
             &stranger.der,
             TrustLevel::Untrusted,
             Some(ResultType::CertificateNotTrusted),
         ),
         (
-            Requirement::Partner {
+            CertificateCheck::Partner {
                 anchors: Some(roots.clone()),
                 partner: PartnerRequirement::new(Role::Outbound, Dialect::Rfc9525).with_names([
                     NamePattern::parse("nope.example.net", Dialect::Rfc9525).unwrap(),
@@ -290,7 +290,7 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
         assert!(outcome.facts.is_some());
     }
     let garbage = evaluate(
-        &Requirement::EncryptOnly,
+        &CertificateCheck::EncryptOnly,
         Role::Outbound,
         &CertificateDer::from(vec![1, 2, 3]),
         &[],

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use cert_support::*;
 use mailtls::cert::{
-    ring_provider, CertFacts, ClientCertificate, ClientVerifier, DaneCheck, DaneMatch, OnFailure,
-    OutcomeSlot, PartnerRequirement, PartnerRule, Pin, Requirement, Role, ServerVerifier,
+    ring_provider, CertFacts, CertificateCheck, ClientCertRequest, ClientVerifier, DaneCheck,
+    DaneMatch, OnFailure, OutcomeSlot, PartnerRequirement, PartnerRule, Pin, Role, ServerVerifier,
     TrustAnchors, TrustLevel, VerifyError,
 };
 use mailtls::names::{Dialect, NamePattern};
@@ -147,7 +147,7 @@ fn transfer_to_client(from: &mut ServerConnection, to: &mut ClientConnection) ->
 
 /// Runs an outbound handshake against a server presenting `chain`, with `requirement`.
 fn outbound(
-    requirement: Requirement,
+    requirement: CertificateCheck,
     on_failure: OnFailure,
     server: Server,
     name: &str,
@@ -188,7 +188,7 @@ fn encrypt_only_accepts_any_certificate_and_records_facts() {
     let stranger = self_signed(&["whatever.example"], "whatever.example");
     let server = Server::new(vec![stranger.der.clone()], stranger.key_der());
     let (result, slot) = outbound(
-        Requirement::EncryptOnly,
+        CertificateCheck::EncryptOnly,
         OnFailure::Abort,
         server,
         "mx.example.net",
@@ -204,7 +204,7 @@ fn encrypt_only_accepts_any_certificate_and_records_facts() {
 fn encrypt_only_over_tls12_too() {
     let stranger = self_signed(&["whatever.example"], "whatever.example");
     let server = Server::new(vec![stranger.der.clone()], stranger.key_der());
-    let verifier = ServerVerifier::new(Requirement::EncryptOnly, OnFailure::Abort);
+    let verifier = ServerVerifier::new(CertificateCheck::EncryptOnly, OnFailure::Abort);
     let slot = verifier.slot();
     let (client, server) = handshake(
         client_config(verifier, true),
@@ -241,7 +241,7 @@ fn handshake_signatures_are_checked_whatever_the_requirement() {
             .unwrap()
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(MismatchedKey(certified.clone())));
-        let verifier = ServerVerifier::new(Requirement::EncryptOnly, OnFailure::Continue);
+        let verifier = ServerVerifier::new(CertificateCheck::EncryptOnly, OnFailure::Continue);
         let (client, _) = handshake(client_config(verifier, tls12), server, "mx.example.net");
         assert!(
             matches!(
@@ -259,7 +259,7 @@ fn handshake_signatures_are_checked_whatever_the_requirement() {
 fn chain_requirement() {
     let p = pki();
     let (result, slot) = outbound(
-        Requirement::Chain {
+        CertificateCheck::Chain {
             anchors: p.roots.clone(),
         },
         OnFailure::Abort,
@@ -272,7 +272,7 @@ fn chain_requirement() {
     // A forged chain with the same CA names: the signature check catches it.
     let forged = pki();
     let (result, slot) = outbound(
-        Requirement::Chain {
+        CertificateCheck::Chain {
             anchors: p.roots.clone(),
         },
         OnFailure::Abort,
@@ -293,7 +293,7 @@ fn chain_requirement() {
     // A stranger's chain: aborted with UnknownIssuer ...
     let other = named_pki("Other Root", "Other Sub");
     let (result, slot) = outbound(
-        Requirement::Chain {
+        CertificateCheck::Chain {
             anchors: p.roots.clone(),
         },
         OnFailure::Abort,
@@ -312,7 +312,7 @@ fn chain_requirement() {
     );
     // ... or, opportunistically, continued and reported.
     let (result, slot) = outbound(
-        Requirement::Chain {
+        CertificateCheck::Chain {
             anchors: p.roots.clone(),
         },
         OnFailure::Continue,
@@ -332,7 +332,7 @@ fn chain_requirement() {
 #[test]
 fn chain_and_name_requirement() {
     let p = pki();
-    let sni = |anchors: &Arc<TrustAnchors>| Requirement::ChainAndName {
+    let sni = |anchors: &Arc<TrustAnchors>| CertificateCheck::ChainAndName {
         anchors: anchors.clone(),
         dialect: Dialect::Rfc9525,
         references: Vec::new(),
@@ -372,7 +372,7 @@ fn chain_and_name_requirement() {
     assert_eq!(mismatch.presented, ["*.example.net"]);
 
     // Explicit MTA-STS references, independent of SNI.
-    let sts = Requirement::ChainAndName {
+    let sts = CertificateCheck::ChainAndName {
         anchors: p.roots.clone(),
         dialect: Dialect::MtaStsMx,
         references: vec![NamePattern::parse("*.example.net", Dialect::MtaStsMx).unwrap()],
@@ -405,7 +405,7 @@ fn mid_chain_trust_anchor_in_a_handshake() {
     let leaf = p.sub.issue(&leaf(&["mx.example.net"], "mx.example.net"));
     // The server sends only its leaf; the anchor is the intermediate.
     let server = Server::new(vec![leaf.der.clone()], leaf.key_der());
-    let requirement = Requirement::ChainAndName {
+    let requirement = CertificateCheck::ChainAndName {
         anchors: tafile,
         dialect: Dialect::PostfixMatch,
         references: vec![NamePattern::parse(".example.net", Dialect::PostfixMatch).unwrap()],
@@ -420,13 +420,13 @@ fn mid_chain_trust_anchor_in_a_handshake() {
 fn pins_requirement_with_self_signed_leaf() {
     let leaf = self_signed(&["partner.example"], "partner.example");
     let fp = CertFacts::from_der(&leaf.der).unwrap().fingerprints;
-    let pinned = Requirement::Pins(vec![Pin::certificate(&fp.sha256_hex()).unwrap()]);
+    let pinned = CertificateCheck::Pins(vec![Pin::certificate(&fp.sha256_hex()).unwrap()]);
     let server = || Server::new(vec![leaf.der.clone()], leaf.key_der());
     let (result, slot) = outbound(pinned, OnFailure::Abort, server(), "partner.example");
     assert_eq!(result, Ok(()));
     assert_eq!(slot.get().unwrap().trust, TrustLevel::Verified);
 
-    let wrong = Requirement::Pins(vec![Pin::public_key(&"00".repeat(32)).unwrap()]);
+    let wrong = CertificateCheck::Pins(vec![Pin::public_key(&"00".repeat(32)).unwrap()]);
     let (result, slot) = outbound(wrong, OnFailure::Abort, server(), "partner.example");
     assert!(result.is_err());
     let outcome = slot.get().unwrap();
@@ -442,7 +442,7 @@ fn partner_requirement_refuses_sha1_in_a_handshake() {
     let server = || Server::new(vec![cert.clone()], key.clone_key());
     let partner = PartnerRequirement::new(Role::Outbound, Dialect::Rfc9525)
         .with_names([NamePattern::parse("sha1.example.net", Dialect::Rfc9525).unwrap()]);
-    let requirement = Requirement::Partner {
+    let requirement = CertificateCheck::Partner {
         anchors: None,
         partner: partner.clone(),
     };
@@ -462,7 +462,7 @@ fn partner_requirement_refuses_sha1_in_a_handshake() {
 
     let mut lenient = partner;
     lenient.danger_allow_weak_signatures = true;
-    let requirement = Requirement::Partner {
+    let requirement = CertificateCheck::Partner {
         anchors: None,
         partner: lenient,
     };
@@ -544,7 +544,7 @@ fn dane_hook_requirement() {
     ];
     for (i, (dane, want, trust, result_type)) in cases.into_iter().enumerate() {
         let (result, slot) = outbound(
-            Requirement::Dane(Arc::new(dane)),
+            CertificateCheck::Dane(Arc::new(dane)),
             OnFailure::Abort,
             server(),
             "mx.example.net",
@@ -558,8 +558,8 @@ fn dane_hook_requirement() {
 
 /// Runs an inbound handshake: the client presents `client_cert` (if any).
 fn inbound(
-    requirement: Requirement,
-    certificate: ClientCertificate,
+    requirement: CertificateCheck,
+    certificate: ClientCertRequest,
     on_failure: OnFailure,
     client_cert: Option<&Issued>,
     hints: Option<&TrustAnchors>,
@@ -576,7 +576,7 @@ fn inbound(
         key: our.key_der(),
         client_verifier: Some(verifier),
     };
-    let client_verifier = ServerVerifier::new(Requirement::EncryptOnly, OnFailure::Abort);
+    let client_verifier = ServerVerifier::new(CertificateCheck::EncryptOnly, OnFailure::Abort);
     let client = match client_cert {
         Some(c) => client_config_with_cert(client_verifier, vec![c.der.clone()], c.key_der()),
         None => client_config(client_verifier, false),
@@ -589,7 +589,7 @@ fn inbound(
 fn inbound_partner_with_client_certificate() {
     let partner_ca = Ca::root("Partner CA");
     let anchors = Arc::new(TrustAnchors::from_der([&partner_ca.der]).unwrap());
-    let requirement = || Requirement::Partner {
+    let requirement = || CertificateCheck::Partner {
         anchors: Some(anchors.clone()),
         partner: PartnerRequirement::new(Role::Inbound, Dialect::ExchangeConnector)
             .with_names([NamePattern::parse("*.contoso.com", Dialect::ExchangeConnector).unwrap()]),
@@ -601,7 +601,7 @@ fn inbound_partner_with_client_certificate() {
     ));
     let (client, server, slot) = inbound(
         requirement(),
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Abort,
         Some(&good),
         Some(&anchors),
@@ -619,7 +619,7 @@ fn inbound_partner_with_client_certificate() {
     ));
     let (_, server, slot) = inbound(
         requirement(),
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Abort,
         Some(&server_only),
         None,
@@ -636,7 +636,7 @@ fn inbound_partner_with_client_certificate() {
     let stranger = partner_ca.issue(&leaf(&["mail.fabrikam.com"], "mail.fabrikam.com"));
     let (_, server, slot) = inbound(
         requirement(),
-        ClientCertificate::Optional,
+        ClientCertRequest::Optional,
         OnFailure::Continue,
         Some(&stranger),
         None,
@@ -653,7 +653,7 @@ fn inbound_partner_with_client_certificate() {
     // No certificate: refused when required; Anonymous (empty slot) when optional.
     let (_, server, _) = inbound(
         requirement(),
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Abort,
         None,
         None,
@@ -661,7 +661,7 @@ fn inbound_partner_with_client_certificate() {
     assert_eq!(server, Err(rustls::Error::NoCertificatesPresented));
     let (client, server, slot) = inbound(
         requirement(),
-        ClientCertificate::Optional,
+        ClientCertRequest::Optional,
         OnFailure::Abort,
         None,
         None,

@@ -9,7 +9,7 @@ use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::connector::TlsSettings;
 use mailtls::policy::ladder::{next_rung, FailureClass, GateFacts, Rung};
 use mailtls::policy::{
-    Authentication, FailureAction, HostPlan, Level, Pin, PinAlgorithm, Requirement, TrustAnchors,
+    AnchorSource, Authentication, FailureAction, HostPlan, Level, Pin, PinAlgorithm, Requirement,
 };
 
 /// What the peer does, on every connection.
@@ -96,7 +96,7 @@ fn plan_for(requirement: Requirement) -> HostPlan {
 fn level(level: Level) -> HostPlan {
     let name = NamePattern::parse("mx.example.com", Dialect::PostfixMatch).unwrap();
     let pin = Pin::new(PinAlgorithm::Sha256, vec![7; 32]).unwrap();
-    plan_for(level.requirement(vec![name], vec![pin], TrustAnchors::Public))
+    plan_for(level.requirement(vec![name], vec![pin], AnchorSource::Public))
 }
 
 fn connector(settings: Option<TlsSettings>) -> HostPlan {

@@ -10,7 +10,7 @@ use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::connector::TlsSettings;
 use mailtls::policy::ladder::{next_rung, FailureClass, GateFacts, RefusalReason, Rung};
 use mailtls::policy::{
-    CipherSuite, HostPlan, Level, Pin, PinAlgorithm, SuiteSet, TlsVersion, TrustAnchors, VersionSet,
+    AnchorSource, CipherSuite, HostPlan, Level, Pin, PinAlgorithm, SuiteSet, TlsVersion, VersionSet,
 };
 use proptest::prelude::*;
 
@@ -32,7 +32,7 @@ fn plan(source: usize, versions: u8, suites: u16) -> HostPlan {
     let requirement = if let Some(level) = Level::ALL.get(source) {
         let name = NamePattern::parse("mx.example.com", Dialect::PostfixMatch).unwrap();
         let pin = Pin::new(PinAlgorithm::Sha256, vec![1; 32]).unwrap();
-        level.requirement(vec![name], vec![pin], TrustAnchors::Public)
+        level.requirement(vec![name], vec![pin], AnchorSource::Public)
     } else {
         let settings = [
             None,

@@ -9,7 +9,8 @@ mod server_support;
 use std::sync::Arc;
 
 use mailtls::cert::{
-    ClientCertificate, OnFailure, PartnerRequirement, Requirement, Role, TrustAnchors, TrustLevel,
+    CertificateCheck, ClientCertRequest, OnFailure, PartnerRequirement, Role, TrustAnchors,
+    TrustLevel,
 };
 use mailtls::names::{Dialect, NamePattern};
 use mailtls::policy::connector::Connectors;
@@ -21,7 +22,7 @@ use server_support::{codes, tls_config, Driver, Issued, Pki, TlsClient};
 fn partner_server(
     pki: &Pki,
     partner: &Pki,
-    certificate: ClientCertificate,
+    certificate: ClientCertRequest,
     on_failure: OnFailure,
 ) -> ServerConfig {
     let anchors = Arc::new(TrustAnchors::from_der([&partner.root()]).unwrap());
@@ -31,7 +32,7 @@ fn partner_server(
     let tls = config.tls.as_mut().unwrap();
     tls.client_auth = Some(ClientAuth {
         certificate,
-        requirement: Requirement::Partner {
+        requirement: CertificateCheck::Partner {
             anchors: Some(Arc::clone(&anchors)),
             partner: rule,
         },
@@ -77,7 +78,7 @@ fn partner_with_the_right_certificate_is_accepted() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Continue,
     );
     let identity = partner.issue("relay.partner.example");
@@ -96,7 +97,7 @@ fn partner_certificate_with_the_wrong_name_is_refused_550_5_7_1() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Continue,
     );
     let identity = partner.issue("relay.other.example");
@@ -114,7 +115,7 @@ fn certificate_from_an_untrusted_ca_is_refused_550_5_7_1() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Optional,
+        ClientCertRequest::Optional,
         OnFailure::Continue,
     );
     let identity = impostor.issue("relay.partner.example");
@@ -130,7 +131,7 @@ fn no_certificate_where_one_is_required_is_refused_530_5_7_0() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Continue,
     );
     let (_, outcome, reply) = mail_over_tls(config, &pki, None);
@@ -145,7 +146,7 @@ fn no_certificate_where_one_is_optional_is_accepted() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Optional,
+        ClientCertRequest::Optional,
         OnFailure::Continue,
     );
     let (driver, outcome, reply) = mail_over_tls(config, &pki, None);
@@ -161,7 +162,7 @@ fn required_certificate_with_abort_fails_the_handshake_without_one() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Required,
+        ClientCertRequest::Required,
         OnFailure::Abort,
     );
     let mut driver = Driver::new(config);
@@ -189,7 +190,7 @@ fn wrong_certificate_with_abort_fails_the_handshake() {
     let config = partner_server(
         &pki,
         &partner,
-        ClientCertificate::Optional,
+        ClientCertRequest::Optional,
         OnFailure::Abort,
     );
     let mut driver = Driver::new(config);
@@ -229,8 +230,8 @@ fn connector_server(pki: &Pki, partner: &Pki, connectors: &str) -> ServerConfig 
     let anchors = Arc::new(TrustAnchors::from_der([&partner.root()]).unwrap());
     let mut config = tls_config(pki);
     config.tls.as_mut().unwrap().client_auth = Some(ClientAuth {
-        certificate: ClientCertificate::Optional,
-        requirement: Requirement::Chain {
+        certificate: ClientCertRequest::Optional,
+        requirement: CertificateCheck::Chain {
             anchors: Arc::clone(&anchors),
         },
         on_failure: OnFailure::Continue,

@@ -407,7 +407,7 @@ fn presentation_and_rdata_of_computed_vectors_agree() {
 
 mod hook {
     use super::*;
-    use mailtls::cert::{evaluate, Requirement, Role, TrustLevel};
+    use mailtls::cert::{evaluate, CertificateCheck, Role, TrustLevel};
     use mailtls::names::{DnsName, HostId};
     use mailtls::policy::dane::TlsaCheck;
     use std::sync::Arc;
@@ -424,7 +424,7 @@ mod hook {
         );
         let host = HostId::Dns(DnsName::parse("mx.example.net").unwrap());
         evaluate(
-            &Requirement::Dane(Arc::new(check)),
+            &CertificateCheck::Dane(Arc::new(check)),
             Role::Outbound,
             leaf,
             chain,

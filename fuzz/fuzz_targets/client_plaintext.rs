@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use mailtls::client::{Attempt, ClientEvent, ClientSession, ClientSettings, Envelope};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::ladder::Rung;
-use mailtls::policy::{HostPlan, Level, TrustAnchors};
+use mailtls::policy::{HostPlan, Level, AnchorSource};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use mailtls::Timestamp;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -78,7 +78,7 @@ fn fixture() -> &'static Fixture {
             HostPlan::new(
                 host.clone(),
                 25,
-                level.requirement(names.clone(), Vec::new(), TrustAnchors::Public),
+                level.requirement(names.clone(), Vec::new(), AnchorSource::Public),
             )
         };
         Fixture {

@@ -16,7 +16,7 @@
 //!   [`TrustAnchors`] (Postfix `tafile` semantics: an anchor may be an intermediate).
 //! - [`Outcome`], [`TrustLevel`] and [`VerifyError::result_type`] map verdicts to Postfix's
 //!   trust words and RFC 8460 result types.
-//! - [`ServerVerifier`] and [`ClientVerifier`] plug a [`Requirement`] into rustls and leave the
+//! - [`ServerVerifier`] and [`ClientVerifier`] plug a [`CertificateCheck`] into rustls and leave the
 //!   outcome in an [`OutcomeSlot`].
 //!
 //! Nothing here reads a clock: every check takes `now` as a [`Timestamp`](crate::Timestamp).
@@ -39,6 +39,6 @@ pub use outcome::{Outcome, TrustLevel, VerifyError};
 pub use partner::{KeyStrength, PartnerError, PartnerRequirement, PartnerRule, Role};
 pub use pin::{base64_encode, hex_colon, Fingerprints, Pin, PinDigest, PinError, PinTarget};
 pub use verify::{
-    evaluate, ring_provider, ClientCertificate, ClientVerifier, DaneCheck, DaneMatch, OnFailure,
-    OutcomeSlot, Requirement, ServerVerifier,
+    evaluate, ring_provider, CertificateCheck, ClientCertRequest, ClientVerifier, DaneCheck,
+    DaneMatch, OnFailure, OutcomeSlot, ServerVerifier,
 };

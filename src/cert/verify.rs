@@ -34,7 +34,7 @@ use crate::Timestamp;
 /// What a peer certificate must satisfy.
 #[non_exhaustive]
 #[derive(Clone, Debug)]
-pub enum Requirement {
+pub enum CertificateCheck {
     /// The chain must validate to `anchors`; names are not checked (Exchange
     /// `CertificateValidation`).
     Chain {
@@ -110,7 +110,7 @@ pub enum OnFailure {
 
 /// Whether an inbound client must present a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ClientCertificate {
+pub enum ClientCertRequest {
     /// Ask for one; a client without one is Anonymous.
     Optional,
     /// Refuse the handshake without one.
@@ -152,7 +152,7 @@ impl OutcomeSlot {
 /// Applies `requirement` to a presented chain for a peer in `role`, at `now`. `peer_name` is
 /// the name the connection is for (SNI), used when a requirement has no explicit reference.
 pub fn evaluate(
-    requirement: &Requirement,
+    requirement: &CertificateCheck,
     role: Role,
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
@@ -193,7 +193,7 @@ pub fn evaluate(
 type Judgement = Result<TrustLevel, (TrustLevel, VerifyError)>;
 
 fn judge(
-    requirement: &Requirement,
+    requirement: &CertificateCheck,
     role: Role,
     facts: &CertFacts,
     end_entity: &CertificateDer<'_>,
@@ -204,13 +204,13 @@ fn judge(
     let untrusted = |e: VerifyError| (TrustLevel::Untrusted, e);
     let trusted = |e: VerifyError| (TrustLevel::Trusted, e);
     match requirement {
-        Requirement::EncryptOnly => Ok(TrustLevel::Untrusted),
-        Requirement::Chain { anchors } => {
+        CertificateCheck::EncryptOnly => Ok(TrustLevel::Untrusted),
+        CertificateCheck::Chain { anchors } => {
             validate_chain(end_entity, intermediates, anchors, now, role)
                 .map_err(|e| untrusted(e.into()))?;
             Ok(TrustLevel::Trusted)
         }
-        Requirement::ChainAndName {
+        CertificateCheck::ChainAndName {
             anchors,
             dialect,
             references,
@@ -220,7 +220,7 @@ fn judge(
             check_names(facts, *dialect, references, peer_name).map_err(trusted)?;
             Ok(TrustLevel::Verified)
         }
-        Requirement::Pins(pins) => {
+        CertificateCheck::Pins(pins) => {
             if pins.iter().any(|p| facts.fingerprints.matches(p)) {
                 Ok(TrustLevel::Verified)
             } else {
@@ -233,7 +233,7 @@ fn judge(
                 )))
             }
         }
-        Requirement::Partner { anchors, partner } => {
+        CertificateCheck::Partner { anchors, partner } => {
             let chained = match anchors {
                 Some(anchors) => {
                     validate_chain(end_entity, intermediates, anchors, now, role)
@@ -252,7 +252,7 @@ fn judge(
                 .map_err(|e| (level, VerifyError::Partner(e)))?;
             Ok(TrustLevel::Verified)
         }
-        Requirement::Dane(check) => match check.check(end_entity, intermediates, now) {
+        CertificateCheck::Dane(check) => match check.check(end_entity, intermediates, now) {
             Ok(DaneMatch::EndEntity) => Ok(TrustLevel::Verified),
             Ok(DaneMatch::TrustAnchor {
                 anchor,
@@ -304,21 +304,21 @@ fn check_names(
     }
 }
 
-/// The outbound verifier: applies a [`Requirement`] to the server's certificate, and
+/// The outbound verifier: applies a [`CertificateCheck`] to the server's certificate, and
 /// optionally evaluates a second, report-only requirement (MTA-STS `testing`) whose verdict
 /// never affects the handshake.
 #[derive(Debug)]
 pub struct ServerVerifier {
-    requirement: Requirement,
+    requirement: CertificateCheck,
     on_failure: OnFailure,
     slot: OutcomeSlot,
-    report_only: Option<(Requirement, OutcomeSlot)>,
+    report_only: Option<(CertificateCheck, OutcomeSlot)>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ServerVerifier {
     /// A verifier applying `requirement`, recording into a fresh slot.
-    pub fn new(requirement: Requirement, on_failure: OnFailure) -> Self {
+    pub fn new(requirement: CertificateCheck, on_failure: OnFailure) -> Self {
         Self {
             requirement,
             on_failure,
@@ -331,7 +331,7 @@ impl ServerVerifier {
     /// Also evaluates `requirement` on every certificate, recording its verdict in
     /// [`report_slot`](Self::report_slot) without ever failing the handshake on it.
     #[must_use]
-    pub fn with_report_only(mut self, requirement: Requirement) -> Self {
+    pub fn with_report_only(mut self, requirement: CertificateCheck) -> Self {
         self.report_only = Some((requirement, OutcomeSlot::new()));
         self
     }
@@ -408,14 +408,14 @@ impl ServerCertVerifier for ServerVerifier {
     }
 }
 
-/// The inbound verifier: asks partners for a certificate and applies a [`Requirement`].
+/// The inbound verifier: asks partners for a certificate and applies a [`CertificateCheck`].
 ///
-/// When the client sends no certificate (allowed with [`ClientCertificate::Optional`]), the
+/// When the client sends no certificate (allowed with [`ClientCertRequest::Optional`]), the
 /// verifier is not called and the slot stays empty: the peer is Anonymous.
 #[derive(Debug)]
 pub struct ClientVerifier {
-    requirement: Requirement,
-    certificate: ClientCertificate,
+    requirement: CertificateCheck,
+    certificate: ClientCertRequest,
     on_failure: OnFailure,
     slot: OutcomeSlot,
     algorithms: WebPkiSupportedAlgorithms,
@@ -426,8 +426,8 @@ impl ClientVerifier {
     /// A verifier applying `requirement` to client certificates. The subjects of `hints`
     /// (usually the partner anchors) are sent as acceptable CA names.
     pub fn new(
-        requirement: Requirement,
-        certificate: ClientCertificate,
+        requirement: CertificateCheck,
+        certificate: ClientCertRequest,
         on_failure: OnFailure,
         hints: Option<&TrustAnchors>,
     ) -> Self {
@@ -462,7 +462,7 @@ impl ClientCertVerifier for ClientVerifier {
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        self.certificate == ClientCertificate::Required
+        self.certificate == ClientCertRequest::Required
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

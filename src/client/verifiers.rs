@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::cert::{self, OnFailure, OutcomeSlot, ServerVerifier};
 use crate::names::Dialect;
-use crate::policy::{Authentication, HostPlan, Requirement, TrustAnchors};
+use crate::policy::{AnchorSource, Authentication, HostPlan, Requirement};
 
 /// A verifier for one attempt, and the slots its verdicts land in.
 #[derive(Clone, Debug)]
@@ -115,10 +115,10 @@ impl PlanVerifiers {
     }
 
     /// Whether the anchors of `trust` were supplied: a replacement set, or the file.
-    pub fn has_anchors_for(&self, trust: &TrustAnchors) -> bool {
+    pub fn has_anchors_for(&self, trust: &AnchorSource) -> bool {
         match trust {
-            TrustAnchors::Public => true,
-            TrustAnchors::Files(paths) => {
+            AnchorSource::Public => true,
+            AnchorSource::Files(paths) => {
                 self.replacement.is_some()
                     || paths
                         .iter()
@@ -129,11 +129,11 @@ impl PlanVerifiers {
 
     /// The certificate requirement and failure mode for `requirement`: the one compilation
     /// of the requirement vocabulary.
-    pub fn compile(&self, requirement: &Requirement) -> (cert::Requirement, OnFailure) {
+    pub fn compile(&self, requirement: &Requirement) -> (cert::CertificateCheck, OnFailure) {
         match &requirement.authentication {
-            Authentication::None => (cert::Requirement::EncryptOnly, OnFailure::Continue),
+            Authentication::None => (cert::CertificateCheck::EncryptOnly, OnFailure::Continue),
             Authentication::Chain(trust) => (
-                cert::Requirement::Chain {
+                cert::CertificateCheck::Chain {
                     anchors: self.anchors(trust),
                 },
                 OnFailure::Abort,
@@ -142,7 +142,7 @@ impl PlanVerifiers {
                 trust,
                 reference_ids,
             } => (
-                cert::Requirement::ChainAndName {
+                cert::CertificateCheck::ChainAndName {
                     anchors: self.anchors(trust),
                     dialect: reference_ids
                         .first()
@@ -152,15 +152,15 @@ impl PlanVerifiers {
                 OnFailure::Abort,
             ),
             Authentication::Pins(pins) => (
-                cert::Requirement::Pins(pins.iter().flat_map(|p| p.cert_pins()).collect()),
+                cert::CertificateCheck::Pins(pins.iter().flat_map(|p| p.cert_pins()).collect()),
                 OnFailure::Abort,
             ),
             Authentication::Tlsa(dane) => (
-                cert::Requirement::Dane(Arc::new(dane.check())),
+                cert::CertificateCheck::Dane(Arc::new(dane.check())),
                 OnFailure::Abort,
             ),
             // Unresolved DANE (no precedence overlay ran): nothing can match.
-            Authentication::Dane(_) => (cert::Requirement::Pins(Vec::new()), OnFailure::Abort),
+            Authentication::Dane(_) => (cert::CertificateCheck::Pins(Vec::new()), OnFailure::Abort),
         }
     }
 
@@ -169,17 +169,17 @@ impl PlanVerifiers {
         self.handle(plan, None)
     }
 
-    fn anchors(&self, trust: &TrustAnchors) -> Arc<cert::TrustAnchors> {
+    fn anchors(&self, trust: &AnchorSource) -> Arc<cert::TrustAnchors> {
         if let Some(replacement) = &self.replacement {
             return Arc::clone(replacement);
         }
         match trust {
-            TrustAnchors::Public => Arc::clone(&self.public),
-            TrustAnchors::Files(paths) if paths.len() == 1 => paths
+            AnchorSource::Public => Arc::clone(&self.public),
+            AnchorSource::Files(paths) if paths.len() == 1 => paths
                 .first()
                 .and_then(|path| self.files.iter().find(|(p, _)| p == path))
                 .map_or_else(Arc::default, |(_, anchors)| Arc::clone(anchors)),
-            TrustAnchors::Files(paths) => {
+            AnchorSource::Files(paths) => {
                 let mut merged = cert::TrustAnchors::new();
                 for path in paths {
                     match self.files.iter().find(|(p, _)| p == path) {

@@ -10,7 +10,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::cert;
 use crate::client::PlanVerifiers;
-use crate::policy::{Decision, HostPlan, TrustAnchors};
+use crate::policy::{AnchorSource, Decision, HostPlan};
 
 /// A trust-anchor file that could not be loaded.
 #[non_exhaustive]
@@ -58,7 +58,7 @@ pub fn verifiers_for_hosts<'a>(
     let mut verifiers = PlanVerifiers::new(public);
     let mut loaded: Vec<&PathBuf> = Vec::new();
     for host in hosts {
-        let Some(TrustAnchors::Files(paths)) = host.requirement.authentication.trust_anchors()
+        let Some(AnchorSource::Files(paths)) = host.requirement.authentication.trust_anchors()
         else {
             continue;
         };

@@ -537,7 +537,7 @@ pub fn next_rung_remembered(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::requirement::{Authentication, Encryption, Requirement, TrustAnchors};
+    use crate::policy::requirement::{AnchorSource, Authentication, Encryption, Requirement};
 
     fn host(encryption: Encryption, authentication: Authentication) -> HostPlan {
         HostPlan::new(mx(), 25, Requirement::new(encryption, authentication))
@@ -558,7 +558,7 @@ mod tests {
     fn chain() -> HostPlan {
         host(
             Encryption::Required,
-            Authentication::Chain(TrustAnchors::Public),
+            Authentication::Chain(AnchorSource::Public),
         )
     }
 

@@ -47,7 +47,7 @@ pub use plan::{
 pub use precedence::{Decision, HostAction, HostDecision, TestingPolicy};
 pub use protocol::{CipherSuite, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet};
 pub use requirement::{
-    Authentication, DaneAuthentication, DaneRequirement, Encryption, Level, Pin, PinAlgorithm,
-    Requirement, TrustAnchors,
+    AnchorSource, Authentication, DaneAuthentication, DaneRequirement, Encryption, Level, Pin,
+    PinAlgorithm, Requirement,
 };
 pub use status::Status;

@@ -12,7 +12,7 @@ use super::plan::{
 };
 use super::postfix::{PolicyTable, TableHit};
 use super::protocol::ProtocolPolicy;
-use super::requirement::{Authentication, Level, Requirement, TrustAnchors};
+use super::requirement::{AnchorSource, Authentication, Level, Requirement};
 use crate::names::{Dialect, DnsName, HostId, NamePattern};
 
 /// The outbound configuration: default level, SNI strategy, and the optional sources.
@@ -198,7 +198,7 @@ fn from_table(
             message: warning.message.clone(),
         });
     }
-    if let TrustAnchors::Files(files) = &entry.trust {
+    if let AnchorSource::Files(files) = &entry.trust {
         trace.push(Rule::TrustAnchorFiles { count: files.len() });
     }
     let names = if entry.names.is_empty() {
@@ -253,7 +253,7 @@ impl<'a> SitePolicy<'a> {
     /// A level with its Postfix default name strategies and the public roots.
     pub(crate) fn for_level(level: Level, sni: &'a SniStrategy) -> Self {
         Self {
-            requirement: level.requirement(Vec::new(), Vec::new(), TrustAnchors::Public),
+            requirement: level.requirement(Vec::new(), Vec::new(), AnchorSource::Public),
             names: default_names(level),
             dialect: default_dialect(level),
             protocols: ProtocolPolicy::MODERN,

@@ -714,13 +714,13 @@ mod tests {
     #[test]
     fn ladders_follow_requirement_and_protocols() {
         use super::super::protocol::{SuiteSet, TlsVersion, VersionSet};
-        use super::super::requirement::{Encryption, Level, TrustAnchors};
+        use super::super::requirement::{AnchorSource, Encryption, Level};
         let may = HostPlan::new(host("mx.example.com"), 25, Requirement::opportunistic());
         assert_eq!(may.ladder().iter().collect::<Vec<_>>(), Rung::ALL.to_vec());
         let none = HostPlan::new(
             host("mx.example.com"),
             25,
-            Level::None.requirement(vec![], vec![], TrustAnchors::Public),
+            Level::None.requirement(vec![], vec![], AnchorSource::Public),
         );
         assert_eq!(none.ladder().iter().collect::<Vec<_>>(), [Rung::Plaintext]);
         let mut encrypt = HostPlan::new(

@@ -39,7 +39,7 @@ pub use super::explain::{OverruleReason, Source, Step, StepOutcome};
 use super::mta_sts::{StsLookup, StsMode, StsPolicy};
 use super::plan::{FailureAction, HostPlan, Plan};
 use super::requirement::{
-    Authentication, DaneAuthentication, Encryption, Requirement, TrustAnchors,
+    AnchorSource, Authentication, DaneAuthentication, Encryption, Requirement,
 };
 use super::requiretls::{self, MessageTls};
 use super::status::Status;
@@ -714,7 +714,7 @@ fn sts_requirement(
             Requirement::new(
                 Encryption::Required,
                 Authentication::ChainAndName {
-                    trust: TrustAnchors::Public,
+                    trust: AnchorSource::Public,
                     reference_ids: vec![NamePattern::exact(name.clone(), Dialect::MtaStsMx)],
                 },
             ),

@@ -118,7 +118,7 @@ impl Level {
         self,
         reference_ids: Vec<NamePattern>,
         pins: Vec<Pin>,
-        trust: TrustAnchors,
+        trust: AnchorSource,
     ) -> Requirement {
         let authentication = match self {
             Self::None | Self::May | Self::Encrypt => Authentication::None,
@@ -240,12 +240,12 @@ pub enum Authentication {
     None,
     /// A valid chain to a trust anchor, without a name check (Exchange
     /// `CertificateValidation`).
-    Chain(TrustAnchors),
+    Chain(AnchorSource),
     /// A valid chain and a certificate name matching one of the reference identifiers (Postfix
     /// `verify`/`secure`, Exchange `DomainValidation`).
     ChainAndName {
         /// Where the chain must end.
-        trust: TrustAnchors,
+        trust: AnchorSource,
         /// The reference identifiers, each read in its own dialect (Postfix `match=` names in
         /// [`Dialect::PostfixMatch`](crate::names::Dialect::PostfixMatch), an Exchange
         /// `tls_domain` in [`Dialect::ExchangeConnector`](crate::names::Dialect::ExchangeConnector)).
@@ -281,7 +281,7 @@ impl Authentication {
     }
 
     /// The trust anchors a chain must end in, if the requirement validates a chain.
-    pub fn trust_anchors(&self) -> Option<&TrustAnchors> {
+    pub fn trust_anchors(&self) -> Option<&AnchorSource> {
         match self {
             Self::Chain(trust) | Self::ChainAndName { trust, .. } => Some(trust),
             Self::None | Self::Pins(_) | Self::Dane(_) | Self::Tlsa(_) => None,
@@ -374,7 +374,7 @@ impl DaneAuthentication {
 /// Where a certificate chain must end.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum TrustAnchors {
+pub enum AnchorSource {
     /// The public (web PKI) roots the caller configured for the whole process.
     Public,
     /// Trust-anchor files (Postfix `tafile=`): the caller loads them; the core reads no files.
@@ -383,7 +383,7 @@ pub enum TrustAnchors {
     Files(Vec<PathBuf>),
 }
 
-impl fmt::Display for TrustAnchors {
+impl fmt::Display for AnchorSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Public => f.write_str("the public roots"),
@@ -541,7 +541,7 @@ mod tests {
             let id =
                 NamePattern::parse("example.com", crate::names::Dialect::PostfixMatch).unwrap();
             let pin = Pin::new(PinAlgorithm::Sha256, vec![0; 32]).unwrap();
-            let req = level.requirement(vec![id], vec![pin], TrustAnchors::Public);
+            let req = level.requirement(vec![id], vec![pin], AnchorSource::Public);
             assert_eq!(req.encryption, encryption, "{level}");
             assert_eq!(req.authentication.verifies(), verifies, "{level}");
             assert_eq!(req.allows_plaintext(), plaintext, "{level}");

@@ -182,7 +182,7 @@ pub fn check_post_tls_capabilities(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::requirement::{Encryption, Level, TrustAnchors};
+    use crate::policy::requirement::{AnchorSource, Encryption, Level};
 
     #[test]
     fn header_values() {
@@ -202,13 +202,13 @@ mod tests {
     fn plan_and_session_conditions() {
         let on = MessageTls::new(true, []);
         let off = MessageTls::default();
-        let verify = Level::Verify.requirement(vec![], vec![], TrustAnchors::Public);
+        let verify = Level::Verify.requirement(vec![], vec![], AnchorSource::Public);
         let encrypt = Requirement::new(Encryption::Required, Authentication::None);
         let chain_only = Requirement::new(
             Encryption::Required,
-            Authentication::Chain(TrustAnchors::Public),
+            Authentication::Chain(AnchorSource::Public),
         );
-        let dane = Level::Dane.requirement(vec![], vec![], TrustAnchors::Public);
+        let dane = Level::Dane.requirement(vec![], vec![], AnchorSource::Public);
         assert_eq!(check_plan(on, &verify, true), Ok(()));
         assert_eq!(check_plan(on, &dane, true), Ok(()));
         assert_eq!(

@@ -5,7 +5,7 @@ use core::net::IpAddr;
 use core::time::Duration;
 use std::sync::Arc;
 
-use crate::cert::{ClientCertificate, OnFailure, Requirement, TrustAnchors};
+use crate::cert::{CertificateCheck, ClientCertRequest, OnFailure, TrustAnchors};
 use crate::policy::connector::Connectors;
 
 /// The configuration every inbound session of one listener shares (wrap it in an `Arc`).
@@ -71,14 +71,14 @@ impl ServerTls {
 /// connection alone; it comes out in [`ServerEvent::TlsEstablished`](super::ServerEvent).
 #[derive(Clone, Debug)]
 pub struct ClientAuth {
-    /// Whether a client must present a certificate. With [`ClientCertificate::Required`] and
+    /// Whether a client must present a certificate. With [`ClientCertRequest::Required`] and
     /// [`OnFailure::Abort`] a client without one fails the handshake; with
     /// [`OnFailure::Continue`] the handshake completes and `MAIL FROM` is refused
     /// `530 5.7.0`.
-    pub certificate: ClientCertificate,
+    pub certificate: ClientCertRequest,
     /// What a presented certificate must satisfy (for a partner: chain to the partner's
     /// anchors and the `TlsSenderCertificateName` rule).
-    pub requirement: Requirement,
+    pub requirement: CertificateCheck,
     /// Fail the handshake when a certificate does not satisfy the requirement
     /// ([`OnFailure::Abort`]), or record the failure and refuse `MAIL FROM` with
     /// `550 5.7.1` ([`OnFailure::Continue`]), which the client can log and report.

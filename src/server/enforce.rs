@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rustls::server::danger::ClientCertVerifier;
 
 use crate::cert::{
-    ClientCertificate, ClientVerifier, OnFailure, Outcome, OutcomeSlot, Requirement, TrustLevel,
+    CertificateCheck, ClientCertRequest, ClientVerifier, OnFailure, Outcome, OutcomeSlot,
+    TrustLevel,
 };
 use crate::policy::connector::Connectors;
 use crate::policy::inbound::{
@@ -117,7 +118,7 @@ impl Enforcement {
                 // To answer a missing certificate in SMTP, the handshake must let it through.
                 let certificate = match auth.on_failure {
                     OnFailure::Abort => auth.certificate,
-                    OnFailure::Continue => ClientCertificate::Optional,
+                    OnFailure::Continue => ClientCertRequest::Optional,
                 };
                 Some(ClientVerifier::new(
                     auth.requirement.clone(),
@@ -129,8 +130,8 @@ impl Enforcement {
             // Connectors name partner certificates but no anchors were configured: ask for a
             // certificate to read its names; it counts as not verified.
             None if self.connectors_want_certificates() => Some(ClientVerifier::new(
-                Requirement::EncryptOnly,
-                ClientCertificate::Optional,
+                CertificateCheck::EncryptOnly,
+                ClientCertRequest::Optional,
                 OnFailure::Continue,
                 None,
             )),
@@ -171,7 +172,7 @@ impl Enforcement {
         let auth = self.client_auth.as_ref()?;
         self.tls.as_ref()?;
         match &self.client_certificate {
-            None if auth.certificate == ClientCertificate::Required => Some(refusal(
+            None if auth.certificate == ClientCertRequest::Required => Some(refusal(
                 Code::ENCRYPTION_REQUIRED,
                 (5, 7, 0),
                 "Client certificate required",

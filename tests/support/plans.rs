@@ -6,7 +6,7 @@ use mailtls::cert::TrustAnchors as CertAnchors;
 use mailtls::client::{Attempt, ClientSession, ClientSettings, Envelope, PlanVerifiers};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::ladder::Rung;
-use mailtls::policy::{HostPlan, Level, Pin, PinAlgorithm, TrustAnchors};
+use mailtls::policy::{AnchorSource, HostPlan, Level, Pin, PinAlgorithm};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use rustls::client::danger::ServerCertVerifier;
 
@@ -24,7 +24,7 @@ pub fn plan(level: Level) -> HostPlan {
     let requirement = level.requirement(
         vec![NamePattern::parse(MX_NAME, Dialect::PostfixCertificate).unwrap()],
         vec![pin],
-        TrustAnchors::Public,
+        AnchorSource::Public,
     );
     HostPlan::new(HostId::parse(MX_NAME).unwrap(), 25, requirement)
 }

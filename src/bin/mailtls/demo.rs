@@ -584,8 +584,8 @@ impl Pki {
         let _ = anchors.add_der(self.ca.der());
         let anchors = Arc::new(anchors);
         mailtls::server::ClientAuth {
-            certificate: mailtls::cert::ClientCertificate::Optional,
-            requirement: mailtls::cert::Requirement::Chain {
+            certificate: mailtls::cert::ClientCertRequest::Optional,
+            requirement: mailtls::cert::CertificateCheck::Chain {
                 anchors: Arc::clone(&anchors),
             },
             on_failure: mailtls::cert::OnFailure::Continue,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use mailtls::cert::{self, ClientCertificate, OnFailure, Outcome};
+use mailtls::cert::{self, ClientCertRequest, OnFailure, Outcome};
 use mailtls::io::{blocking, Answer, SessionEnd};
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::inbound::{
@@ -71,8 +71,8 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
                 .map_err(|e| Failure::config(format!("--client-ca {}: {e}", path.display())))?,
         );
         tls.client_auth = Some(ClientAuth {
-            certificate: ClientCertificate::Optional,
-            requirement: cert::Requirement::Chain {
+            certificate: ClientCertRequest::Optional,
+            requirement: cert::CertificateCheck::Chain {
                 anchors: Arc::clone(&anchors),
             },
             // The connectors decide what an unverified certificate means.

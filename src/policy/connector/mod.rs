@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::plan::ClientCertificate;
-use super::requirement::{Authentication, Encryption, Requirement, TrustAnchors};
+use super::requirement::{AnchorSource, Authentication, Encryption, Requirement};
 use crate::names::{Dialect, DnsName, HostId, NamePattern};
 pub use cidr::IpNetwork;
 pub(crate) use index::DomainIndex;
@@ -95,12 +95,12 @@ impl TlsSettings {
             }
             Some(Self::CertificateValidation) => Requirement::new(
                 Encryption::Required,
-                Authentication::Chain(TrustAnchors::Public),
+                Authentication::Chain(AnchorSource::Public),
             ),
             Some(Self::DomainValidation) => Requirement::new(
                 Encryption::Required,
                 Authentication::ChainAndName {
-                    trust: TrustAnchors::Public,
+                    trust: AnchorSource::Public,
                     reference_ids: domain.into_iter().collect(),
                 },
             ),

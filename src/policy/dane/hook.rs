@@ -1,7 +1,7 @@
 //! The bridge from the certificate verifier to the TLSA matching: [`TlsaCheck`] implements
 //! [`cert::DaneCheck`](crate::cert::DaneCheck), so a
 //! [`cert::ServerVerifier`](crate::cert::ServerVerifier) built with
-//! `cert::Requirement::Dane(Arc::new(TlsaCheck::new(..)))` calls [`verify_chain`] during the
+//! `cert::CertificateCheck::Dane(Arc::new(TlsaCheck::new(..)))` calls [`verify_chain`] during the
 //! handshake.
 
 use rustls_pki_types::CertificateDer;

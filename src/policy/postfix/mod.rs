@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use super::fast_hash::FastMap;
 use super::plan::{Destination, NameSource, SniStrategy};
 use super::protocol::ProtocolPolicy;
-use super::requirement::{Level, Pin, TrustAnchors};
+use super::requirement::{AnchorSource, Level, Pin};
 use crate::names::{Dialect, NamePattern};
 use lexer::Token;
 pub use lexer::MAX_LOGICAL_LINE;
@@ -51,7 +51,7 @@ pub struct PolicyEntry {
     /// `match=` digests (`fingerprint`).
     pub pins: Vec<Pin>,
     /// `tafile=` paths, or the public roots.
-    pub trust: TrustAnchors,
+    pub trust: AnchorSource,
     /// What `protocols=` and `exclude=` leave (never below TLS 1.2).
     pub protocols: ProtocolPolicy,
     /// `servername=`, when given.
@@ -283,7 +283,7 @@ fn parse_entry(tokens: &[Token<'_>]) -> Result<PolicyEntry, TableError> {
         level,
         names: Vec::new(),
         pins: Vec::new(),
-        trust: TrustAnchors::Public,
+        trust: AnchorSource::Public,
         protocols: ProtocolPolicy::MODERN,
         servername: None,
         connection_reuse: false,
@@ -408,7 +408,7 @@ fn parse_entry(tokens: &[Token<'_>]) -> Result<PolicyEntry, TableError> {
         return Err(at(level_token, TableErrorKind::MissingFingerprint));
     }
     if !tafiles.is_empty() {
-        entry.trust = TrustAnchors::Files(tafiles);
+        entry.trust = AnchorSource::Files(tafiles);
     }
     Ok(entry)
 }

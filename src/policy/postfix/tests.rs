@@ -94,7 +94,7 @@ fn attributes_map_onto_the_entry() {
     assert_eq!(a.names, [NameSource::Hostname, NameSource::NextHop]);
     assert_eq!(
         a.trust,
-        TrustAnchors::Files(vec![
+        AnchorSource::Files(vec![
             "/etc/ta1.pem".into(),
             "/etc/ta2.pem".into(),
             "/etc/ta3.pem".into()
