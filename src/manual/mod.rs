@@ -5,6 +5,9 @@
 //! 1. [`_01_starttls_pitfalls`]: what goes wrong around STARTTLS, and the invariants mailtls
 //!    holds against hostile peers.
 //! 2. [`_02_defaults`]: the defaults, and why each is safe.
+//! 3. [`_03_outbound_path`]: plan, decision, delivery, attempts, outcomes: how every
+//!    outbound delivery goes, and what each step is for.
 
 pub mod _01_starttls_pitfalls;
 pub mod _02_defaults;
+pub mod _03_outbound_path;

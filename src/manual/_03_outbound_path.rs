@@ -1,0 +1,51 @@
+//! # The one outbound path
+//!
+//! Every outbound delivery, from Rust, from C and from the `mailtls` command, goes the same
+//! way, and each arrow is a value you can print:
+//!
+//! ```text
+//! configuration ─► Plan ─┐
+//! discovery answers ─────┼─► precedence::apply ─► Decision ─► Delivery ─► AttemptRecord ─► SessionOutcome
+//! message flags ─────────┘        (policy)                    (client)    (one per try)     (TLS-RPT)
+//! ```
+//!
+//! - **Plan** ([`policy::explain`](fn@crate::policy::explain)): what the configuration (an
+//!   outbound connector, a Postfix table entry or the default level) asks of each candidate
+//!   host, in the one requirement vocabulary: [`Encryption`](crate::policy::Encryption) ×
+//!   [`Authentication`](crate::policy::Authentication) (nothing, chain, chain and name, pins,
+//!   DANE).
+//! - **Decision** ([`precedence::apply`](crate::policy::precedence::apply), or
+//!   [`Decision::from_plan`](crate::policy::Decision::from_plan) with no discovery answers):
+//!   REQUIRETLS, `TLS-Required: No`, DANE and MTA-STS laid over the plan host by host. A host
+//!   is either connected to under a refined requirement (DANE with usable TLSA becomes
+//!   [`Authentication::Tlsa`](crate::policy::Authentication::Tlsa), carrying the records) or
+//!   skipped with a reply and an RFC 8460 result type. MTA-STS `testing` becomes a
+//!   [`TestingPolicy`](crate::policy::TestingPolicy): evaluated, reported, never enforced.
+//!   Every step lands in the plan's trace; print the Decision to read it.
+//! - **Delivery** ([`client::Delivery`](crate::client::Delivery)): the Decision is its only
+//!   input. It never contacts a skipped host (it records it), compiles each host's requirement
+//!   into a certificate verifier in one place
+//!   ([`PlanVerifiers::compile`](crate::client::PlanVerifiers::compile)), and walks the
+//!   ladder's rungs, each on a new connection.
+//! - **AttemptRecord**: how one try ended, with the host decision that governed it, so
+//!   [`session_outcome`](crate::client::AttemptRecord::session_outcome) gives the TLS-RPT
+//!   session record counted against the right policy (a TLSA policy when DANE decided, the
+//!   MTA-STS policy when it applies, `no-policy-found` otherwise; policies found but overruled
+//!   are listed, never counted).
+//!
+//! ## What no discovery means
+//!
+//! mailtls does not look anything up by itself yet. Without discovery answers,
+//! [`Decision::from_plan`](crate::policy::Decision::from_plan) treats `dane` as Postfix does
+//! without DNSSEC support (effective `may`, and the trace says so) and skips every host of a
+//! `dane-only` destination (a mandatory policy is never met by downgrading it). A verifier
+//! compiled from an unresolved DANE requirement matches nothing.
+//!
+//! ## MTA-STS `testing`
+//!
+//! RFC 8461 §5: a `testing` policy must not change delivery, but its failures are reported.
+//! The certificate verifier evaluates the policy's requirement (PKIX chain to the public
+//! roots and the MX host name) beside the enforced one, recording its verdict separately; the
+//! attempt's [`report_result`](crate::client::AttemptRecord::report_result) is what `enforce`
+//! would have said: the certificate failure, `starttls-not-supported` for a plaintext
+//! session, or `validation-failure` when the MX host matches no `mx` pattern.
