@@ -501,6 +501,124 @@ fn send_under_secure_reaches_postfix() {
     assert_eq!(json["result_type"], CHM, "{out}");
 }
 
+/// DANE against the real Postfix (OpenSSL 3.0): `mailtls send --policy dane` with the
+/// DNSSEC-validated TLSA records given on the command line. A DANE-EE `3 1 1` record of the
+/// server's key and a DANE-TA `2 1 1` record of the intermediate it sends (RFC 7672 §3.1.1,
+/// §3.1.2; the name check is `nexthop, hostname`) both deliver into the Maildir with TLS-RPT
+/// `success` counted against the TLSA policy; another key's `3 1 1` defers with
+/// `tlsa-invalid` and sends nothing.
+#[test]
+fn send_under_dane_reaches_postfix_and_a_wrong_record_defers() {
+    let Some(peers) = Peers::require("send_under_dane_reaches_postfix_and_a_wrong_record_defers")
+    else {
+        return;
+    };
+    let good = peers.postfix(PostfixServer::Good);
+    let ee = format!("3 1 1 {}", peers.fingerprint("SERVER_GOOD_SPKI_SHA256_HEX"));
+    let ta = format!(
+        "2 1 1 {}",
+        peers.fingerprint("INTERMEDIATE_CA_SPKI_SHA256_HEX")
+    );
+    let wrong = format!(
+        "3 1 1 {}",
+        peers.fingerprint("SERVER_EXPIRED_SPKI_SHA256_HEX")
+    );
+    let server = format!("{MX}:{}", good.addr().port());
+    for (record, code, result) in [
+        (&ee, 0, "success"),
+        (&ta, 0, "success"),
+        (&wrong, 75, "tlsa-invalid"),
+    ] {
+        let token = unique_token("cli-dane");
+        let body = format!("Subject: {token}\n\nsent under DANE\n");
+        let (got, out, err) = mailtls(
+            &[
+                "send",
+                "--server",
+                &server,
+                "--address",
+                "127.0.0.1",
+                "--nexthop",
+                "partner.test",
+                "--from",
+                "sender@mailtls.test",
+                "--to",
+                "rcpt@partner.test",
+                "--policy",
+                "dane",
+                "--tlsa",
+                record,
+                "--json",
+            ],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(got, Some(code), "{record}: {out}{err}");
+        let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(json["attempts"][0]["tls_rpt_result"], result, "{out}");
+        assert_eq!(json["attempts"][0]["tls_rpt_policy"], "tlsa", "{out}");
+        if code == 0 {
+            wait_for_mail(&good.maildir, |m| m.contains(&token), MAIL_TIMEOUT)
+                .expect("delivered under DANE into the Maildir");
+        }
+    }
+}
+
+/// MTA-STS against the real Postfix: the wrong-name instance (its certificate chains to the
+/// test roots, given as `--tafile`, but names wrong.example) under a policy listing the MX.
+/// `testing` delivers and reports `certificate-host-mismatch` against the STS policy (RFC 8461
+/// §5); `enforce` defers with the same result and sends nothing.
+#[test]
+fn send_under_mta_sts_testing_delivers_and_enforce_defers() {
+    let Some(peers) = Peers::require("send_under_mta_sts_testing_delivers_and_enforce_defers")
+    else {
+        return;
+    };
+    let ta = peers.pki("trust-anchors.pem").display().to_string();
+    let wrong = peers.postfix(PostfixServer::WrongName);
+    let server = format!("{MX}:{}", wrong.addr().port());
+    let dir = std::env::temp_dir().join(format!("mailtls-sts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (mode, code) in [("testing", 0), ("enforce", 75)] {
+        let policy = dir.join(format!("{mode}.txt"));
+        std::fs::write(
+            &policy,
+            format!("version: STSv1\nmode: {mode}\nmx: {MX}\nmax_age: 86400\n"),
+        )
+        .unwrap();
+        let token = unique_token("cli-sts");
+        let body = format!("Subject: {token}\n\nsent under MTA-STS {mode}\n");
+        let (got, out, err) = mailtls(
+            &[
+                "send",
+                "--server",
+                &server,
+                "--address",
+                "127.0.0.1",
+                "--nexthop",
+                "partner.test",
+                "--from",
+                "sender@mailtls.test",
+                "--to",
+                "rcpt@partner.test",
+                "--sts-policy",
+                &policy.display().to_string(),
+                "--tafile",
+                &ta,
+                "--json",
+            ],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(got, Some(code), "{mode}: {out}{err}");
+        let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(json["attempts"][0]["tls_rpt_result"], CHM, "{out}");
+        assert_eq!(json["attempts"][0]["tls_rpt_policy"], "sts", "{out}");
+        if code == 0 {
+            wait_for_mail(&wrong.maildir, |m| m.contains(&token), MAIL_TIMEOUT)
+                .expect("MTA-STS testing never blocks delivery");
+        }
+    }
+}
+
 /// The blocking client's rate into the local Postfix: 200 messages over one connection.
 /// Printed, not asserted (performance is measured, never asserted in tests).
 #[test]
