@@ -465,3 +465,74 @@ mod hook {
         assert_eq!(out.result_type(), Some(ResultType::TlsaInvalid));
     }
 }
+
+/// A leaf with a subject CN and no DNS subjectAltName, issued by the intermediate.
+fn cn_only_leaf(cn: &str, issuer: &CertifiedIssuer<'_, KeyPair>) -> CertificateDer<'static> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.not_before = date_time_ymd(2020, 1, 1);
+    params.not_after = date_time_ymd(2035, 1, 1);
+    params
+        .signed_by(&KeyPair::generate().unwrap(), issuer)
+        .unwrap()
+        .der()
+        .clone()
+}
+
+/// RFC 7672 §3.2.3 (and Postfix and OpenSSL's DANE name checks): with no DNS-ID in the
+/// subjectAltName, the subject CN is matched against the reference identifiers; next to a
+/// DNS-ID it is not.
+#[test]
+fn dane_ta_uses_the_common_name_when_no_dns_id_is_present() {
+    let root_key = KeyPair::generate().unwrap();
+    let root_spki = root_key.subject_public_key_info();
+    let root = CertifiedIssuer::self_signed(ca_params("CN Root"), root_key).unwrap();
+    let tlsa = set(vec![TlsaRecord::from_parts(
+        2,
+        1,
+        1,
+        data(root.der(), &root_spki, 1, 1),
+    )]);
+    let chain = [root.der().clone()];
+    let leaf = cn_only_leaf("mx.example.net", &root);
+    let m = verify_chain(&tlsa, &leaf, &chain, REFS, NOW).unwrap();
+    assert_eq!(m.matched_name.as_deref(), Some("mx.example.net"));
+    let other = cn_only_leaf("other.example.org", &root);
+    assert!(matches!(
+        verify_chain(&tlsa, &other, &chain, REFS, NOW),
+        Err(DaneVerifyError::NameMismatch { .. })
+    ));
+    // A CN next to a DNS-ID is not consulted: the SAN decides.
+    let key = KeyPair::generate().unwrap();
+    let mut params = leaf_params(&["other.example.org"], (2035, 1, 1));
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "mx.example.net");
+    let san_leaf = params.signed_by(&key, &root).unwrap().der().clone();
+    assert!(matches!(
+        verify_chain(&tlsa, &san_leaf, &chain, REFS, NOW),
+        Err(DaneVerifyError::NameMismatch { .. })
+    ));
+}
+
+/// OpenSSL `test/danetest.in`, case "DANE-TA(2) SPKI(1) Full(0)" with no intermediate: the
+/// record is the bare public key that signed the leaf, and the server sends the leaf alone.
+#[test]
+fn dane_ta_bare_key_that_signed_the_leaf_directly() {
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_spki = ca_key.subject_public_key_info();
+    let ca = CertifiedIssuer::self_signed(ca_params("Bare Key CA"), ca_key).unwrap();
+    let leaf = leaf_params(&["mx.example.net"], (2035, 1, 1))
+        .signed_by(&KeyPair::generate().unwrap(), &ca)
+        .unwrap()
+        .der()
+        .clone();
+    let tlsa = set(vec![TlsaRecord::from_parts(2, 1, 0, ca_spki.clone())]);
+    let m = verify_chain(&tlsa, &leaf, &[], REFS, NOW).unwrap();
+    assert_eq!(m.record.usage, CertUsage::DaneTa);
+    assert_eq!(m.matched_name.as_deref(), Some("mx.example.net"));
+    // The same key that did not sign it: no match.
+    let other = pki();
+    assert!(verify_chain(&tlsa, &other.other_leaf, &[], REFS, NOW).is_err());
+}

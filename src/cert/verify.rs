@@ -89,6 +89,13 @@ pub trait DaneCheck: fmt::Debug + Send + Sync {
 pub enum DaneMatch {
     /// A DANE-EE (usage 3) record matched the end-entity certificate: no name, no expiry check.
     EndEntity,
+    /// A DANE-TA (usage 2) record matched a key with no certificate to hand over (a bare
+    /// public key that signed the chain); the check validated the chain to it itself. Only
+    /// the names are left to check.
+    ChainValidated {
+        /// Reference identifiers, in [`Dialect::DaneTa`].
+        reference_ids: Vec<NamePattern>,
+    },
     /// A DANE-TA (usage 2) record matched `anchor`.
     TrustAnchor {
         /// The matched trust-anchor certificate.
@@ -261,6 +268,12 @@ fn judge(
                 let anchors = TrustAnchors::from_der([&anchor]).map_err(|e| untrusted(e.into()))?;
                 validate_chain(end_entity, intermediates, &anchors, now, role)
                     .map_err(|e| untrusted(e.into()))?;
+                facts
+                    .match_names(Dialect::DaneTa, &reference_ids)
+                    .map_err(|e| trusted(e.into()))?;
+                Ok(TrustLevel::Verified)
+            }
+            Ok(DaneMatch::ChainValidated { reference_ids }) => {
                 facts
                     .match_names(Dialect::DaneTa, &reference_ids)
                     .map_err(|e| trusted(e.into()))?;

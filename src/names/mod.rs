@@ -24,7 +24,7 @@
 //! | [`Dialect::PostfixMatch`] | yes | yes |
 //! | [`Dialect::MtaStsMx`] | no | no |
 //! | [`Dialect::ExchangeConnector`] | no | yes (CN always counts) |
-//! | [`Dialect::DaneTa`] | no | no |
+//! | [`Dialect::DaneTa`] | no | yes (CN when no DNS SAN, RFC 7672 §3.2.3) |
 //!
 //! Internationalised names are A-labels everywhere: `bücher.example` and
 //! `XN--BCHER-KVA.example.` both parse to `xn--bcher-kva.example` in every dialect, and a
@@ -98,7 +98,7 @@ mod tests {
             (PostfixMatch, true, true, false),
             (MtaStsMx, false, false, false),
             (ExchangeConnector, false, true, true),
-            (DaneTa, false, false, false),
+            (DaneTa, false, true, false),
         ];
         let none: [&str; 0] = [];
         for (dialect, deep, cn_only, cn_with_san) in table {

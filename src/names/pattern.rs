@@ -95,9 +95,12 @@ impl Dialect {
     /// Whether the subject CN counts as a certificate name in this dialect.
     pub const fn common_name_rule(self) -> CommonNameRule {
         match self {
-            Self::DaneTa | Self::MtaStsMx | Self::Rfc9525 => CommonNameRule::Never,
+            Self::MtaStsMx | Self::Rfc9525 => CommonNameRule::Never,
             Self::ExchangeConnector => CommonNameRule::Always,
-            Self::PostfixCertificate | Self::PostfixMatch => CommonNameRule::WhenNoDnsSan,
+            // RFC 7672 §3.2.3 and Postfix/OpenSSL DANE: the CN counts when no DNS-ID exists.
+            Self::DaneTa | Self::PostfixCertificate | Self::PostfixMatch => {
+                CommonNameRule::WhenNoDnsSan
+            }
         }
     }
 

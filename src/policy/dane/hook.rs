@@ -59,18 +59,19 @@ impl DaneCheck for TlsaCheck {
         if m.record.usage == CertUsage::DaneEe {
             return Ok(DaneMatch::EndEntity);
         }
-        let anchor = m.anchor.ok_or_else(|| VerifyError::Dane {
-            reason: "DANE-TA bare key issued the leaf directly; no anchor certificate to hand \
-                     to the verifier"
-                .into(),
-        })?;
-        Ok(DaneMatch::TrustAnchor {
-            anchor,
-            reference_ids: self
-                .reference_ids
-                .iter()
-                .filter_map(|r| NamePattern::parse(r, Dialect::DaneTa).ok())
-                .collect(),
+        let reference_ids = self
+            .reference_ids
+            .iter()
+            .filter_map(|r| NamePattern::parse(r, Dialect::DaneTa).ok())
+            .collect();
+        Ok(match m.anchor {
+            Some(anchor) => DaneMatch::TrustAnchor {
+                anchor,
+                reference_ids,
+            },
+            // A bare key (`2 1 0`) that signed the leaf itself: no certificate to hand over,
+            // and the chain to it was validated above.
+            None => DaneMatch::ChainValidated { reference_ids },
         })
     }
 }

@@ -7,10 +7,12 @@
 //! itself; this function only decides whether the chain is authenticated by DANE.
 
 use ring::digest;
-use rustls_pki_types::{CertificateDer, Der, ServerName, TrustAnchor};
+use rustls_pki_types::{CertificateDer, Der, TrustAnchor};
 
 use super::record::{CertUsage, MatchingType, Selector, TlsaRecord};
 use super::set::TlsaSet;
+use crate::cert::CertFacts;
+use crate::names::{Dialect, NamePattern};
 use crate::report::ResultType;
 use crate::Timestamp;
 
@@ -109,7 +111,10 @@ impl DaneVerifyError {
 ///   and leaf's dates checked against `now`, the anchor's not) and be valid for at least one of
 ///   `reference_ids` (RFC 7672 §3.1.2, §3.2.3: the TLSA base domain, and optionally the MX
 ///   host name and the next-hop domain). Wildcards match exactly one left-most label; the
-///   subject CN is not consulted (webpki checks DNS subjectAltNames only).
+///   subject CN counts only when the certificate has no DNS subjectAltName (RFC 7672 §3.2.3,
+///   as Postfix and OpenSSL do).
+/// - A DANE-TA record with a bare public key (`2 1 0`) may have signed the leaf itself: the
+///   server then sends the leaf alone (OpenSSL `danetest.in` "DANE-TA(2) SPKI(1) Full(0)").
 /// - A DANE-TA record matching the leaf itself is not accepted as an anchor.
 ///
 /// The first match wins; on failure the most specific error is returned (a name mismatch over
@@ -169,7 +174,7 @@ pub(crate) fn verify_chain_with(
         .iter()
         .filter(|r| r.usage == CertUsage::DaneTa)
     {
-        for (depth, anchor) in anchors_for(record, intermediates) {
+        for (depth, anchor) in anchors_for(record, end_entity, intermediates) {
             match chain_to(&anchor, end_entity, intermediates, reference_ids, now) {
                 Ok((name, issued_by_anchor)) => {
                     let anchor = match (depth, record.selector) {
@@ -230,6 +235,7 @@ pub fn selected(cert_der: &[u8], selector: Selector) -> Option<&[u8]> {
 /// each came from.
 fn anchors_for<'a>(
     record: &'a TlsaRecord,
+    end_entity: &'a CertificateDer<'a>,
     intermediates: &'a [CertificateDer<'a>],
 ) -> Vec<(Option<usize>, TrustAnchor<'a>)> {
     let mut out = Vec::new();
@@ -249,9 +255,10 @@ fn anchors_for<'a>(
             }
             Selector::Spki => {
                 // A bare key has no subject name: try it as the issuer of each presented
-                // certificate (webpki matches the anchor subject against the issuer name).
+                // certificate, the leaf included (webpki matches the anchor subject against
+                // the issuer name).
                 if let Some(spki) = der_value(&record.data) {
-                    for cert in intermediates {
+                    for cert in core::iter::once(end_entity).chain(intermediates) {
                         if let Some(subject) = issuer_value(cert.as_ref()) {
                             out.push((
                                 None,
@@ -346,17 +353,17 @@ fn chain_to(
     let Some(reference_ids) = reference_ids else {
         return Ok((None, issued_by_anchor));
     };
-    for id in reference_ids {
-        let Ok(name) = ServerName::try_from(*id) else {
-            continue;
-        };
-        if ee.verify_is_valid_for_subject_name(&name).is_ok() {
-            return Ok((Some((*id).to_owned()), issued_by_anchor));
-        }
-    }
-    Err(DaneVerifyError::NameMismatch {
-        expected: reference_ids.iter().map(|s| (*s).to_owned()).collect(),
-    })
+    let patterns: Vec<NamePattern> = reference_ids
+        .iter()
+        .filter_map(|id| NamePattern::parse(id, Dialect::DaneTa).ok())
+        .collect();
+    CertFacts::from_der(end_entity.as_ref())
+        .ok()
+        .and_then(|facts| facts.match_names(Dialect::DaneTa, &patterns).ok())
+        .map(|m| (Some(m.reference), issued_by_anchor))
+        .ok_or_else(|| DaneVerifyError::NameMismatch {
+            expected: reference_ids.iter().map(|s| (*s).to_owned()).collect(),
+        })
 }
 
 fn rank(e: &DaneVerifyError) -> u8 {
