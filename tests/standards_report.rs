@@ -211,9 +211,17 @@ fn the_rfc_8460_example_rebuilt_from_outcomes() {
     assert_eq!(back, report);
     rfc["report-id"] = Value::from("x");
     assert_ne!(serde_json::to_value(&report).unwrap(), rfc);
+    // RFC 8460 §5.1: `unique-id = 1*(ALPHA / DIGIT)`, so the UUID's hyphens go.
     assert_eq!(
         report.file_name("company-x.example", day()),
-        "company-x.example!company-y.example!1459468800!1459555199!5065427c-23d3-47ca-b6e0-946ea0e8c4be.json"
+        "company-x.example!company-y.example!1459468800!1459555199!5065427c23d347cab6e0946ea0e8c4be.json"
+    );
+    let mut unnamed = report.clone();
+    unnamed.report_id = "--".into();
+    assert_eq!(
+        unnamed.file_name("company-x.example", day()),
+        "company-x.example!company-y.example!1459468800!1459555199.json",
+        "an empty unique-id is left out, as the grammar's optional part"
     );
 }
 

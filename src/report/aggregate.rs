@@ -262,18 +262,30 @@ impl Report {
     }
 
     /// The RFC 8460 §5.1 file name of the (uncompressed) report:
-    /// `<receiver>!<policy-domain>!<start>!<end>!<unique-id>.json`, with Unix seconds.
+    /// `<receiver>!<policy-domain>!<start>!<end>!<unique-id>.json`, with Unix seconds. The
+    /// grammar allows only letters and digits in the unique-id (`1*(ALPHA / DIGIT)`), so it is
+    /// the report-id with everything else left out (a UUID loses its hyphens), and it is
+    /// omitted when nothing is left.
     pub fn file_name(&self, receiver: &str, period: ReportPeriod) -> String {
         let domain = self
             .policies
             .first()
             .map(|p| p.policy.policy_domain.as_str())
             .unwrap_or_default();
+        let unique: String = self
+            .report_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let unique = if unique.is_empty() {
+            unique
+        } else {
+            format!("!{unique}")
+        };
         format!(
-            "{receiver}!{domain}!{}!{}!{}.json",
+            "{receiver}!{domain}!{}!{}{unique}.json",
             period.start.unix_secs(),
             period.end.unix_secs(),
-            self.report_id
         )
     }
 }
