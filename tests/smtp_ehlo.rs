@@ -218,3 +218,25 @@ fn generation_respects_reply_limits() {
     };
     assert!(ehlo.to_reply().is_err());
 }
+
+/// Fuzz reproducer (smtp_ehlo, kept in fuzz/seeds/smtp_ehlo/numeric-domain-bare-auth): a
+/// numeric domain that looks like an enhanced status code, and a bare `AUTH` line that
+/// generation drops. The one-line reply generated from it must parse back to the same EHLO
+/// reply: the first line is the domain (RFC 5321 §4.1.1.1), never an enhanced code.
+#[test]
+fn numeric_domain_survives_a_round_trip_without_the_bare_auth_line() {
+    let wire = b"250-2.80.250 greeting\r\n250 auth\r\n";
+    let reply = ReplyParser::default().feed(wire).unwrap().item.unwrap();
+    let ehlo = EhloReply::parse(&reply).unwrap();
+    assert_eq!(ehlo.domain.to_string(), "2.80.250");
+    assert_eq!(ehlo.greeting, "greeting");
+    assert!(ehlo.capabilities.auth.is_empty());
+    let generated = ehlo.to_reply().unwrap().to_bytes();
+    assert_eq!(generated, b"250 2.80.250 greeting\r\n");
+    let again = ReplyParser::default()
+        .feed(&generated)
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(EhloReply::parse(&again).unwrap(), ehlo);
+}

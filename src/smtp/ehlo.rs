@@ -138,6 +138,21 @@ impl EhloReply {
         }
         let mut lines = reply.lines();
         let first = lines.next().unwrap_or_default();
+        // The first line of an EHLO reply is the domain (RFC 5321 §4.1.1.1), never an
+        // enhanced status code: a numeric domain such as `2.80.250` that the reply parser read
+        // as one is put back, so a reply parses the same whether it has one line or several.
+        let restored;
+        let first = match reply.enhanced() {
+            Some(code) => {
+                restored = if first.is_empty() {
+                    code.to_string()
+                } else {
+                    format!("{code} {first}")
+                };
+                restored.as_str()
+            }
+            None => first,
+        };
         let (name, greeting) = first.split_once(' ').unwrap_or((first, ""));
         let domain = Host::parse(name).map_err(|reason| EhloError::InvalidDomain { reason })?;
         let mut capabilities = Capabilities::default();
