@@ -20,8 +20,8 @@
 //! | dialect | certificate `*.example.net` vs `a.b.example.net` | CN-only certificate `CN=mx.example.net` vs `mx.example.net` |
 //! |---|---|---|
 //! | [`Dialect::Rfc9525`] | no | no (no CN-ID) |
-//! | [`Dialect::PostfixCertificate`] | yes (`tls_wildcard_matches_multiple_labels`) | yes (CN when no DNS SAN) |
-//! | [`Dialect::PostfixMatch`] | yes | yes |
+//! | [`Dialect::PostfixCertificate`] | no (as deployed Postfix checks it) | yes (CN when no DNS SAN) |
+//! | [`Dialect::PostfixMatch`] | no | yes |
 //! | [`Dialect::MtaStsMx`] | no | no |
 //! | [`Dialect::ExchangeConnector`] | no | yes (CN always counts) |
 //! | [`Dialect::DaneTa`] | no | yes (CN when no DNS SAN, RFC 7672 §3.2.3) |
@@ -94,8 +94,8 @@ mod tests {
         // (dialect, wildcard cert vs a.b.example.net, CN-only cert, CN next to a SAN)
         let table = [
             (Rfc9525, false, false, false),
-            (PostfixCertificate, true, true, false),
-            (PostfixMatch, true, true, false),
+            (PostfixCertificate, false, true, false),
+            (PostfixMatch, false, true, false),
             (MtaStsMx, false, false, false),
             (ExchangeConnector, false, true, true),
             (DaneTa, false, true, false),
@@ -198,7 +198,8 @@ mod tests {
             (PostfixMatch, ".example.net", "mx.example.net", true),
             (PostfixMatch, ".example.net", "example.net", false),
             (PostfixMatch, "example.net", "*.example.net", false),
-            (PostfixMatch, ".sub.example.net", "*.example.net", true),
+            // `*` is one label, so `*.example.net` names nothing under sub.example.net.
+            (PostfixMatch, ".sub.example.net", "*.example.net", false),
             (MtaStsMx, "*.example.net", "*.example.net", true),
             (MtaStsMx, "*.example.net", "mx.example.net", true),
             (MtaStsMx, "*.example.net", "a.mx.example.net", false),

@@ -21,9 +21,10 @@ pub enum Dialect {
     /// MTA-STS `mx:` patterns (RFC 8461 §4.1): `*.example.net` matches exactly one extra
     /// label, never the apex. Certificate names: DNS SANs only, single-label wildcards.
     MtaStsMx,
-    /// Postfix certificate matching: a certificate `*.example.net` may stand for several labels
-    /// (`tls_wildcard_matches_multiple_labels = yes`, the default); the subject CN counts only
-    /// when the certificate has no DNS SAN.
+    /// Postfix certificate matching: a certificate `*.example.net` stands for exactly one
+    /// label, as deployed Postfix checks it (OpenSSL's host check, whatever
+    /// `tls_wildcard_matches_multiple_labels` says); the subject CN counts only when the
+    /// certificate has no DNS SAN.
     PostfixCertificate,
     /// Postfix `match=` patterns: `example.com` exact, `.example.com` one or more extra labels.
     /// Certificate names follow Postfix certificate matching. The strategy words `nexthop`,
@@ -102,11 +103,6 @@ impl Dialect {
                 CommonNameRule::WhenNoDnsSan
             }
         }
-    }
-
-    /// Whether a certificate wildcard `*.example.net` covers several labels in this dialect.
-    pub const fn certificate_wildcard_spans_labels(self) -> bool {
-        matches!(self, Self::PostfixCertificate | Self::PostfixMatch)
     }
 }
 
@@ -223,17 +219,16 @@ impl NamePattern {
             if rest.contains('*') {
                 return Err(wildcard("only one `*`, as the whole left-most label"));
             }
-            let max_extra = if dialect.certificate_wildcard_spans_labels() {
-                None
-            } else {
-                Some(1)
-            };
+            // A certificate's `*` covers exactly one label in every dialect: RFC 9525 §6.3,
+            // and deployed Postfix too (3.7 with OpenSSL 3.0: posttls-finger reports "hostname
+            // mismatch" for `*.example.net` against `a.b.example.net`, whatever
+            // `tls_wildcard_matches_multiple_labels` says; tests/interop_server.rs).
             return Ok(Self {
                 dialect,
                 form: Form::Star,
                 suffix,
                 min_extra: 1,
-                max_extra,
+                max_extra: Some(1),
             });
         }
         if input.contains('*') {
