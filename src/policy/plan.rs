@@ -42,7 +42,10 @@ struct DestinationParts {
 
 impl Destination {
     /// Parses a next hop: `example.com`, `example.com:2525`, `[mx.example.com]`,
-    /// `[mx.example.com]:587`, `[192.0.2.1]`, `[ipv6:2001:db8::1]`. Names are normalised
+    /// `[mx.example.com]:587`, `[relay.example]:submission`, `[192.0.2.1]`,
+    /// `[ipv6:2001:db8::1]`. A service name becomes its port number (`smtp` 25, `submission`
+    /// 587, `submissions`/`smtps` 465, `lmtp` 24), in the next hop and in policy-table keys
+    /// alike, so either spelling finds the other. Names are normalised
     /// (lower-case A-labels, no trailing dot). A bracketed next hop has itself as its only
     /// candidate host.
     pub fn parse(next_hop: &str) -> Result<Self, DestinationError> {
@@ -54,29 +57,34 @@ impl Destination {
             presented: next_hop.to_owned(),
             error,
         };
-        let (host, literal, port) = if let Some(rest) = next_hop.strip_prefix('[') {
-            let (inside, after) = rest.split_once(']').ok_or_else(|| invalid("missing `]`"))?;
-            let port = match after {
-                "" => None,
-                _ => Some(
-                    after
-                        .strip_prefix(':')
-                        .and_then(parse_port)
-                        .ok_or_else(|| invalid("only `:port` (1 to 65535) may follow `]`"))?,
-                ),
+        let (host, literal, port) =
+            if let Some(rest) = next_hop.strip_prefix('[') {
+                let (inside, after) = rest.split_once(']').ok_or_else(|| invalid("missing `]`"))?;
+                let port =
+                    match after {
+                        "" => None,
+                        _ => Some(after.strip_prefix(':').and_then(parse_port).ok_or_else(
+                            || {
+                                invalid(
+                                "only `:port` (1 to 65535, or a mail service name) may follow `]`",
+                            )
+                            },
+                        )?),
+                    };
+                (name_ref::host(inside).map_err(name_error)?, true, port)
+            } else {
+                let (name, port) = match next_hop.rsplit_once(':') {
+                    Some((name, port)) => (
+                        name,
+                        Some(parse_port(port).ok_or_else(|| {
+                            invalid("bad port (1 to 65535, or a mail service name)")
+                        })?),
+                    ),
+                    None => (next_hop, None),
+                };
+                let name = name_ref::domain(name).map_err(name_error)?;
+                (HostId::Dns(name), false, port)
             };
-            (name_ref::host(inside).map_err(name_error)?, true, port)
-        } else {
-            let (name, port) = match next_hop.rsplit_once(':') {
-                Some((name, port)) => (
-                    name,
-                    Some(parse_port(port).ok_or_else(|| invalid("bad port (1 to 65535)"))?),
-                ),
-                None => (next_hop, None),
-            };
-            let name = name_ref::domain(name).map_err(name_error)?;
-            (HostId::Dns(name), false, port)
-        };
         let key = match (literal, port) {
             (true, Some(port)) => format!("[{host}]:{port}"),
             (true, None) => format!("[{host}]"),
@@ -643,7 +651,23 @@ fn host_sni(host: &HostId) -> Option<DnsName> {
     }
 }
 
+/// A port number (1 to 65535) or one of the mail service names Postfix next hops and policy
+/// tables use (`[relay.example]:submission`, `example.com:smtp`), as `/etc/services` and the
+/// IANA registry number them. The core reads no services file, so the list is fixed.
 fn parse_port(text: &str) -> Option<u16> {
+    const SERVICES: [(&str, u16); 5] = [
+        ("smtp", 25),
+        ("submission", 587),
+        ("submissions", 465),
+        ("smtps", 465),
+        ("lmtp", 24),
+    ];
+    if let Some((_, port)) = SERVICES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+    {
+        return Some(*port);
+    }
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -125,6 +125,16 @@ pub enum TableErrorKind {
         /// The cap.
         max: usize,
     },
+    /// A single-valued attribute given twice in one entry: Postfix refuses such an entry, and
+    /// keeping either value silently could drop a requirement (a `protocols=` that asked for
+    /// TLS 1.3 only).
+    #[error("{name}= is given twice in one entry (first at column {first_column}); give it once")]
+    DuplicateAttribute {
+        /// The attribute name.
+        name: String,
+        /// Where the first one is (1-based, in bytes).
+        first_column: u32,
+    },
     /// A `fingerprint` entry without any `match=` digest.
     #[error("level fingerprint needs at least one match= digest")]
     MissingFingerprint,
@@ -290,6 +300,8 @@ fn parse_entry(tokens: &[Token<'_>]) -> Result<PolicyEntry, TableError> {
         warnings: Vec::new(),
     };
     let mut tafiles: Vec<PathBuf> = Vec::new();
+    // Single-valued attributes seen so far, with their column (`match=` and `tafile=` repeat).
+    let mut seen: Vec<(String, u32)> = Vec::new();
     for token in attributes {
         let (name, value) = split_attribute(token).ok_or_else(|| {
             at(
@@ -299,6 +311,19 @@ fn parse_entry(tokens: &[Token<'_>]) -> Result<PolicyEntry, TableError> {
                 },
             )
         })?;
+        let lower = name.to_ascii_lowercase();
+        if !matches!(lower.as_str(), "match" | "tafile") {
+            if let Some((_, first_column)) = seen.iter().find(|(n, _)| *n == lower) {
+                return Err(at(
+                    token,
+                    TableErrorKind::DuplicateAttribute {
+                        name: name.to_owned(),
+                        first_column: *first_column,
+                    },
+                ));
+            }
+            seen.push((lower, token.column));
+        }
         let bad = |reason: String| {
             at(
                 token,

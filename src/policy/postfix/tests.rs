@@ -266,3 +266,74 @@ fn lookup_keys_follow_postfix() {
     assert_eq!(keys("a.example.com:2525"), ["a.example.com:2525"]);
     assert_eq!(keys("[192.0.2.1]:25"), ["[192.0.2.1]:25"]);
 }
+
+/// Issue 18 item 4: next hops and keys with a service name, as Postfix transports write them
+/// (`smtp:[relay.example]:submission`). Either spelling finds the other.
+#[test]
+fn service_names_in_keys_and_next_hops() {
+    let table = PolicyTable::parse(
+        "[relay.example]:submission secure match=nexthop\n\
+         example.com:smtp encrypt\n\
+         [lmtp.example]:LMTP may\n",
+    )
+    .unwrap();
+    assert_eq!(table.len(), 3);
+    for hop in ["[relay.example]:submission", "[relay.example]:587"] {
+        assert_eq!(
+            lookup(&table, hop),
+            Some(("[relay.example]:587".to_owned(), Level::Secure)),
+            "{hop}"
+        );
+    }
+    assert_eq!(
+        lookup(&table, "example.com:25").map(|(_, level)| level),
+        Some(Level::Encrypt)
+    );
+    assert_eq!(
+        lookup(&table, "[lmtp.example]:24").map(|(_, level)| level),
+        Some(Level::May)
+    );
+    assert_eq!(
+        Destination::parse("[relay.example]:submissions")
+            .unwrap()
+            .port(),
+        465
+    );
+    // Unknown service names are still errors, with the line.
+    let err = PolicyTable::parse("ok.example may\n[relay.example]:imap secure\n").unwrap_err();
+    assert_eq!(err.line, 2);
+}
+
+/// Issue 18 item 5: a single-valued attribute twice in one entry is an error naming both
+/// columns, never a silent "last one wins" (a TLS 1.3-only `protocols=` could vanish).
+/// Repeating `match=` and `tafile=` stays allowed, as Postfix documents.
+#[test]
+fn a_single_valued_attribute_twice_is_an_error() {
+    for (line, column, first) in [
+        (
+            "a.example secure protocols=>=TLSv1.3 protocols=>=TLSv1.2\n",
+            38,
+            18,
+        ),
+        (
+            "a.example may servername=hostname servername=nexthop\n",
+            35,
+            15,
+        ),
+        ("a.example encrypt ciphers=high CIPHERS=medium\n", 32, 19),
+        (
+            "a.example may connection_reuse=yes connection_reuse=no\n",
+            36,
+            15,
+        ),
+    ] {
+        let err = PolicyTable::parse(line).unwrap_err();
+        assert_eq!((err.line, err.column), (1, column), "{line}");
+        assert!(
+            matches!(err.kind, TableErrorKind::DuplicateAttribute { first_column, .. } if first_column == first),
+            "{line}: {err}"
+        );
+    }
+    PolicyTable::parse("a.example secure match=nexthop match=hostname tafile=/a tafile=/b\n")
+        .unwrap();
+}
