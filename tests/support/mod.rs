@@ -12,6 +12,7 @@
 )]
 
 pub mod drive;
+pub mod pair;
 pub mod peers;
 pub mod pki;
 pub mod plans;
