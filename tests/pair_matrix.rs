@@ -31,6 +31,7 @@ use mailtls::report::ResultType;
 use mailtls::server::ServerEvent;
 use mailtls::smtp::{Code, Reply};
 use mailtls::tls::TlsIdentity;
+use rustls::pki_types::CertificateDer;
 use support::pair::{deliver, Delivered, Direction, Peer};
 use support::pki::{pki, MX_NAME};
 use support::plans::{message, settings, verifiers};
@@ -263,9 +264,14 @@ fn fingerprint(identity: &TlsIdentity) -> String {
     hex.join(":")
 }
 
-/// A TLSA record `usage selector mtype` for the SHA-256 of a certificate's public key.
+/// A TLSA record `usage 1 1` for the SHA-256 of the public key of a chain's leaf.
 fn tlsa(usage: u8, identity: &TlsIdentity) -> String {
-    let facts = CertFacts::from_der(identity.chain()[0].as_ref()).unwrap();
+    spki_record(usage, &identity.chain()[0])
+}
+
+/// A TLSA record `usage 1 1` for the SHA-256 of a certificate's public key.
+fn spki_record(usage: u8, certificate: &CertificateDer<'_>) -> String {
+    let facts = CertFacts::from_der(certificate.as_ref()).unwrap();
     let hex: String = facts
         .fingerprints
         .spki_sha256
@@ -350,6 +356,29 @@ fn every_dane_level_and_tlsa_record() {
             [invalid, invalid, invalid, invalid, defer(NO_STARTTLS)],
         );
     }
+    // A usable `2 1 1` (DANE-TA, SPKI, SHA-256) for the test CA: the chain must lead to that
+    // anchor and the leaf must carry a reference name, nexthop or MX host (RFC 7672 §3.1.2,
+    // §3.2.2); a key that is not the anchor matches no record (`tlsa-invalid`). Only DANE-EE
+    // is exempt from validity dates (§3.1.1), so an expired leaf under the anchor fails.
+    let ca_record = spki_record(2, &pki().ca);
+    check_row(
+        "dane, 2 1 1 for the CA",
+        |_| dane("dane", &ca_record),
+        right,
+        [
+            TLS,
+            defer(MISMATCH),
+            defer(TLSA_INVALID),
+            // BUG: should be `certificate-expired` (the record matched; the leaf expired).
+            // `DaneVerifyError::ChainExpired::result_type()` says so, but
+            // `policy::dane::TlsaCheck` flattens every DANE error into
+            // `cert::VerifyError::Dane { reason: String }`, which
+            // `VerifyError::result_type` maps to `tlsa-invalid` (and whose text carries
+            // webpki's Debug spelling `CertExpired { time: UnixTime(..), .. }`).
+            defer(TLSA_INVALID),
+            defer(NO_STARTTLS),
+        ],
+    );
     // Only unusable records (PKIX-TA 0 and PKIX-EE 1, which SMTP DANE does not use: RFC 7672
     // §3.1.3). `dane`: the records still prove the server means TLS, so TLS is mandatory
     // but unauthenticated (RFC 7672 §2.2; TLS_README: "encrypt"). `dane-only`: no usable
