@@ -369,13 +369,10 @@ fn every_dane_level_and_tlsa_record() {
             TLS,
             defer(MISMATCH),
             defer(TLSA_INVALID),
-            // BUG: should be `certificate-expired` (the record matched; the leaf expired).
-            // `DaneVerifyError::ChainExpired::result_type()` says so, but
-            // `policy::dane::TlsaCheck` flattens every DANE error into
-            // `cert::VerifyError::Dane { reason: String }`, which
-            // `VerifyError::result_type` maps to `tlsa-invalid` (and whose text carries
-            // webpki's Debug spelling `CertExpired { time: UnixTime(..), .. }`).
-            defer(TLSA_INVALID),
+            // The record matched the CA; the leaf below it expired: RFC 8460 §4.3.2
+            // `certificate-expired`, not `tlsa-invalid` (found by this matrix: the DANE hook
+            // used to flatten every error into `tlsa-invalid`).
+            defer(EXPIRED),
             defer(NO_STARTTLS),
         ],
     );

@@ -197,7 +197,8 @@ fn from_unix(time: UnixTime) -> Timestamp {
     Timestamp::from_since_epoch(Duration::from_secs(time.as_secs()))
 }
 
-fn map_webpki(e: webpki::Error, now: Timestamp, usage: &'static str) -> ChainError {
+/// A webpki refusal as a typed [`ChainError`] (`usage`: the EKU the role needs).
+pub(crate) fn map_webpki(e: webpki::Error, now: Timestamp, usage: &'static str) -> ChainError {
     use webpki::Error as E;
     let reason = e.to_string();
     match e {

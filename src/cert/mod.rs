@@ -29,6 +29,7 @@ mod partner;
 mod pin;
 mod verify;
 
+pub(crate) use chain::map_webpki;
 pub use chain::{validate_chain, ChainError, TrustAnchors};
 pub use dn::{DistinguishedName, DnError, ExchangeCertName};
 pub use facts::{

@@ -161,8 +161,9 @@ pub enum AttemptResult {
         /// Where.
         stage: Stage,
     },
-    /// The peer broke the protocol: a malformed reply, a reply nobody asked for, bytes
-    /// pipelined behind the reply to STARTTLS.
+    /// The peer broke the protocol: a malformed reply, a reply nobody asked for. (Bytes
+    /// pipelined behind the reply to STARTTLS are a [`TlsFailed`](Self::TlsFailed) of class
+    /// `Decode`: TLS could not be had.)
     ProtocolViolation {
         /// Where.
         stage: Stage,

@@ -8,7 +8,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::record::CertUsage;
 use super::set::TlsaSet;
-use super::verify::verify_chain_with;
+use super::verify::{verify_chain_with, DaneVerifyError};
 use crate::cert::{DaneCheck, DaneMatch, VerifyError};
 use crate::names::{Dialect, NamePattern};
 use crate::Timestamp;
@@ -42,20 +42,25 @@ impl DaneCheck for TlsaCheck {
     /// DANE-TA match returns the anchor certificate and the reference identifiers (in
     /// [`Dialect::DaneTa`]) so that the verifier validates the chain again and checks the
     /// names with its own matcher (a name mismatch is then `certificate-host-mismatch`). A
-    /// failure is `VerifyError::Dane` with the reason and its result type in the text (the
-    /// verifier reports every `Dane` error as `tlsa-invalid`).
+    /// chain that fails below a matched DANE-TA anchor is `VerifyError::Chain` (an expired
+    /// leaf is `certificate-expired`); no match at all is `VerifyError::Dane`
+    /// (`tlsa-invalid`).
     fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: Timestamp,
     ) -> Result<DaneMatch, VerifyError> {
-        let m =
-            verify_chain_with(&self.tlsa, end_entity, intermediates, None, now).map_err(|e| {
-                VerifyError::Dane {
-                    reason: format!("{e} [{}]", e.result_type()),
-                }
-            })?;
+        let m = verify_chain_with(&self.tlsa, end_entity, intermediates, None, now).map_err(
+            |e| match e {
+                // The record matched; the chain below the anchor is what failed: keep it
+                // typed, so an expired leaf is `certificate-expired`, not `tlsa-invalid`.
+                DaneVerifyError::Chain(chain) => VerifyError::Chain(chain),
+                other => VerifyError::Dane {
+                    reason: other.to_string(),
+                },
+            },
+        )?;
         if m.record.usage == CertUsage::DaneEe {
             return Ok(DaneMatch::EndEntity);
         }

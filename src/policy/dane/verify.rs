@@ -11,7 +11,7 @@ use rustls_pki_types::{CertificateDer, Der, TrustAnchor};
 
 use super::record::{CertUsage, MatchingType, Selector, TlsaRecord};
 use super::set::TlsaSet;
-use crate::cert::CertFacts;
+use crate::cert::{map_webpki, CertFacts, ChainError};
 use crate::names::{Dialect, NamePattern};
 use crate::report::ResultType;
 use crate::Timestamp;
@@ -52,19 +52,11 @@ pub enum DaneVerifyError {
         /// The cap.
         max: usize,
     },
-    /// A DANE-TA record matched, but the chain from the leaf to it expired (or is not yet
-    /// valid). The trust anchor's own dates are never checked.
-    #[error("the chain to the DANE-TA trust anchor is outside its validity period: {detail}")]
-    ChainExpired {
-        /// The validation error.
-        detail: String,
-    },
-    /// A DANE-TA record matched, but the leaf does not chain to it.
-    #[error("the leaf does not chain to the DANE-TA trust anchor: {detail}")]
-    ChainInvalid {
-        /// The validation error.
-        detail: String,
-    },
+    /// A DANE-TA record matched, but the chain from the leaf to it does not validate: it
+    /// expired or is not yet valid (the trust anchor's own dates are never checked), or the
+    /// leaf does not chain to it.
+    #[error("the chain to the DANE-TA trust anchor does not validate: {0}")]
+    Chain(ChainError),
     /// A DANE-TA chain validated, but the leaf is valid for none of the reference identifiers.
     #[error("certificate valid for none of the reference identifiers {expected:?}")]
     NameMismatch {
@@ -90,8 +82,10 @@ impl DaneVerifyError {
     /// The RFC 8460 result type this failure is reported under.
     pub const fn result_type(&self) -> ResultType {
         match self {
-            Self::ChainExpired { .. } => ResultType::CertificateExpired,
-            Self::ChainInvalid { .. } => ResultType::CertificateNotTrusted,
+            Self::Chain(ChainError::Expired { .. } | ChainError::NotYetValid { .. }) => {
+                ResultType::CertificateExpired
+            }
+            Self::Chain(_) => ResultType::CertificateNotTrusted,
             Self::NameMismatch { .. } => ResultType::CertificateHostMismatch,
             Self::EmptyChain
             | Self::ChainTooLong { .. }
@@ -322,10 +316,8 @@ fn chain_to(
     reference_ids: Option<&[&str]>,
     now: Timestamp,
 ) -> Result<(Option<String>, Option<CertificateDer<'static>>), DaneVerifyError> {
-    let ee =
-        webpki::EndEntityCert::try_from(end_entity).map_err(|e| DaneVerifyError::ChainInvalid {
-            detail: format!("leaf: {e}"),
-        })?;
+    let ee = webpki::EndEntityCert::try_from(end_entity)
+        .map_err(|e| DaneVerifyError::Chain(map_webpki(e, now, "serverAuth")))?;
     let path = ee
         .verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
@@ -336,16 +328,7 @@ fn chain_to(
             None,
             None,
         )
-        .map_err(|e| match e {
-            webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
-                DaneVerifyError::ChainExpired {
-                    detail: e.to_string(),
-                }
-            }
-            other => DaneVerifyError::ChainInvalid {
-                detail: other.to_string(),
-            },
-        })?;
+        .map_err(|e| DaneVerifyError::Chain(map_webpki(e, now, "serverAuth")))?;
     let issued_by_anchor = path
         .intermediate_certificates()
         .find(|c| c.issuer() == anchor.subject.as_ref())
@@ -369,8 +352,8 @@ fn chain_to(
 fn rank(e: &DaneVerifyError) -> u8 {
     match e {
         DaneVerifyError::NameMismatch { .. } => 3,
-        DaneVerifyError::ChainExpired { .. } => 2,
-        DaneVerifyError::ChainInvalid { .. } => 1,
+        DaneVerifyError::Chain(ChainError::Expired { .. } | ChainError::NotYetValid { .. }) => 2,
+        DaneVerifyError::Chain(_) => 1,
         _ => 0,
     }
 }
