@@ -27,7 +27,7 @@ fn demo_runs_every_scenario_as_expected() {
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     let rows: Vec<&str> = text.lines().filter(|l| l.ends_with("| yes")).collect();
-    assert_eq!(rows.len(), 7, "{text}");
+    assert_eq!(rows.len(), 11, "{text}");
     let row = |name: &str| *rows.iter().find(|r| r.starts_with(name)).unwrap();
     assert!(row("opportunistic, plaintext-only").contains("delivered in plaintext"));
     assert!(row("forced TLS, STARTTLS stripped").contains("starttls-not-supported"));
@@ -38,6 +38,21 @@ fn demo_runs_every_scenario_as_expected() {
     let ladder = row("ladder past a TLS 1.3-intolerant");
     assert!(ladder.contains("tls13+tls12 > tls12"), "{ladder}");
     assert!(ladder.contains("TLSv1.2"), "{ladder}");
+    // The one outbound path: discovery answers through precedence into the delivery, and
+    // the TLS-RPT result of the policy that governed each attempt.
+    let dane = row("DANE, TLSA 3 1 1 of the server's key");
+    assert!(
+        dane.contains("delivered, verified") && dane.contains("success"),
+        "{dane}"
+    );
+    assert!(row("DANE, TLSA of another key").contains("tlsa-invalid"));
+    let testing = row("MTA-STS testing, wrong name");
+    assert!(
+        testing.contains("delivered") && testing.contains("certificate-host-mismatch"),
+        "{testing}"
+    );
+    let enforce = row("MTA-STS enforce, wrong name");
+    assert!(enforce.contains("not sent") && enforce.contains("certificate-host-mismatch"));
     assert!(text.contains("every one ended as expected"));
 }
 

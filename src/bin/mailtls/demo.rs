@@ -6,12 +6,17 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mailtls::cert::TrustAnchors;
+use mailtls::cert::{CertFacts, TrustAnchors};
 use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome, Envelope};
-use mailtls::io::{blocking, verifiers_for_hosts, Connector, DeliveryReport, Message};
+use mailtls::io::{blocking, verifiers_for, Connector, DeliveryReport, Message};
+use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
+use mailtls::policy::dane::{DnssecStatus, TlsaSet};
+use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
 use mailtls::policy::postfix::PolicyTable;
-use mailtls::policy::{explain, Destination, OutboundPolicy};
+use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
+use mailtls::policy::requiretls::MessageTls;
+use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
 use mailtls::server::{ServerConfig, ServerTls};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use mailtls::tls::TlsIdentity;
@@ -52,9 +57,21 @@ enum Expect {
     RefusedByServer,
 }
 
+/// The discovery answers a scenario hands to the precedence overlay (the demo has no DNS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Discovery {
+    /// None: the configuration decides alone.
+    None,
+    /// A DNSSEC-validated `3 1 1` TLSA record for the MX: of the server's key, or of another.
+    Tlsa { matching: bool },
+    /// An MTA-STS policy listing the MX, in this mode; the demo CA stands for the public roots.
+    Sts(&'static str),
+}
+
 struct Scenario {
     name: &'static str,
     policy: String,
+    discovery: Discovery,
     server_tls: bool,
     server_cert: &'static str,
     client_cert: Option<&'static str>,
@@ -74,6 +91,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "opportunistic, plaintext-only peer",
             policy: "may".into(),
+            discovery: Discovery::None,
             server_tls: false,
             server_cert: MX,
             client_cert: None,
@@ -84,6 +102,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "forced TLS, STARTTLS stripped on path",
             policy: "encrypt".into(),
+            discovery: Discovery::None,
             server_tls: true,
             server_cert: MX,
             client_cert: None,
@@ -94,6 +113,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "domain validation, right name",
             policy: format!("secure match={MX} tafile={ta}"),
+            discovery: Discovery::None,
             server_tls: true,
             server_cert: MX,
             client_cert: None,
@@ -104,6 +124,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "domain validation, wrong name",
             policy: format!("secure match={MX} tafile={ta}"),
+            discovery: Discovery::None,
             server_tls: true,
             server_cert: "mx.wrong.test",
             client_cert: None,
@@ -114,6 +135,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "inbound partner, right client cert",
             policy: "encrypt".into(),
+            discovery: Discovery::None,
             server_tls: true,
             server_cert: MX,
             client_cert: Some("relay.sender.test"),
@@ -124,6 +146,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "inbound partner, wrong client cert",
             policy: "encrypt".into(),
+            discovery: Discovery::None,
             server_tls: true,
             server_cert: MX,
             client_cert: Some("intruder.example"),
@@ -134,12 +157,57 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         Scenario {
             name: "ladder past a TLS 1.3-intolerant peer",
             policy: "encrypt".into(),
+            discovery: Discovery::None,
             server_tls: true,
             server_cert: MX,
             client_cert: None,
             middle: Middle::Tls13Intolerant,
             expect: Expect::Encrypted,
             expect_attempts: 2,
+        },
+        Scenario {
+            name: "DANE, TLSA 3 1 1 of the server's key",
+            policy: "dane".into(),
+            discovery: Discovery::Tlsa { matching: true },
+            server_tls: true,
+            server_cert: MX,
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Verified,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "DANE, TLSA of another key",
+            policy: "dane".into(),
+            discovery: Discovery::Tlsa { matching: false },
+            server_tls: true,
+            server_cert: MX,
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Failed,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "MTA-STS testing, wrong name",
+            policy: "may".into(),
+            discovery: Discovery::Sts("testing"),
+            server_tls: true,
+            server_cert: "mx.wrong.test",
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Encrypted,
+            expect_attempts: 1,
+        },
+        Scenario {
+            name: "MTA-STS enforce, wrong name",
+            policy: "may".into(),
+            discovery: Discovery::Sts("enforce"),
+            server_tls: true,
+            server_cert: "mx.wrong.test",
+            client_cert: None,
+            middle: Middle::None,
+            expect: Expect::Failed,
+            expect_attempts: 1,
         },
     ];
     let connectors = Arc::new(partner_connectors()?);
@@ -189,11 +257,13 @@ fn run_scenario(
 ) -> Result<Row, Failure> {
     // The receiving server, with a partner connector and a client-certificate check.
     let mut config = ServerConfig::new(MX);
+    let identity = pki.issue(scenario.server_cert)?;
+    let tlsa_record = match scenario.discovery {
+        Discovery::Tlsa { matching: true } => tlsa_311(&identity)?,
+        _ => format!("3 1 1 {}", "00".repeat(32)),
+    };
     if scenario.server_tls {
-        let mut tls = ServerTls::new(
-            pki.issue(scenario.server_cert)?,
-            mailtls::policy::ladder::Rung::Modern,
-        );
+        let mut tls = ServerTls::new(identity, mailtls::policy::ladder::Rung::Modern);
         tls.client_auth = Some(pki.client_auth());
         config.tls = Some(tls);
     }
@@ -236,13 +306,23 @@ fn run_scenario(
         .split_whitespace()
         .filter(|w| !w.starts_with("tafile="))
         .collect::<Vec<_>>()
-        .join(" ");
-    let verifies = plan
+        .join(" ")
+        + &match scenario.discovery {
+            Discovery::None => String::new(),
+            Discovery::Tlsa { .. } => " + TLSA".to_owned(),
+            Discovery::Sts(mode) => format!(" + MTA-STS {mode}"),
+        };
+    let decision = decide(plan, scenario.discovery, &tlsa_record)?;
+    let verifies = decision
+        .plan
         .hosts
         .first()
         .is_some_and(|h| h.requirement.authentication.verifies());
-    let verifiers = verifiers_for_hosts(&plan.hosts, TrustAnchors::new())
-        .map_err(|e| Failure::config(e.to_string()))?;
+    // The demo CA stands for the public roots (MTA-STS checks chain to them).
+    let public = TrustAnchors::from_der([pki.ca.der()])
+        .map_err(|e| Failure::config(format!("demo CA: {e}")))?;
+    let verifiers = verifiers_for(&decision, public).map_err(|e| Failure::config(e.to_string()))?;
+    let trace = decision.to_string();
     let settings =
         ClientSettings::new("relay.sender.test").map_err(|e| Failure::config(e.to_string()))?;
     let identity = match scenario.client_cert {
@@ -250,7 +330,7 @@ fn run_scenario(
         None => None,
     };
     let mut delivery =
-        Delivery::from_plan(settings, plan.clone(), Arc::new(verifiers)).with_identity(identity);
+        Delivery::new(settings, decision, Arc::new(verifiers)).with_identity(identity);
     let connector = Connector::new()
         .with_connect_timeout(Duration::from_secs(5))
         .route(MX, addr);
@@ -282,15 +362,16 @@ fn run_scenario(
         .map_or("-".to_owned(), |t| {
             format!("{} {}", t.facts.version, t.facts.suite)
         });
-    // TLS-RPT counts a session over TLS as a success, and a failed one by its type; earlier
-    // failed rungs are failures of their own.
+    // Each attempt as TLS-RPT counts it against the policy that governed it: a session over
+    // TLS is a success, a failed one counts by its type (under MTA-STS testing: what enforce
+    // would have said); earlier failed rungs are failures of their own.
     let result_type = report
         .attempts
         .iter()
-        .map(|a| match (a.result_type, &a.tls) {
-            (Some(r), _) => r.to_string(),
-            (None, Some(_)) => "success".to_owned(),
-            (None, None) => "-".to_owned(),
+        .map(|a| match a.report_result() {
+            Some(Ok(())) => "success".to_owned(),
+            Some(Err(failure)) => failure.result_type.to_string(),
+            None => "-".to_owned(),
         })
         .collect::<Vec<_>>()
         .join(" > ");
@@ -308,8 +389,71 @@ fn run_scenario(
         result_type,
         attempts,
         as_expected: got == scenario.expect && report.attempts.len() == scenario.expect_attempts,
-        trace: plan.trace.to_string(),
+        trace,
     })
+}
+
+/// The precedence decision for the scenario's discovery answers.
+fn decide(plan: Plan, discovery: Discovery, tlsa_record: &str) -> Result<Decision, Failure> {
+    let mx = DnsName::parse(MX).map_err(|e| Failure::config(e.to_string()))?;
+    let tlsa = TlsaSet::from_presentation([tlsa_record]);
+    let sts = match discovery {
+        Discovery::Sts(mode) => {
+            let text = format!("version: STSv1\nmode: {mode}\nmx: {MX}\nmax_age: 86400\n");
+            Some(StsLookup::Policy {
+                policy: StsPolicy::parse(text.as_bytes())
+                    .map_err(|e| Failure::config(format!("demo MTA-STS policy: {e}")))?,
+                from_cache: false,
+                refresh_error: None,
+            })
+        }
+        _ => None,
+    };
+    let dane = [HostTlsa {
+        host: &mx,
+        address_status: DnssecStatus::Secure,
+        tlsa_status: DnssecStatus::Secure,
+        tlsa: &tlsa,
+        tlsa_base_domain: &mx,
+    }];
+    Ok(match discovery {
+        Discovery::None => Decision::from_plan(plan),
+        Discovery::Tlsa { .. } => precedence::apply(
+            plan,
+            &PrecedenceInputs {
+                message: MessageTls::default(),
+                mx_status: DnssecStatus::Secure,
+                sts: None,
+                dane: &dane,
+            },
+        ),
+        Discovery::Sts(_) => precedence::apply(
+            plan,
+            &PrecedenceInputs {
+                message: MessageTls::default(),
+                mx_status: DnssecStatus::Insecure,
+                sts: sts.as_ref(),
+                dane: &[],
+            },
+        ),
+    })
+}
+
+/// The `3 1 1` TLSA record of a chain's end entity: SHA-256 of its public key.
+fn tlsa_311(identity: &TlsIdentity) -> Result<String, Failure> {
+    let leaf = identity
+        .chain()
+        .first()
+        .ok_or_else(|| Failure::config("demo certificate chain is empty"))?;
+    let facts = CertFacts::from_der(leaf.as_ref())
+        .map_err(|e| Failure::config(format!("demo certificate: {e}")))?;
+    let hex: String = facts
+        .fingerprints
+        .spki_sha256
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("3 1 1 {hex}"))
 }
 
 /// What happened, in words and as the expectation's terms.
