@@ -26,7 +26,9 @@
 //! - [`policy`]: the decision. Levels, Postfix tables, connectors, DANE, MTA-STS, the ladder.
 //! - [`report`]: TLS-RPT (RFC 8460) result types and aggregate reports.
 //! - [`tls`]: the only module that names rustls connection types.
+//! - [`session`]: the one driving surface ([`Session`]) both sessions implement.
 //! - [`client`]: the sans-IO SMTP client session and the attempt driver that walks the ladder.
+//! - [`server`]: the sans-IO SMTP server session and the inbound TLS policy.
 //! - [`time`]: time as a parameter.
 //!
 //! The thin adapters in `io` (feature `blocking`, the default, and `tokio`) drive the core over
@@ -46,8 +48,10 @@ pub mod names;
 pub mod policy;
 pub mod report;
 pub mod server;
+pub mod session;
 pub mod smtp;
 pub mod time;
 pub mod tls;
 
+pub use session::Session;
 pub use time::Timestamp;

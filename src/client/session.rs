@@ -8,6 +8,7 @@ use crate::policy::ladder::{next_rung, FailureClass};
 use crate::policy::requiretls::{self, MessageTls};
 use crate::policy::Status;
 use crate::report::ResultType;
+use crate::session::Session;
 use crate::smtp::{
     Capabilities, Command, DataEncoder, EhloReply, ForwardPath, MailParams, Reply, ReplyParser,
 };
@@ -27,7 +28,9 @@ use super::settings::{Attempt, ClientSettings};
 /// [`handle_eof`](Self::handle_eof)), send what [`poll_transmit`](Self::poll_transmit) returns,
 /// act on [`poll_event`](Self::poll_event), and call
 /// [`handle_timeout`](Self::handle_timeout) when [`poll_timeout`](Self::poll_timeout) passes.
-/// Call `poll_transmit` after every call that takes input.
+/// Call `poll_transmit` after every call that takes input. The driving surface is the
+/// [`Session`] trait, shared with the server session; the inherent methods of the same names
+/// are the same calls.
 ///
 /// Security rules it keeps whatever the server sends:
 ///
@@ -46,8 +49,6 @@ pub struct ClientSession {
     parser: ReplyParser,
     phase: Phase,
     expect: VecDeque<Stage>,
-    tls: Option<TlsEngine>,
-    tls_summary: Option<TlsSummary>,
     caps: Option<Capabilities>,
     receiving_helo: Option<String>,
     out: Vec<u8>,
@@ -55,35 +56,75 @@ pub struct ClientSession {
     events: VecDeque<ClientEvent>,
     deadline: Option<Timestamp>,
     txn: Option<Transaction>,
-    pending_rcpts: VecDeque<ForwardPath>,
-    pending_failure: Option<Reply>,
-    result_type: Option<ResultType>,
-    verification: Option<Outcome>,
+    /// Whether the server holds a transaction that the next MAIL must RSET first.
     transaction_open: bool,
-    encoder: Option<DataEncoder>,
-    finished: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where the connection is, as one value: a TLS engine exists only from STARTTLS on, TLS
+/// facts only after the handshake, and nothing runs once the attempt ended.
+#[derive(Debug)]
 enum Phase {
-    /// Plaintext SMTP.
+    /// Plaintext SMTP (before STARTTLS, or all along on a plaintext path).
     Plain,
     /// The TLS handshake runs.
-    Handshake,
-    /// SMTP over TLS.
-    Tls,
+    Handshake(Box<TlsEngine>),
+    /// SMTP over TLS; `summary` holds what the handshake reported.
+    Tls {
+        engine: Box<TlsEngine>,
+        summary: Option<TlsSummary>,
+    },
+    /// The attempt ended and its record is queued; `stage` is what later calls are told.
+    Finished { stage: Stage },
 }
 
+/// One message transaction, from MAIL FROM to the reply to the final dot.
 #[derive(Debug)]
 struct Transaction {
     mail_ok: bool,
     accepted: Vec<usize>,
     /// Replies to RCPT read so far.
     rcpt_replies: usize,
-    /// Whether the message text is being pushed (after 354).
-    body: bool,
-    /// Whether DATA got 354 with no recipient accepted: the dot ends an empty message.
-    empty_data: bool,
+    /// Recipients still to send one by one (without pipelining).
+    pending_rcpts: VecDeque<ForwardPath>,
+    /// A pipelined MAIL refusal, which decides the transaction once DATA's reply is read.
+    pending_failure: Option<Reply>,
+    body: Body,
+}
+
+/// How far the message text got.
+#[derive(Debug)]
+enum Body {
+    /// The envelope is on its way; no 354 yet.
+    Envelope,
+    /// After 354: the caller pushes the text through this encoder.
+    Streaming(DataEncoder),
+    /// The final dot is out; the reply to it is awaited.
+    Sent,
+    /// DATA got 354 with no recipient accepted: the dot ends an empty message.
+    Empty,
+}
+
+/// Why an attempt ended, as [`ClientSession::finish`] records it.
+#[derive(Debug)]
+struct Ending {
+    result: AttemptResult,
+    next: NextStep,
+    /// Send QUIT before closing (the stream is plain SMTP and in step).
+    polite: bool,
+    result_type: Option<ResultType>,
+    verification: Option<Outcome>,
+}
+
+impl Ending {
+    fn new(result: AttemptResult, next: NextStep, polite: bool) -> Self {
+        Self {
+            result,
+            next,
+            polite,
+            result_type: None,
+            verification: None,
+        }
+    }
 }
 
 impl ClientSession {
@@ -96,8 +137,6 @@ impl ClientSession {
             parser,
             phase: Phase::Plain,
             expect: VecDeque::new(),
-            tls: None,
-            tls_summary: None,
             caps: None,
             receiving_helo: None,
             out: Vec::new(),
@@ -105,13 +144,7 @@ impl ClientSession {
             events: VecDeque::new(),
             deadline: None,
             txn: None,
-            pending_rcpts: VecDeque::new(),
-            pending_failure: None,
-            result_type: None,
-            verification: None,
             transaction_open: false,
-            encoder: None,
-            finished: false,
         };
         session.expect_reply(Stage::Greeting, now);
         session
@@ -124,7 +157,7 @@ impl ClientSession {
 
     /// Whether the session ended (a [`ClientEvent::Finished`] was queued).
     pub fn is_finished(&self) -> bool {
-        self.finished
+        matches!(self.phase, Phase::Finished { .. })
     }
 
     /// The capabilities in force: the post-TLS ones once TLS is up, `None` before EHLO (and
@@ -133,49 +166,46 @@ impl ClientSession {
         self.caps.as_ref()
     }
 
-    /// Bytes read from the server.
-    pub fn handle_input(&mut self, input: &[u8], now: Timestamp) {
-        if self.finished || input.is_empty() {
-            return;
-        }
+    /// Bytes read from the server; all of them are taken (the reply parser keeps what a
+    /// reply still lacks), so this returns `input.len()`.
+    pub fn handle_input(&mut self, input: &[u8], now: Timestamp) -> usize {
         match self.phase {
+            _ if input.is_empty() => {}
+            Phase::Finished { .. } => {}
             Phase::Plain => self.handle_plaintext(input, now),
-            Phase::Handshake | Phase::Tls => self.handle_ciphertext(input, now),
+            Phase::Handshake(_) | Phase::Tls { .. } => self.handle_ciphertext(input, now),
         }
+        input.len()
     }
 
     /// The server closed the connection.
     pub fn handle_eof(&mut self, now: Timestamp) {
         let _ = now;
-        if self.finished {
-            return;
+        match &mut self.phase {
+            Phase::Finished { .. } => {}
+            Phase::Handshake(engine) => {
+                let failure = engine
+                    .handle_eof()
+                    .err()
+                    .unwrap_or_else(TlsFailure::eof_during_handshake);
+                self.tls_failed(failure.class, Some(failure), String::new());
+            }
+            Phase::Plain | Phase::Tls { .. } => {
+                let stage = self.stage();
+                if stage == Stage::Quit {
+                    return self.completed();
+                }
+                self.finish(Ending::new(
+                    AttemptResult::ConnectionLost { stage },
+                    NextStep::NextHost,
+                    false,
+                ));
+            }
         }
-        if self.phase == Phase::Handshake {
-            let failure = self
-                .tls
-                .as_mut()
-                .and_then(|t| t.handle_eof().err())
-                .unwrap_or_else(TlsFailure::eof_during_handshake);
-            return self.tls_failed(failure.class, Some(failure), String::new());
-        }
-        let stage = self.stage();
-        if stage == Stage::Quit {
-            return self.finish(
-                AttemptResult::Completed {
-                    tls: self.tls_summary.is_some(),
-                },
-                NextStep::Done,
-                false,
-            );
-        }
-        self.finish(
-            AttemptResult::ConnectionLost { stage },
-            NextStep::NextHost,
-            false,
-        );
     }
 
     /// Bytes to send, all of one flight in one buffer; `None` when there are none.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if self.out.is_empty() {
             None
@@ -193,29 +223,28 @@ impl ClientSession {
     }
 
     /// The next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called, if ever.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        if self.finished {
-            None
-        } else {
-            self.deadline
+        match self.phase {
+            Phase::Finished { .. } => None,
+            _ => self.deadline,
         }
     }
 
     /// Time passed; ends the attempt when the current deadline has.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        let Some(deadline) = self.deadline else {
-            return;
-        };
-        if self.finished || now < deadline {
+        if self.deadline.is_none_or(|deadline| now < deadline) {
             return;
         }
         match self.phase {
-            Phase::Handshake => self.tls_failed(
+            Phase::Finished { .. } => {}
+            Phase::Handshake(_) => self.tls_failed(
                 FailureClass::Timeout,
                 None,
                 "TLS handshake timed out".into(),
@@ -223,11 +252,20 @@ impl ClientSession {
             _ if self.stage() == Stage::StartTls => {
                 self.tls_failed(FailureClass::Timeout, None, "no reply to STARTTLS".into());
             }
-            _ => {
+            Phase::Plain | Phase::Tls { .. } => {
                 let stage = self.stage();
-                self.finish(AttemptResult::Timeout { stage }, NextStep::NextHost, false);
+                self.finish(Ending::new(
+                    AttemptResult::Timeout { stage },
+                    NextStep::NextHost,
+                    false,
+                ));
             }
         }
+    }
+
+    /// Whether the attempt ended and every byte for the server was handed out.
+    pub fn is_closed(&self) -> bool {
+        self.is_finished() && self.out.is_empty()
     }
 
     /// Starts a message transaction (after [`ClientEvent::Ready`]).
@@ -237,7 +275,7 @@ impl ClientSession {
     /// a post-TLS REQUIRETLS, SMTPUTF8 not offered, SIZE over the limit) ends with a
     /// [`ClientEvent::MessageResult`] and never reaches the wire.
     pub fn send_mail(&mut self, envelope: &Envelope, now: Timestamp) -> Result<(), ClientError> {
-        if self.finished || !self.expect.is_empty() || self.txn.is_some() {
+        if self.is_finished() || !self.expect.is_empty() || self.txn.is_some() {
             return Err(ClientError::NotNow {
                 call: "send_mail",
                 stage: self.stage(),
@@ -265,7 +303,7 @@ impl ClientSession {
             require_tls: envelope.require_tls,
             ..MailParams::default()
         };
-        let pipelined = self.settings.pipelining && caps.pipelining && self.phase == Phase::Tls;
+        let pipelined = self.settings.pipelining && caps.pipelining && self.is_tls();
         let mut flight = Vec::new();
         if self.transaction_open {
             Command::Rset.encode(&mut flight);
@@ -294,14 +332,14 @@ impl ClientSession {
             mail_ok: false,
             accepted: Vec::new(),
             rcpt_replies: 0,
-            body: false,
-            empty_data: false,
+            pending_rcpts: if pipelined {
+                VecDeque::new()
+            } else {
+                envelope.recipients.iter().cloned().collect()
+            },
+            pending_failure: None,
+            body: Body::Envelope,
         });
-        self.pending_rcpts = if pipelined {
-            VecDeque::new()
-        } else {
-            envelope.recipients.iter().cloned().collect()
-        };
         self.write(&flight);
         self.arm(now);
         Ok(())
@@ -315,18 +353,21 @@ impl ClientSession {
         last: bool,
         now: Timestamp,
     ) -> Result<(), ClientError> {
-        if self.finished || !self.txn.as_ref().is_some_and(|t| t.body) {
-            return Err(ClientError::NotNow {
-                call: "send_data",
-                stage: self.stage(),
-            });
-        }
+        let finished = self.is_finished();
+        let encoder = match self.txn.as_mut().map(|t| &mut t.body) {
+            Some(Body::Streaming(encoder)) if !finished => encoder,
+            _ => {
+                return Err(ClientError::NotNow {
+                    call: "send_data",
+                    stage: self.stage(),
+                })
+            }
+        };
         let mut wire = Vec::with_capacity(chunk.len() + chunk.len() / 64 + 8);
-        let encoder = self.encoder.get_or_insert_with(DataEncoder::default);
         if let Err(e) = encoder.encode(chunk, &mut wire) {
             // The message must not go out: abandon the connection without the final dot.
             let reply = e.reply();
-            self.finish(
+            self.finish(Ending::new(
                 AttemptResult::MessageUnsendable {
                     detail: e.to_string(),
                 },
@@ -338,15 +379,14 @@ impl ClientSession {
                     reply.text().to_owned(),
                 )),
                 false,
-            );
+            ));
             return Err(ClientError::Data(e));
         }
         if last {
-            if let Some(encoder) = self.encoder.take() {
-                encoder.finish(&mut wire);
-            }
             if let Some(txn) = self.txn.as_mut() {
-                txn.body = false;
+                if let Body::Streaming(encoder) = std::mem::replace(&mut txn.body, Body::Sent) {
+                    encoder.finish(&mut wire);
+                }
             }
             self.expect.push_back(Stage::DataEnd);
             self.arm(now);
@@ -359,7 +399,7 @@ impl ClientSession {
 
     /// Ends the session politely (after [`ClientEvent::Ready`]).
     pub fn quit(&mut self, now: Timestamp) -> Result<(), ClientError> {
-        if self.finished || !self.expect.is_empty() || self.txn.is_some() {
+        if self.is_finished() || !self.expect.is_empty() || self.txn.is_some() {
             return Err(ClientError::NotNow {
                 call: "quit",
                 stage: self.stage(),
@@ -373,10 +413,46 @@ impl ClientSession {
     }
 }
 
+impl Session for ClientSession {
+    type Event = ClientEvent;
+
+    fn handle_input(&mut self, input: &[u8], now: Timestamp) -> usize {
+        ClientSession::handle_input(self, input, now)
+    }
+
+    fn handle_eof(&mut self, now: Timestamp) {
+        ClientSession::handle_eof(self, now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        ClientSession::poll_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut Vec<u8>) -> usize {
+        ClientSession::poll_transmit_into(self, buf)
+    }
+
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        ClientSession::poll_event(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        ClientSession::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        ClientSession::handle_timeout(self, now);
+    }
+
+    fn is_closed(&self) -> bool {
+        ClientSession::is_closed(self)
+    }
+}
+
 impl ClientSession {
     fn handle_plaintext(&mut self, input: &[u8], now: Timestamp) {
         let mut rest = input;
-        while !rest.is_empty() && !self.finished && self.phase == Phase::Plain {
+        while !rest.is_empty() && matches!(self.phase, Phase::Plain) {
             let step = match self.parser.feed(rest) {
                 Ok(step) => step,
                 Err(e) => return self.violation(e.to_string()),
@@ -398,21 +474,25 @@ impl ClientSession {
                 break;
             }
         }
-        if self.phase != Phase::Plain && !rest.is_empty() && !self.finished {
+        if matches!(self.phase, Phase::Handshake(_) | Phase::Tls { .. }) && !rest.is_empty() {
             // Bytes behind the 220 to STARTTLS (already refused above); defensive.
             self.violation("plaintext bytes after the STARTTLS go-ahead".into());
         }
     }
 
     fn handle_ciphertext(&mut self, input: &[u8], now: Timestamp) {
-        let Some(engine) = self.tls.as_mut() else {
-            return self.violation("TLS phase without an engine".into());
+        let (engine, was_handshaking) = match &mut self.phase {
+            Phase::Handshake(engine) => (engine, true),
+            Phase::Tls { engine, .. } => (engine, false),
+            Phase::Plain | Phase::Finished { .. } => {
+                return self.violation("TLS phase without an engine".into());
+            }
         };
-        let was_handshaking = self.phase == Phase::Handshake;
         let mut plain = std::mem::take(&mut self.plain);
         plain.clear();
         let result = engine.handle_ciphertext(input, &mut plain);
         engine.drain_ciphertext(&mut self.out);
+        let still_handshaking = engine.is_handshaking();
         if let Err(failure) = result {
             self.plain = plain;
             // TLS 1.3: the server judges our certificate after we think the handshake is
@@ -421,17 +501,17 @@ impl ClientSession {
                 let class = failure.class;
                 return self.tls_failed(class, Some(failure), String::new());
             }
-            return self.finish(
+            return self.finish(Ending::new(
                 AttemptResult::ProtocolViolation {
                     stage: self.stage(),
                     detail: failure.to_string(),
                 },
                 NextStep::NextHost,
                 false,
-            );
+            ));
         }
         if was_handshaking {
-            if engine.is_handshaking() {
+            if still_handshaking {
                 self.plain = plain;
                 return;
             }
@@ -442,7 +522,7 @@ impl ClientSession {
             self.handshake_done(now);
         }
         let mut rest: &[u8] = &plain;
-        while !rest.is_empty() && !self.finished {
+        while !rest.is_empty() && !self.is_finished() {
             let step = match self.parser.feed(rest) {
                 Ok(step) => step,
                 Err(e) => {
@@ -457,15 +537,18 @@ impl ClientSession {
             }
         }
         self.plain = plain;
-        if !self.finished && self.tls.as_ref().is_some_and(TlsEngine::peer_closed) {
-            self.handle_eof(now);
+        if let Phase::Handshake(engine) | Phase::Tls { engine, .. } = &self.phase {
+            if engine.peer_closed() {
+                self.handle_eof(now);
+            }
         }
     }
 
     fn handshake_done(&mut self, now: Timestamp) {
-        self.phase = Phase::Tls;
-        let facts = self.tls.as_ref().and_then(TlsEngine::facts);
-        if let Some(facts) = facts {
+        let Phase::Handshake(engine) = std::mem::replace(&mut self.phase, Phase::Plain) else {
+            return;
+        };
+        let summary = engine.facts().map(|facts| {
             let verification = self.attempt.outcome.as_ref().and_then(OutcomeSlot::get);
             let trust = verification.as_ref().map_or_else(
                 || {
@@ -477,17 +560,19 @@ impl ClientSession {
                 },
                 |o| o.trust,
             );
-            let summary = TlsSummary {
+            TlsSummary {
                 facts,
                 rung: self.attempt.rung,
                 trust,
                 verification,
                 report_only: self.attempt.report.as_ref().and_then(OutcomeSlot::get),
-            };
-            self.tls_summary = Some(summary.clone());
+            }
+        });
+        if let Some(summary) = &summary {
             self.events
-                .push_back(ClientEvent::TlsEstablished(Box::new(summary)));
+                .push_back(ClientEvent::TlsEstablished(Box::new(summary.clone())));
         }
+        self.phase = Phase::Tls { engine, summary };
         // RFC 3207 §4.2: forget everything learnt before TLS, and ask again.
         self.caps = None;
         self.receiving_helo = None;
@@ -527,12 +612,12 @@ impl ClientSession {
                     };
                     self.receiving_helo = Some(ehlo.domain.to_string());
                     self.events.push_back(ClientEvent::Capabilities {
-                        secure: self.phase == Phase::Tls,
+                        secure: self.is_tls(),
                         capabilities: ehlo.capabilities.clone(),
                     });
                     self.caps = Some(ehlo.capabilities);
                     self.after_ehlo(now);
-                } else if code.is_permanent_negative() && self.phase == Phase::Plain {
+                } else if code.is_permanent_negative() && matches!(self.phase, Phase::Plain) {
                     // HELO means no extensions and so no STARTTLS: only where plaintext is
                     // allowed.
                     if self.attempt.plan.requirement.allows_plaintext() {
@@ -585,7 +670,7 @@ impl ClientSession {
             Stage::DataEnd => {
                 let accepted = code.is_positive_completion();
                 let txn = self.txn.take();
-                let empty = txn.as_ref().is_some_and(|t| t.empty_data);
+                let empty = txn.as_ref().is_some_and(|t| matches!(t.body, Body::Empty));
                 self.transaction_open = !accepted;
                 self.events
                     .push_back(ClientEvent::MessageResult(MessageResult {
@@ -603,26 +688,18 @@ impl ClientSession {
                     self.arm(now);
                 }
             }
-            Stage::Quit => {
-                self.finish(
-                    AttemptResult::Completed {
-                        tls: self.tls_summary.is_some(),
-                    },
-                    NextStep::Done,
-                    false,
-                );
-            }
+            Stage::Quit => self.completed(),
             Stage::Handshake | Stage::Idle => {
                 self.violation_in(stage, format!("unexpected reply {code}"));
             }
         }
-        if !self.finished && !self.expect.is_empty() {
+        if !self.is_finished() && !self.expect.is_empty() {
             self.arm(now);
         }
     }
 
     fn after_ehlo(&mut self, now: Timestamp) {
-        if self.phase == Phase::Tls {
+        if self.is_tls() {
             return self.ready();
         }
         let offered = self.caps.as_ref().is_some_and(|c| c.starttls);
@@ -683,8 +760,7 @@ impl ClientSession {
             Ok(mut engine) => {
                 self.parser.reset();
                 engine.drain_ciphertext(&mut self.out);
-                self.tls = Some(engine);
-                self.phase = Phase::Handshake;
+                self.phase = Phase::Handshake(Box::new(engine));
                 self.deadline = Some(now.saturating_add(self.settings.timeouts.starttls));
             }
             Err(e) => self.tls_failed(FailureClass::OtherTls, None, e.to_string()),
@@ -704,7 +780,9 @@ impl ClientSession {
                 return self.end_transaction(Some(reply));
             }
             // Pipelined: the RCPT and DATA replies still come; remember who decided.
-            self.pending_failure = Some(reply);
+            if let Some(txn) = self.txn.as_mut() {
+                txn.pending_failure = Some(reply);
+            }
             return;
         }
         self.next_rcpt(now);
@@ -729,7 +807,7 @@ impl ClientSession {
         if !self.expect.is_empty() {
             return; // pipelined: the replies are already on their way
         }
-        if let Some(to) = self.pending_rcpts.pop_front() {
+        if let Some(to) = self.txn.as_mut().and_then(|t| t.pending_rcpts.pop_front()) {
             return self.send_command(
                 &Command::Rcpt {
                     to,
@@ -754,7 +832,7 @@ impl ClientSession {
         };
         if go && (txn.accepted.is_empty() || !txn.mail_ok) {
             // Pipelined DATA got 354 although nothing was accepted: end the empty message.
-            txn.empty_data = true;
+            txn.body = Body::Empty;
             let mut wire = Vec::new();
             DataEncoder::default().finish(&mut wire);
             self.write(&wire);
@@ -763,19 +841,17 @@ impl ClientSession {
             return;
         }
         if go {
-            txn.body = true;
-            self.encoder = Some(DataEncoder::default());
+            txn.body = Body::Streaming(DataEncoder::default());
             self.deadline = Some(now.saturating_add(self.settings.timeouts.data_block));
             self.events.push_back(ClientEvent::DataReady);
             return;
         }
-        let decided = self.pending_failure.take().unwrap_or(reply);
+        let decided = txn.pending_failure.take().unwrap_or(reply);
         self.end_transaction(Some(decided));
     }
 
     fn end_transaction(&mut self, reply: Option<Reply>) {
         let txn = self.txn.take();
-        self.pending_rcpts.clear();
         self.events
             .push_back(ClientEvent::MessageResult(MessageResult {
                 accepted: false,
@@ -791,12 +867,11 @@ impl ClientSession {
         // (the pre-TLS capabilities were dropped at STARTTLS).
         let authenticated = requiretls::authenticates(&self.attempt.plan.requirement)
             && self
-                .tls_summary
-                .as_ref()
+                .tls_summary()
                 .is_some_and(|t| t.trust == TrustLevel::Verified);
         if let Err(failure) = requiretls::check_post_tls_capabilities(
             MessageTls::new(envelope.require_tls, []),
-            self.phase == Phase::Tls,
+            self.is_tls(),
             authenticated,
             caps,
         ) {
@@ -854,32 +929,49 @@ impl ClientSession {
     }
 
     fn write(&mut self, data: &[u8]) {
-        match (&mut self.tls, self.phase) {
-            (Some(engine), Phase::Tls) => {
+        match &mut self.phase {
+            Phase::Tls { engine, .. } => {
                 if let Err(failure) = engine.encrypt(data, &mut self.out) {
                     let stage = self.stage();
-                    self.finish(
+                    self.finish(Ending::new(
                         AttemptResult::ProtocolViolation {
                             stage,
                             detail: failure.to_string(),
                         },
                         NextStep::NextHost,
                         false,
-                    );
+                    ));
                 }
             }
             _ => self.out.extend_from_slice(data),
         }
     }
 
+    fn is_tls(&self) -> bool {
+        matches!(self.phase, Phase::Tls { .. })
+    }
+
+    fn tls_summary(&self) -> Option<&TlsSummary> {
+        match &self.phase {
+            Phase::Tls { summary, .. } => summary.as_ref(),
+            _ => None,
+        }
+    }
+
     fn stage(&self) -> Stage {
-        if self.phase == Phase::Handshake {
-            return Stage::Handshake;
+        match self.phase {
+            Phase::Handshake(_) => return Stage::Handshake,
+            Phase::Finished { stage } => return stage,
+            Phase::Plain | Phase::Tls { .. } => {}
         }
         if let Some(stage) = self.expect.front() {
             return *stage;
         }
-        if self.txn.as_ref().is_some_and(|t| t.body) {
+        if self
+            .txn
+            .as_ref()
+            .is_some_and(|t| matches!(t.body, Body::Streaming(_)))
+        {
             return Stage::Data;
         }
         Stage::Idle
@@ -908,19 +1000,29 @@ impl ClientSession {
         if matches!(stage, Stage::StartTls | Stage::Handshake) {
             return self.tls_failed(FailureClass::Decode, None, detail);
         }
-        self.finish(
+        self.finish(Ending::new(
             AttemptResult::ProtocolViolation { stage, detail },
             NextStep::NextHost,
             false,
-        );
+        ));
     }
 
     fn reject(&mut self, stage: Stage, reply: Reply, polite: bool) {
-        self.finish(
+        self.finish(Ending::new(
             AttemptResult::Rejected { stage, reply },
             NextStep::NextHost,
             polite,
-        );
+        ));
+    }
+
+    /// The server answered QUIT, or closed after it: the attempt is complete.
+    fn completed(&mut self) {
+        let tls = self.tls_summary().is_some();
+        self.finish(Ending::new(
+            AttemptResult::Completed { tls },
+            NextStep::Done,
+            false,
+        ));
     }
 
     /// A TLS policy failure: the ladder's gates pick the next rung or the refusal's action.
@@ -936,7 +1038,6 @@ impl ClientSession {
                 FailureClass::Certificate => ResultType::ValidationFailure,
                 _ => ResultType::StarttlsNotSupported,
             });
-        self.verification = verification;
         let next = match next_rung(
             &self.attempt.plan,
             self.attempt.rung,
@@ -948,51 +1049,56 @@ impl ClientSession {
         };
         // Politeness only where the stream is still plain SMTP and in step.
         let polite = failure.is_none()
-            && self.phase == Phase::Plain
+            && matches!(self.phase, Phase::Plain)
             && matches!(class, FailureClass::StarttlsNotOffered);
-        self.result_type = Some(result_type);
-        self.finish(
-            AttemptResult::TlsFailed {
+        self.finish(Ending {
+            result: AttemptResult::TlsFailed {
                 class,
                 failure,
                 detail,
             },
             next,
             polite,
-        );
+            result_type: Some(result_type),
+            verification,
+        });
     }
 
-    fn finish(&mut self, result: AttemptResult, next: NextStep, polite: bool) {
-        if self.finished {
+    fn finish(&mut self, ending: Ending) {
+        if self.is_finished() {
             return;
         }
-        if polite {
+        if ending.polite {
             let mut wire = Vec::new();
             Command::Quit.encode(&mut wire);
             self.write(&wire);
-        } else if let Some(engine) = self.tls.as_mut() {
-            if self.phase == Phase::Tls {
-                engine.close();
-                engine.drain_ciphertext(&mut self.out);
+            if self.is_finished() {
+                return; // the QUIT could not be encrypted: that ended the attempt
             }
+        } else if let Phase::Tls { engine, .. } = &mut self.phase {
+            engine.close();
+            engine.drain_ciphertext(&mut self.out);
         }
-        self.finished = true;
-        self.deadline = None;
+        // What a later call is told: the handshake, the message text, or idle.
         self.expect.clear();
+        let stage = self.stage();
+        let summary = match std::mem::replace(&mut self.phase, Phase::Finished { stage }) {
+            Phase::Tls { summary, .. } => summary,
+            _ => None,
+        };
+        self.deadline = None;
         let record = AttemptRecord {
             host: self.attempt.plan.host.to_string(),
             rung: self.attempt.rung,
-            result,
-            result_type: self.result_type.take(),
-            tls: self.tls_summary.clone(),
-            verification: self.verification.take().or_else(|| {
-                self.tls_summary
-                    .as_ref()
-                    .and_then(|t| t.verification.clone())
-            }),
+            result: ending.result,
+            result_type: ending.result_type,
+            verification: ending
+                .verification
+                .or_else(|| summary.as_ref().and_then(|t| t.verification.clone())),
+            tls: summary,
             receiving_helo: self.receiving_helo.clone(),
             decision: self.attempt.decision.clone(),
-            next,
+            next: ending.next,
         };
         self.events
             .push_back(ClientEvent::Finished(Box::new(record)));

@@ -2,18 +2,22 @@
 //!
 //! One call drives one connection to its end on the calling thread; [`serve`] runs a listener
 //! with a thread per connection. Deadlines come from the session's `poll_timeout` and become
-//! read timeouts on the stream ([`Transport::set_deadline`]).
+//! read timeouts on the stream ([`Transport::set_deadline`]). One loop drives every
+//! [`Session`], client or server; [`run_server`], [`run_client`] and [`deliver`] differ only
+//! in what answers the session's events.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{AttemptRecord, ClientSession, Delivery};
+use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
+use crate::session::Session;
 
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
-use super::{feed_server, now, pump_server, until, Application, SessionEnd};
+use super::drive::{Driver, Handler};
+use super::{now, until, Answering, Application, SessionEnd};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -82,7 +86,7 @@ pub fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStr
 /// deadline, which then ends it the way the session decides (`421 4.4.2`). An I/O error ends
 /// the session too and is returned.
 pub fn run_server<S, A>(
-    mut stream: S,
+    stream: S,
     session: &mut ServerSession,
     app: &mut A,
 ) -> io::Result<SessionEnd>
@@ -90,50 +94,11 @@ where
     S: Transport,
     A: Application,
 {
-    let mut end = SessionEnd::default();
-    let mut input = Vec::new();
-    let mut flight = Vec::new();
-    let mut buf = vec![0_u8; READ_CHUNK];
-    loop {
-        loop {
-            let pumped = pump_server(session, app, &mut flight, &mut end);
-            let fed = feed_server(session, &mut input);
-            if !pumped && fed == 0 {
-                break;
-            }
-        }
-        if !flight.is_empty() {
-            stream.write_all(&flight)?;
-            stream.flush()?;
-            end.bytes_out += flight.len() as u64;
-            flight.clear();
-        }
-        if session.is_closed() {
-            return Ok(end);
-        }
-        let deadline = session.poll_timeout();
-        if deadline.is_some_and(|d| until(d).is_zero()) {
-            session.handle_timeout(now());
-            continue;
-        }
-        stream.set_deadline(deadline.map(until))?;
-        match stream.read(&mut buf) {
-            Ok(0) => session.handle_eof(now()),
-            Ok(n) => {
-                end.bytes_in += n as u64;
-                input.extend_from_slice(buf.get(..n).unwrap_or_default());
-                feed_server(session, &mut input);
-            }
-            Err(e) if is_timeout(&e) => session.handle_timeout(now()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => {
-                session.handle_eof(now());
-                // Let the application see the end of the session before the error.
-                pump_server(session, app, &mut flight, &mut end);
-                return Err(e);
-            }
-        }
-    }
+    let mut answering = Answering::new(app);
+    let mut driver = Driver::new(session, &mut answering);
+    run(stream, &mut driver)?;
+    let (bytes_in, bytes_out) = (driver.bytes_in, driver.bytes_out);
+    Ok(answering.end(bytes_in, bytes_out))
 }
 
 /// Accepts one connection's session on a fresh [`ServerSession`] and drives it to its end.
@@ -219,9 +184,9 @@ pub fn deliver(
         match stream {
             Ok(stream) => {
                 outbox.new_session();
-                let record = drive_client(&stream, &mut session, &mut outbox);
+                drive_client(&stream, &mut session, &mut outbox);
                 let _ = stream.shutdown(Shutdown::Both);
-                delivery.record(record);
+                outbox.record_into(delivery);
             }
             Err(e) => {
                 connect_errors.push((format!("{host}:{port}"), e.to_string()));
@@ -233,52 +198,62 @@ pub fn deliver(
 }
 
 /// Runs one client session over any stream to its end, sending `messages` in order; returns
-/// the session's record and each message's result.
+/// the session's record (`None` only if the session never reported one) and each message's
+/// result.
 pub fn run_client<S: Transport>(
     stream: S,
     session: &mut ClientSession,
     messages: &[Message],
-) -> (AttemptRecord, Vec<Option<crate::client::MessageResult>>) {
+) -> (Option<AttemptRecord>, Vec<Option<MessageResult>>) {
     let mut outbox = Outbox::new(messages);
-    let record = drive_client(stream, session, &mut outbox);
-    (record, outbox.into_results())
+    drive_client(stream, session, &mut outbox);
+    (outbox.take_record(), outbox.into_results())
 }
 
-fn drive_client<S: Transport>(
-    mut stream: S,
-    session: &mut ClientSession,
-    outbox: &mut Outbox<'_>,
-) -> AttemptRecord {
-    let mut flight = Vec::new();
+/// One client session to its end; a failed stream ends it as a lost connection.
+fn drive_client<S: Transport>(stream: S, session: &mut ClientSession, outbox: &mut Outbox<'_>) {
+    let mut driver = Driver::new(session, outbox);
+    // A write that fails, or a deadline the stream refuses, is a lost connection: the
+    // record says so, so the error itself adds nothing.
+    let _ = run(stream, &mut driver);
+    driver.lost();
+}
+
+/// The loop: drives `driver`'s session over `stream` until the session is closed, one write
+/// per flight, each read bounded by the session's deadline. A failed read ends the session as
+/// a lost connection (its handler sees the last events); every I/O error is returned.
+fn run<S, H, T>(mut stream: T, driver: &mut Driver<'_, S, H>) -> io::Result<()>
+where
+    S: Session,
+    H: Handler<S>,
+    T: Transport,
+{
     let mut buf = vec![0_u8; READ_CHUNK];
-    let mut finished = None;
     loop {
-        if let Some(record) = outbox.pump(session, &mut flight) {
-            finished = Some(record);
-        }
+        let flight = driver.settle();
         if !flight.is_empty() {
-            // One write per flight. A failed write shows up as EOF on the next read.
-            let _ = stream.write_all(&flight).and_then(|()| stream.flush());
-            flight.clear();
+            stream.write_all(flight)?;
+            stream.flush()?;
+            driver.sent();
         }
-        if let Some(record) = finished {
-            return record;
+        if driver.is_closed() {
+            return Ok(());
         }
-        let deadline = session.poll_timeout();
+        let deadline = driver.deadline();
         if deadline.is_some_and(|d| until(d).is_zero()) {
-            session.handle_timeout(now());
+            driver.timeout();
             continue;
         }
-        if stream.set_deadline(deadline.map(until)).is_err() {
-            session.handle_eof(now());
-            continue;
-        }
+        stream.set_deadline(deadline.map(until))?;
         match stream.read(&mut buf) {
-            Ok(0) => session.handle_eof(now()),
-            Ok(n) => session.handle_input(buf.get(..n).unwrap_or_default(), now()),
-            Err(e) if is_timeout(&e) => session.handle_timeout(now()),
+            Ok(0) => driver.eof(),
+            Ok(n) => driver.received(buf.get(..n).unwrap_or_default()),
+            Err(e) if is_timeout(&e) => driver.timeout(),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => session.handle_eof(now()),
+            Err(e) => {
+                driver.lost();
+                return Err(e);
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What both adapters share on the client side: the messages, the per-session pump that
-//! answers the session's events, the connector's address book and the report.
+//! What both adapters share on the client side: the messages, the handler that answers a
+//! session's events, the connector's address book and the report.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +11,7 @@ use crate::client::{
 use crate::names::HostId;
 use crate::smtp::{ForwardPath, Mailbox, PathError, ReversePath};
 
+use super::drive::Handler;
 use super::now;
 
 /// One message to deliver: its envelope and its content (CRLF line ends, not dot-stuffed,
@@ -139,6 +140,8 @@ pub(crate) struct Outbox<'a> {
     /// Messages tried on the current connection (never twice on one connection).
     tried: Vec<bool>,
     current: Option<usize>,
+    /// The current session's record, once it finished.
+    finished: Option<AttemptRecord>,
 }
 
 impl<'a> Outbox<'a> {
@@ -148,6 +151,7 @@ impl<'a> Outbox<'a> {
             results: vec![None; messages.len()],
             tried: vec![false; messages.len()],
             current: None,
+            finished: None,
         }
     }
 
@@ -155,40 +159,21 @@ impl<'a> Outbox<'a> {
     pub(crate) fn new_session(&mut self) {
         self.tried.iter_mut().for_each(|t| *t = false);
         self.current = None;
+        self.finished = None;
     }
 
-    /// Runs the session's output side until it is quiet: collects what it transmits into
-    /// `flight` and answers its events. Returns the record once the session finished.
-    pub(crate) fn pump(
-        &mut self,
-        session: &mut ClientSession,
-        flight: &mut Vec<u8>,
-    ) -> Option<AttemptRecord> {
-        let mut finished = None;
-        loop {
-            session.poll_transmit_into(flight);
-            let Some(event) = session.poll_event() else {
-                return finished;
-            };
-            match event {
-                ClientEvent::Ready => self.start_next(session),
-                ClientEvent::DataReady => {
-                    let content = self
-                        .current
-                        .and_then(|i| self.messages.get(i))
-                        .map_or(&[][..], |m| m.content.as_slice());
-                    if session.send_data(content, true, now()).is_err() {
-                        let _ = session.quit(now());
-                    }
-                }
-                ClientEvent::MessageResult(result) => {
-                    if let Some(slot) = self.current.take().and_then(|i| self.results.get_mut(i)) {
-                        *slot = Some(result);
-                    }
-                }
-                ClientEvent::Finished(record) => finished = Some(*record),
-                _ => {}
-            }
+    /// The current session's record, once its Finished event was handled.
+    pub(crate) fn take_record(&mut self) -> Option<AttemptRecord> {
+        self.finished.take()
+    }
+
+    /// Hands the current session's record to `delivery`, which decides the next attempt.
+    pub(crate) fn record_into(&mut self, delivery: &mut Delivery) {
+        match self.finished.take() {
+            Some(record) => delivery.record(record),
+            // Never happens (a session that ended always reported how); the host counts as
+            // unreachable rather than stalling the delivery.
+            None => delivery.connect_failed(),
         }
     }
 
@@ -231,6 +216,30 @@ impl<'a> Outbox<'a> {
             attempts: delivery.records().to_vec(),
             connect_errors,
             messages: self.results,
+        }
+    }
+}
+
+impl Handler<ClientSession> for Outbox<'_> {
+    fn on_event(&mut self, session: &mut ClientSession, event: ClientEvent) {
+        match event {
+            ClientEvent::Ready => self.start_next(session),
+            ClientEvent::DataReady => {
+                let content = self
+                    .current
+                    .and_then(|i| self.messages.get(i))
+                    .map_or(&[][..], |m| m.content.as_slice());
+                if session.send_data(content, true, now()).is_err() {
+                    let _ = session.quit(now());
+                }
+            }
+            ClientEvent::MessageResult(result) => {
+                if let Some(slot) = self.current.take().and_then(|i| self.results.get_mut(i)) {
+                    *slot = Some(result);
+                }
+            }
+            ClientEvent::Finished(record) => self.finished = Some(*record),
+            _ => {}
         }
     }
 }

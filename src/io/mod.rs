@@ -8,9 +8,11 @@
 //! Both do the same four things and nothing else: move bytes between the socket and the
 //! session, writing everything the session has for the peer as one write per protocol flight
 //! (never a write per line, so no delayed-ACK stall); turn the session's
-//! [`poll_timeout`](crate::server::ServerSession::poll_timeout) into read deadlines; read the
-//! clock ([`now`]); and hand the session's events to the application. Every protocol and
-//! policy decision stays in the core.
+//! [`poll_timeout`](crate::Session::poll_timeout) into read deadlines; read the clock
+//! ([`now`]); and hand the session's events to the application. Every protocol and policy
+//! decision stays in the core. Each adapter has one loop that drives any
+//! [`Session`](crate::Session), client or server, over a stream until it is closed; only
+//! what answers the events differs (the messages to send, or the [`Application`]).
 //!
 //! Outbound, `deliver` (in either adapter) runs a [`client::Delivery`](crate::client::Delivery):
 //! it connects to each candidate host in order through a [`Connector`] (connect timeout,
@@ -44,10 +46,13 @@ use crate::smtp::Reply;
 use crate::time::Timestamp;
 use crate::tls::TlsFacts;
 
+use self::drive::Handler;
+
 mod anchors;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod client;
+mod drive;
 mod mailer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -115,64 +120,62 @@ pub struct SessionEnd {
     pub bytes_out: u64,
 }
 
-/// Runs the session's output side until it is quiet: collects every transmit into `flight`
-/// (one write for the adapter), hands every event to `app` and applies its answers.
-/// Returns whether anything happened.
-pub(crate) fn pump_server(
-    session: &mut ServerSession,
-    app: &mut dyn Application,
-    flight: &mut Vec<u8>,
-    end: &mut SessionEnd,
-) -> bool {
-    let mut progressed = false;
-    loop {
-        let mut moved = false;
-        while let Some(bytes) = session.poll_transmit() {
-            flight.extend_from_slice(&bytes);
-            moved = true;
+/// The server's half of the adapter loop: hands every event to the [`Application`] and
+/// applies its answers, noting for the [`SessionEnd`] how the session closed and its TLS.
+pub(crate) struct Answering<'a, A: ?Sized> {
+    app: &'a mut A,
+    end: SessionEnd,
+}
+
+impl<'a, A: Application + ?Sized> Answering<'a, A> {
+    pub(crate) fn new(app: &'a mut A) -> Self {
+        Self {
+            app,
+            end: SessionEnd::default(),
         }
-        while let Some(event) = session.poll_event() {
-            moved = true;
-            match &event {
-                ServerEvent::Closed(reason) => end.reason = Some(reason.clone()),
-                ServerEvent::TlsEstablished { facts, .. } => end.tls = Some(facts.clone()),
-                _ => {}
-            }
-            let answer = app.on_event(&event);
-            let asks = matches!(
-                event,
-                ServerEvent::MailFrom(_) | ServerEvent::RcptTo(_) | ServerEvent::MessageEnd { .. }
-            );
-            // Events queue ahead of the one that waits: only the waiting event's own answer
-            // is applied.
-            if asks && session.pending().is_some() {
-                let applied = match answer {
-                    Answer::Accept => session.accept(),
-                    Answer::AcceptWith(text) => {
-                        session.accept_with(&text).or_else(|_| session.accept())
-                    }
-                    Answer::Reject(reply) => session.reject(&reply),
-                };
-                // A reject with a reply that refuses nothing is the application's bug; closing
-                // (421) is the safe way out, never an accept it did not give.
-                if applied.is_err() {
-                    session.close();
-                }
-            }
+    }
+
+    /// How the session ended, with the traffic the loop counted.
+    pub(crate) fn end(self, bytes_in: u64, bytes_out: u64) -> SessionEnd {
+        SessionEnd {
+            bytes_in,
+            bytes_out,
+            ..self.end
         }
-        if !moved {
-            return progressed;
-        }
-        progressed = true;
     }
 }
 
-/// Feeds `input` to the session as far as it takes it; returns the bytes taken.
-pub(crate) fn feed_server(session: &mut ServerSession, input: &mut Vec<u8>) -> usize {
-    if input.is_empty() || session.pending().is_some() {
-        return 0;
+impl<A: Application + ?Sized> Handler<ServerSession> for Answering<'_, A> {
+    fn on_event(&mut self, session: &mut ServerSession, event: ServerEvent) {
+        match &event {
+            ServerEvent::Closed(reason) => self.end.reason = Some(reason.clone()),
+            ServerEvent::TlsEstablished { facts, .. } => self.end.tls = Some(facts.clone()),
+            _ => {}
+        }
+        let answer = self.app.on_event(&event);
+        let asks = matches!(
+            event,
+            ServerEvent::MailFrom(_) | ServerEvent::RcptTo(_) | ServerEvent::MessageEnd { .. }
+        );
+        // Events queue ahead of the one that waits: only the waiting event's own answer is
+        // applied.
+        if asks && session.pending().is_some() {
+            let applied = match answer {
+                Answer::Accept => session.accept(),
+                Answer::AcceptWith(text) => {
+                    session.accept_with(&text).or_else(|_| session.accept())
+                }
+                Answer::Reject(reply) => session.reject(&reply),
+            };
+            // A reject with a reply that refuses nothing is the application's bug; closing
+            // (421) is the safe way out, never an accept it did not give.
+            if applied.is_err() {
+                session.close();
+            }
+        }
     }
-    let taken = session.handle_input(input, now()).min(input.len());
-    input.drain(..taken);
-    taken
+
+    fn holds_input(&self, session: &ServerSession) -> bool {
+        session.pending().is_some()
+    }
 }

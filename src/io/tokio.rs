@@ -1,7 +1,8 @@
 //! The tokio adapter: sessions over tokio streams or any `AsyncRead + AsyncWrite`.
 //!
 //! The same loop as [`blocking`](super::blocking), with the session's deadlines as
-//! `tokio::time::timeout` around each read. It needs a runtime with the time driver enabled.
+//! `tokio::time::timeout` around each read: one loop for every [`Session`], client or
+//! server. It needs a runtime with the time driver enabled.
 
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -13,9 +14,11 @@ use ::tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 
 use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
+use crate::session::Session;
 
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
-use super::{feed_server, now, pump_server, until, Application, SessionEnd};
+use super::drive::{Driver, Handler};
+use super::{now, until, Answering, Application, SessionEnd};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -48,54 +51,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     A: Application,
 {
-    let mut end = SessionEnd::default();
-    let mut input = Vec::new();
-    let mut flight = Vec::new();
-    let mut buf = vec![0_u8; READ_CHUNK];
-    loop {
-        loop {
-            let pumped = pump_server(session, app, &mut flight, &mut end);
-            let fed = feed_server(session, &mut input);
-            if !pumped && fed == 0 {
-                break;
-            }
-        }
-        if !flight.is_empty() {
-            stream.write_all(&flight).await?;
-            stream.flush().await?;
-            end.bytes_out += flight.len() as u64;
-            flight.clear();
-        }
-        if session.is_closed() {
-            return Ok(end);
-        }
-        let read = match session.poll_timeout() {
-            Some(deadline) => {
-                match ::tokio::time::timeout(until(deadline), stream.read(&mut buf)).await {
-                    Ok(read) => read,
-                    Err(_) => {
-                        session.handle_timeout(now());
-                        continue;
-                    }
-                }
-            }
-            None => stream.read(&mut buf).await,
-        };
-        match read {
-            Ok(0) => session.handle_eof(now()),
-            Ok(n) => {
-                end.bytes_in += n as u64;
-                input.extend_from_slice(buf.get(..n).unwrap_or_default());
-                feed_server(session, &mut input);
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => {
-                session.handle_eof(now());
-                pump_server(session, app, &mut flight, &mut end);
-                return Err(e);
-            }
-        }
-    }
+    let mut answering = Answering::new(app);
+    let mut driver = Driver::new(session, &mut answering);
+    run(stream, &mut driver).await?;
+    let (bytes_in, bytes_out) = (driver.bytes_in, driver.bytes_out);
+    Ok(answering.end(bytes_in, bytes_out))
 }
 
 /// Runs one accepted connection's session on a fresh [`ServerSession`] to its end.
@@ -166,9 +126,9 @@ pub async fn deliver(
         match stream {
             Ok(mut stream) => {
                 outbox.new_session();
-                let record = drive_client(&mut stream, &mut session, &mut outbox).await;
+                drive_client(&mut stream, &mut session, &mut outbox).await;
                 let _ = stream.shutdown().await;
-                delivery.record(record);
+                outbox.record_into(delivery);
             }
             Err(e) => {
                 connect_errors.push((format!("{host}:{port}"), e.to_string()));
@@ -180,50 +140,58 @@ pub async fn deliver(
 }
 
 /// Runs one client session over any async stream to its end, sending `messages` in order;
-/// returns the session's record and each message's result.
+/// returns the session's record (`None` only if the session never reported one) and each
+/// message's result.
 pub async fn run_client<S>(
     stream: &mut S,
     session: &mut ClientSession,
     messages: &[Message],
-) -> (AttemptRecord, Vec<Option<MessageResult>>)
+) -> (Option<AttemptRecord>, Vec<Option<MessageResult>>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut outbox = Outbox::new(messages);
-    let record = drive_client(stream, session, &mut outbox).await;
-    (record, outbox.into_results())
+    drive_client(stream, session, &mut outbox).await;
+    (outbox.take_record(), outbox.into_results())
 }
 
-async fn drive_client<S>(
-    stream: &mut S,
-    session: &mut ClientSession,
-    outbox: &mut Outbox<'_>,
-) -> AttemptRecord
+/// One client session to its end; a failed stream ends it as a lost connection.
+async fn drive_client<S>(stream: &mut S, session: &mut ClientSession, outbox: &mut Outbox<'_>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut flight = Vec::new();
+    let mut driver = Driver::new(session, outbox);
+    // A failed write is a lost connection: the record says so, the error adds nothing.
+    let _ = run(stream, &mut driver).await;
+    driver.lost();
+}
+
+/// The loop: drives `driver`'s session over `stream` until the session is closed, one write
+/// per flight, each read bounded by the session's deadline. A failed read ends the session as
+/// a lost connection (its handler sees the last events); every I/O error is returned.
+async fn run<S, H, T>(stream: &mut T, driver: &mut Driver<'_, S, H>) -> io::Result<()>
+where
+    S: Session,
+    H: Handler<S>,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = vec![0_u8; READ_CHUNK];
-    let mut finished = None;
     loop {
-        if let Some(record) = outbox.pump(session, &mut flight) {
-            finished = Some(record);
-        }
+        let flight = driver.settle();
         if !flight.is_empty() {
-            // One write per flight. A failed write shows up as EOF on the next read.
-            let _ = stream.write_all(&flight).await;
-            let _ = stream.flush().await;
-            flight.clear();
+            stream.write_all(flight).await?;
+            stream.flush().await?;
+            driver.sent();
         }
-        if let Some(record) = finished {
-            return record;
+        if driver.is_closed() {
+            return Ok(());
         }
-        let read = match session.poll_timeout() {
+        let read = match driver.deadline() {
             Some(deadline) => {
                 match ::tokio::time::timeout(until(deadline), stream.read(&mut buf)).await {
                     Ok(read) => read,
                     Err(_) => {
-                        session.handle_timeout(now());
+                        driver.timeout();
                         continue;
                     }
                 }
@@ -231,10 +199,13 @@ where
             None => stream.read(&mut buf).await,
         };
         match read {
-            Ok(0) => session.handle_eof(now()),
-            Ok(n) => session.handle_input(buf.get(..n).unwrap_or_default(), now()),
+            Ok(0) => driver.eof(),
+            Ok(n) => driver.received(buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => session.handle_eof(now()),
+            Err(e) => {
+                driver.lost();
+                return Err(e);
+            }
         }
     }
 }

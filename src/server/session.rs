@@ -6,6 +6,7 @@ use std::sync::Arc;
 use core::time::Duration;
 
 use crate::cert::Outcome;
+use crate::session::Session;
 use crate::smtp::{
     BareLineEnds, Body, Capabilities, Code, Command, CommandConfig, CommandError, CommandParser,
     DataDecoder, DataStatus, EnhancedCode, ForwardPath, Host, MailParams, Param, Reply,
@@ -37,7 +38,8 @@ const PREVIEW: usize = 64;
 ///    [`handle_eof`](Self::handle_eof) when the client closes;
 /// 5. stop when [`is_closed`](Self::is_closed).
 ///
-/// The greeting is queued at creation.
+/// The greeting is queued at creation. The driving surface is the [`Session`] trait, shared
+/// with the client session; the inherent methods of the same names are the same calls.
 ///
 /// ## The STARTTLS boundary
 ///
@@ -209,6 +211,7 @@ impl ServerSession {
 
     /// The next deadline, if the session waits for the client. Call
     /// [`handle_timeout`](Self::handle_timeout) when it passes.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         match self.lifecycle {
             Lifecycle::Open => self.deadline,
@@ -224,6 +227,7 @@ impl ServerSession {
     }
 
     /// Bytes to send to the client, in order.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if let TlsState::Handshaking(engine) | TlsState::Active(engine) = &mut self.tls {
             engine.drain_ciphertext(&mut self.output);
@@ -242,7 +246,19 @@ impl ServerSession {
         Some(bytes)
     }
 
+    /// Like [`poll_transmit`](Self::poll_transmit), appending to the caller's buffer; returns
+    /// the number of bytes added.
+    pub fn poll_transmit_into(&mut self, buf: &mut Vec<u8>) -> usize {
+        let mut n = 0;
+        while let Some(bytes) = self.poll_transmit() {
+            n += bytes.len();
+            buf.extend_from_slice(&bytes);
+        }
+        n
+    }
+
     /// The next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         let event = self.events.pop_front()?;
         if let ServerEvent::MessageData(data) = &event {
@@ -352,7 +368,45 @@ impl ServerSession {
     pub fn client_certificate(&self) -> Option<&Outcome> {
         self.enforcement.client_certificate()
     }
+}
 
+impl Session for ServerSession {
+    type Event = ServerEvent;
+
+    fn handle_input(&mut self, input: &[u8], now: Timestamp) -> usize {
+        ServerSession::handle_input(self, input, now)
+    }
+
+    fn handle_eof(&mut self, now: Timestamp) {
+        ServerSession::handle_eof(self, now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        ServerSession::poll_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut Vec<u8>) -> usize {
+        ServerSession::poll_transmit_into(self, buf)
+    }
+
+    fn poll_event(&mut self) -> Option<ServerEvent> {
+        ServerSession::poll_event(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        ServerSession::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        ServerSession::handle_timeout(self, now);
+    }
+
+    fn is_closed(&self) -> bool {
+        ServerSession::is_closed(self)
+    }
+}
+
+impl ServerSession {
     // ---- input -------------------------------------------------------------------------
 
     /// Takes what fits of `input` into the plaintext buffer (through TLS when it runs).

@@ -1,0 +1,132 @@
+//! What the blocking and tokio loops share, for client and server sessions alike: everything
+//! between the stream and the [`Session`] except the reads and writes themselves.
+//!
+//! A [`Driver`] holds the bytes read but not yet taken, the flight being collected for one
+//! write, and the traffic counters; a [`Handler`] is the role's half (the [`Outbox`] answering
+//! client events, the [`Application`] answering server events). Each adapter has one loop
+//! over a `Driver`: settle, write the flight, stop once closed, read until the deadline.
+//!
+//! [`Outbox`]: super::client::Outbox
+//! [`Application`]: super::Application
+
+use crate::session::Session;
+use crate::time::Timestamp;
+
+use super::now;
+
+/// The role-specific half of an adapter: what it does with a session's events.
+pub(crate) trait Handler<S: Session> {
+    /// One event, in order; an event that waits for an answer is answered on `session`.
+    fn on_event(&mut self, session: &mut S, event: S::Event);
+
+    /// Whether the session must not be offered input now (an event still waits for its
+    /// answer).
+    fn holds_input(&self, session: &S) -> bool {
+        let _ = session;
+        false
+    }
+}
+
+/// One connection's bookkeeping, without the stream.
+pub(crate) struct Driver<'a, S: Session, H: Handler<S>> {
+    session: &'a mut S,
+    handler: &'a mut H,
+    /// Bytes read that the session has not taken yet.
+    input: Vec<u8>,
+    /// Everything the session has for the peer since the last write: one write per flight.
+    flight: Vec<u8>,
+    /// Bytes read from the peer.
+    pub(crate) bytes_in: u64,
+    /// Bytes written to the peer.
+    pub(crate) bytes_out: u64,
+}
+
+impl<'a, S: Session, H: Handler<S>> Driver<'a, S, H> {
+    pub(crate) fn new(session: &'a mut S, handler: &'a mut H) -> Self {
+        Self {
+            session,
+            handler,
+            input: Vec::new(),
+            flight: Vec::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    /// Runs the session until it waits for the peer (events handled, held input offered);
+    /// returns the flight to write, empty when there is none.
+    pub(crate) fn settle(&mut self) -> &[u8] {
+        while self.pump() || self.feed() > 0 {}
+        &self.flight
+    }
+
+    /// The flight was written.
+    pub(crate) fn sent(&mut self) {
+        self.bytes_out += self.flight.len() as u64;
+        self.flight.clear();
+    }
+
+    /// Whether the session is over and its last flight was collected.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.session.is_closed()
+    }
+
+    /// When the session's deadline passes, if it has one.
+    pub(crate) fn deadline(&self) -> Option<Timestamp> {
+        self.session.poll_timeout()
+    }
+
+    /// Bytes read from the peer.
+    pub(crate) fn received(&mut self, bytes: &[u8]) {
+        self.bytes_in += bytes.len() as u64;
+        self.input.extend_from_slice(bytes);
+        self.feed();
+    }
+
+    /// The peer closed the connection.
+    pub(crate) fn eof(&mut self) {
+        self.session.handle_eof(now());
+    }
+
+    /// The session's deadline passed (or a read timed out).
+    pub(crate) fn timeout(&mut self) {
+        self.session.handle_timeout(now());
+    }
+
+    /// The stream failed: the session ends as if the peer had closed, and the handler sees
+    /// its last events. Nothing happens for a session that already ended.
+    pub(crate) fn lost(&mut self) {
+        self.session.handle_eof(now());
+        self.pump();
+    }
+
+    /// Collects every transmit into the flight and hands every event to the handler until
+    /// the session is quiet. Returns whether anything happened.
+    fn pump(&mut self) -> bool {
+        let mut progressed = false;
+        loop {
+            let mut moved = self.session.poll_transmit_into(&mut self.flight) > 0;
+            while let Some(event) = self.session.poll_event() {
+                moved = true;
+                self.handler.on_event(self.session, event);
+            }
+            if !moved {
+                return progressed;
+            }
+            progressed = true;
+        }
+    }
+
+    /// Offers the held input to the session; returns the bytes it took.
+    fn feed(&mut self) -> usize {
+        if self.input.is_empty() || self.handler.holds_input(self.session) {
+            return 0;
+        }
+        let taken = self
+            .session
+            .handle_input(&self.input, now())
+            .min(self.input.len());
+        self.input.drain(..taken);
+        taken
+    }
+}
