@@ -34,16 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 /* The libraries built with the default features (as .ci/capi.sh builds them) export the
- * client session functions. */
+ * delivery functions, which make client sessions. */
 #ifndef MAILTLS_CLIENT_SESSIONS
 #define MAILTLS_CLIENT_SESSIONS 1
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * The most recipients one message may have.
- */
-#define MAILTLS_MAX_RECIPIENTS 1000
 #endif
 
 /**
@@ -62,9 +55,15 @@
 #define MAILTLS_MAX_POLICY_STRINGS 256
 
 /**
- * The most bytes one `handle_input` call takes.
+ * The most bytes one `mailtls_session_handle_input` or `mailtls_session_send_data` call
+ * takes.
  */
 #define MAILTLS_MAX_INPUT (1024 * 1024)
+
+/**
+ * The most recipients one message may have.
+ */
+#define MAILTLS_MAX_RECIPIENTS 1000
 
 /**
  * The longest NUL-terminated string accepted (names, macro values, addresses), in bytes.
@@ -126,6 +125,11 @@ enum mailtls_result
    * There is nothing to return (no last error, no TLS facts yet, no pending event).
    */
   MAILTLS_RESULT_NOT_FOUND = 9009,
+  /**
+   * The call belongs to the other role: a client-only call on a server session, or the
+   * reverse.
+   */
+  MAILTLS_RESULT_WRONG_ROLE = 9010,
   /**
    * A Postfix policy table does not parse; the object's last error says where.
    */
@@ -206,101 +210,6 @@ typedef uint32_t mailtls_delivery_state;
 #endif // __cplusplus
 #endif
 
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * The kind of a client session event; details through
- * [`mailtls_client_session_event_detail`].
- */
-enum mailtls_client_event
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * No event is waiting.
-   */
-  MAILTLS_CLIENT_EVENT_NONE = 0,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The server's EHLO reply was read (detail: `secure` or `plain`).
-   */
-  MAILTLS_CLIENT_EVENT_CAPABILITIES = 1,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The 354 arrived: push the message with [`mailtls_client_session_send_data`].
-   */
-  MAILTLS_CLIENT_EVENT_DATA_READY = 2,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The session ended (detail: the attempt's result); pass the session to
-   * [`mailtls_delivery_record`], send what is still queued, then close the socket.
-   */
-  MAILTLS_CLIENT_EVENT_FINISHED = 3,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The server greeted (detail: its reply).
-   */
-  MAILTLS_CLIENT_EVENT_GREETED = 4,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The reply to MAIL FROM (detail: the reply).
-   */
-  MAILTLS_CLIENT_EVENT_MAIL_RESULT = 5,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * A message ended (detail: `accepted` or `refused`, then the reply).
-   */
-  MAILTLS_CLIENT_EVENT_MESSAGE_RESULT = 6,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The session goes on without TLS (detail: why).
-   */
-  MAILTLS_CLIENT_EVENT_PLAINTEXT = 7,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * The reply to one RCPT TO (detail: the reply).
-   */
-  MAILTLS_CLIENT_EVENT_RCPT_RESULT = 8,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * A message may be sent now ([`mailtls_client_session_send_mail`]) or the session ended
-   * ([`mailtls_client_session_quit`]).
-   */
-  MAILTLS_CLIENT_EVENT_READY = 9,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * TLS is established (detail: version and suite; facts through
-   * [`mailtls_client_session_tls_fact`]).
-   */
-  MAILTLS_CLIENT_EVENT_TLS_ESTABLISHED = 10,
-#endif
-#if defined(MAILTLS_CLIENT_SESSIONS)
-  /**
-   * Reserved for events a later version adds; skip it.
-   */
-  MAILTLS_CLIENT_EVENT_OTHER = 11,
-#endif
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum mailtls_client_event mailtls_client_event;
-#else
-typedef uint32_t mailtls_client_event;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-#endif
-
 /**
  * What to do with the message.
  */
@@ -364,9 +273,35 @@ typedef uint32_t mailtls_tlsrpt_added;
 #endif // __cplusplus
 
 /**
- * The kind of a server session event; details through [`mailtls_server_session_event_detail`].
+ * Which side of the connection a session is.
  */
-enum mailtls_server_event
+enum mailtls_role
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * It connects to a server and sends mail.
+   */
+  MAILTLS_ROLE_CLIENT = 0,
+  /**
+   * It accepted a connection and receives mail.
+   */
+  MAILTLS_ROLE_SERVER = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_role mailtls_role;
+#else
+typedef uint32_t mailtls_role;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The kind of a session event; details through [`mailtls_session_event_detail`]. Each kind
+ * says which role reports it.
+ */
+enum mailtls_session_event
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -374,70 +309,102 @@ enum mailtls_server_event
   /**
    * No event is waiting.
    */
-  MAILTLS_SERVER_EVENT_NONE = 0,
+  MAILTLS_SESSION_EVENT_NONE = 0,
   /**
-   * The session is over (detail: the reason). Close the transport after the last transmit.
+   * Client: the server's EHLO reply was read (detail: `secure` or `plain`).
    */
-  MAILTLS_SERVER_EVENT_CLOSED = 1,
+  MAILTLS_SESSION_EVENT_CAPABILITIES = 1,
   /**
-   * The client greeted (detail: the name it gave).
+   * Both: the session is over (detail: the attempt's result, or why the server session
+   * closed). Send what is still queued, then close the transport; a client session goes
+   * to `mailtls_delivery_record` first.
    */
-  MAILTLS_SERVER_EVENT_GREETED = 2,
+  MAILTLS_SESSION_EVENT_CLOSED = 2,
   /**
-   * A `MAIL FROM` waits for an answer (detail: the reverse path).
+   * Client: the 354 arrived; push the message with [`mailtls_session_send_data`].
    */
-  MAILTLS_SERVER_EVENT_MAIL_FROM = 3,
+  MAILTLS_SESSION_EVENT_DATA_READY = 3,
   /**
-   * The message being received was abandoned (detail: why).
+   * Both: the greeting (client: the server's reply; server: the name the client gave).
    */
-  MAILTLS_SERVER_EVENT_MESSAGE_ABORTED = 4,
+  MAILTLS_SESSION_EVENT_GREETED = 4,
   /**
-   * Message content (detail: the bytes, dot-unstuffed).
+   * Server: a `MAIL FROM` waits for an answer (detail: the reverse path).
    */
-  MAILTLS_SERVER_EVENT_MESSAGE_DATA = 5,
+  MAILTLS_SESSION_EVENT_MAIL_FROM = 5,
   /**
-   * The message is complete and waits for an answer (detail: its size).
+   * Client: the reply to MAIL FROM (detail: the reply).
    */
-  MAILTLS_SERVER_EVENT_MESSAGE_END = 6,
+  MAILTLS_SESSION_EVENT_MAIL_RESULT = 6,
   /**
-   * DATA was answered 354.
+   * Server: the message being received was abandoned (detail: why).
    */
-  MAILTLS_SERVER_EVENT_MESSAGE_START = 7,
+  MAILTLS_SESSION_EVENT_MESSAGE_ABORTED = 7,
   /**
-   * Plaintext bytes after STARTTLS were discarded (detail: how many).
+   * Server: message content (detail: the bytes, dot-unstuffed).
    */
-  MAILTLS_SERVER_EVENT_PLAINTEXT_DISCARDED = 8,
+  MAILTLS_SESSION_EVENT_MESSAGE_DATA = 8,
   /**
-   * A `RCPT TO` waits for an answer (detail: the forward path).
+   * Server: the message is complete and waits for an answer (detail: its size).
    */
-  MAILTLS_SERVER_EVENT_RCPT_TO = 9,
+  MAILTLS_SESSION_EVENT_MESSAGE_END = 9,
   /**
-   * The session refused a command by itself (detail: the reply sent).
+   * Client: a message ended (detail: `accepted` or `refused`, then the reply).
    */
-  MAILTLS_SERVER_EVENT_REFUSED = 10,
+  MAILTLS_SESSION_EVENT_MESSAGE_RESULT = 10,
   /**
-   * The transaction was reset.
+   * Server: DATA was answered 354.
    */
-  MAILTLS_SERVER_EVENT_RESET = 11,
+  MAILTLS_SESSION_EVENT_MESSAGE_START = 11,
   /**
-   * TLS is established (detail: version and suite; facts through
-   * [`mailtls_server_session_tls_fact`]).
+   * Client: the session goes on without TLS (detail: why).
    */
-  MAILTLS_SERVER_EVENT_TLS_ESTABLISHED = 12,
+  MAILTLS_SESSION_EVENT_PLAINTEXT = 12,
   /**
-   * TLS failed (detail: the failure and its RFC 8460 result type).
+   * Server: plaintext bytes after STARTTLS were discarded (detail: how many).
    */
-  MAILTLS_SERVER_EVENT_TLS_FAILED = 13,
+  MAILTLS_SESSION_EVENT_PLAINTEXT_DISCARDED = 13,
+  /**
+   * Client: the reply to one RCPT TO (detail: the reply).
+   */
+  MAILTLS_SESSION_EVENT_RCPT_RESULT = 14,
+  /**
+   * Server: a `RCPT TO` waits for an answer (detail: the forward path).
+   */
+  MAILTLS_SESSION_EVENT_RCPT_TO = 15,
+  /**
+   * Client: a message may be sent now ([`mailtls_session_send_mail`]) or the session
+   * ended ([`mailtls_session_quit`]).
+   */
+  MAILTLS_SESSION_EVENT_READY = 16,
+  /**
+   * Server: the session refused a command by itself (detail: the reply sent).
+   */
+  MAILTLS_SESSION_EVENT_REFUSED = 17,
+  /**
+   * Server: the transaction was reset.
+   */
+  MAILTLS_SESSION_EVENT_RESET = 18,
+  /**
+   * Both: TLS is established (detail: version and suite; facts through
+   * [`mailtls_session_tls_fact`]).
+   */
+  MAILTLS_SESSION_EVENT_TLS_ESTABLISHED = 19,
+  /**
+   * Server: TLS failed (detail: the failure and its RFC 8460 result type). A client
+   * reports a TLS failure in its Closed event.
+   */
+  MAILTLS_SESSION_EVENT_TLS_FAILED = 20,
   /**
    * Reserved for events a later version adds; skip it.
    */
-  MAILTLS_SERVER_EVENT_OTHER = 14,
+  MAILTLS_SESSION_EVENT_OTHER = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum mailtls_server_event mailtls_server_event;
+typedef enum mailtls_session_event mailtls_session_event;
 #else
-typedef uint32_t mailtls_server_event;
+typedef uint32_t mailtls_session_event;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -532,14 +499,6 @@ typedef uint32_t mailtls_verification;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * One connection attempt, without I/O. Made by [`mailtls_delivery_next_session`], freed by
- * [`mailtls_client_session_free`].
- */
-typedef struct mailtls_client_session mailtls_client_session;
-#endif
-
 /**
  * An outbound (and, with connectors, inbound) TLS configuration. Made by
  * [`mailtls_config_new`], freed by [`mailtls_config_free`].
@@ -574,10 +533,10 @@ typedef struct mailtls_plan mailtls_plan;
 typedef struct mailtls_server_config mailtls_server_config;
 
 /**
- * One inbound SMTP session, without I/O. Made by [`mailtls_server_session_new`], freed by
- * [`mailtls_server_session_free`].
+ * One SMTP session, client or server, without I/O. Made by `mailtls_delivery_next_session`
+ * (client) or [`mailtls_session_new_server`] (server), freed by [`mailtls_session_free`].
  */
-typedef struct mailtls_server_session mailtls_server_session;
+typedef struct mailtls_session mailtls_session;
 
 /**
  * Outcomes counted over one report period. Made by [`mailtls_tlsrpt_new`], freed by
@@ -695,7 +654,7 @@ void mailtls_delivery_free(mailtls_delivery *delivery);
  */
 mailtls_result mailtls_delivery_next_session(mailtls_delivery *delivery,
                                              uint64_t now_ms,
-                                             mailtls_client_session **out_session);
+                                             mailtls_session **out_session);
 #endif
 
 #if defined(MAILTLS_CLIENT_SESSIONS)
@@ -720,10 +679,10 @@ mailtls_result mailtls_delivery_connect_failed(mailtls_delivery *delivery);
 #if defined(MAILTLS_CLIENT_SESSIONS)
 /**
  * Hands the record of a finished session to the delivery, which decides the next attempt.
- * `MAILTLS_RESULT_WRONG_STATE` when the session has not finished (no Finished event polled)
- * or was recorded already.
+ * `MAILTLS_RESULT_WRONG_STATE` when the session has not finished (no Closed event polled)
+ * or was recorded already; `MAILTLS_RESULT_WRONG_ROLE` for a server session.
  */
-mailtls_result mailtls_delivery_record(mailtls_delivery *delivery, mailtls_client_session *session);
+mailtls_result mailtls_delivery_record(mailtls_delivery *delivery, mailtls_session *session);
 #endif
 
 #if defined(MAILTLS_CLIENT_SESSIONS)
@@ -736,129 +695,6 @@ mailtls_result mailtls_delivery_outcome(const mailtls_delivery *delivery,
                                         char *buf,
                                         size_t len,
                                         size_t *out_n);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Frees a session. NULL, and a handle already freed, are ignored.
- */
-void mailtls_client_session_free(mailtls_client_session *session);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Feeds `len` bytes received from the server (at most `MAILTLS_MAX_INPUT`).
- */
-mailtls_result mailtls_client_session_handle_input(mailtls_client_session *session,
-                                                   const uint8_t *input,
-                                                   size_t len,
-                                                   uint64_t now_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * The server closed the connection.
- */
-mailtls_result mailtls_client_session_handle_eof(mailtls_client_session *session, uint64_t now_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * The deadline (Unix milliseconds) at which to call
- * [`mailtls_client_session_handle_timeout`]; `MAILTLS_RESULT_NOT_FOUND` when none runs.
- */
-mailtls_result mailtls_client_session_poll_timeout(const mailtls_client_session *session,
-                                                   uint64_t *out_deadline_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Tells the session the time is `now_ms`; a passed deadline ends the attempt.
- */
-mailtls_result mailtls_client_session_handle_timeout(mailtls_client_session *session,
-                                                     uint64_t now_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Copies bytes to send to the server into `buf` (at most `len`); `*out_n` is 0 when there
- * is nothing to send. Bytes that do not fit stay for the next call.
- */
-mailtls_result mailtls_client_session_poll_transmit(mailtls_client_session *session,
-                                                    uint8_t *buf,
-                                                    size_t len,
-                                                    size_t *out_n);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Takes the next event; `MAILTLS_CLIENT_EVENT_NONE` when none waits.
- */
-mailtls_result mailtls_client_session_poll_event(mailtls_client_session *session,
-                                                 mailtls_client_event *out_event);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Copies the detail of the last polled event into `buf`. `MAILTLS_RESULT_NOT_FOUND` when no
- * event was polled; see [`mailtls_client_session_event_detail_size`].
- */
-mailtls_result mailtls_client_session_event_detail(const mailtls_client_session *session,
-                                                   char *buf,
-                                                   size_t len,
-                                                   size_t *out_n);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * The buffer size (NUL included) [`mailtls_client_session_event_detail`] needs.
- */
-mailtls_result mailtls_client_session_event_detail_size(const mailtls_client_session *session,
-                                                        size_t *out_size);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Starts a message (after a Ready event): MAIL FROM `from` (`<>` or empty for bounces) and
- * RCPT TO each of `recipients` (`count` addresses, at most `MAILTLS_MAX_RECIPIENTS`).
- * `MAILTLS_RESULT_WRONG_STATE` when the session is not ready.
- */
-mailtls_result mailtls_client_session_send_mail(mailtls_client_session *session,
-                                                const char *from,
-                                                const char *const *recipients,
-                                                size_t count,
-                                                uint64_t now_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Pushes message text (headers and body, CRLF line ends) after a DataReady event; with
- * `last` the message ends. The session dot-stuffs it.
- */
-mailtls_result mailtls_client_session_send_data(mailtls_client_session *session,
-                                                const uint8_t *data,
-                                                size_t len,
-                                                bool last,
-                                                uint64_t now_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Ends the session politely (after a Ready event).
- */
-mailtls_result mailtls_client_session_quit(mailtls_client_session *session, uint64_t now_ms);
-#endif
-
-#if defined(MAILTLS_CLIENT_SESSIONS)
-/**
- * Copies one fact of the session's TLS (`fact`: a `mailtls_tls_fact` value) into `buf`.
- * `MAILTLS_RESULT_NOT_FOUND` before TLS, or when the fact is unknown.
- */
-mailtls_result mailtls_client_session_tls_fact(const mailtls_client_session *session,
-                                               uint32_t fact,
-                                               char *buf,
-                                               size_t len,
-                                               size_t *out_n);
 #endif
 
 /**
@@ -1175,126 +1011,158 @@ mailtls_result mailtls_server_config_set_identity_pem(mailtls_server_config *con
 mailtls_result mailtls_server_config_set_require_tls(mailtls_server_config *config, bool require);
 
 /**
- * A session for a client that connected from `client_ip` at `now_ms` (Unix milliseconds);
- * the greeting is queued for [`mailtls_server_session_poll_transmit`].
+ * A server session for a client that connected from `client_ip` at `now_ms` (Unix
+ * milliseconds); the greeting is queued for
+ * [`mailtls_session_poll_transmit`](super::mailtls_session_poll_transmit).
  */
-mailtls_result mailtls_server_session_new(const mailtls_server_config *config,
+mailtls_result mailtls_session_new_server(const mailtls_server_config *config,
                                           const char *client_ip,
                                           uint64_t now_ms,
-                                          mailtls_server_session **out_session);
+                                          mailtls_session **out_session);
 
 /**
  * Frees a session. NULL, and a handle already freed, are ignored.
  */
-void mailtls_server_session_free(mailtls_server_session *session);
+void mailtls_session_free(mailtls_session *session);
 
 /**
- * Feeds `len` bytes received from the client (at most `MAILTLS_MAX_INPUT`); `*out_taken`
- * says how many were taken. Fewer are taken only while an event waits for an answer or the
- * input buffer is full: offer the rest again later.
+ * Which role the session plays.
  */
-mailtls_result mailtls_server_session_handle_input(mailtls_server_session *session,
-                                                   const uint8_t *input,
-                                                   size_t len,
-                                                   uint64_t now_ms,
-                                                   size_t *out_taken);
+mailtls_result mailtls_session_role(const mailtls_session *session, mailtls_role *out_role);
 
 /**
- * The client closed its side of the connection.
+ * Feeds `len` bytes received from the peer (at most `MAILTLS_MAX_INPUT`); `*out_taken`
+ * says how many were taken. A server session takes fewer only while an event waits for an
+ * answer or its input buffer is full: offer the rest again later. A client session takes
+ * them all.
  */
-mailtls_result mailtls_server_session_handle_eof(mailtls_server_session *session, uint64_t now_ms);
+mailtls_result mailtls_session_handle_input(mailtls_session *session,
+                                            const uint8_t *input,
+                                            size_t len,
+                                            uint64_t now_ms,
+                                            size_t *out_taken);
 
 /**
- * The deadline (Unix milliseconds) at which to call
- * [`mailtls_server_session_handle_timeout`]; `MAILTLS_RESULT_NOT_FOUND` when none runs.
+ * The peer closed its side of the connection.
  */
-mailtls_result mailtls_server_session_poll_timeout(const mailtls_server_session *session,
-                                                   uint64_t *out_deadline_ms);
+mailtls_result mailtls_session_handle_eof(mailtls_session *session, uint64_t now_ms);
 
 /**
- * Tells the session the time is `now_ms`; a passed deadline closes the phase it guards.
+ * The deadline (Unix milliseconds) at which to call [`mailtls_session_handle_timeout`];
+ * `MAILTLS_RESULT_NOT_FOUND` when none runs.
  */
-mailtls_result mailtls_server_session_handle_timeout(mailtls_server_session *session,
-                                                     uint64_t now_ms);
+mailtls_result mailtls_session_poll_timeout(const mailtls_session *session,
+                                            uint64_t *out_deadline_ms);
 
 /**
- * Copies bytes to send to the client into `buf` (at most `len`); `*out_n` is 0 when there
- * is nothing to send. Bytes that do not fit stay for the next call.
+ * Tells the session the time is `now_ms`; a passed deadline ends what it guards.
  */
-mailtls_result mailtls_server_session_poll_transmit(mailtls_server_session *session,
-                                                    uint8_t *buf,
-                                                    size_t len,
-                                                    size_t *out_n);
+mailtls_result mailtls_session_handle_timeout(mailtls_session *session, uint64_t now_ms);
 
 /**
- * Takes the next event; `MAILTLS_SERVER_EVENT_NONE` when none waits. Its detail stays
- * readable through [`mailtls_server_session_event_detail`] until the next poll.
+ * Copies bytes to send to the peer into `buf` (at most `len`); `*out_n` is 0 when there is
+ * nothing to send. Bytes that do not fit stay for the next call.
  */
-mailtls_result mailtls_server_session_poll_event(mailtls_server_session *session,
-                                                 mailtls_server_event *out_event);
+mailtls_result mailtls_session_poll_transmit(mailtls_session *session,
+                                             uint8_t *buf,
+                                             size_t len,
+                                             size_t *out_n);
+
+/**
+ * Takes the next event; `MAILTLS_SESSION_EVENT_NONE` when none waits. Its detail stays
+ * readable through [`mailtls_session_event_detail`] until the next poll.
+ */
+mailtls_result mailtls_session_poll_event(mailtls_session *session,
+                                          mailtls_session_event *out_event);
 
 /**
  * Copies the detail of the last polled event into `buf` (bytes, NUL-terminated; message
  * data may contain any byte, so use `*out_n`). `MAILTLS_RESULT_NOT_FOUND` when no event was
  * polled; `MAILTLS_RESULT_INSUFFICIENT_SIZE` when it does not fit (see
- * [`mailtls_server_session_event_detail_size`]).
+ * [`mailtls_session_event_detail_size`]).
  */
-mailtls_result mailtls_server_session_event_detail(const mailtls_server_session *session,
-                                                   char *buf,
-                                                   size_t len,
-                                                   size_t *out_n);
+mailtls_result mailtls_session_event_detail(const mailtls_session *session,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *out_n);
 
 /**
- * The buffer size (NUL included) [`mailtls_server_session_event_detail`] needs.
+ * The buffer size (NUL included) [`mailtls_session_event_detail`] needs.
  */
-mailtls_result mailtls_server_session_event_detail_size(const mailtls_server_session *session,
-                                                        size_t *out_size);
-
-/**
- * Accepts the pending `MAIL FROM`, `RCPT TO` or message with `250`.
- * `MAILTLS_RESULT_WRONG_STATE` when nothing waits for an answer.
- */
-mailtls_result mailtls_server_session_accept(mailtls_server_session *session);
-
-/**
- * Refuses the pending command with `code` (4xx or 5xx), an optional enhanced code
- * (`"5.7.1"`, or NULL) and `text` (lines separated by `\n`).
- */
-mailtls_result mailtls_server_session_reject(mailtls_server_session *session,
-                                             uint16_t code,
-                                             const char *enhanced,
-                                             const char *reply_text);
-
-/**
- * Ends the session from the server side (`421 4.3.2`); transmit what is queued, then close.
- */
-mailtls_result mailtls_server_session_close(mailtls_server_session *session);
-
-/**
- * Whether the session is over and every byte for the client was handed out.
- */
-mailtls_result mailtls_server_session_is_closed(const mailtls_server_session *session,
-                                                bool *out_closed);
+mailtls_result mailtls_session_event_detail_size(const mailtls_session *session, size_t *out_size);
 
 /**
  * Copies one fact of the established TLS session (`fact`: a `mailtls_tls_fact` value) into
- * `buf`. `MAILTLS_RESULT_NOT_FOUND` before TLS, or when the fact is unknown (no SNI sent).
+ * `buf`. `MAILTLS_RESULT_NOT_FOUND` before TLS (for a client: before its TlsEstablished event
+ * was polled), or when the fact is unknown (no SNI sent).
  */
-mailtls_result mailtls_server_session_tls_fact(const mailtls_server_session *session,
-                                               uint32_t fact,
-                                               char *buf,
-                                               size_t len,
-                                               size_t *out_n);
+mailtls_result mailtls_session_tls_fact(const mailtls_session *session,
+                                        uint32_t fact,
+                                        char *buf,
+                                        size_t len,
+                                        size_t *out_n);
 
 /**
- * Copies certificate `index` (0 = the client's own) of the chain the client presented, as
- * DER, into `buf`. `MAILTLS_RESULT_NOT_FOUND` before TLS or past the end of the chain.
+ * Whether the session is over and every byte for the peer was handed out.
  */
-mailtls_result mailtls_server_session_peer_certificate(const mailtls_server_session *session,
-                                                       size_t index,
-                                                       uint8_t *buf,
-                                                       size_t len,
-                                                       size_t *out_n);
+mailtls_result mailtls_session_is_closed(const mailtls_session *session, bool *out_closed);
+
+/**
+ * Client: starts a message (after a Ready event): MAIL FROM `from` (`<>` or empty for
+ * bounces) and RCPT TO each of `recipients` (`count` addresses, at most
+ * `MAILTLS_MAX_RECIPIENTS`). `MAILTLS_RESULT_WRONG_STATE` when the session is not ready.
+ */
+mailtls_result mailtls_session_send_mail(mailtls_session *session,
+                                         const char *from,
+                                         const char *const *recipients,
+                                         size_t count,
+                                         uint64_t now_ms);
+
+/**
+ * Client: pushes message text (headers and body, CRLF line ends) after a DataReady event;
+ * with `last` the message ends. The session dot-stuffs it.
+ */
+mailtls_result mailtls_session_send_data(mailtls_session *session,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         bool last,
+                                         uint64_t now_ms);
+
+/**
+ * Client: ends the session politely (after a Ready event).
+ */
+mailtls_result mailtls_session_quit(mailtls_session *session, uint64_t now_ms);
+
+/**
+ * Server: accepts the pending `MAIL FROM`, `RCPT TO` or message with `250`.
+ * `MAILTLS_RESULT_WRONG_STATE` when nothing waits for an answer.
+ */
+mailtls_result mailtls_session_accept(mailtls_session *session);
+
+/**
+ * Server: refuses the pending command with `code` (4xx or 5xx), an optional enhanced code
+ * (`"5.7.1"`, or NULL) and `text` (lines separated by `\n`).
+ */
+mailtls_result mailtls_session_reject(mailtls_session *session,
+                                      uint16_t code,
+                                      const char *enhanced,
+                                      const char *reply_text);
+
+/**
+ * Server: ends the session (`421 4.3.2`); transmit what is queued, then close.
+ */
+mailtls_result mailtls_session_close(mailtls_session *session);
+
+/**
+ * Server: copies certificate `index` (0 = the client's own) of the chain the client
+ * presented, as DER, into `buf`. `MAILTLS_RESULT_NOT_FOUND` before TLS or past the end of
+ * the chain.
+ */
+mailtls_result mailtls_session_peer_certificate(const mailtls_session *session,
+                                                size_t index,
+                                                uint8_t *buf,
+                                                size_t len,
+                                                size_t *out_n);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -53,6 +53,7 @@ static void result_messages(void) {
   EXPECT(mailtls_result_message(4242424u, buf, sizeof buf, &n), OK); /* unknown code */
   CHECK(strstr(buf, "unknown") != NULL);
   CHECK(!mailtls_result_is_known(0) && mailtls_result_is_known(MAILTLS_RESULT_PANIC));
+  CHECK(mailtls_result_is_known(MAILTLS_RESULT_WRONG_ROLE));
   EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, NULL, 10, &n), NUL);
   EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, buf, sizeof buf, NULL), NUL);
   EXPECT(mailtls_result_message(MAILTLS_RESULT_OK, buf, 0, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
@@ -213,8 +214,8 @@ static void tlsrpt_calls(void) {
 
 static void server_calls(void) {
   mailtls_server_config *config = NULL;
-  mailtls_server_session *session = NULL;
-  mailtls_server_event event = MAILTLS_SERVER_EVENT_OTHER;
+  mailtls_session *session = NULL;
+  mailtls_session_event event = MAILTLS_SESSION_EVENT_OTHER;
   uint8_t out[64];
   char detail[256];
   size_t n = 0;
@@ -226,51 +227,59 @@ static void server_calls(void) {
                                                 (const uint8_t *)"junk", 4),
          MAILTLS_RESULT_TLS);
   EXPECT(mailtls_server_config_set_identity_pem(config, NULL, 0, NULL, 0), NUL);
-  EXPECT(mailtls_server_session_new(config, "not an address", 0, &session), MAILTLS_RESULT_INVALID_ARGUMENT);
-  EXPECT(mailtls_server_session_new(config, "192.0.2.1", 1000, &session), OK);
+  EXPECT(mailtls_session_new_server(config, "not an address", 0, &session), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_session_new_server(config, "192.0.2.1", 1000, &session), OK);
   /* The config may go before its sessions. */
   mailtls_server_config_free(config);
 
-  EXPECT(mailtls_server_session_event_detail(session, detail, sizeof detail, &n), MAILTLS_RESULT_NOT_FOUND);
-  EXPECT(mailtls_server_session_accept(session), MAILTLS_RESULT_WRONG_STATE);
-  EXPECT(mailtls_server_session_reject(session, 550, "5.7.1", "no"), MAILTLS_RESULT_WRONG_STATE);
-  EXPECT(mailtls_server_session_reject(session, 250, NULL, "fine"), MAILTLS_RESULT_WRONG_STATE);
-  EXPECT(mailtls_server_session_reject(session, 550, "9.9.9.9", "x"), MAILTLS_RESULT_INVALID_ARGUMENT);
-  EXPECT(mailtls_server_session_tls_fact(session, MAILTLS_TLS_FACT_VERSION, detail, sizeof detail, &n),
+  EXPECT(mailtls_session_event_detail(session, detail, sizeof detail, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_accept(session), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_session_reject(session, 550, "5.7.1", "no"), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_session_reject(session, 250, NULL, "fine"), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_session_reject(session, 550, "9.9.9.9", "x"), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_session_tls_fact(session, MAILTLS_TLS_FACT_VERSION, detail, sizeof detail, &n),
          MAILTLS_RESULT_NOT_FOUND);
-  EXPECT(mailtls_server_session_poll_transmit(session, NULL, 10, &n), NUL);
+  EXPECT(mailtls_session_poll_transmit(session, NULL, 10, &n), NUL);
+  /* The client's calls on a server session. */
+  mailtls_role role = MAILTLS_ROLE_CLIENT;
+  EXPECT(mailtls_session_role(session, &role), OK);
+  CHECK(role == MAILTLS_ROLE_SERVER);
+  const char *rcpts[] = {"user@example.org"};
+  EXPECT(mailtls_session_send_mail(session, "a@example.org", rcpts, 1, 1000), MAILTLS_RESULT_WRONG_ROLE);
+  EXPECT(mailtls_session_send_data(session, (const uint8_t *)"x", 1, true, 1000), MAILTLS_RESULT_WRONG_ROLE);
+  EXPECT(mailtls_session_quit(session, 1000), MAILTLS_RESULT_WRONG_ROLE);
 
   /* The greeting comes out in small pieces. */
   size_t total = 0;
   do {
-    EXPECT(mailtls_server_session_poll_transmit(session, out, 5, &n), OK);
+    EXPECT(mailtls_session_poll_transmit(session, out, 5, &n), OK);
     total += n;
   } while (n > 0);
   CHECK(total > 10);
 
   /* Garbage and a line far over the limit are answered, not fatal. */
   size_t taken = 0;
-  EXPECT(mailtls_server_session_handle_input(session, (const uint8_t *)"\xff\xfe\r\n", 4, 2000, &taken), OK);
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)"\xff\xfe\r\n", 4, 2000, &taken), OK);
   size_t big = 1u << 20;
   char *line = huge_string(big);
-  EXPECT(mailtls_server_session_handle_input(session, (const uint8_t *)line, big + 1, 2000, &taken),
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)line, big + 1, 2000, &taken),
          MAILTLS_RESULT_TOO_LONG);
-  EXPECT(mailtls_server_session_handle_input(session, (const uint8_t *)line, big, 2000, &taken), OK);
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)line, big, 2000, &taken), OK);
   free(line);
-  EXPECT(mailtls_server_session_handle_input(session, NULL, 3, 2000, &taken), NUL);
+  EXPECT(mailtls_session_handle_input(session, NULL, 3, 2000, &taken), NUL);
   for (int i = 0; i < 100; i++) {
-    EXPECT(mailtls_server_session_poll_event(session, &event), OK);
-    if (event == MAILTLS_SERVER_EVENT_NONE) break;
+    EXPECT(mailtls_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_SESSION_EVENT_NONE) break;
   }
-  EXPECT(mailtls_server_session_handle_eof(session, 3000), OK);
-  EXPECT(mailtls_server_session_close(session), OK);
-  while (mailtls_server_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
+  EXPECT(mailtls_session_handle_eof(session, 3000), OK);
+  EXPECT(mailtls_session_close(session), OK);
+  while (mailtls_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
   }
-  EXPECT(mailtls_server_session_is_closed(session, &closed), OK);
+  EXPECT(mailtls_session_is_closed(session, &closed), OK);
   CHECK(closed);
-  mailtls_server_session_free(session);
-  mailtls_server_session_free(session);
-  EXPECT(mailtls_server_session_is_closed(session, &closed), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_session_free(session);
+  mailtls_session_free(session);
+  EXPECT(mailtls_session_is_closed(session, &closed), MAILTLS_RESULT_INVALID_HANDLE);
 }
 
 static void inbound_calls(void) {
@@ -358,8 +367,8 @@ static void client_calls(void) {
   mailtls_config *config = NULL;
   mailtls_plan *plan = NULL;
   mailtls_delivery *delivery = NULL;
-  mailtls_client_session *session = NULL;
-  mailtls_client_event event = MAILTLS_CLIENT_EVENT_OTHER;
+  mailtls_session *session = NULL;
+  mailtls_session_event event = MAILTLS_SESSION_EVENT_OTHER;
   const char *rcpts[] = {"user@example.org"};
   uint8_t out[256];
   size_t n = 0;
@@ -375,29 +384,48 @@ static void client_calls(void) {
 
   EXPECT(mailtls_delivery_next_session(delivery, 1000, &session), OK);
   /* Wrong call order: nothing may be sent before the server is ready. */
-  EXPECT(mailtls_client_session_send_mail(session, "a@example.org", rcpts, 1, 1000), MAILTLS_RESULT_WRONG_STATE);
-  EXPECT(mailtls_client_session_send_data(session, (const uint8_t *)"x", 1, true, 1000), MAILTLS_RESULT_WRONG_STATE);
-  EXPECT(mailtls_client_session_send_mail(session, "a@example.org", rcpts, 0, 1000), MAILTLS_RESULT_INVALID_ARGUMENT);
-  EXPECT(mailtls_client_session_send_mail(session, "not an address", rcpts, 1, 1000), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_session_send_mail(session, "a@example.org", rcpts, 1, 1000), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_session_send_data(session, (const uint8_t *)"x", 1, true, 1000), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_session_send_mail(session, "a@example.org", rcpts, 0, 1000), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_session_send_mail(session, "not an address", rcpts, 1, 1000), MAILTLS_RESULT_INVALID_ARGUMENT);
   EXPECT(mailtls_delivery_record(delivery, session), MAILTLS_RESULT_WRONG_STATE);
-  EXPECT(mailtls_client_session_tls_fact(session, MAILTLS_TLS_FACT_SUITE, (char *)out, sizeof out, &n),
+  EXPECT(mailtls_session_tls_fact(session, MAILTLS_TLS_FACT_SUITE, (char *)out, sizeof out, &n),
          MAILTLS_RESULT_NOT_FOUND);
+  /* The server's calls on a client session. */
+  mailtls_role role = MAILTLS_ROLE_SERVER;
+  EXPECT(mailtls_session_role(session, &role), OK);
+  CHECK(role == MAILTLS_ROLE_CLIENT);
+  EXPECT(mailtls_session_accept(session), MAILTLS_RESULT_WRONG_ROLE);
+  EXPECT(mailtls_session_reject(session, 550, "5.7.1", "no"), MAILTLS_RESULT_WRONG_ROLE);
+  EXPECT(mailtls_session_close(session), MAILTLS_RESULT_WRONG_ROLE);
+  EXPECT(mailtls_session_peer_certificate(session, 0, out, sizeof out, &n), MAILTLS_RESULT_WRONG_ROLE);
   /* A hostile server: garbage instead of a greeting. */
-  EXPECT(mailtls_client_session_handle_input(session, (const uint8_t *)"\xff\x00garbage\r\n", 11, 1100), OK);
+  size_t taken = 0;
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)"\xff\x00garbage\r\n", 11, 1100, NULL), NUL);
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)"\xff\x00garbage\r\n", 11, 1100, &taken), OK);
+  CHECK(taken == 11);
   int finished = 0;
   for (int i = 0; i < 100 && !finished; i++) {
-    EXPECT(mailtls_client_session_poll_event(session, &event), OK);
-    if (event == MAILTLS_CLIENT_EVENT_FINISHED) finished = 1;
-    if (event == MAILTLS_CLIENT_EVENT_NONE) EXPECT(mailtls_client_session_handle_eof(session, 1200), OK);
+    EXPECT(mailtls_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_SESSION_EVENT_CLOSED) finished = 1;
+    if (event == MAILTLS_SESSION_EVENT_NONE) EXPECT(mailtls_session_handle_eof(session, 1200), OK);
   }
   CHECK(finished);
-  while (mailtls_client_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
+  while (mailtls_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
   }
   EXPECT(mailtls_delivery_record(delivery, session), OK);
   EXPECT(mailtls_delivery_record(delivery, session), MAILTLS_RESULT_WRONG_STATE);
-  mailtls_client_session_free(session);
-  mailtls_client_session_free(session);
-  EXPECT(mailtls_client_session_quit(session, 1300), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_session_free(session);
+  mailtls_session_free(session);
+  EXPECT(mailtls_session_quit(session, 1300), MAILTLS_RESULT_INVALID_HANDLE);
+  /* A server session has no record for a delivery. */
+  mailtls_server_config *server_config = NULL;
+  mailtls_session *server = NULL;
+  EXPECT(mailtls_server_config_new("mx.example.org", &server_config), OK);
+  EXPECT(mailtls_session_new_server(server_config, "192.0.2.1", 1000, &server), OK);
+  EXPECT(mailtls_delivery_record(delivery, server), MAILTLS_RESULT_WRONG_ROLE);
+  mailtls_session_free(server);
+  mailtls_server_config_free(server_config);
   /* Sessions are not deliveries. */
   EXPECT(mailtls_delivery_connect_failed((mailtls_delivery *)session), MAILTLS_RESULT_INVALID_HANDLE);
   mailtls_delivery_free(delivery);

@@ -36,6 +36,7 @@ mod outbound;
 mod report;
 mod result;
 mod server;
+mod session;
 mod text;
 
 #[cfg(feature = "blocking")]
@@ -45,4 +46,5 @@ pub use outbound::*;
 pub use report::*;
 pub use result::*;
 pub use server::*;
+pub use session::*;
 pub use text::{MAILTLS_MAX_STRING, MAILTLS_MAX_TEXT};

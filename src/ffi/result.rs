@@ -31,6 +31,9 @@ pub enum mailtls_result {
     WrongState = 9008,
     /// There is nothing to return (no last error, no TLS facts yet, no pending event).
     NotFound = 9009,
+    /// The call belongs to the other role: a client-only call on a server session, or the
+    /// reverse.
+    WrongRole = 9010,
     /// A Postfix policy table does not parse; the object's last error says where.
     PolicyTable = 9100,
     /// A connectors configuration does not parse or is inconsistent; the last error says where.
@@ -48,7 +51,7 @@ pub enum mailtls_result {
 }
 
 impl mailtls_result {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 18] = [
         Self::Ok,
         Self::NullParameter,
         Self::InvalidHandle,
@@ -59,6 +62,7 @@ impl mailtls_result {
         Self::InvalidArgument,
         Self::WrongState,
         Self::NotFound,
+        Self::WrongRole,
         Self::PolicyTable,
         Self::Connectors,
         Self::Destination,
@@ -86,6 +90,7 @@ impl mailtls_result {
             Self::InvalidArgument => "an argument has a value outside its domain",
             Self::WrongState => "the call is not allowed in the object's current state",
             Self::NotFound => "there is nothing to return",
+            Self::WrongRole => "the call belongs to the session's other role",
             Self::PolicyTable => "the Postfix policy table does not parse",
             Self::Connectors => "the connectors configuration is not valid",
             Self::Destination => "the next hop or host name is not valid",
@@ -135,7 +140,7 @@ mod tests {
             seen.insert(code as u32);
             assert_eq!(mailtls_result::from_raw(code as u32), Some(code));
         }
-        assert_eq!(seen.len(), 17);
+        assert_eq!(seen.len(), 18);
         assert_eq!(mailtls_result::from_raw(0), None);
         assert_eq!(mailtls_result::from_raw(7000), None);
     }
