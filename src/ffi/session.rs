@@ -551,7 +551,10 @@ pub extern "C" fn mailtls_session_send_data(
 
 /// Client: ends the session politely (after a Ready event).
 #[no_mangle]
-pub extern "C" fn mailtls_session_quit(session: *mut mailtls_session, now_ms: u64) -> mailtls_result {
+pub extern "C" fn mailtls_session_quit(
+    session: *mut mailtls_session,
+    now_ms: u64,
+) -> mailtls_result {
     boundary::call(|| {
         let state = handle::borrow_mut(session)?.client()?;
         state

@@ -172,29 +172,21 @@ pub fn deliver(
     connector: &Connector,
 ) -> DeliveryReport {
     let mut outbox = Outbox::new(messages);
-    let mut connect_errors = Vec::new();
-    while let Some(mut session) = delivery.next_session(now()) {
-        let Some((host, port)) = delivery.current_host().map(|(h, p)| (h.clone(), p)) else {
-            break;
-        };
-        let stream = match connector.target(&host, port) {
+    while let Some((mut session, target)) = outbox.next_attempt(delivery, connector) {
+        let stream = match target {
             Target::Addr(addr) => connect(addr, connector.connect_timeout),
             Target::Name(name, port) => connect((name.as_str(), port), connector.connect_timeout),
         };
         match stream {
             Ok(stream) => {
-                outbox.new_session();
                 drive_client(&stream, &mut session, &mut outbox);
                 let _ = stream.shutdown(Shutdown::Both);
                 outbox.record_into(delivery);
             }
-            Err(e) => {
-                connect_errors.push((format!("{host}:{port}"), e.to_string()));
-                delivery.connect_failed();
-            }
+            Err(e) => outbox.connect_failed(delivery, &e),
         }
     }
-    outbox.report(delivery, connect_errors)
+    outbox.report(delivery)
 }
 
 /// Runs one client session over any stream to its end, sending `messages` in order; returns

@@ -142,6 +142,10 @@ pub(crate) struct Outbox<'a> {
     current: Option<usize>,
     /// The current session's record, once it finished.
     finished: Option<AttemptRecord>,
+    /// The current attempt's `host:port`.
+    host: String,
+    /// Hosts that could not be connected to, with the error, in order.
+    connect_errors: Vec<(String, String)>,
 }
 
 impl<'a> Outbox<'a> {
@@ -152,11 +156,34 @@ impl<'a> Outbox<'a> {
             tried: vec![false; messages.len()],
             current: None,
             finished: None,
+            host: String::new(),
+            connect_errors: Vec::new(),
         }
     }
 
+    /// The next attempt of `delivery` and where to connect for it; `None` when the delivery
+    /// is over.
+    pub(crate) fn next_attempt(
+        &mut self,
+        delivery: &mut Delivery,
+        connector: &Connector,
+    ) -> Option<(ClientSession, Target)> {
+        let session = delivery.next_session(now())?;
+        let (host, port) = delivery.current_host().map(|(h, p)| (h.clone(), p))?;
+        self.new_session();
+        self.host = format!("{host}:{port}");
+        Some((session, connector.target(&host, port)))
+    }
+
+    /// The connection for the current attempt could not be made: the delivery moves on.
+    pub(crate) fn connect_failed(&mut self, delivery: &mut Delivery, error: &std::io::Error) {
+        self.connect_errors
+            .push((self.host.clone(), error.to_string()));
+        delivery.connect_failed();
+    }
+
     /// A new connection: every message not finished may be tried again.
-    pub(crate) fn new_session(&mut self) {
+    fn new_session(&mut self) {
         self.tried.iter_mut().for_each(|t| *t = false);
         self.current = None;
         self.finished = None;
@@ -206,15 +233,11 @@ impl<'a> Outbox<'a> {
     }
 
     /// The report, once the delivery is over.
-    pub(crate) fn report(
-        self,
-        delivery: &Delivery,
-        connect_errors: Vec<(String, String)>,
-    ) -> DeliveryReport {
+    pub(crate) fn report(self, delivery: &Delivery) -> DeliveryReport {
         DeliveryReport {
             outcome: delivery.outcome().cloned(),
             attempts: delivery.records().to_vec(),
-            connect_errors,
+            connect_errors: self.connect_errors,
             messages: self.results,
         }
     }
