@@ -534,7 +534,7 @@ typedef struct mailtls_server_config mailtls_server_config;
 
 /**
  * One SMTP session, client or server, without I/O. Made by `mailtls_delivery_next_session`
- * (client) or [`mailtls_session_new_server`] (server), freed by [`mailtls_session_free`].
+ * (client) or `mailtls_session_new_server` (server), freed by [`mailtls_session_free`].
  */
 typedef struct mailtls_session mailtls_session;
 
@@ -1012,8 +1012,7 @@ mailtls_result mailtls_server_config_set_require_tls(mailtls_server_config *conf
 
 /**
  * A server session for a client that connected from `client_ip` at `now_ms` (Unix
- * milliseconds); the greeting is queued for
- * [`mailtls_session_poll_transmit`](super::mailtls_session_poll_transmit).
+ * milliseconds); the greeting is queued for `mailtls_session_poll_transmit`.
  */
 mailtls_result mailtls_session_new_server(const mailtls_server_config *config,
                                           const char *client_ip,

@@ -71,7 +71,7 @@ enum Phase {
     /// SMTP over TLS; `summary` holds what the handshake reported.
     Tls {
         engine: Box<TlsEngine>,
-        summary: Option<TlsSummary>,
+        summary: Option<Box<TlsSummary>>,
     },
     /// The attempt ended and its record is queued; `stage` is what later calls are told.
     Finished { stage: Stage },
@@ -560,17 +560,17 @@ impl ClientSession {
                 },
                 |o| o.trust,
             );
-            TlsSummary {
+            Box::new(TlsSummary {
                 facts,
                 rung: self.attempt.rung,
                 trust,
                 verification,
                 report_only: self.attempt.report.as_ref().and_then(OutcomeSlot::get),
-            }
+            })
         });
         if let Some(summary) = &summary {
             self.events
-                .push_back(ClientEvent::TlsEstablished(Box::new(summary.clone())));
+                .push_back(ClientEvent::TlsEstablished(summary.clone()));
         }
         self.phase = Phase::Tls { engine, summary };
         // RFC 3207 §4.2: forget everything learnt before TLS, and ask again.
@@ -953,7 +953,7 @@ impl ClientSession {
 
     fn tls_summary(&self) -> Option<&TlsSummary> {
         match &self.phase {
-            Phase::Tls { summary, .. } => summary.as_ref(),
+            Phase::Tls { summary, .. } => summary.as_deref(),
             _ => None,
         }
     }
@@ -1095,7 +1095,7 @@ impl ClientSession {
             verification: ending
                 .verification
                 .or_else(|| summary.as_ref().and_then(|t| t.verification.clone())),
-            tls: summary,
+            tls: summary.map(|summary| *summary),
             receiving_helo: self.receiving_helo.clone(),
             decision: self.attempt.decision.clone(),
             next: ending.next,

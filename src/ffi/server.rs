@@ -88,8 +88,7 @@ pub extern "C" fn mailtls_server_config_set_require_tls(
 }
 
 /// A server session for a client that connected from `client_ip` at `now_ms` (Unix
-/// milliseconds); the greeting is queued for
-/// [`mailtls_session_poll_transmit`](super::mailtls_session_poll_transmit).
+/// milliseconds); the greeting is queued for `mailtls_session_poll_transmit`.
 #[no_mangle]
 pub extern "C" fn mailtls_session_new_server(
     config: *const mailtls_server_config,

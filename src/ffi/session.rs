@@ -1,6 +1,6 @@
 //! One session handle for both roles: a client attempt (from
 //! `mailtls_delivery_next_session`) or an inbound session (from
-//! [`mailtls_session_new_server`]), driven by one `mailtls_session_*` family: bytes and time
+//! `mailtls_session_new_server`), driven by one `mailtls_session_*` family: bytes and time
 //! in, bytes, events and deadlines out. The calls only one role has (sending a message,
 //! answering a command) return `MAILTLS_RESULT_WRONG_ROLE` on the other.
 
@@ -26,7 +26,7 @@ pub const MAILTLS_MAX_INPUT: usize = 1024 * 1024;
 pub const MAILTLS_MAX_RECIPIENTS: usize = 1000;
 
 /// One SMTP session, client or server, without I/O. Made by `mailtls_delivery_next_session`
-/// (client) or [`mailtls_session_new_server`] (server), freed by [`mailtls_session_free`].
+/// (client) or `mailtls_session_new_server` (server), freed by [`mailtls_session_free`].
 pub struct mailtls_session {
     _private: [u8; 0],
 }
