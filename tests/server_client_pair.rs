@@ -13,6 +13,7 @@ use mailtls::client::{AttemptRecord, AttemptResult, ClientEvent, ClientSession};
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::Level;
 use mailtls::server::{ClientInfo, ServerConfig, ServerEvent, ServerSession, ServerTls};
+use mailtls::Session;
 use support::drive::Message;
 use support::pki::{pki, MX_NAME};
 use support::plans::{message, planned};
@@ -138,4 +139,67 @@ fn a_client_that_requires_tls_never_sends_mail_to_a_server_without_it() {
         .iter()
         .any(|e| matches!(e, ServerEvent::MailFrom(_))));
     assert!(out.data.is_empty());
+}
+
+/// Moves every byte `from` has for its peer into `to` through the shared [`Session`] surface;
+/// returns whether any moved.
+fn shuttle<A: Session, B: Session>(from: &mut A, to: &mut B) -> bool {
+    let mut wire = Vec::new();
+    if from.poll_transmit_into(&mut wire) == 0 {
+        return false;
+    }
+    let mut rest = wire.as_slice();
+    while !rest.is_empty() {
+        let taken = to.handle_input(rest, NOW);
+        assert!(taken > 0, "an idle session takes input");
+        rest = &rest[taken..];
+    }
+    true
+}
+
+#[test]
+fn both_sessions_are_driven_through_one_session_surface_until_closed() {
+    let mut client = planned(Level::Verify, Rung::Modern);
+    let mut server = server(true);
+    let mut record = None;
+    let mut sent = false;
+    let msg = message(1024);
+    for _ in 0..10_000 {
+        let mut moved = shuttle(&mut server, &mut client) | shuttle(&mut client, &mut server);
+        while let Some(event) = Session::poll_event(&mut server) {
+            moved = true;
+            if matches!(
+                event,
+                ServerEvent::MailFrom(_) | ServerEvent::RcptTo(_) | ServerEvent::MessageEnd { .. }
+            ) {
+                server.accept().unwrap();
+            }
+        }
+        while let Some(event) = Session::poll_event(&mut client) {
+            moved = true;
+            match event {
+                ClientEvent::Ready if !sent => {
+                    sent = true;
+                    client.send_mail(&msg.envelope, NOW).unwrap();
+                }
+                ClientEvent::Ready => client.quit(NOW).unwrap(),
+                ClientEvent::DataReady => {
+                    client.send_data(&msg.chunks.concat(), true, NOW).unwrap()
+                }
+                ClientEvent::Finished(r) => record = Some(*r),
+                _ => {}
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let record = record.expect("the client finished");
+    assert_eq!(record.result, AttemptResult::Completed { tls: true });
+    // The server closes once its 221 is out; the client once QUIT's reply ended it and every
+    // byte (the close_notify) was handed out.
+    assert!(Session::is_closed(&server));
+    assert!(Session::is_closed(&client));
+    assert_eq!(Session::poll_timeout(&client), None);
+    assert_eq!(Session::poll_timeout(&server), None);
 }
