@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, NextStep};
 use mailtls::policy::ladder::{FailureClass, GateFacts, Rung};
-use mailtls::policy::{Destination, FailureAction, HostPlan, Level, Plan, PolicySource};
+use mailtls::policy::{
+    CipherSuite, Destination, FailureAction, HostPlan, KeyExchangeGroup, Level, Plan, PolicySource,
+    TlsVersion,
+};
 use mailtls::report::ResultType;
 use mailtls::tls::ServerTlsSetup;
 use support::drive::{run, Run};
@@ -93,7 +96,7 @@ fn a_server_that_alerts_on_a_tls13_hello_is_met_on_the_tls12_rung() {
                 Some(ResultType::StarttlsNotSupported)
             );
             let done = delivery.records()[1].tls.clone().unwrap();
-            assert_eq!(done.facts.version, "TLSv1.2");
+            assert_eq!(done.facts.version, TlsVersion::Tls12);
             assert_eq!(done.rung, Rung::Tls12Only);
             assert_eq!(
                 delivery.outcome(),
@@ -115,7 +118,7 @@ fn a_server_limited_to_tls12_needs_no_ladder() {
     assert_eq!(rungs(&delivery), [Rung::Modern]);
     assert_eq!(
         delivery.records()[0].tls.clone().unwrap().facts.version,
-        "TLSv1.2"
+        TlsVersion::Tls12
     );
 }
 
@@ -140,8 +143,8 @@ fn a_server_with_only_what_the_first_rungs_lack_is_met_on_the_conservative_rung(
         ]
     );
     let facts = delivery.records()[2].tls.clone().unwrap().facts;
-    assert_eq!(facts.group, Some("P-256"));
-    assert_eq!(facts.suite, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(facts.group, Some(KeyExchangeGroup::Secp256r1));
+    assert_eq!(facts.suite, CipherSuite::EcdheEcdsaAes256GcmSha384);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use mailtls::client::{
     Attempt, AttemptResult, ClientEvent, ClientSession, MessageResult, NextStep, Timeouts,
 };
 use mailtls::policy::ladder::{FailureClass, Rung};
-use mailtls::policy::Level;
+use mailtls::policy::{CipherSuite, KeyExchangeGroup, Level, TlsVersion};
 use mailtls::report::ResultType;
 use mailtls::tls::{ServerTlsSetup, TlsIdentity};
 use support::drive::{run, Run};
@@ -80,9 +80,9 @@ fn every_level_delivers_over_tls_to_a_good_server() {
         assert!(verification.is_verified(), "{level}");
         assert_eq!(verification.facts.unwrap().dns_names, [MX_NAME]);
         let facts = summary.facts;
-        assert_eq!(facts.version, "TLSv1.3");
-        assert_eq!(facts.suite, "TLS_AES_256_GCM_SHA384");
-        assert_eq!(facts.group, Some("X25519"));
+        assert_eq!(facts.version, TlsVersion::Tls13);
+        assert_eq!(facts.suite, CipherSuite::Tls13Aes256GcmSha384);
+        assert_eq!(facts.group, Some(KeyExchangeGroup::X25519));
         assert_eq!(facts.peer_chain, pki().server.chain());
         let result = message_result(&run);
         assert!(result.accepted, "{level}");
@@ -373,7 +373,7 @@ fn the_plan_protocols_narrow_the_handshake() {
         !hello.versions.contains(&0x0304),
         "TLS 1.3 must not be offered"
     );
-    assert_eq!(r.record.tls.unwrap().facts.version, "TLSv1.2");
+    assert_eq!(r.record.tls.unwrap().facts.version, TlsVersion::Tls12);
 
     // A rung the plan's protocols leave off the ladder fails closed, before STARTTLS.
     let r = run(

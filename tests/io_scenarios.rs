@@ -81,7 +81,7 @@ fn check(scenario: &Scenario, report: &DeliveryReport, inbox: &Inbox, token: &st
                 .tls
                 .as_ref()
                 .unwrap_or_else(|| panic!("{name}: no TLS"));
-            assert_eq!(tls.facts.version, *version, "{name}");
+            assert_eq!(tls.facts.version.as_str(), *version, "{name}");
             assert_eq!(inbox.tls_versions, [*version], "{name}");
             assert_eq!(inbox.messages.len(), 1, "{name}");
         }

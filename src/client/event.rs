@@ -8,7 +8,7 @@ use crate::policy::ladder::{FailureClass, Refusal, Rung};
 use crate::policy::{FailureAction, HostDecision, Status, TestingPolicy};
 use crate::report::{ResultType, SessionFailure, SessionOutcome};
 use crate::smtp::{Capabilities, DataError, Reply};
-use crate::tls::{TlsFacts, TlsFailure};
+use crate::tls::{alert_name, TlsFacts, TlsFailure};
 use crate::Timestamp;
 
 /// Something that happened in a session, in order.
@@ -62,6 +62,23 @@ pub enum PlaintextReason {
     PlaintextRung,
     /// The server did not offer STARTTLS.
     StarttlsNotOffered,
+}
+
+impl PlaintextReason {
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::HeloOnly => "helo-only",
+            Self::PlaintextRung => "plaintext-rung",
+            Self::StarttlsNotOffered => "starttls-not-offered",
+        }
+    }
+}
+
+impl fmt::Display for PlaintextReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The TLS side of a session that reached TLS: the handshake facts and the certificate
@@ -206,6 +223,71 @@ pub enum AttemptResult {
     },
 }
 
+impl AttemptResult {
+    /// A short stable name for the kind of result, for logs and JSON.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Completed { .. } => "completed",
+            Self::ConnectionLost { .. } => "connection-lost",
+            Self::ProtocolViolation { .. } => "protocol-violation",
+            Self::Rejected { .. } => "rejected",
+            Self::MessageUnsendable { .. } => "message-unsendable",
+            Self::Timeout { .. } => "timeout",
+            Self::TlsFailed { .. } => "tls-failed",
+            Self::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// One line for people: `completed over TLS`, `rejected at MAIL: 550 5.7.1 no`,
+/// `TLS failed (certificate): the peer's certificate was refused: ...`.
+impl fmt::Display for AttemptResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Completed { tls: true } => f.write_str("completed over TLS"),
+            Self::Completed { tls: false } => f.write_str("completed in plaintext"),
+            Self::ConnectionLost { stage } => write!(f, "connection lost at {stage}"),
+            Self::ProtocolViolation { stage, detail } => {
+                write!(f, "protocol violation at {stage}: {detail}")
+            }
+            Self::Rejected { stage, reply } => {
+                write!(f, "rejected at {stage}: ")?;
+                write_reply(f, reply)
+            }
+            Self::MessageUnsendable { detail } => write!(f, "message not sendable: {detail}"),
+            Self::Timeout { stage } => write!(f, "timeout at {stage}"),
+            Self::Skipped { status } => write!(f, "skipped, not contacted: {status}"),
+            Self::TlsFailed {
+                class,
+                failure,
+                detail,
+            } => {
+                write!(f, "TLS failed ({class})")?;
+                if let Some(failure) = failure {
+                    write!(f, ": {}", failure.cause)?;
+                }
+                if !detail.is_empty() {
+                    write!(f, ": {detail}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A reply on one line: its lines joined by ` | `, invalid UTF-8 replaced.
+fn write_reply(f: &mut fmt::Formatter<'_>, reply: &Reply) -> fmt::Result {
+    let bytes = reply.to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    for (i, line) in text.trim_end().split("\r\n").enumerate() {
+        if i > 0 {
+            f.write_str(" | ")?;
+        }
+        f.write_str(line)?;
+    }
+    Ok(())
+}
+
 /// What the caller does after an attempt.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,6 +308,17 @@ pub enum NextStep {
 }
 
 impl NextStep {
+    /// A short stable name: `bounce`, `defer`, `done`, `next-host`, `retry`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Bounce(_) => "bounce",
+            Self::Defer(_) => "defer",
+            Self::Done => "done",
+            Self::NextHost => "next-host",
+            Self::Retry { .. } => "retry",
+        }
+    }
+
     /// The step a ladder refusal asks for.
     pub fn from_refusal(refusal: &Refusal) -> Self {
         Self::from_action(&refusal.action, &refusal.reason.status())
@@ -238,6 +331,29 @@ impl NextStep {
             FailureAction::NextHost => Self::NextHost,
             // A refusal never means plaintext; be safe and defer.
             _ => Self::Defer(status.clone()),
+        }
+    }
+}
+
+/// The name with what it carries: `defer: 451 4.7.5 ...`, `retry on rung tls12-only`.
+impl fmt::Display for NextStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bounce(status) | Self::Defer(status) => write!(f, "{}: {status}", self.as_str()),
+            Self::Retry { rung } => write!(f, "retry on rung {rung}"),
+            Self::Done | Self::NextHost => f.write_str(self.as_str()),
+        }
+    }
+}
+
+/// `completed with mx.example.net on rung modern`, `deferred: 451 4.7.5 ...`,
+/// `bounced: 550 5.7.1 ...`.
+impl fmt::Display for super::DeliveryOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Completed { host, rung } => write!(f, "completed with {host} on rung {rung}"),
+            Self::Deferred(status) => write!(f, "deferred: {status}"),
+            Self::Bounced(status) => write!(f, "bounced: {status}"),
         }
     }
 }
@@ -342,11 +458,11 @@ impl AttemptRecord {
         let result_type = self.result_type?;
         let code = failure
             .as_ref()
-            .and_then(|f| f.alert_received.clone().or_else(|| f.alert_sent.clone()))
-            .unwrap_or_else(|| class.as_str().to_owned());
+            .and_then(|f| f.alert_received.or(f.alert_sent))
+            .map_or_else(|| class.as_str().to_owned(), |a| alert_name(a).into_owned());
         let information = failure
             .as_ref()
-            .map(|f| f.detail.clone())
+            .map(TlsFailure::detail)
             .filter(|d| !d.is_empty())
             .or_else(|| (!detail.is_empty()).then(|| detail.clone()));
         Some(Err(SessionFailure {

@@ -652,10 +652,10 @@ pub extern "C" fn mailtls_session_peer_certificate(
 
 fn tls_fact(facts: &TlsFacts, fact: u32) -> Result<Option<String>, mailtls_result> {
     let value = match fact {
-        f if f == mailtls_tls_fact::Version as u32 => Some(facts.version.to_owned()),
-        f if f == mailtls_tls_fact::Suite as u32 => Some(facts.suite.to_owned()),
-        f if f == mailtls_tls_fact::OpensslSuite as u32 => Some(facts.openssl_suite.to_owned()),
-        f if f == mailtls_tls_fact::Group as u32 => facts.group.map(str::to_owned),
+        f if f == mailtls_tls_fact::Version as u32 => Some(facts.version.to_string()),
+        f if f == mailtls_tls_fact::Suite as u32 => Some(facts.suite.to_string()),
+        f if f == mailtls_tls_fact::OpensslSuite as u32 => Some(facts.openssl_suite().to_owned()),
+        f if f == mailtls_tls_fact::Group as u32 => facts.group.map(|g| g.to_string()),
         f if f == mailtls_tls_fact::Sni as u32 => facts.sni.clone(),
         _ => return Err(mailtls_result::InvalidArgument),
     };
@@ -716,7 +716,7 @@ fn client_detail(event: &ClientEvent) -> Vec<u8> {
             if *secure { "secure" } else { "plain" }.to_owned()
         }
         ClientEvent::Finished(record) => format!(
-            "{} on {}: {:?}; next {:?}{}",
+            "{} on {}: {}; next {}{}",
             record.host,
             record.rung,
             record.result,
@@ -741,7 +741,7 @@ fn client_detail(event: &ClientEvent) -> Vec<u8> {
             };
             format!("{verdict} {why}")
         }
-        ClientEvent::Plaintext(reason) => format!("{reason:?}"),
+        ClientEvent::Plaintext(reason) => reason.to_string(),
         ClientEvent::TlsEstablished(summary) => format!(
             "{} {} on {}",
             summary.facts.version, summary.facts.suite, summary.rung
@@ -753,10 +753,10 @@ fn client_detail(event: &ClientEvent) -> Vec<u8> {
 
 fn server_detail(event: &ServerEvent) -> Vec<u8> {
     let text = match event {
-        ServerEvent::Closed(reason) => format!("{reason:?}"),
+        ServerEvent::Closed(reason) => reason.to_string(),
         ServerEvent::Greeted { host, .. } => host.to_string(),
         ServerEvent::MailFrom(mail) => mail.from.to_string(),
-        ServerEvent::MessageAborted(reason) => format!("{reason:?}"),
+        ServerEvent::MessageAborted(reason) => reason.to_string(),
         ServerEvent::MessageData(data) => return data.clone(),
         ServerEvent::MessageEnd { size } => size.to_string(),
         ServerEvent::PlaintextDiscarded { length, .. } => length.to_string(),
@@ -768,7 +768,9 @@ fn server_detail(event: &ServerEvent) -> Vec<u8> {
         ServerEvent::TlsFailed(failure) => {
             format!(
                 "{} ({}): {}",
-                failure.class, failure.result_type, failure.detail
+                failure.class,
+                failure.result_type,
+                failure.detail()
             )
         }
         _ => String::new(),

@@ -163,7 +163,9 @@ where
 /// );
 /// let message = Message { envelope, content: b"Subject: hi\r\n\r\nhello\r\n".to_vec() };
 /// let report = blocking::deliver(&mut delivery, &[message], &Connector::new());
-/// println!("{:?}", report.outcome);
+/// if let Some(outcome) = &report.outcome {
+///     println!("{outcome}");
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn deliver(

@@ -16,6 +16,7 @@ use core::fmt;
 use core::net::IpAddr;
 
 use super::connector::{ConnectorType, Connectors, InboundConnector};
+use super::protocol::{CipherSuite, TlsVersion};
 use super::status::Status;
 use crate::names::{match_presented, Dialect, DnsName};
 
@@ -59,6 +60,14 @@ impl<'a> InboundTls<'a> {
         };
         Some(Self { version, cipher })
     }
+
+    /// What a mailtls handshake negotiated (the suite by its IANA name).
+    pub fn negotiated(version: TlsVersion, suite: CipherSuite) -> InboundTls<'static> {
+        InboundTls {
+            version: version.wire_code(),
+            cipher: suite.iana_name(),
+        }
+    }
 }
 
 /// The client certificate, as much as the caller knows of it.
@@ -98,6 +107,23 @@ pub enum Verification {
     Unknown,
     /// It did, to a trusted root.
     Verified,
+}
+
+impl Verification {
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotVerified => "not-verified",
+            Self::Unknown => "unknown",
+            Self::Verified => "verified",
+        }
+    }
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The decision.
@@ -186,7 +212,7 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
             break;
         }
         reasons.push(format!(
-            "certificate name {name} matches connector {:?}, but the certificate was not verified ({:?}): not used for attribution",
+            "certificate name {name} matches connector {:?}, but the certificate was not verified ({}): not used for attribution",
             connector.name, cert.verified
         ));
         break;
@@ -332,7 +358,7 @@ fn partner_restrictions(
         };
         if let Some(action) = action {
             reasons.push(format!(
-                "partner connector {:?} restricts {domain} to certificates named {expected}; presented [{}] ({:?})",
+                "partner connector {:?} restricts {domain} to certificates named {expected}; presented [{}] ({})",
                 partner.name,
                 cert.names().collect::<Vec<_>>().join(", "),
                 cert.verified

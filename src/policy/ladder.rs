@@ -284,7 +284,7 @@ pub enum RefusalReason {
     #[error("SASL credentials are configured for this destination: no plaintext fallback")]
     SaslCredentials,
     /// The message is younger than the minimal backoff time.
-    #[error("message age {age:?} is below the minimal backoff {minimal_backoff:?}: no plaintext fallback yet")]
+    #[error("message age {}s is below the minimal backoff {}s: no plaintext fallback yet", .age.as_secs(), .minimal_backoff.as_secs())]
     MessageTooYoung {
         /// The message's age.
         age: Duration,

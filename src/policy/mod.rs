@@ -45,7 +45,9 @@ pub use plan::{
     PolicySource, SniStrategy,
 };
 pub use precedence::{Decision, HostAction, HostDecision, TestingPolicy};
-pub use protocol::{CipherSuite, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet};
+pub use protocol::{
+    CipherSuite, KeyExchangeGroup, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet,
+};
 pub use requirement::{
     AnchorSource, Authentication, DaneAuthentication, DaneRequirement, Encryption, Level, Pin,
     PinAlgorithm, Requirement,

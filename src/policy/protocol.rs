@@ -1,5 +1,6 @@
-//! Protocol versions and cipher suites a plan allows: never below TLS 1.2, forward-secret AEAD
-//! suites only. Small copyable sets, so a plan costs no allocation here.
+//! Protocol versions, cipher suites and key-exchange groups: what a plan allows (never below
+//! TLS 1.2, forward-secret AEAD suites only) and what a handshake negotiated. Small copyable
+//! sets, so a plan costs no allocation here.
 
 use core::fmt;
 
@@ -24,6 +25,23 @@ impl TlsVersion {
         match self {
             Self::Tls12 => "TLSv1.2",
             Self::Tls13 => "TLSv1.3",
+        }
+    }
+
+    /// The version as it is written on the wire (`0x0303` for TLS 1.2).
+    pub const fn wire_code(self) -> u16 {
+        match self {
+            Self::Tls12 => 0x0303,
+            Self::Tls13 => 0x0304,
+        }
+    }
+
+    /// The version with this wire code; `None` for anything below TLS 1.2 or unknown.
+    pub const fn from_wire_code(code: u16) -> Option<Self> {
+        match code {
+            0x0303 => Some(Self::Tls12),
+            0x0304 => Some(Self::Tls13),
+            _ => None,
         }
     }
 
@@ -153,6 +171,42 @@ impl CipherSuite {
         }
     }
 
+    /// The OpenSSL name, as Postfix logs it (`ECDHE-RSA-AES128-GCM-SHA256`); TLS 1.3 suites
+    /// keep their IANA name there.
+    pub const fn openssl_name(self) -> &'static str {
+        match self {
+            Self::Tls13Aes128GcmSha256 => "TLS_AES_128_GCM_SHA256",
+            Self::Tls13Aes256GcmSha384 => "TLS_AES_256_GCM_SHA384",
+            Self::Tls13Chacha20Poly1305Sha256 => "TLS_CHACHA20_POLY1305_SHA256",
+            Self::EcdheEcdsaAes128GcmSha256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+            Self::EcdheEcdsaAes256GcmSha384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+            Self::EcdheEcdsaChacha20Poly1305Sha256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+            Self::EcdheRsaAes128GcmSha256 => "ECDHE-RSA-AES128-GCM-SHA256",
+            Self::EcdheRsaAes256GcmSha384 => "ECDHE-RSA-AES256-GCM-SHA384",
+            Self::EcdheRsaChacha20Poly1305Sha256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        }
+    }
+
+    /// The suite's IANA code point (`0x1302` for TLS_AES_256_GCM_SHA384).
+    pub const fn iana_code(self) -> u16 {
+        match self {
+            Self::Tls13Aes128GcmSha256 => 0x1301,
+            Self::Tls13Aes256GcmSha384 => 0x1302,
+            Self::Tls13Chacha20Poly1305Sha256 => 0x1303,
+            Self::EcdheEcdsaAes128GcmSha256 => 0xc02b,
+            Self::EcdheEcdsaAes256GcmSha384 => 0xc02c,
+            Self::EcdheEcdsaChacha20Poly1305Sha256 => 0xcca9,
+            Self::EcdheRsaAes128GcmSha256 => 0xc02f,
+            Self::EcdheRsaAes256GcmSha384 => 0xc030,
+            Self::EcdheRsaChacha20Poly1305Sha256 => 0xcca8,
+        }
+    }
+
+    /// The suite with this IANA code point; `None` for a suite mailtls never offers.
+    pub fn from_iana_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.iana_code() == code)
+    }
+
     /// The protocol version the suite belongs to.
     pub const fn version(self) -> TlsVersion {
         match self {
@@ -221,6 +275,89 @@ impl CipherSuite {
 impl fmt::Display for CipherSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.iana_name())
+    }
+}
+
+/// A key-exchange group (TLS "supported group"), as negotiated in a handshake.
+///
+/// Display gives the IANA registry name, with the X25519 and X448 families capitalised the way
+/// OpenSSL and Postfix log them: `X25519`, `secp256r1`, `X25519MLKEM768`.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyExchangeGroup {
+    /// X25519 (RFC 7748).
+    X25519,
+    /// X448 (RFC 7748).
+    X448,
+    /// NIST P-256.
+    Secp256r1,
+    /// NIST P-384.
+    Secp384r1,
+    /// NIST P-521.
+    Secp521r1,
+    /// The hybrid X25519 + ML-KEM-768 group.
+    X25519Mlkem768,
+    /// The hybrid P-256 + ML-KEM-768 group.
+    Secp256r1Mlkem768,
+    /// Pure ML-KEM-768.
+    Mlkem768,
+    /// A group mailtls has no name for, by its IANA code point.
+    Other(u16),
+}
+
+impl KeyExchangeGroup {
+    /// The group with this IANA code point.
+    pub const fn from_iana_code(code: u16) -> Self {
+        match code {
+            0x001d => Self::X25519,
+            0x001e => Self::X448,
+            0x0017 => Self::Secp256r1,
+            0x0018 => Self::Secp384r1,
+            0x0019 => Self::Secp521r1,
+            0x11ec => Self::X25519Mlkem768,
+            0x11eb => Self::Secp256r1Mlkem768,
+            0x0201 => Self::Mlkem768,
+            other => Self::Other(other),
+        }
+    }
+
+    /// The group's IANA code point.
+    pub const fn iana_code(self) -> u16 {
+        match self {
+            Self::X25519 => 0x001d,
+            Self::X448 => 0x001e,
+            Self::Secp256r1 => 0x0017,
+            Self::Secp384r1 => 0x0018,
+            Self::Secp521r1 => 0x0019,
+            Self::X25519Mlkem768 => 0x11ec,
+            Self::Secp256r1Mlkem768 => 0x11eb,
+            Self::Mlkem768 => 0x0201,
+            Self::Other(code) => code,
+        }
+    }
+
+    /// The name logs use; `None` for [`Other`](Self::Other).
+    pub const fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Self::X25519 => "X25519",
+            Self::X448 => "X448",
+            Self::Secp256r1 => "secp256r1",
+            Self::Secp384r1 => "secp384r1",
+            Self::Secp521r1 => "secp521r1",
+            Self::X25519Mlkem768 => "X25519MLKEM768",
+            Self::Secp256r1Mlkem768 => "SecP256r1MLKEM768",
+            Self::Mlkem768 => "MLKEM768",
+            Self::Other(_) => return None,
+        })
+    }
+}
+
+impl fmt::Display for KeyExchangeGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "group-0x{:04x}", self.iana_code()),
+        }
     }
 }
 
@@ -393,6 +530,63 @@ mod tests {
         );
         assert_eq!(no_aes_gcm12.on_rung(Rung::Tls12Conservative), None);
         assert!(no_aes_gcm12.on_rung(Rung::Tls12Only).is_some());
+    }
+
+    #[test]
+    fn negotiated_values_print_their_log_spelling() {
+        for (version, text, code) in [
+            (TlsVersion::Tls12, "TLSv1.2", 0x0303),
+            (TlsVersion::Tls13, "TLSv1.3", 0x0304),
+        ] {
+            assert_eq!(version.to_string(), text);
+            assert_eq!(TlsVersion::from_wire_code(code), Some(version));
+            assert_eq!(version.wire_code(), code);
+        }
+        assert_eq!(TlsVersion::from_wire_code(0x0302), None);
+
+        let suites = [
+            (
+                CipherSuite::Tls13Aes256GcmSha384,
+                0x1302,
+                "TLS_AES_256_GCM_SHA384",
+                "TLS_AES_256_GCM_SHA384",
+            ),
+            (
+                CipherSuite::EcdheRsaAes256GcmSha384,
+                0xc030,
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "ECDHE-RSA-AES256-GCM-SHA384",
+            ),
+            (
+                CipherSuite::EcdheEcdsaChacha20Poly1305Sha256,
+                0xcca9,
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                "ECDHE-ECDSA-CHACHA20-POLY1305",
+            ),
+        ];
+        for (suite, code, iana, openssl) in suites {
+            assert_eq!(suite.to_string(), iana);
+            assert_eq!(suite.openssl_name(), openssl);
+            assert_eq!(CipherSuite::from_iana_code(code), Some(suite));
+        }
+        for suite in CipherSuite::ALL {
+            assert_eq!(CipherSuite::from_iana_code(suite.iana_code()), Some(suite));
+        }
+        // TLS_RSA_WITH_AES_128_GCM_SHA256: no forward secrecy, never offered.
+        assert_eq!(CipherSuite::from_iana_code(0x009c), None);
+
+        let groups = [
+            (0x001d, "X25519"),
+            (0x0017, "secp256r1"),
+            (0x0018, "secp384r1"),
+            (0x11ec, "X25519MLKEM768"),
+            (0x0100, "group-0x0100"),
+        ];
+        for (code, text) in groups {
+            let group = KeyExchangeGroup::from_iana_code(code);
+            assert_eq!(group.to_string(), text);
+            assert_eq!(group.iana_code(), code);
+        }
     }
 
     #[test]

@@ -216,7 +216,7 @@ impl Enforcement {
         let tls = self
             .tls
             .as_ref()
-            .and_then(|facts| InboundTls::from_macros(facts.version, facts.suite));
+            .map(|facts| InboundTls::negotiated(facts.version, facts.suite));
         let cert = self
             .client_certificate
             .as_ref()

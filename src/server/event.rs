@@ -1,5 +1,7 @@
 //! What a server session tells the application, and what the application answers.
 
+use core::fmt;
+
 use crate::cert::Outcome;
 use crate::smtp::{ForwardPath, Host, MailParams, Param, Reply, ReversePath};
 use crate::tls::{TlsFacts, TlsFailure};
@@ -116,6 +118,44 @@ pub enum CloseReason {
     Timeout,
     /// The client sent too many bad commands; answered 421 4.7.0.
     TooManyErrors,
+}
+
+impl AbortReason {
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectionLost => "connection-lost",
+            Self::Malformed => "malformed",
+            Self::TooLarge => "too-large",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+impl fmt::Display for AbortReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CloseReason {
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Application => "application",
+            Self::PeerClosed => "peer-closed",
+            Self::Quit => "quit",
+            Self::TlsFailed => "tls-failed",
+            Self::Timeout => "timeout",
+            Self::TooManyErrors => "too-many-errors",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A command the session refused by itself, for the log.

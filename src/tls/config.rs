@@ -19,7 +19,7 @@ use rustls::{
 };
 
 use crate::policy::ladder::Rung;
-use crate::policy::{ProtocolPolicy, TlsVersion};
+use crate::policy::{KeyExchangeGroup, ProtocolPolicy, TlsVersion};
 use crate::time::Timestamp;
 
 use super::TlsError;
@@ -206,27 +206,27 @@ pub fn server_config(setup: &ServerTlsSetup) -> Result<Arc<ServerConfig>, TlsErr
     ))
 }
 
-/// The IANA names of the cipher suites a rung offers, in preference order.
-pub fn rung_suites(rung: Rung) -> Vec<&'static str> {
+/// The cipher suites a rung offers, in preference order.
+pub fn rung_suites(rung: Rung) -> Vec<crate::policy::CipherSuite> {
     rung_parameters(rung)
         .map(|(provider, _)| {
             provider
                 .cipher_suites
                 .iter()
-                .map(|s| super::facts::suite_name(s.suite()))
+                .filter_map(|s| super::facts::cipher_suite(s.suite()))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// The names of the key-exchange groups a rung offers, in preference order.
-pub fn rung_groups(rung: Rung) -> Vec<&'static str> {
+/// The key-exchange groups a rung offers, in preference order.
+pub fn rung_groups(rung: Rung) -> Vec<KeyExchangeGroup> {
     rung_parameters(rung)
         .map(|(provider, _)| {
             provider
                 .kx_groups
                 .iter()
-                .map(|g| super::facts::group_name(g.name()))
+                .map(|g| super::facts::key_exchange_group(g.name()))
                 .collect()
         })
         .unwrap_or_default()
@@ -296,10 +296,8 @@ fn narrowed(rung: Rung, protocols: Option<ProtocolPolicy>) -> Result<Parameters,
         }
     };
     provider.cipher_suites.retain(|s| {
-        let allowed = policy
-            .suites
-            .iter()
-            .any(|p| p.iana_name() == super::facts::suite_name(s.suite()));
+        let allowed =
+            super::facts::cipher_suite(s.suite()).is_some_and(|p| policy.suites.contains(p));
         let version_ok = match s {
             SupportedCipherSuite::Tls13(_) => tls13,
             SupportedCipherSuite::Tls12(_) => tls12,
@@ -319,15 +317,11 @@ fn narrowed(rung: Rung, protocols: Option<ProtocolPolicy>) -> Result<Parameters,
 }
 
 fn is_forward_secret_aead(suite: &SupportedCipherSuite) -> bool {
-    // TLS 1.3 suites are all AEAD with (EC)DHE; TLS 1.2 suites must name ECDHE and GCM or
-    // ChaCha20-Poly1305.
+    // TLS 1.3 suites are all AEAD with (EC)DHE; the TLS 1.2 suites mailtls names
+    // (`policy::CipherSuite`) are exactly the ECDHE ones with GCM or ChaCha20-Poly1305.
     match suite {
         SupportedCipherSuite::Tls13(_) => true,
-        SupportedCipherSuite::Tls12(_) => {
-            let name = super::facts::suite_name(suite.suite());
-            name.starts_with("TLS_ECDHE_")
-                && (name.contains("_GCM_") || name.contains("CHACHA20_POLY1305"))
-        }
+        SupportedCipherSuite::Tls12(_) => super::facts::cipher_suite(suite.suite()).is_some(),
     }
 }
 
@@ -373,7 +367,7 @@ mod tests {
                     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
                     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
                 ],
-                &["X25519", "P-256", "P-384"],
+                &["X25519", "secp256r1", "secp384r1"],
             ),
             (
                 Rung::Tls12Only,
@@ -385,7 +379,7 @@ mod tests {
                     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
                     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
                 ],
-                &["X25519", "P-256", "P-384"],
+                &["X25519", "secp256r1", "secp384r1"],
             ),
             (
                 Rung::Tls12Conservative,
@@ -395,12 +389,14 @@ mod tests {
                     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
                     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
                 ],
-                &["P-256", "P-384"],
+                &["secp256r1", "secp384r1"],
             ),
         ];
         for (rung, suites, groups) in cases {
-            assert_eq!(rung_suites(rung), suites, "{rung}");
-            assert_eq!(rung_groups(rung), groups, "{rung}");
+            let offered: Vec<String> = rung_suites(rung).iter().map(|s| s.to_string()).collect();
+            assert_eq!(offered, suites, "{rung}");
+            let offered: Vec<String> = rung_groups(rung).iter().map(|g| g.to_string()).collect();
+            assert_eq!(offered, groups, "{rung}");
         }
     }
 
@@ -452,7 +448,8 @@ mod tests {
         assert!(p
             .cipher_suites
             .iter()
-            .all(|s| !super::super::facts::suite_name(s.suite()).contains("CHACHA")));
+            .filter_map(|s| super::super::facts::cipher_suite(s.suite()))
+            .all(|s| !s.is_chacha20()));
         // The conservative rung stays conservative whatever the policy allows.
         let (p, _) = narrowed(Rung::Tls12Conservative, Some(ProtocolPolicy::MODERN)).unwrap();
         assert_eq!(p.cipher_suites.len(), 4);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
-use super::facts::{group_name, openssl_suite_name, suite_name, version_name, TlsFacts};
+use super::facts::{cipher_suite, key_exchange_group, tls_version, TlsFacts};
 use super::{TlsError, TlsFailure};
 
 /// One TLS connection, client or server side, driven by bytes.
@@ -177,25 +177,27 @@ impl TlsEngine {
         self.conn.send_close_notify();
     }
 
-    /// The facts of the established session; `None` while handshaking.
+    /// The facts of the established session; `None` while handshaking, and for a session
+    /// whose version or suite mailtls never offers (possible only with a rustls configuration
+    /// not built by [`client_config`](super::client_config) or
+    /// [`server_config`](super::server_config)).
     pub fn facts(&self) -> Option<TlsFacts> {
         if self.conn.is_handshaking() {
             return None;
         }
-        let version = self.conn.protocol_version()?;
-        let suite = self.conn.negotiated_cipher_suite()?.suite();
+        let version = tls_version(self.conn.protocol_version()?)?;
+        let suite = cipher_suite(self.conn.negotiated_cipher_suite()?.suite())?;
         let sni = match &self.conn {
             Connection::Server(server) => server.server_name().map(str::to_owned),
             Connection::Client(_) => None,
         };
         Some(TlsFacts {
-            version: version_name(version),
-            suite: suite_name(suite),
-            openssl_suite: openssl_suite_name(suite),
+            version,
+            suite,
             group: self
                 .conn
                 .negotiated_key_exchange_group()
-                .map(|g| group_name(g.name())),
+                .map(|g| key_exchange_group(g.name())),
             peer_chain: self
                 .conn
                 .peer_certificates()

@@ -1,20 +1,26 @@
 //! What a finished handshake tells: version, suite, group and the peer's chain.
 
-use rustls::pki_types::CertificateDer;
-use rustls::{CipherSuite, NamedGroup, ProtocolVersion};
+use core::fmt;
 
-/// The facts of one established TLS session, in the words mail logs use.
+use rustls::pki_types::CertificateDer;
+use rustls::{NamedGroup, ProtocolVersion};
+
+use crate::policy::{CipherSuite, KeyExchangeGroup, TlsVersion};
+
+/// The facts of one established TLS session, typed; each prints the way mail logs spell it.
+///
+/// Display follows Postfix's word order, the suite by its IANA name:
+/// `TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 key-exchange X25519`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFacts {
-    /// The protocol version, as `"TLSv1.3"` or `"TLSv1.2"`.
-    pub version: &'static str,
-    /// The cipher suite, by its IANA name (`"TLS_AES_256_GCM_SHA384"`).
-    pub suite: &'static str,
-    /// The cipher suite, by its OpenSSL name (`"TLS_AES_256_GCM_SHA384"`,
-    /// `"ECDHE-RSA-AES128-GCM-SHA256"`), as Postfix logs it.
-    pub openssl_suite: &'static str,
-    /// The key-exchange group (`"X25519"`, `"P-256"`, `"P-384"`), when rustls reports one.
-    pub group: Option<&'static str>,
+    /// The protocol version (prints `TLSv1.3`, `TLSv1.2`).
+    pub version: TlsVersion,
+    /// The cipher suite (prints its IANA name, `TLS_AES_256_GCM_SHA384`; its OpenSSL name,
+    /// as Postfix logs it, is [`CipherSuite::openssl_name`]).
+    pub suite: CipherSuite,
+    /// The key-exchange group (prints `X25519`, `secp256r1`, `X25519MLKEM768`), when rustls
+    /// reports one.
+    pub group: Option<KeyExchangeGroup>,
     /// The peer's certificate chain as it was presented, end entity first (DER). Empty when
     /// the peer presented none (a client without a certificate).
     pub peer_chain: Vec<CertificateDer<'static>>,
@@ -23,123 +29,92 @@ pub struct TlsFacts {
     pub sni: Option<String>,
 }
 
-/// The IANA name of a cipher suite, or `"unknown"` for one mailtls never offers.
-pub fn suite_name(suite: CipherSuite) -> &'static str {
-    SUITES
-        .iter()
-        .find(|(s, _, _)| *s == suite)
-        .map_or("unknown", |(_, iana, _)| iana)
-}
-
-/// The OpenSSL name of a cipher suite, or `"unknown"` for one mailtls never offers.
-pub fn openssl_suite_name(suite: CipherSuite) -> &'static str {
-    SUITES
-        .iter()
-        .find(|(s, _, _)| *s == suite)
-        .map_or("unknown", |(_, _, openssl)| openssl)
-}
-
-/// The name of a key-exchange group, or `"unknown"` for one mailtls never offers.
-pub fn group_name(group: NamedGroup) -> &'static str {
-    match group {
-        NamedGroup::X25519 => "X25519",
-        NamedGroup::secp256r1 => "P-256",
-        NamedGroup::secp384r1 => "P-384",
-        NamedGroup::secp521r1 => "P-521",
-        NamedGroup::X448 => "X448",
-        _ => "unknown",
+impl TlsFacts {
+    /// The cipher suite by its OpenSSL name (`ECDHE-RSA-AES128-GCM-SHA256`), as Postfix logs
+    /// it.
+    pub fn openssl_suite(&self) -> &'static str {
+        self.suite.openssl_name()
     }
 }
 
-/// The protocol version as mail logs write it.
-pub fn version_name(version: ProtocolVersion) -> &'static str {
-    match version {
-        ProtocolVersion::TLSv1_3 => "TLSv1.3",
-        ProtocolVersion::TLSv1_2 => "TLSv1.2",
-        ProtocolVersion::TLSv1_1 => "TLSv1.1",
-        ProtocolVersion::TLSv1_0 => "TLSv1",
-        _ => "unknown",
+impl fmt::Display for TlsFacts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} with cipher {}", self.version, self.suite)?;
+        if let Some(group) = self.group {
+            write!(f, " key-exchange {group}")?;
+        }
+        Ok(())
     }
 }
 
-const SUITES: [(CipherSuite, &str, &str); 9] = [
-    (
-        CipherSuite::TLS13_AES_256_GCM_SHA384,
-        "TLS_AES_256_GCM_SHA384",
-        "TLS_AES_256_GCM_SHA384",
-    ),
-    (
-        CipherSuite::TLS13_AES_128_GCM_SHA256,
-        "TLS_AES_128_GCM_SHA256",
-        "TLS_AES_128_GCM_SHA256",
-    ),
-    (
-        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
-        "TLS_CHACHA20_POLY1305_SHA256",
-        "TLS_CHACHA20_POLY1305_SHA256",
-    ),
-    (
-        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-    ),
-    (
-        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-    ),
-    (
-        CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-    ),
-    (
-        CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-    ),
-    (
-        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-    ),
-    (
-        CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-    ),
-];
+/// The mailtls suite for a rustls suite; `None` for one mailtls never offers (no forward
+/// secrecy, or no AEAD).
+pub fn cipher_suite(suite: rustls::CipherSuite) -> Option<CipherSuite> {
+    CipherSuite::from_iana_code(u16::from(suite))
+}
+
+/// The key-exchange group for a rustls group.
+pub fn key_exchange_group(group: NamedGroup) -> KeyExchangeGroup {
+    KeyExchangeGroup::from_iana_code(u16::from(group))
+}
+
+/// The mailtls version for a rustls version; `None` below TLS 1.2.
+pub fn tls_version(version: ProtocolVersion) -> Option<TlsVersion> {
+    TlsVersion::from_wire_code(u16::from(version))
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_iana_and_openssl() {
+    fn rustls_values_map_to_typed_facts() {
         let cases = [
             (
-                CipherSuite::TLS13_AES_128_GCM_SHA256,
-                "TLS_AES_128_GCM_SHA256",
-                "TLS_AES_128_GCM_SHA256",
+                rustls::CipherSuite::TLS13_AES_128_GCM_SHA256,
+                Some(CipherSuite::Tls13Aes128GcmSha256),
             ),
             (
-                CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                "ECDHE-RSA-AES256-GCM-SHA384",
+                rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                Some(CipherSuite::EcdheRsaAes256GcmSha384),
             ),
-            (
-                CipherSuite::TLS_RSA_WITH_AES_128_GCM_SHA256,
-                "unknown",
-                "unknown",
-            ),
+            (rustls::CipherSuite::TLS_RSA_WITH_AES_128_GCM_SHA256, None),
         ];
-        for (suite, iana, openssl) in cases {
-            assert_eq!(suite_name(suite), iana);
-            assert_eq!(openssl_suite_name(suite), openssl);
+        for (suite, expected) in cases {
+            assert_eq!(cipher_suite(suite), expected);
         }
-        assert_eq!(group_name(NamedGroup::secp384r1), "P-384");
-        assert_eq!(group_name(NamedGroup::FFDHE2048), "unknown");
-        assert_eq!(version_name(ProtocolVersion::TLSv1_3), "TLSv1.3");
-        assert_eq!(version_name(ProtocolVersion::TLSv1_2), "TLSv1.2");
+        assert_eq!(
+            key_exchange_group(NamedGroup::secp384r1),
+            KeyExchangeGroup::Secp384r1
+        );
+        assert_eq!(
+            key_exchange_group(NamedGroup::X25519MLKEM768).to_string(),
+            "X25519MLKEM768"
+        );
+        assert_eq!(
+            key_exchange_group(NamedGroup::FFDHE2048).to_string(),
+            "group-0x0100"
+        );
+        assert_eq!(
+            tls_version(ProtocolVersion::TLSv1_3),
+            Some(TlsVersion::Tls13)
+        );
+        assert_eq!(tls_version(ProtocolVersion::TLSv1_1), None);
+    }
+
+    #[test]
+    fn facts_print_like_postfix() {
+        let facts = TlsFacts {
+            version: TlsVersion::Tls12,
+            suite: CipherSuite::EcdheRsaAes128GcmSha256,
+            group: Some(KeyExchangeGroup::Secp256r1),
+            peer_chain: Vec::new(),
+            sni: None,
+        };
+        assert_eq!(
+            facts.to_string(),
+            "TLSv1.2 with cipher TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 key-exchange secp256r1"
+        );
+        assert_eq!(facts.openssl_suite(), "ECDHE-RSA-AES128-GCM-SHA256");
     }
 }

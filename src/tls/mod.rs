@@ -24,5 +24,5 @@ pub use config::{
     TlsIdentity,
 };
 pub use engine::TlsEngine;
-pub use facts::{group_name, openssl_suite_name, suite_name, version_name, TlsFacts};
-pub use failure::{certificate_result, TlsError, TlsFailure};
+pub use facts::{cipher_suite, key_exchange_group, tls_version, TlsFacts};
+pub use failure::{alert_name, certificate_result, TlsError, TlsFailure, TlsFailureCause};

@@ -86,7 +86,7 @@ pub fn recorder(inbox: Arc<Mutex<Inbox>>) -> impl FnMut(&ServerEvent) -> Answer 
         let mut inbox = inbox.lock().unwrap();
         match event {
             ServerEvent::TlsEstablished { facts, .. } => {
-                inbox.tls_versions.push(facts.version.into())
+                inbox.tls_versions.push(facts.version.to_string())
             }
             ServerEvent::MessageData(chunk) => inbox.current.extend_from_slice(chunk),
             ServerEvent::MessageEnd { .. } => {

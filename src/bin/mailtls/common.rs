@@ -117,12 +117,21 @@ pub fn summarize(der: &[u8]) -> CertSummary {
                 .value
                 .general_names
                 .iter()
-                .map(|name| match name {
-                    x509_parser::extensions::GeneralName::DNSName(d) => format!("DNS:{d}"),
-                    x509_parser::extensions::GeneralName::IPAddress(ip) => {
-                        format!("IP:{}", ip_text(ip))
+                .map(|name| {
+                    use x509_parser::extensions::GeneralName as N;
+                    // The OpenSSL `x509 -text` prefixes, so the output reads like its output.
+                    match name {
+                        N::DNSName(d) => format!("DNS:{d}"),
+                        N::IPAddress(ip) => format!("IP:{}", ip_text(ip)),
+                        N::RFC822Name(m) => format!("email:{m}"),
+                        N::URI(u) => format!("URI:{u}"),
+                        N::DirectoryName(n) => format!("DirName:{n}"),
+                        N::RegisteredID(oid) => format!("Registered ID:{oid}"),
+                        N::OtherName(oid, _) => format!("othername:{oid}"),
+                        N::X400Address(_) => "X400Name:<unsupported>".to_owned(),
+                        N::EDIPartyName(_) => "EdiPartyName:<unsupported>".to_owned(),
+                        N::Invalid(..) => "invalid name".to_owned(),
                     }
-                    other => format!("{other:?}"),
                 })
                 .collect();
         }

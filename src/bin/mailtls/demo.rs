@@ -480,7 +480,8 @@ fn classify(
     let how = match &report.outcome {
         Some(DeliveryOutcome::Deferred(status)) => format!("not sent, deferred: {status}"),
         Some(DeliveryOutcome::Bounced(status)) => format!("not sent, bounced: {status}"),
-        other => format!("not delivered: {other:?}"),
+        Some(other) => format!("not delivered: {other}"),
+        None => "not delivered: no attempt".to_owned(),
     };
     (how, Expect::Failed)
 }

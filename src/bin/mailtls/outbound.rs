@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailtls::cert::TrustAnchors;
-use mailtls::client::{AttemptRecord, AttemptResult, ClientSettings, Delivery, DeliveryOutcome};
+use mailtls::client::{AttemptRecord, ClientSettings, Delivery, DeliveryOutcome};
 use mailtls::io::{
     blocking, load_trust_anchors, verifiers_for, Connector, DeliveryReport, Message,
 };
@@ -260,6 +260,7 @@ pub struct Verdict {
     pub outcome: &'static str,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
+    pub group: Option<String>,
     pub result_type: Option<String>,
     pub policy: String,
     pub delivery: String,
@@ -279,6 +280,7 @@ pub struct AttemptJson {
     pub result_type: Option<String>,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
+    pub group: Option<String>,
     /// The RFC 8460 result under the governing policy (`success` or a result type), when
     /// the attempt reports one; under MTA-STS `testing`, what `enforce` would have said.
     pub tls_rpt_result: Option<String>,
@@ -324,8 +326,9 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
     Verdict {
         server: prepared.server.clone(),
         outcome,
-        tls_version: tls.map(|t| t.facts.version),
-        cipher: tls.map(|t| t.facts.suite),
+        tls_version: tls.map(|t| t.facts.version.as_str()),
+        cipher: tls.map(|t| t.facts.suite.iana_name()),
+        group: tls.and_then(|t| t.facts.group).map(|g| g.to_string()),
         result_type,
         policy: prepared
             .decision
@@ -334,15 +337,10 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .first()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        delivery: match &report.outcome {
-            Some(DeliveryOutcome::Completed { host, rung }) => {
-                format!("completed with {host} on rung {rung}")
-            }
-            Some(DeliveryOutcome::Deferred(status)) => format!("deferred: {status}"),
-            Some(DeliveryOutcome::Bounced(status)) => format!("bounced: {status}"),
-            Some(other) => format!("{other:?}"),
-            None => "no attempt".to_owned(),
-        },
+        delivery: report
+            .outcome
+            .as_ref()
+            .map_or_else(|| "no attempt".to_owned(), ToString::to_string),
         attempts: report.attempts.iter().map(attempt_json).collect(),
         peer_chain: tls
             .map(|t| t.facts.peer_chain.iter().map(|c| summarize(c)).collect())
@@ -378,10 +376,15 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
     AttemptJson {
         host: record.host.clone(),
         rung: record.rung.as_str(),
-        result: result_text(&record.result),
+        result: record.result.to_string(),
         result_type: record.result_type.map(|r| r.to_string()),
-        tls_version: record.tls.as_ref().map(|t| t.facts.version),
-        cipher: record.tls.as_ref().map(|t| t.facts.suite),
+        tls_version: record.tls.as_ref().map(|t| t.facts.version.as_str()),
+        cipher: record.tls.as_ref().map(|t| t.facts.suite.iana_name()),
+        group: record
+            .tls
+            .as_ref()
+            .and_then(|t| t.facts.group)
+            .map(|g| g.to_string()),
         tls_rpt_result: record.report_result().map(|r| match r {
             Ok(()) => "success".to_owned(),
             Err(failure) => failure.result_type.to_string(),
@@ -390,39 +393,7 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .decision
             .as_ref()
             .map(|d| d.report_policy.policy_type.as_str()),
-        next: format!("{:?}", record.next),
-    }
-}
-
-/// One line for an attempt's result.
-pub fn result_text(result: &AttemptResult) -> String {
-    match result {
-        AttemptResult::Completed { tls: true } => "completed over TLS".into(),
-        AttemptResult::Completed { tls: false } => "completed in plaintext".into(),
-        AttemptResult::ConnectionLost { stage } => format!("connection lost at {stage}"),
-        AttemptResult::ProtocolViolation { stage, detail } => {
-            format!("protocol violation at {stage}: {detail}")
-        }
-        AttemptResult::Rejected { stage, reply } => {
-            format!("rejected at {stage}: {}", reply_text(reply))
-        }
-        AttemptResult::Timeout { stage } => format!("timeout at {stage}"),
-        AttemptResult::Skipped { status } => format!("skipped, not contacted: {status}"),
-        AttemptResult::TlsFailed {
-            class,
-            failure,
-            detail,
-        } => {
-            let mut text = format!("TLS failed ({class:?})");
-            if let Some(failure) = failure {
-                text.push_str(&format!(": {}", failure.detail));
-            }
-            if !detail.is_empty() {
-                text.push_str(&format!(": {detail}"));
-            }
-            text
-        }
-        other => format!("{other:?}"),
+        next: record.next.to_string(),
     }
 }
 
@@ -443,8 +414,9 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             .as_deref()
             .map(|r| format!(" [{r}]"))
             .unwrap_or_default();
-        let tls = match (a.tls_version, a.cipher) {
-            (Some(v), Some(c)) => format!(" ({v}, {c})"),
+        let tls = match (a.tls_version, a.cipher, &a.group) {
+            (Some(v), Some(c), Some(g)) => format!(" ({v}, {c}, {g})"),
+            (Some(v), Some(c), None) => format!(" ({v}, {c})"),
             _ => String::new(),
         };
         let report = match (a.tls_rpt_policy, a.tls_rpt_result.as_deref()) {
@@ -462,8 +434,9 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
     for e in &verdict.connect_errors {
         println!("  connect failed: {e}");
     }
-    match (verdict.tls_version, verdict.cipher) {
-        (Some(v), Some(c)) => println!("tls:       {v} {c}"),
+    match (verdict.tls_version, verdict.cipher, &verdict.group) {
+        (Some(v), Some(c), Some(g)) => println!("tls:       {v} {c} {g}"),
+        (Some(v), Some(c), None) => println!("tls:       {v} {c}"),
         _ => println!("tls:       none"),
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {

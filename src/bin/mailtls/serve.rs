@@ -311,14 +311,10 @@ impl Inbound {
         } else {
             ClientCertificateFacts::None
         };
-        let tls = self.tls.as_ref().map(|t| InboundTls {
-            version: match t.version {
-                "TLSv1.3" => 0x0304,
-                "TLSv1.2" => 0x0303,
-                _ => 0,
-            },
-            cipher: t.suite,
-        });
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|t| InboundTls::negotiated(t.version, t.suite));
         let facts = InboundFacts {
             client_ip: self.peer.ip(),
             helo: self.helo.as_deref().unwrap_or_default(),
@@ -386,8 +382,9 @@ impl Inbound {
         let line = serde_json::json!({
             "peer": peer.to_string(),
             "helo": self.helo,
-            "tls_version": tls.map(|t| t.version),
-            "cipher": tls.map(|t| t.suite),
+            "tls_version": tls.map(|t| t.version.as_str()),
+            "cipher": tls.map(|t| t.suite.iana_name()),
+            "group": tls.and_then(|t| t.group).map(|g| g.to_string()),
             "client_certificate_subject": self.client_subject,
             "connector": self.connector,
             "decision": self.decision,
@@ -397,7 +394,7 @@ impl Inbound {
             "from": self.from,
             "rcpts": self.rcpts,
             "delivered": self.delivered,
-            "close": end.and_then(|e| e.reason.as_ref()).map(|r| format!("{r:?}")),
+            "close": end.and_then(|e| e.reason.as_ref()).map(|r| r.as_str()),
             "error": error,
         });
         eprintln!("{line}");

@@ -1,6 +1,8 @@
 //! What DANE demands of one MX host, given the DNSSEC status of the lookups and the TLSA RRset
 //! (RFC 7672 §2, the Postfix `dane` / `dane-only` level rules).
 
+use core::fmt;
+
 use super::set::TlsaSet;
 use crate::report::ResultType;
 
@@ -105,6 +107,40 @@ pub enum NotApplicableReason {
     InsecureTlsa,
     /// The TLSA RRset is provably empty.
     NoTlsaRecords,
+}
+
+impl DaneDeferReason {
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Bogus => "bogus",
+            Self::MandatoryWithoutUsableTlsa => "mandatory-without-usable-tlsa",
+            Self::TemporaryDnsFailure => "temporary-dns-failure",
+        }
+    }
+}
+
+impl fmt::Display for DaneDeferReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl NotApplicableReason {
+    /// A short stable name for logs and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InsecureAddress => "insecure-address",
+            Self::InsecureTlsa => "insecure-tlsa",
+            Self::NoTlsaRecords => "no-tlsa-records",
+        }
+    }
+}
+
+impl fmt::Display for NotApplicableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Applies the `dane` / `dane-only` rules.

@@ -176,6 +176,42 @@ impl TlsaRecord {
     }
 }
 
+/// The RFC 7218 acronym with the number: `PKIX-TA(0)`, `DANE-EE(3)`, `unassigned(7)`.
+impl fmt::Display for CertUsage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PkixTa => f.write_str("PKIX-TA(0)"),
+            Self::PkixEe => f.write_str("PKIX-EE(1)"),
+            Self::DaneTa => f.write_str("DANE-TA(2)"),
+            Self::DaneEe => f.write_str("DANE-EE(3)"),
+            Self::Unassigned(n) => write!(f, "unassigned({n})"),
+        }
+    }
+}
+
+/// The RFC 7218 acronym with the number: `Cert(0)`, `SPKI(1)`, `unassigned(7)`.
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cert => f.write_str("Cert(0)"),
+            Self::Spki => f.write_str("SPKI(1)"),
+            Self::Unassigned(n) => write!(f, "unassigned({n})"),
+        }
+    }
+}
+
+/// The RFC 7218 acronym with the number: `Full(0)`, `SHA2-256(1)`, `SHA2-512(2)`.
+impl fmt::Display for MatchingType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full => f.write_str("Full(0)"),
+            Self::Sha256 => f.write_str("SHA2-256(1)"),
+            Self::Sha512 => f.write_str("SHA2-512(2)"),
+            Self::Unassigned(n) => write!(f, "unassigned({n})"),
+        }
+    }
+}
+
 impl fmt::Display for TlsaRecord {
     /// The presentation form, upper-case hex without spaces: `3 1 1 ABCD...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

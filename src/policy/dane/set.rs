@@ -48,7 +48,7 @@ pub struct UnusableTlsa {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
     /// The digest has the wrong length for its matching type.
-    #[error("{matching_type:?} digest of {presented} bytes, expected {expected}")]
+    #[error("{matching_type} digest of {presented} bytes, expected {expected}")]
     DigestLength {
         /// The record's matching type.
         matching_type: MatchingType,
@@ -67,10 +67,10 @@ pub enum Unusable {
     #[error("malformed TLSA record: {0}")]
     Malformed(TlsaParseError),
     /// PKIX-TA(0) or PKIX-EE(1): unusable for SMTP (RFC 7672 §3.1.3).
-    #[error("usage {0:?} is unusable for SMTP (RFC 7672 section 3.1.3)")]
+    #[error("usage {0} is unusable for SMTP (RFC 7672 section 3.1.3)")]
     PkixUsage(CertUsage),
     /// A stronger digest with the same usage and selector is present (RFC 7671 §9).
-    #[error("superseded by a {by:?} record with the same usage and selector (digest agility)")]
+    #[error("superseded by a {by} record with the same usage and selector (digest agility)")]
     Superseded {
         /// The matching type that is used instead.
         by: MatchingType,
