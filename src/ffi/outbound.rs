@@ -100,7 +100,7 @@ pub extern "C" fn mailtls_config_set_default_level(
         let Some(level) = Level::parse(name) else {
             return Err(config.fail(
                 mailtls_result::InvalidArgument,
-                format!("unknown level {name:?}"),
+                format!("unknown level \"{}\"", name.escape_debug()),
                 None,
             ));
         };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
 
-use crate::common::{read_config, Failure};
+use crate::common::{quoted, read_config, Failure};
 use crate::outbound::{decide, load_connectors, DiscoveryArgs};
 
 #[derive(Debug, clap::Args)]
@@ -48,7 +48,8 @@ pub fn outbound_policy(
 ) -> Result<OutboundPolicy, Failure> {
     let level = Level::parse(level).ok_or_else(|| {
         Failure::usage(format!(
-            "--level {level:?}: expected none, may, encrypt, dane, dane-only, fingerprint, verify or secure"
+            "--level {}: expected none, may, encrypt, dane, dane-only, fingerprint, verify or secure",
+            quoted(level)
         ))
     })?;
     let mut policy = OutboundPolicy::new().with_default_level(level);
@@ -67,7 +68,7 @@ pub fn outbound_policy(
 /// A destination from a domain or next hop and optional MX hosts.
 pub fn destination(next_hop: &str, mx: &[String]) -> Result<Destination, Failure> {
     let destination = Destination::parse(next_hop)
-        .map_err(|e| Failure::usage(format!("destination {next_hop:?}: {e}")))?;
+        .map_err(|e| Failure::usage(format!("destination {}: {e}", quoted(next_hop))))?;
     if mx.is_empty() {
         return Ok(destination);
     }

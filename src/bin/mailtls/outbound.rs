@@ -20,7 +20,7 @@ use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
 
-use crate::common::{load_identity, read_config, summarize, CertSummary, Failure};
+use crate::common::{load_identity, quoted, read_config, summarize, CertSummary, Failure};
 
 /// The discovery answers the caller gives by hand (no DNS, no HTTPS in this command):
 /// TLSA records and an MTA-STS policy. `explain`, `probe` and `send` take the same ones, so
@@ -67,7 +67,7 @@ pub fn decide(plan: Plan, discovery: &DiscoveryArgs) -> Result<Decision, Failure
         let (hosts, record) = match arg.split_once('=') {
             Some((host, record)) => {
                 let host = DnsName::parse(host)
-                    .map_err(|e| Failure::usage(format!("--tlsa {arg:?}: host: {e}")))?;
+                    .map_err(|e| Failure::usage(format!("--tlsa {}: host: {e}", quoted(arg))))?;
                 (vec![host], record)
             }
             None => (candidates.clone(), arg.as_str()),
@@ -89,8 +89,9 @@ pub fn decide(plan: Plan, discovery: &DiscoveryArgs) -> Result<Decision, Failure
     for (host, set) in &sets {
         for unusable in set.unusable() {
             eprintln!(
-                "mailtls: --tlsa for {host}: unusable record {:?}: {}",
-                unusable.presented, unusable.reason
+                "mailtls: --tlsa for {host}: unusable record {}: {}",
+                quoted(&unusable.presented),
+                unusable.reason
             );
         }
     }
@@ -178,15 +179,15 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
     let destination = match &args.nexthop {
         Some(nexthop) => Destination::parse(nexthop)
             .and_then(|d| d.with_hosts([host.as_str()]))
-            .map_err(|e| Failure::usage(format!("--nexthop {nexthop:?}: {e}")))?,
+            .map_err(|e| Failure::usage(format!("--nexthop {}: {e}", quoted(nexthop))))?,
         None => Destination::parse(&format!("[{host}]:{port}"))
-            .map_err(|e| Failure::usage(format!("server {server:?}: {e}")))?,
+            .map_err(|e| Failure::usage(format!("server {}: {e}", quoted(server))))?,
     };
     let mut policy = OutboundPolicy::new();
     if let Some(value) = &args.policy {
         let line = format!("{} {value}\n", destination.lookup_key());
         let table = PolicyTable::parse(&line)
-            .map_err(|e| Failure::usage(format!("--policy {value:?}: {}", e.kind)))?;
+            .map_err(|e| Failure::usage(format!("--policy {}: {}", quoted(value), e.kind)))?;
         for warning in table.warnings() {
             eprintln!("mailtls: --policy: warning: {warning}");
         }
@@ -201,7 +202,7 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         if let Some(name) = &args.servername {
             host.sni = Some(
                 DnsName::parse(name)
-                    .map_err(|e| Failure::usage(format!("--servername {name:?}: {e}")))?,
+                    .map_err(|e| Failure::usage(format!("--servername {}: {e}", quoted(name))))?,
             );
         }
     }
@@ -474,7 +475,8 @@ pub fn print_json(verdict: &Verdict) {
 }
 
 fn split_host_port(server: &str) -> Result<(String, u16), Failure> {
-    let bad = |why: &str| Failure::usage(format!("{server:?}: {why} (expected HOST[:PORT])"));
+    let bad =
+        |why: &str| Failure::usage(format!("{}: {why} (expected HOST[:PORT])", quoted(server)));
     if let Some(rest) = server.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing `]`"))?;
         let port = match after.strip_prefix(':') {

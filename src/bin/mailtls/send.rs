@@ -6,7 +6,7 @@ use mailtls::client::{DeliveryOutcome, Envelope};
 use mailtls::io::Message;
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 
-use crate::common::{Failure, EX_TEMPFAIL, EX_UNAVAILABLE};
+use crate::common::{quoted, Failure, EX_TEMPFAIL, EX_UNAVAILABLE};
 use crate::outbound::{prepare, print_json, print_text, run, verdict, PolicyArgs};
 
 #[derive(Debug, clap::Args)]
@@ -67,7 +67,7 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
 
 fn mailbox(flag: &str, text: &str) -> Result<Mailbox, Failure> {
     let inner = text.trim().trim_start_matches('<').trim_end_matches('>');
-    Mailbox::parse(inner).map_err(|e| Failure::usage(format!("{flag} {text:?}: {e}")))
+    Mailbox::parse(inner).map_err(|e| Failure::usage(format!("{flag} {}: {e}", quoted(text))))
 }
 
 /// Line ends as SMTP wants them: every bare LF becomes CRLF; a final line end is added.
