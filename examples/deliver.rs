@@ -82,17 +82,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_file(&tafile);
 
     for attempt in &report.attempts {
-        let tls = attempt.tls.as_ref().map_or("plaintext".to_owned(), |t| {
-            format!("{} {}", t.facts.version, t.facts.suite)
-        });
+        let tls = attempt
+            .tls
+            .as_ref()
+            .map_or("plaintext".to_owned(), |t| t.facts.to_string());
         println!(
-            "client: {} on rung {}: {:?} ({tls})",
+            "client: {} on rung {}: {} ({tls})",
             attempt.host, attempt.rung, attempt.result
         );
     }
-    println!("server: session ended {:?}", end.reason);
+    let reason = end
+        .reason
+        .as_ref()
+        .map_or("without a close", |r| r.as_str());
+    println!("server: session ended: {reason}");
     if !report.all_accepted() {
-        return Err(format!("not delivered: {:?}", report.outcome).into());
+        let outcome = report
+            .outcome
+            .as_ref()
+            .map_or_else(|| "no attempt".to_owned(), ToString::to_string);
+        return Err(format!("not delivered: {outcome}").into());
     }
     println!(
         "delivered {} messages over one verified connection",

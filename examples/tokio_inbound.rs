@@ -82,12 +82,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (end, tls) = server.await?;
     let end = end?;
     println!(
-        "server: session over {}, closed: {:?}",
+        "server: session over {}, closed: {}",
         tls.as_deref().unwrap_or("plaintext"),
         end.reason
+            .as_ref()
+            .map_or("without a close", |r| r.as_str())
     );
     if !report.all_accepted() || tls.is_none() {
-        return Err(format!("unexpected: {report:?}").into());
+        let attempts: Vec<String> = report
+            .attempts
+            .iter()
+            .map(|a| format!("{} on rung {}: {}", a.host, a.rung, a.result))
+            .collect();
+        return Err(format!("unexpected: {}", attempts.join("; ")).into());
     }
     println!("client: delivered over TLS");
     Ok(())

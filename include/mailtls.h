@@ -454,7 +454,7 @@ enum mailtls_tls_fact
    */
   MAILTLS_TLS_FACT_OPENSSL_SUITE = 2,
   /**
-   * The key-exchange group, when known.
+   * The key-exchange group (`X25519`, `secp256r1`, `X25519MLKEM768`), when known.
    */
   MAILTLS_TLS_FACT_GROUP = 3,
   /**

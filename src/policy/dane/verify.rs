@@ -58,7 +58,7 @@ pub enum DaneVerifyError {
     #[error("the chain to the DANE-TA trust anchor does not validate: {0}")]
     Chain(ChainError),
     /// A DANE-TA chain validated, but the leaf is valid for none of the reference identifiers.
-    #[error("certificate valid for none of the reference identifiers {expected:?}")]
+    #[error("certificate valid for none of the reference identifiers ({})", .expected.join(", "))]
     NameMismatch {
         /// The reference identifiers tried.
         expected: Vec<String>,

@@ -81,7 +81,7 @@ pub enum StsFetchError {
     #[error("invalid policy: {0}")]
     InvalidPolicy(StsPolicyError),
     /// The media type is not `text/plain` (`sts-policy-invalid`).
-    #[error("policy served as {presented:?}, expected text/plain")]
+    #[error("policy served as {}, expected text/plain", .presented.as_deref().unwrap_or("no media type"))]
     MediaType {
         /// The `Content-Type` presented (`None` when absent), cut to 80 characters.
         presented: Option<String>,
