@@ -34,30 +34,28 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Whether `line` holds a format placeholder that asks for `Debug`: a `{`, an optional
 /// argument name, a `:`, format options without braces, and a `?` just before the `}`.
 fn debug_placeholder(line: &str) -> bool {
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'{' {
-            if bytes.get(i + 1) == Some(&b'{') {
-                i += 2;
-                continue;
-            }
-            let rest = &line[i + 1..];
-            if let Some(end) = rest.find(['}', '{']) {
-                let inner = &rest[..end];
-                if rest[end..].starts_with('}') {
-                    if let Some((name, spec)) = inner.split_once(':') {
-                        let name_ok = name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-                        if name_ok && spec.ends_with('?') {
-                            return true;
-                        }
+    let mut rest = line;
+    while let Some(open) = rest.find('{') {
+        let after = rest.get(open + 1..).unwrap_or_default();
+        if let Some(escaped) = after.strip_prefix('{') {
+            rest = escaped;
+            continue;
+        }
+        if let Some(end) = after.find(['}', '{']) {
+            let inner = after.get(..end).unwrap_or_default();
+            let closed = after.get(end..).is_some_and(|t| t.starts_with('}'));
+            if closed {
+                if let Some((name, spec)) = inner.split_once(':') {
+                    let name_ok = name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                    if name_ok && spec.ends_with('?') {
+                        return true;
                     }
                 }
             }
         }
-        i += 1;
+        rest = after;
     }
     false
 }
