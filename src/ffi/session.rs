@@ -111,7 +111,7 @@ pub enum mailtls_tls_fact {
     Suite = 1,
     /// The cipher suite, OpenSSL name (the milter `{cipher}` spelling).
     OpensslSuite = 2,
-    /// The key-exchange group, when known.
+    /// The key-exchange group (`X25519`, `secp256r1`, `X25519MLKEM768`), when known.
     Group = 3,
     /// The SNI the client sent, when any.
     Sni = 4,
