@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let partner = PartnerRequirement::new(Role::Outbound, Dialect::PostfixCertificate)
         .with_names([NamePattern::parse("a.b.example.net", Dialect::PostfixCertificate).unwrap()]);
     group.bench_function("partner/check_all_rules", |b| {
-        b.iter(|| partner.check(black_box(&facts), NOW).unwrap())
+        b.iter(|| partner.check(&leaf_der, black_box(&facts), NOW).unwrap())
     });
     let anchors =
         TrustAnchors::from_der([&rustls_pki_types::CertificateDer::from(ca_der)]).unwrap();

@@ -5,15 +5,32 @@ mod cert_support;
 
 use cert_support::*;
 use mailtls::cert::{
-    CertFacts, DistinguishedName, ExchangeCertName, ExtendedKeyUsage, KeyStrength, PartnerError,
-    PartnerRequirement, PartnerRule, Pin, PublicKeyAlgorithm, Role,
+    base64_encode, CertFacts, DistinguishedName, ExchangeCertName, ExtendedKeyUsage, KeyStrength,
+    PartnerError, PartnerRequirement, PartnerRule, Pin, PinDigest, PinTarget, PublicKeyAlgorithm,
+    Role,
 };
 use mailtls::names::{Dialect, NamePattern};
 use mailtls::Timestamp;
 use rcgen::ExtendedKeyUsagePurpose;
 
-fn facts(der: &[u8]) -> CertFacts {
-    CertFacts::from_der(der).unwrap()
+/// A presented certificate: its DER and the facts read from it.
+struct Cert {
+    der: Vec<u8>,
+    facts: CertFacts,
+}
+
+impl core::ops::Deref for Cert {
+    type Target = CertFacts;
+    fn deref(&self) -> &CertFacts {
+        &self.facts
+    }
+}
+
+fn facts(der: &[u8]) -> Cert {
+    Cert {
+        der: der.to_vec(),
+        facts: CertFacts::from_der(der).unwrap(),
+    }
 }
 
 fn base(role: Role) -> PartnerRequirement {
@@ -33,7 +50,7 @@ fn assert_rule(result: Result<(), PartnerError>, rule: PartnerRule, word: &str) 
 
 struct Fixture {
     root: Ca,
-    good: CertFacts,
+    good: Cert,
 }
 
 fn fixture() -> Fixture {
@@ -54,13 +71,17 @@ fn names_rule() {
         Dialect::ExchangeConnector,
     )
     .unwrap()]);
-    assert_eq!(pass.check(&f.good, NOW), Ok(()));
+    assert_eq!(pass.check(&f.good.der, &f.good, NOW), Ok(()));
     let fail = base(Role::Inbound).with_names([NamePattern::parse(
         "*.fabrikam.com",
         Dialect::ExchangeConnector,
     )
     .unwrap()]);
-    let err = assert_rule(fail.check(&f.good, NOW), PartnerRule::Names, "names");
+    let err = assert_rule(
+        fail.check(&f.good.der, &f.good, NOW),
+        PartnerRule::Names,
+        "names",
+    );
     let PartnerError::Names(mismatch) = err else {
         panic!("{err:?}")
     };
@@ -79,12 +100,12 @@ fn subject_and_issuer_rules() {
     let pass = base(Role::Inbound)
         .with_subject(subject.clone())
         .with_issuer(issuer.clone());
-    assert_eq!(pass.check(&f.good, NOW), Ok(()));
+    assert_eq!(pass.check(&f.good.der, &f.good, NOW), Ok(()));
 
     let wrong_subject =
         base(Role::Inbound).with_subject(DistinguishedName::parse("CN=mail.fabrikam.com").unwrap());
     let err = assert_rule(
-        wrong_subject.check(&f.good, NOW),
+        wrong_subject.check(&f.good.der, &f.good, NOW),
         PartnerRule::Subject,
         "subject",
     );
@@ -98,7 +119,7 @@ fn subject_and_issuer_rules() {
     let wrong_issuer = base(Role::Inbound)
         .with_issuer(DistinguishedName::parse("CN=Other CA,O=Mailtls Test").unwrap());
     let err = assert_rule(
-        wrong_issuer.check(&f.good, NOW),
+        wrong_issuer.check(&f.good.der, &f.good, NOW),
         PartnerRule::Issuer,
         "issuer",
     );
@@ -117,12 +138,12 @@ fn exchange_certificate_name_rule() {
     let pass = base(Role::Inbound).with_exchange_name(
         ExchangeCertName::parse("<I>CN=Partner CA, O=Mailtls Test<S>CN=mail.contoso.com").unwrap(),
     );
-    assert_eq!(pass.check(&f.good, NOW), Ok(()));
+    assert_eq!(pass.check(&f.good.der, &f.good, NOW), Ok(()));
     let fail = base(Role::Inbound).with_exchange_name(
         ExchangeCertName::parse("<I>CN=Other CA<S>CN=mail.contoso.com").unwrap(),
     );
     let err = assert_rule(
-        fail.check(&f.good, NOW),
+        fail.check(&f.good.der, &f.good, NOW),
         PartnerRule::ExchangeName,
         "exchange-name",
     );
@@ -137,14 +158,35 @@ fn pin_rule_any_of() {
     let cert_pin = Pin::certificate(&f.good.fingerprints.sha256_hex()).unwrap();
     let key_pin = Pin::public_key(&f.good.fingerprints.spki_sha256_base64()).unwrap();
     let other = Pin::certificate(&"AB".repeat(32)).unwrap();
-    for pins in [vec![other.clone(), cert_pin], vec![key_pin, other.clone()]] {
+    // SHA-512 digests are computed from the DER only for the pin that needs them.
+    let sha512 =
+        |data: &[u8]| base64_encode(ring::digest::digest(&ring::digest::SHA512, data).as_ref());
+    let cert_pin512 = Pin::certificate(&sha512(&f.good.der)).unwrap();
+    let spki = x509_parser::parse_x509_certificate(&f.good.der)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    let key_pin512 = Pin::public_key(&format!("sha512/{}", sha512(&spki))).unwrap();
+    assert_eq!(key_pin512.digest(), PinDigest::Sha512);
+    for pins in [
+        vec![other.clone(), cert_pin],
+        vec![key_pin, other.clone()],
+        vec![other.clone(), cert_pin512.clone()],
+        vec![key_pin512.clone()],
+    ] {
         assert_eq!(
-            base(Role::Inbound).with_pins(pins).check(&f.good, NOW),
+            base(Role::Inbound)
+                .with_pins(pins)
+                .check(&f.good.der, &f.good, NOW),
             Ok(())
         );
     }
     let err = assert_rule(
-        base(Role::Inbound).with_pins([other]).check(&f.good, NOW),
+        base(Role::Inbound)
+            .with_pins([other])
+            .check(&f.good.der, &f.good, NOW),
         PartnerRule::Pin,
         "pin",
     );
@@ -156,18 +198,34 @@ fn pin_rule_any_of() {
         panic!()
     };
     assert_eq!(presented_certificate, f.good.fingerprints.sha256_hex());
+    // A SHA-512 pin aimed at the wrong target does not match.
+    let crossed = Pin::new(
+        PinTarget::PublicKey,
+        PinDigest::Sha512,
+        cert_pin512.value().to_vec(),
+    );
+    assert_rule(
+        base(Role::Inbound)
+            .with_pins([crossed.unwrap()])
+            .check(&f.good.der, &f.good, NOW),
+        PartnerRule::Pin,
+        "pin",
+    );
 }
 
 #[test]
 fn key_strength_rule() {
     let f = fixture();
     // EC P-256 passes the default; RSA-2048 passes; the RSA-1024 fixture fails.
-    assert_eq!(base(Role::Outbound).check(&f.good, NOW), Ok(()));
+    assert_eq!(
+        base(Role::Outbound).check(&f.good.der, &f.good, NOW),
+        Ok(())
+    );
     let rsa = facts(&f.root.issue_rsa(&leaf(&["rsa.contoso.com"], "rsa")).der);
-    assert_eq!(base(Role::Outbound).check(&rsa, NOW), Ok(()));
+    assert_eq!(base(Role::Outbound).check(&rsa.der, &rsa, NOW), Ok(()));
     let weak = facts(RSA1024_DER);
     let err = assert_rule(
-        base(Role::Outbound).check(&weak, NOW),
+        base(Role::Outbound).check(&weak.der, &weak, NOW),
         PartnerRule::KeyStrength,
         "key-strength",
     );
@@ -187,12 +245,12 @@ fn key_strength_rule() {
         ec_bits: 384,
     });
     assert_rule(
-        strict.check(&f.good, NOW),
+        strict.check(&f.good.der, &f.good, NOW),
         PartnerRule::KeyStrength,
         "key-strength",
     );
     assert_rule(
-        strict.check(&rsa, NOW),
+        strict.check(&rsa.der, &rsa, NOW),
         PartnerRule::KeyStrength,
         "key-strength",
     );
@@ -202,7 +260,7 @@ fn key_strength_rule() {
 fn sha1_signature_rule() {
     let sha1 = facts(SHA1_DER);
     let err = assert_rule(
-        base(Role::Outbound).check(&sha1, NOW),
+        base(Role::Outbound).check(&sha1.der, &sha1, NOW),
         PartnerRule::Signature,
         "signature",
     );
@@ -214,7 +272,7 @@ fn sha1_signature_rule() {
     );
     let mut lenient = base(Role::Outbound);
     lenient.danger_allow_weak_signatures = true;
-    assert_eq!(lenient.check(&sha1, NOW), Ok(()));
+    assert_eq!(lenient.check(&sha1.der, &sha1, NOW), Ok(()));
 }
 
 #[test]
@@ -231,12 +289,12 @@ fn validity_rule_at_injected_now() {
             .der,
     );
     assert_rule(
-        base(Role::Inbound).check(&expired, NOW),
+        base(Role::Inbound).check(&expired.der, &expired, NOW),
         PartnerRule::Validity,
         "validity",
     );
     assert_eq!(
-        base(Role::Inbound).check(&future, NOW),
+        base(Role::Inbound).check(&future.der, &future, NOW),
         Err(PartnerError::NotYetValid {
             now: NOW,
             not_before: Timestamp::from_unix_secs(1_893_456_000)
@@ -244,16 +302,24 @@ fn validity_rule_at_injected_now() {
     );
     // The same certificates pass at a time inside their periods.
     assert_eq!(
-        base(Role::Inbound).check(&expired, Timestamp::from_unix_secs(1_560_000_000)),
+        base(Role::Inbound).check(
+            &expired.der,
+            &expired,
+            Timestamp::from_unix_secs(1_560_000_000)
+        ),
         Ok(())
     );
     assert_eq!(
-        base(Role::Inbound).check(&future, Timestamp::from_unix_secs(1_900_000_000)),
+        base(Role::Inbound).check(
+            &future.der,
+            &future,
+            Timestamp::from_unix_secs(1_900_000_000)
+        ),
         Ok(())
     );
     let mut no_dates = base(Role::Inbound);
     no_dates.check_validity = false;
-    assert_eq!(no_dates.check(&expired, NOW), Ok(()));
+    assert_eq!(no_dates.check(&expired.der, &expired, NOW), Ok(()));
 }
 
 #[test]
@@ -268,9 +334,12 @@ fn usage_rule_per_role() {
             ))
             .der,
     );
-    assert_eq!(base(Role::Outbound).check(&server_only, NOW), Ok(()));
+    assert_eq!(
+        base(Role::Outbound).check(&server_only.der, &server_only, NOW),
+        Ok(())
+    );
     let err = assert_rule(
-        base(Role::Inbound).check(&server_only, NOW),
+        base(Role::Inbound).check(&server_only.der, &server_only, NOW),
         PartnerRule::Usage,
         "usage",
     );

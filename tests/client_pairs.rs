@@ -385,3 +385,110 @@ fn the_plan_protocols_narrow_the_handshake() {
     assert!(matches!(r.record.next, NextStep::Defer(_)));
     assert!(!r.server.log.iter().any(|l| l.line == "STARTTLS"));
 }
+
+/// A Postfix `fingerprint` entry, read from a policy table, planned and verified through the
+/// standard verifiers: a SHA-256 or SHA-512 digest of the server's certificate or of its public
+/// key delivers; any other digest refuses with a deferral, never a delivery.
+#[test]
+fn postfix_fingerprint_entries_verify_sha256_and_sha512_digests() {
+    use mailtls::cert::{hex_colon, PinDigest};
+    use mailtls::policy::postfix::PolicyTable;
+    use mailtls::policy::{explain, Destination, OutboundPolicy};
+    use ring::digest::{digest, SHA256, SHA512};
+
+    let leaf = pki().server.chain()[0].clone();
+    let spki = x509_parser::parse_x509_certificate(&leaf)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    let hex = |algorithm, data: &[u8]| hex_colon(digest(algorithm, data).as_ref());
+    let cases = [
+        (
+            "certificate SHA-512",
+            hex(&SHA512, &leaf),
+            PinDigest::Sha512,
+            true,
+        ),
+        (
+            "public key SHA-512",
+            hex(&SHA512, &spki),
+            PinDigest::Sha512,
+            true,
+        ),
+        (
+            "certificate SHA-256",
+            hex(&SHA256, &leaf),
+            PinDigest::Sha256,
+            true,
+        ),
+        (
+            "public key SHA-256",
+            hex(&SHA256, &spki),
+            PinDigest::Sha256,
+            true,
+        ),
+        (
+            "the CA's SHA-512",
+            hex(&SHA512, &pki().ca),
+            PinDigest::Sha512,
+            false,
+        ),
+        (
+            "a wrong SHA-512",
+            hex_colon(&[0x5A; 64]),
+            PinDigest::Sha512,
+            false,
+        ),
+    ];
+    for (what, fingerprint, algorithm, delivers) in cases {
+        let table =
+            PolicyTable::parse(&format!("example.com fingerprint match={fingerprint}\n")).unwrap();
+        let entry = table.get("example.com").unwrap();
+        assert_eq!(entry.pins[0].digest(), algorithm, "{what}");
+        let policy = OutboundPolicy::new().with_table(table);
+        let plan = explain(
+            &policy,
+            &Destination::domain("example.com", [MX_NAME]).unwrap(),
+        );
+        let host = plan.hosts[0].clone();
+        assert_eq!(host.requirement.level(), Level::Fingerprint, "{what}");
+        let handle = support::plans::verifiers().verifier_for(&host);
+        let session = ClientSession::new(settings(), Attempt::new(host, Rung::Modern, handle), NOW);
+        let msg = message(4 * 1024);
+        let run = run(
+            session,
+            SmtpServer::new(server_with(&pki().server)),
+            Some(msg.clone()),
+        );
+        if delivers {
+            assert_eq!(
+                run.record.result,
+                AttemptResult::Completed { tls: true },
+                "{what}"
+            );
+            assert_eq!(run.record.tls.clone().unwrap().trust, TrustLevel::Verified);
+            assert_eq!(run.server.data, stuffed(&msg), "{what}");
+        } else {
+            assert!(
+                matches!(
+                    run.record.result,
+                    AttemptResult::TlsFailed {
+                        class: FailureClass::Certificate,
+                        ..
+                    }
+                ),
+                "{what}: {:?}",
+                run.record.result
+            );
+            assert_eq!(
+                run.record.result_type,
+                Some(ResultType::CertificateNotTrusted),
+                "{what}"
+            );
+            assert!(matches!(run.record.next, NextStep::Defer(_)), "{what}");
+            assert!(!run.mail_sent(), "{what}");
+        }
+    }
+}

@@ -5,12 +5,11 @@
 
 use core::time::Duration;
 
+use mailtls::cert::{Pin, PinDigest, PinTarget};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::connector::TlsSettings;
 use mailtls::policy::ladder::{next_rung, FailureClass, GateFacts, Rung};
-use mailtls::policy::{
-    AnchorSource, Authentication, FailureAction, HostPlan, Level, Pin, PinAlgorithm, Requirement,
-};
+use mailtls::policy::{AnchorSource, Authentication, FailureAction, HostPlan, Level, Requirement};
 
 /// What the peer does, on every connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +94,12 @@ fn plan_for(requirement: Requirement) -> HostPlan {
 
 fn level(level: Level) -> HostPlan {
     let name = NamePattern::parse("mx.example.com", Dialect::PostfixMatch).unwrap();
-    let pin = Pin::new(PinAlgorithm::Sha256, vec![7; 32]).unwrap();
+    let pin = Pin::new(
+        PinTarget::CertificateOrPublicKey,
+        PinDigest::Sha256,
+        vec![7; 32],
+    )
+    .unwrap();
     plan_for(level.requirement(vec![name], vec![pin], AnchorSource::Public))
 }
 

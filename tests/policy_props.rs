@@ -6,11 +6,12 @@
 
 use core::time::Duration;
 
+use mailtls::cert::{Pin, PinDigest, PinTarget};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::connector::TlsSettings;
 use mailtls::policy::ladder::{next_rung, FailureClass, GateFacts, RefusalReason, Rung};
 use mailtls::policy::{
-    AnchorSource, CipherSuite, HostPlan, Level, Pin, PinAlgorithm, SuiteSet, TlsVersion, VersionSet,
+    AnchorSource, CipherSuite, HostPlan, Level, SuiteSet, TlsVersion, VersionSet,
 };
 use proptest::prelude::*;
 
@@ -31,7 +32,12 @@ fn plan(source: usize, versions: u8, suites: u16) -> HostPlan {
     let host = HostId::parse("mx.example.com").unwrap();
     let requirement = if let Some(level) = Level::ALL.get(source) {
         let name = NamePattern::parse("mx.example.com", Dialect::PostfixMatch).unwrap();
-        let pin = Pin::new(PinAlgorithm::Sha256, vec![1; 32]).unwrap();
+        let pin = Pin::new(
+            PinTarget::CertificateOrPublicKey,
+            PinDigest::Sha256,
+            vec![1; 32],
+        )
+        .unwrap();
         level.requirement(vec![name], vec![pin], AnchorSource::Public)
     } else {
         let settings = [

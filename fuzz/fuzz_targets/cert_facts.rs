@@ -22,6 +22,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = facts.match_names(dialect, &[pattern]);
         }
         let partner = PartnerRequirement::new(Role::Outbound, dialect);
-        let _ = partner.check(&facts, now);
+        let _ = partner.check(data, &facts, now);
     }
 });

@@ -7,8 +7,10 @@
 //! - [`CertFacts::match_names`] matches the certificate's names against
 //!   [`NamePattern`](crate::names::NamePattern)s under an explicit
 //!   [`Dialect`](crate::names::Dialect).
-//! - [`Pin`] is a configured certificate or public-key digest (hex as Postfix prints it, or
-//!   base64).
+//! - [`Pin`] is the one configured certificate or public-key digest of mailtls (SHA-256,
+//!   SHA-512, and SHA-1 only for legacy thumbprints): Postfix `fingerprint` entries, partner
+//!   requirements and the verifiers all use it. Digests other than the precomputed
+//!   [`Fingerprints`] are computed only when a pin asks for them.
 //! - [`PartnerRequirement`] combines name patterns, subject/issuer DNs, Exchange
 //!   `<I>issuer<S>subject` names, pins, key strength, signature algorithm, validity and EKU;
 //!   each failure is a [`PartnerError`] naming the rule, expected and presented values.

@@ -255,10 +255,11 @@ impl PartnerRequirement {
         self
     }
 
-    /// Checks `facts` against every rule that is set, at `now`, and returns the first failure
-    /// in this order: validity, usage, signature, key strength, pins, subject, issuer, Exchange
-    /// name, names.
-    pub fn check(&self, facts: &CertFacts, now: Timestamp) -> Result<(), PartnerError> {
+    /// Checks the certificate `der`, whose facts are `facts`, against every rule that is set,
+    /// at `now`, and returns the first failure in this order: validity, usage, signature, key
+    /// strength, pins, subject, issuer, Exchange name, names. Only a pin whose digest
+    /// [`CertFacts`] does not carry reads `der` again.
+    pub fn check(&self, der: &[u8], facts: &CertFacts, now: Timestamp) -> Result<(), PartnerError> {
         if self.check_validity {
             if now < facts.not_before {
                 return Err(PartnerError::NotYetValid {
@@ -291,7 +292,12 @@ impl PartnerRequirement {
                 presented: facts.key.clone(),
             });
         }
-        if !self.pins.is_empty() && !self.pins.iter().any(|p| facts.fingerprints.matches(p)) {
+        if !self.pins.is_empty()
+            && !self
+                .pins
+                .iter()
+                .any(|p| p.matches(der, &facts.fingerprints))
+        {
             return Err(PartnerError::Pin {
                 expected: self.pins.iter().map(ToString::to_string).collect(),
                 presented_certificate: hex_colon(&facts.fingerprints.sha256),

@@ -228,7 +228,10 @@ fn judge(
             Ok(TrustLevel::Verified)
         }
         CertificateCheck::Pins(pins) => {
-            if pins.iter().any(|p| facts.fingerprints.matches(p)) {
+            if pins
+                .iter()
+                .any(|p| p.matches(end_entity.as_ref(), &facts.fingerprints))
+            {
                 Ok(TrustLevel::Verified)
             } else {
                 Err(untrusted(VerifyError::Partner(
@@ -255,7 +258,7 @@ fn judge(
                 TrustLevel::Untrusted
             };
             partner
-                .check(facts, now)
+                .check(end_entity.as_ref(), facts, now)
                 .map_err(|e| (level, VerifyError::Partner(e)))?;
             Ok(TrustLevel::Verified)
         }

@@ -61,7 +61,7 @@ pub trait VerifierSource: fmt::Debug + Send + Sync {
 /// | none (`may`, `encrypt`) | encryption only (the verdict is still recorded) | continue |
 /// | chain | chain to the anchors | abort |
 /// | chain and name (`verify`, `secure`, MTA-STS) | chain and a reference name | abort |
-/// | pins (`fingerprint`) | certificate or public-key pin | abort |
+/// | pins (`fingerprint`) | certificate or public-key SHA-256 or SHA-512 pin | abort |
 /// | TLSA (DANE resolved by precedence) | the TLSA records ([`TlsaCheck`]) | abort |
 /// | DANE unresolved | nothing can match: fails closed | abort |
 ///
@@ -151,10 +151,9 @@ impl PlanVerifiers {
                 },
                 OnFailure::Abort,
             ),
-            Authentication::Pins(pins) => (
-                cert::CertificateCheck::Pins(pins.iter().flat_map(|p| p.cert_pins()).collect()),
-                OnFailure::Abort,
-            ),
+            Authentication::Pins(pins) => {
+                (cert::CertificateCheck::Pins(pins.clone()), OnFailure::Abort)
+            }
             Authentication::Tlsa(dane) => (
                 cert::CertificateCheck::Dane(Arc::new(dane.check())),
                 OnFailure::Abort,

@@ -49,7 +49,7 @@ pub use protocol::{
     CipherSuite, KeyExchangeGroup, ProtocolPolicy, SuiteSet, TlsVersion, VersionSet,
 };
 pub use requirement::{
-    AnchorSource, Authentication, DaneAuthentication, DaneRequirement, Encryption, Level, Pin,
-    PinAlgorithm, Requirement,
+    AnchorSource, Authentication, DaneAuthentication, DaneRequirement, Encryption, Level,
+    Requirement,
 };
 pub use status::Status;

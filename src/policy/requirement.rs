@@ -31,6 +31,7 @@ use std::path::PathBuf;
 
 use super::dane::TlsaSet;
 use super::protocol::TlsVersion;
+use crate::cert::Pin;
 use crate::names::NamePattern;
 
 /// A Postfix TLS security level (`smtp_tls_security_level`, or the level of a policy-table entry).
@@ -254,7 +255,7 @@ pub enum Authentication {
         reference_ids: Vec<NamePattern>,
     },
     /// A certificate or public-key digest among these pins; no CA, no expiry (Postfix
-    /// `fingerprint`).
+    /// `fingerprint`: [`Pin::postfix`] pins, which match either digest).
     Pins(Vec<Pin>),
     /// DANE (RFC 7672): unresolved until the DANE module has seen the TLSA records. A
     /// verifier compiled from it matches nothing (fails closed): the precedence overlay
@@ -401,112 +402,6 @@ impl fmt::Display for AnchorSource {
     }
 }
 
-/// A certificate or public-key pin (Postfix `fingerprint` level): the digest is compared with
-/// both the certificate's and the SubjectPublicKeyInfo's digest, as Postfix does.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Pin {
-    algorithm: PinAlgorithm,
-    digest: Vec<u8>,
-}
-
-impl Pin {
-    /// A pin from its raw digest. The length must fit the algorithm.
-    pub fn new(algorithm: PinAlgorithm, digest: Vec<u8>) -> Option<Self> {
-        (digest.len() == algorithm.digest_len()).then_some(Self { algorithm, digest })
-    }
-
-    /// Parses a Postfix fingerprint: hex bytes separated by `:` (or contiguous hex). The digest
-    /// length picks the algorithm (32 bytes SHA-256, 64 bytes SHA-512).
-    pub fn parse_hex(text: &str) -> Option<Self> {
-        let hex: String = text.chars().filter(|c| *c != ':').collect();
-        if !hex.len().is_multiple_of(2) || hex.is_empty() {
-            return None;
-        }
-        let digest = hex
-            .as_bytes()
-            .chunks(2)
-            .map(|pair| {
-                let s = core::str::from_utf8(pair).ok()?;
-                u8::from_str_radix(s, 16).ok()
-            })
-            .collect::<Option<Vec<u8>>>()?;
-        let algorithm = match digest.len() {
-            32 => PinAlgorithm::Sha256,
-            64 => PinAlgorithm::Sha512,
-            _ => return None,
-        };
-        Some(Self { algorithm, digest })
-    }
-
-    /// The digest algorithm.
-    pub const fn algorithm(&self) -> PinAlgorithm {
-        self.algorithm
-    }
-
-    /// The raw digest bytes.
-    pub fn digest(&self) -> &[u8] {
-        &self.digest
-    }
-
-    /// The [`cert::Pin`](crate::cert::Pin)s that check this pin the Postfix way: the digest
-    /// against the certificate and against its public key. Empty for a SHA-512 pin, which
-    /// the certificate module does not compute.
-    pub fn cert_pins(&self) -> Vec<crate::cert::Pin> {
-        use crate::cert::{PinDigest, PinTarget};
-        match self.algorithm {
-            PinAlgorithm::Sha256 => [PinTarget::Certificate, PinTarget::PublicKey]
-                .into_iter()
-                .map(|target| {
-                    crate::cert::Pin::from_digest(target, PinDigest::Sha256, self.digest.clone())
-                })
-                .collect(),
-            PinAlgorithm::Sha512 => Vec::new(),
-        }
-    }
-}
-
-impl fmt::Display for Pin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:", self.algorithm)?;
-        for (i, byte) in self.digest.iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{byte:02X}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The digest algorithm of a [`Pin`].
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PinAlgorithm {
-    /// SHA-256 (Postfix default since 3.6).
-    Sha256,
-    /// SHA-512.
-    Sha512,
-}
-
-impl PinAlgorithm {
-    /// The digest length in bytes.
-    pub const fn digest_len(self) -> usize {
-        match self {
-            Self::Sha256 => 32,
-            Self::Sha512 => 64,
-        }
-    }
-}
-
-impl fmt::Display for PinAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sha256 => "sha256",
-            Self::Sha512 => "sha512",
-        })
-    }
-}
-
 /// The lowest TLS version mailtls ever negotiates.
 pub const TLS_FLOOR: TlsVersion = TlsVersion::Tls12;
 
@@ -540,7 +435,7 @@ mod tests {
             assert_eq!(Level::parse(level.as_str()), Some(level));
             let id =
                 NamePattern::parse("example.com", crate::names::Dialect::PostfixMatch).unwrap();
-            let pin = Pin::new(PinAlgorithm::Sha256, vec![0; 32]).unwrap();
+            let pin = Pin::postfix(&"00".repeat(32)).unwrap();
             let req = level.requirement(vec![id], vec![pin], AnchorSource::Public);
             assert_eq!(req.encryption, encryption, "{level}");
             assert_eq!(req.authentication.verifies(), verifies, "{level}");
@@ -555,25 +450,5 @@ mod tests {
         }
         assert_eq!(Level::parse("DANE-ONLY"), Some(Level::DaneOnly));
         assert_eq!(Level::parse("must"), None);
-    }
-
-    #[test]
-    fn pins_parse_postfix_hex() {
-        let sha256 = "3D:95:34:51:24:66:33:B9:D2:40:F8:C9:06:53:F1:31:A5:0F:0A:EF:B1:3F:C6:8F:6D:9A:0E:68:50:12:BB:DA";
-        let pin = Pin::parse_hex(sha256).unwrap();
-        assert_eq!(pin.algorithm(), PinAlgorithm::Sha256);
-        assert_eq!(pin.digest().first(), Some(&0x3d));
-        assert_eq!(pin.to_string(), format!("sha256:{sha256}"));
-        assert!(Pin::parse_hex("3D:95").is_none());
-        assert!(Pin::parse_hex("zz").is_none());
-        assert!(Pin::parse_hex("").is_none());
-        assert!(Pin::new(PinAlgorithm::Sha512, vec![0; 32]).is_none());
-        let cert_pins = pin.cert_pins();
-        assert_eq!(cert_pins.len(), 2);
-        assert!(cert_pins.iter().all(|p| p.value() == pin.digest()));
-        assert!(Pin::new(PinAlgorithm::Sha512, vec![0; 64])
-            .unwrap()
-            .cert_pins()
-            .is_empty());
     }
 }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use mailtls::cert::TrustAnchors as CertAnchors;
+use mailtls::cert::{Pin, PinDigest, PinTarget, TrustAnchors as CertAnchors};
 use mailtls::client::{Attempt, ClientSession, ClientSettings, Envelope, PlanVerifiers};
 use mailtls::names::{Dialect, HostId, NamePattern};
 use mailtls::policy::ladder::Rung;
-use mailtls::policy::{AnchorSource, HostPlan, Level, Pin, PinAlgorithm};
+use mailtls::policy::{AnchorSource, HostPlan, Level};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use rustls::client::danger::ServerCertVerifier;
 
@@ -20,7 +20,12 @@ pub fn plan(level: Level) -> HostPlan {
         &ring::digest::SHA256,
         super::pki::pki().server.chain()[0].as_ref(),
     );
-    let pin = Pin::new(PinAlgorithm::Sha256, digest.as_ref().to_vec()).unwrap();
+    let pin = Pin::new(
+        PinTarget::CertificateOrPublicKey,
+        PinDigest::Sha256,
+        digest.as_ref().to_vec(),
+    )
+    .unwrap();
     let requirement = level.requirement(
         vec![NamePattern::parse(MX_NAME, Dialect::PostfixCertificate).unwrap()],
         vec![pin],

@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use super::fast_hash::FastMap;
 use super::plan::{Destination, NameSource, SniStrategy};
 use super::protocol::ProtocolPolicy;
-use super::requirement::{AnchorSource, Level, Pin};
+use super::requirement::{AnchorSource, Level};
+use crate::cert::{Pin, PinError};
 use crate::names::{Dialect, NamePattern};
 use lexer::Token;
 pub use lexer::MAX_LOGICAL_LINE;
@@ -134,6 +135,18 @@ pub enum TableErrorKind {
         name: String,
         /// Where the first one is (1-based, in bytes).
         first_column: u32,
+    },
+    /// A `fingerprint` `match=` digest whose length is neither SHA-256's nor SHA-512's (the
+    /// error points at the digest itself). A SHA-1 or MD5 fingerprint is refused rather than
+    /// ignored, so the entry never silently fails to match.
+    #[error(
+        "match={digest}: a {len}-byte digest; a fingerprint is 32 bytes (SHA-256) or 64 bytes (SHA-512)"
+    )]
+    DigestLength {
+        /// The digest as written.
+        digest: String,
+        /// Its length in bytes.
+        len: usize,
     },
     /// A `fingerprint` entry without any `match=` digest.
     #[error("level fingerprint needs at least one match= digest")]
@@ -344,17 +357,35 @@ fn parse_entry(tokens: &[Token<'_>]) -> Result<PolicyEntry, TableError> {
         match name.to_ascii_lowercase().as_str() {
             "match" => match level {
                 Level::Fingerprint => {
-                    for digest in value.split('|').map(str::trim) {
-                        if let Some(pin) = Pin::parse_hex(digest) {
-                            entry.pins.push(pin);
-                        } else if let Some(weak) = weak_digest(digest) {
-                            warn(format!(
-                                "match={digest}: a {weak} fingerprint; mailtls pins only SHA-256 or SHA-512 digests and ignores it"
-                            ));
+                    // Errors point at the digest; in a `{ ... }` token, at the brace.
+                    let mut offset = token.text.len().saturating_sub(value.len());
+                    for item in value.split('|') {
+                        let digest = item.trim();
+                        let column = if token.braced {
+                            0
                         } else {
-                            return Err(bad(format!(
-                                "{digest:?} is not a SHA-256 or SHA-512 digest in hex"
-                            )));
+                            offset + (item.len() - item.trim_start().len())
+                        };
+                        offset += item.len() + 1;
+                        match Pin::postfix(digest) {
+                            Ok(pin) => entry.pins.push(pin),
+                            Err(PinError::Length { len, .. }) => {
+                                return Err(TableError {
+                                    line: token.line,
+                                    column: token
+                                        .column
+                                        .saturating_add(u32::try_from(column).unwrap_or(u32::MAX)),
+                                    kind: TableErrorKind::DigestLength {
+                                        digest: digest.to_owned(),
+                                        len,
+                                    },
+                                })
+                            }
+                            Err(_) => {
+                                return Err(bad(format!(
+                                    "{digest:?} is not a SHA-256 or SHA-512 digest in hex"
+                                )))
+                            }
                         }
                     }
                 }
@@ -457,19 +488,6 @@ fn parse_name_source(item: &str) -> Result<NameSource, String> {
         _ => NamePattern::parse(item, Dialect::PostfixMatch)
             .map(NameSource::Pattern)
             .map_err(|e| e.to_string()),
-    }
-}
-
-/// The name of a digest too weak to pin (MD5, SHA-1), when `text` is one in hex.
-fn weak_digest(text: &str) -> Option<&'static str> {
-    let hex: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
-    if !hex.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    match hex.len() {
-        32 => Some("MD5"),
-        40 => Some("SHA-1"),
-        _ => None,
     }
 }
 

@@ -74,8 +74,8 @@ fn postfix_documentation_table() {
     );
     let thumb = table.get("[thumb.example.org]").unwrap();
     assert_eq!(thumb.pins.len(), 2);
-    assert_eq!(thumb.pins[0], Pin::parse_hex(SHA256_A).unwrap());
-    assert_eq!(thumb.pins[1], Pin::parse_hex(SHA256_B).unwrap());
+    assert_eq!(thumb.pins[0], Pin::postfix(SHA256_A).unwrap());
+    assert_eq!(thumb.pins[1], Pin::postfix(SHA256_B).unwrap());
     assert_eq!(table.warnings().len(), 1);
 }
 
@@ -127,10 +127,9 @@ fn attributes_map_onto_the_entry() {
 
 #[test]
 fn unhonoured_attributes_are_warnings() {
-    let md5 = "EC:3B:2D:B0:5B:B1:FB:6D:20:A3:9D:72:F6:8D:12:35";
     let text = format!(
         "a.example may match=a.example tafile=/x.pem ciphers=low exclude=FOO\n\
-         b.example fingerprint match={md5}|{SHA256_A}\n"
+         b.example fingerprint match={SHA256_A}\n"
     );
     let table = PolicyTable::parse(&text).unwrap();
     let messages: Vec<(u32, u32, &str)> = table
@@ -138,19 +137,17 @@ fn unhonoured_attributes_are_warnings() {
         .iter()
         .map(|w| (w.line, w.column, w.message.as_str()))
         .collect();
-    assert_eq!(messages.len(), 5, "{messages:?}");
+    assert_eq!(messages.len(), 4, "{messages:?}");
     assert_eq!((messages[0].0, messages[0].1), (1, 15));
     assert!(messages[0].2.contains("no meaning at level may"));
     assert!(messages[1].2.contains("tafile"));
     assert!(messages[2].2.contains("forward-secret AEAD"));
     assert!(messages[3].2.contains("FOO"));
-    assert!(messages[4].2.contains("MD5"));
     assert_eq!(table.get("b.example").unwrap().pins.len(), 1);
 }
 
 #[test]
 fn errors_carry_line_and_column() {
-    let md5 = "EC:3B:2D:B0:5B:B1:FB:6D:20:A3:9D:72:F6:8D:12:35";
     let vectors: [(String, u32, u32, TableErrorKind); 10] = [
         (
             "a.example\n".into(),
@@ -205,7 +202,7 @@ fn errors_carry_line_and_column() {
             },
         ),
         (
-            format!("a.example fingerprint match={md5}\n"),
+            "a.example fingerprint\n".into(),
             1,
             11,
             TableErrorKind::MissingFingerprint,
@@ -336,4 +333,89 @@ fn a_single_valued_attribute_twice_is_an_error() {
     }
     PolicyTable::parse("a.example secure match=nexthop match=hostname tafile=/a tafile=/b\n")
         .unwrap();
+}
+
+#[test]
+fn fingerprint_digests_pick_sha256_or_sha512_by_length() {
+    use crate::cert::PinDigest;
+    let sha512 = crate::cert::hex_colon(&[0xA5; 64]);
+    let table = PolicyTable::parse(&format!(
+        "a.example fingerprint match={SHA256_A}|{sha512}\n"
+    ))
+    .unwrap();
+    let digests: Vec<PinDigest> = table
+        .get("a.example")
+        .unwrap()
+        .pins
+        .iter()
+        .map(crate::cert::Pin::digest)
+        .collect();
+    assert_eq!(digests, [PinDigest::Sha256, PinDigest::Sha512]);
+    assert!(table.warnings().is_empty());
+
+    // Any other length is an error pointing at the digest, never a pin that cannot match:
+    // SHA-1 (20 bytes), MD5 (16), one byte too many (33), one too few (63).
+    let sha1 = crate::cert::hex_colon(&[0x11; 20]);
+    let md5 = crate::cert::hex_colon(&[0x22; 16]);
+    let long = crate::cert::hex_colon(&[0x33; 33]);
+    let short = "44".repeat(63);
+    let cases = [
+        (
+            format!("a.example fingerprint match={sha1}\n"),
+            1,
+            29,
+            &sha1,
+            20,
+        ),
+        (
+            format!("ok.example may\n\nb.example   fingerprint\n  match={SHA256_A}|{long}\n"),
+            4,
+            // "  match=" is 8 bytes, the SHA-256 digest 95, then "|".
+            3 + 6 + 95 + 1,
+            &long,
+            33,
+        ),
+        (
+            format!("c.example fingerprint match={SHA256_A} match={md5}\n"),
+            1,
+            29 + 95 + 1 + 6,
+            &md5,
+            16,
+        ),
+        (
+            format!("d.example fingerprint match={short}\n"),
+            1,
+            29,
+            &short,
+            63,
+        ),
+    ];
+    for (text, line, column, digest, len) in cases {
+        let err = PolicyTable::parse(&text).unwrap_err();
+        assert_eq!(
+            err,
+            TableError {
+                line,
+                column,
+                kind: TableErrorKind::DigestLength {
+                    digest: digest.clone(),
+                    len,
+                },
+            },
+            "{text:?}: {err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("a fingerprint is 32 bytes (SHA-256) or 64 bytes (SHA-512)"),
+            "{err}"
+        );
+    }
+    // In braces, the error points at the brace.
+    let err =
+        PolicyTable::parse(&format!("e.example fingerprint {{ match = {sha1} }}\n")).unwrap_err();
+    assert_eq!((err.line, err.column), (1, 23), "{err}");
+    assert!(matches!(
+        err.kind,
+        TableErrorKind::DigestLength { len: 20, .. }
+    ));
 }
