@@ -369,7 +369,7 @@ fn pre_tls_capabilities_are_forgotten() {
     });
     let refused = refused.unwrap();
     assert!(!refused.accepted);
-    assert_eq!(refused.refused.unwrap().enhanced, (5, 7, 30));
+    assert_eq!(refused.refused.unwrap().enhanced().to_string(), "5.7.30");
     assert!(!run.mail_sent());
     // Capabilities events: one before TLS, one after, and the second knows nothing of the first.
     let caps: Vec<_> = run

@@ -80,7 +80,10 @@ fn deliver(plan: &HostPlan, peer: Peer) -> End {
                 rung = next;
             }
             Err(refusal) => match refusal.action {
-                FailureAction::Defer(status) => return End::Defer(status.enhanced),
+                FailureAction::Defer(status) => {
+                    let e = status.enhanced();
+                    return End::Defer((e.class(), e.subject(), e.detail()));
+                }
                 other => panic!("a single-host plan defers, got {other}"),
             },
         }

@@ -364,13 +364,13 @@ pub extern "C" fn mailtls_verdict_reply(
             InboundAction::Accept => return Err(mailtls_result::NotFound),
             InboundAction::Reject(status) | InboundAction::Tempfail(status) => status,
         };
-        let code_text = status.enhanced_code();
-        if code_text.len() >= enhanced_len || status.text.len() >= text_len {
+        let code_text = status.enhanced().to_string();
+        if code_text.len() >= enhanced_len || status.text().len() >= text_len {
             return Err(mailtls_result::InsufficientSize);
         }
         text::write_data(&code_text, enhanced, enhanced_len, out_enhanced_n)?;
-        text::write_data(&status.text, reply_text, text_len, out_text_n)?;
-        write_out(out_code, status.code)
+        text::write_data(status.text(), reply_text, text_len, out_text_n)?;
+        write_out(out_code, status.code().as_u16())
     })
 }
 
@@ -433,9 +433,9 @@ fn explanation(verdict: &InboundVerdict, format: u32) -> Result<String, mailtls_
     };
     Ok(serde_json::json!({
         "action": action,
-        "code": status.map(|s| s.code),
-        "enhanced_code": status.map(|s| s.enhanced_code()),
-        "text": status.map(|s| s.text.to_string()),
+        "code": status.map(|s| s.code().as_u16()),
+        "enhanced_code": status.map(|s| s.enhanced().to_string()),
+        "text": status.map(|s| s.text()),
         "connector": verdict.connector,
         "attribution": verdict.attribution.as_ref().map(ToString::to_string),
         "reasons": verdict.reasons,

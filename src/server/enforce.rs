@@ -245,14 +245,7 @@ impl Enforcement {
         };
         match decide_inbound(connectors, &facts).action {
             InboundAction::Reject(status) | InboundAction::Tempfail(status) => {
-                let code = Code::new(status.code).unwrap_or(Code::TRANSACTION_FAILED);
-                let (class, subject, detail) = status.enhanced;
-                let enhanced = EnhancedCode::new(class, subject, detail)
-                    .filter(|e| e.class() == code.first_digit());
-                Some(
-                    Reply::new(code, enhanced, &status.text)
-                        .unwrap_or_else(|_| Reply::fixed(code, enhanced, "Refused by policy")),
-                )
+                Some(status.to_reply())
             }
             _ => None,
         }

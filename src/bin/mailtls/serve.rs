@@ -334,10 +334,7 @@ impl Inbound {
         };
         self.last_reply = Some(status.to_string());
         self.refusals.push(format!("connector: {verdict}"));
-        Some(match reply_of(&status) {
-            Some(reply) => Answer::Reject(reply),
-            None => Answer::Reject(fallback_reply()),
-        })
+        Some(Answer::Reject(status.to_reply()))
     }
 
     /// The `Received:` header this server adds, with the TLS facts (RFC 5321 §4.4).
@@ -414,26 +411,4 @@ fn domain_of(path: &str) -> Option<&str> {
         .rsplit_once('@')
         .map(|(_, d)| d)
         .filter(|d| !d.is_empty())
-}
-
-/// The SMTP reply a policy status stands for.
-fn reply_of(status: &Status) -> Option<Reply> {
-    let (class, subject, detail) = status.enhanced;
-    Reply::new(
-        Code::new(status.code)?,
-        EnhancedCode::new(class, subject, detail),
-        &status.text,
-    )
-    .ok()
-}
-
-#[allow(clippy::expect_used)]
-fn fallback_reply() -> Reply {
-    // A fixed, valid reply: the text has no control characters and fits one line.
-    Reply::new(
-        Code::LOCAL_ERROR,
-        EnhancedCode::new(4, 7, 0),
-        "Refused by the inbound policy",
-    )
-    .expect("a fixed valid reply")
 }

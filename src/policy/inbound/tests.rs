@@ -336,12 +336,13 @@ fn inbound_vectors() {
         ),
     ];
     let connectors = connectors();
+    let parts = |e: crate::smtp::EnhancedCode| (e.class(), e.subject(), e.detail());
     for (name, facts, (kind, code, connector, attribution)) in vectors {
         let verdict = decide_inbound(&connectors, &facts);
         let (got_kind, got_code) = match &verdict.action {
             InboundAction::Accept => ("accept", None),
-            InboundAction::Reject(s) => ("reject", Some(s.enhanced)),
-            InboundAction::Tempfail(s) => ("tempfail", Some(s.enhanced)),
+            InboundAction::Reject(s) => ("reject", Some(parts(s.enhanced()))),
+            InboundAction::Tempfail(s) => ("tempfail", Some(parts(s.enhanced()))),
         };
         assert_eq!((got_kind, got_code), (kind, code), "{name}: {verdict}");
         assert_eq!(verdict.connector.as_deref(), connector, "{name}: {verdict}");
