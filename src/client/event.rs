@@ -4,7 +4,7 @@ use core::fmt;
 use std::sync::Arc;
 
 use crate::cert::{Outcome, TrustLevel};
-use crate::policy::ladder::{FailureClass, Refusal, Rung};
+use crate::policy::ladder::{DowngradeRefusal, FailureClass, Rung};
 use crate::policy::{FailureAction, HostDecision, Status, TestingPolicy};
 use crate::report::{ResultType, SessionFailure, SessionOutcome};
 use crate::smtp::{Capabilities, DataError, Reply};
@@ -320,7 +320,7 @@ impl NextStep {
     }
 
     /// The step a ladder refusal asks for.
-    pub fn from_refusal(refusal: &Refusal) -> Self {
+    pub fn from_refusal(refusal: &DowngradeRefusal) -> Self {
         Self::from_action(&refusal.action, &refusal.reason.status())
     }
 

@@ -14,7 +14,11 @@ use crate::tls::TlsIdentity;
 use super::verifiers::VerifierHandle;
 use super::ClientError;
 
-/// RFC 5321 §4.5.3.2 timeouts, per command. The defaults are the RFC's.
+/// How long the client waits for the reply to each command: RFC 5321 §4.5.3.2 timeouts, per
+/// command. The defaults are the RFC's.
+///
+/// Not [`server::InputTimeouts`](crate::server::InputTimeouts), on purpose: that one bounds
+/// how long a server waits for the client's next input, phase by phase.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {

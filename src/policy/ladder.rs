@@ -363,11 +363,15 @@ impl RefusalReason {
     }
 }
 
-/// The ladder's answer when it will not move: why, and what to do instead.
+/// The ladder's answer when it will not step down to a weaker rung or plaintext: why, and
+/// what to do instead.
+///
+/// Not [`server::Refusal`](crate::server::Refusal), which is a command an SMTP server refused:
+/// this is an outbound fallback the policy forbids, decided before any command is sent.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}; action: {action}")]
-pub struct Refusal {
+pub struct DowngradeRefusal {
     /// Why the ladder did not move.
     pub reason: RefusalReason,
     /// What the caller does instead: the next candidate host, or defer the message.
@@ -394,8 +398,8 @@ pub fn next_rung(
     current: Rung,
     failure: FailureClass,
     gates: &GateFacts,
-) -> Result<Rung, Refusal> {
-    let refuse = |reason: RefusalReason| Refusal {
+) -> Result<Rung, DowngradeRefusal> {
+    let refuse = |reason: RefusalReason| DowngradeRefusal {
         action: plan.refusal_action(&reason),
         reason,
     };
@@ -516,7 +520,7 @@ pub fn next_rung_remembered(
     gates: &GateFacts,
     memory: &dyn DowngradeMemory,
     mode: DowngradeMode,
-) -> Result<RungStep, Refusal> {
+) -> Result<RungStep, DowngradeRefusal> {
     let rung = next_rung(plan, current, failure, gates)?;
     let below_best = memory.best_rung(&plan.host).filter(|best| rung > *best);
     match (below_best, mode) {
@@ -525,7 +529,7 @@ pub fn next_rung_remembered(
                 best,
                 requested: rung,
             };
-            Err(Refusal {
+            Err(DowngradeRefusal {
                 action: plan.refusal_action(&reason),
                 reason,
             })

@@ -372,7 +372,8 @@ impl HostPlan {
         }
     }
 
-    /// What a [`Refusal`](super::ladder::Refusal) for `reason` tells the caller to do.
+    /// What a [`DowngradeRefusal`](super::ladder::DowngradeRefusal) for `reason` tells the
+    /// caller to do.
     pub fn refusal_action(&self, reason: &RefusalReason) -> FailureAction {
         match &self.on_failure {
             FailureAction::NextHost => FailureAction::NextHost,

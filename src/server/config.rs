@@ -26,7 +26,7 @@ pub struct ServerConfig {
     /// Bounds on what a client may send.
     pub limits: Limits,
     /// How long the server waits for a client.
-    pub timeouts: Timeouts,
+    pub timeouts: InputTimeouts,
 }
 
 impl ServerConfig {
@@ -38,7 +38,7 @@ impl ServerConfig {
             connectors: None,
             require_tls: false,
             limits: Limits::default(),
-            timeouts: Timeouts::default(),
+            timeouts: InputTimeouts::default(),
         }
     }
 }
@@ -123,14 +123,19 @@ impl Default for Limits {
     }
 }
 
-/// How long the server waits for the client.
+/// How long the server waits for the client's input: a command line, the message data, the
+/// TLS handshake.
+///
+/// Not [`client::Timeouts`](crate::client::Timeouts), on purpose: a client bounds its wait
+/// for the reply to each command it sent (RFC 5321 §4.5.3.2, one deadline per command), a
+/// server bounds the client's next input; the two share no field.
 ///
 /// Each deadline covers a whole phase and is *not* extended by the arrival of a byte: a
 /// client that drips one byte per minute into a command still has to finish the command
 /// within [`command`](Self::command) of the moment the server became ready for it. While the
 /// application has not answered an event, no deadline runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
+pub struct InputTimeouts {
     /// The time to send one complete command line, counted from the moment the server is
     /// ready for it (after the greeting or the previous reply). RFC 5321 §4.5.3.2.7: 5 minutes.
     pub command: Duration,
@@ -142,7 +147,7 @@ pub struct Timeouts {
     pub handshake: Duration,
 }
 
-impl Default for Timeouts {
+impl Default for InputTimeouts {
     fn default() -> Self {
         Self {
             command: Duration::from_secs(5 * 60),

@@ -159,6 +159,9 @@ impl fmt::Display for CloseReason {
 }
 
 /// A command the session refused by itself, for the log.
+///
+/// Not the ladder's [`DowngradeRefusal`](crate::policy::ladder::DowngradeRefusal), which is
+/// an outbound fallback the policy forbids: this is one SMTP command and the reply it got.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// The command verb (`"MAIL"`, `"RCPT"`), or `"LINE"` for a line that could not be read

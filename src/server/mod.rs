@@ -18,7 +18,7 @@ mod error;
 mod event;
 mod session;
 
-pub use config::{ClientAuth, ClientInfo, Limits, ServerConfig, ServerTls, Timeouts};
+pub use config::{ClientAuth, ClientInfo, InputTimeouts, Limits, ServerConfig, ServerTls};
 pub use error::ServerError;
 pub use event::{AbortReason, CloseReason, MailFrom, Pending, RcptTo, Refusal, ServerEvent};
 pub use session::ServerSession;
