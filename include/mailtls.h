@@ -17,7 +17,7 @@
  *    function gives the size needed, NUL included); messages are truncated instead.
  *  - A failed call on an object records a last error on that object (message, and line and
  *    column for configuration texts): mailtls_config_last_error(),
- *    mailtls_config_last_error_position().
+ *    mailtls_config_last_error_position(), mailtls_discovery_last_error().
  *  - No Rust panic crosses this boundary: it becomes MAILTLS_RESULT_PANIC.
  *  - Time is a parameter: the caller passes "now" as Unix milliseconds (sessions) or seconds
  *    (reports); the library reads no clock, opens no socket.
@@ -38,6 +38,11 @@
 #ifndef MAILTLS_CLIENT_SESSIONS
 #define MAILTLS_CLIENT_SESSIONS 1
 #endif
+
+/**
+ * The most TLSA records one host's RRset may bring through [`mailtls_discovery_add_tlsa`].
+ */
+#define MAILTLS_MAX_TLSA_RECORDS 256
 
 /**
  * The most RCPT TO domains one set of facts may hold.
@@ -150,6 +155,14 @@ enum mailtls_result
    * A TLS-RPT input is not valid (result type, policy type, period).
    */
   MAILTLS_RESULT_REPORT = 9104,
+  /**
+   * An MTA-STS policy text does not parse; the object's last error says why.
+   */
+  MAILTLS_RESULT_STS_POLICY = 9105,
+  /**
+   * A TLSA record does not parse; the object's last error says why.
+   */
+  MAILTLS_RESULT_TLSA = 9106,
   /**
    * A certificate or key could not be loaded, or the TLS configuration was refused.
    */
@@ -500,10 +513,53 @@ typedef uint32_t mailtls_verification;
 #endif // __cplusplus
 
 /**
+ * The DNSSEC validation status of one DNS answer, as the caller's validating resolver saw it
+ * (RFC 4035). Functions take it as a `uint32_t`; other values are
+ * `MAILTLS_RESULT_INVALID_ARGUMENT`. Zero is `insecure`, so a zeroed value never claims
+ * validation.
+ */
+enum mailtls_dnssec_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The answer is provably unsigned.
+   */
+  MAILTLS_DNSSEC_STATUS_INSECURE = 0,
+  /**
+   * The answer validated, an authenticated denial included.
+   */
+  MAILTLS_DNSSEC_STATUS_SECURE = 1,
+  /**
+   * Validation failed: the answer is forged or broken.
+   */
+  MAILTLS_DNSSEC_STATUS_BOGUS = 2,
+  /**
+   * No answer could be had (SERVFAIL, timeout): a temporary failure.
+   */
+  MAILTLS_DNSSEC_STATUS_INDETERMINATE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_dnssec_status mailtls_dnssec_status;
+#else
+typedef uint32_t mailtls_dnssec_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An outbound (and, with connectors, inbound) TLS configuration. Made by
  * [`mailtls_config_new`], freed by [`mailtls_config_free`].
  */
 typedef struct mailtls_config mailtls_config;
+
+/**
+ * The precedence decision for one destination: the plan refined by DANE, MTA-STS and the
+ * configuration, and the policy each host's sessions are reported under. Made by
+ * [`mailtls_decision_new`], freed by [`mailtls_decision_free`].
+ */
+typedef struct mailtls_decision mailtls_decision;
 
 #if defined(MAILTLS_CLIENT_SESSIONS)
 /**
@@ -512,6 +568,13 @@ typedef struct mailtls_config mailtls_config;
  */
 typedef struct mailtls_delivery mailtls_delivery;
 #endif
+
+/**
+ * What the caller learnt from DNS and HTTPS about one destination: the DNSSEC status of its
+ * MX RRset, the TLSA lookups of its hosts and its MTA-STS policy. Made by
+ * [`mailtls_discovery_new`], freed by [`mailtls_discovery_free`].
+ */
+typedef struct mailtls_discovery mailtls_discovery;
 
 /**
  * What the MTA knows about one inbound message. Made by [`mailtls_inbound_facts_new`],
@@ -695,6 +758,148 @@ mailtls_result mailtls_delivery_outcome(const mailtls_delivery *delivery,
                                         char *buf,
                                         size_t len,
                                         size_t *out_n);
+#endif
+
+/**
+ * Empty discovery answers: MX RRset `insecure`, no TLSA lookups, no MTA-STS policy.
+ * `MAILTLS_RESULT_NULL_PARAMETER` when `out_discovery` is NULL.
+ */
+mailtls_result mailtls_discovery_new(mailtls_discovery **out_discovery);
+
+/**
+ * Frees discovery answers. NULL, and a handle already freed, are ignored.
+ */
+void mailtls_discovery_free(mailtls_discovery *discovery);
+
+/**
+ * Sets the DNSSEC status (a `mailtls_dnssec_status` value) of the destination's MX RRset
+ * (for a next hop without MX lookup, of its address records). It decides whether
+ * `dane-only` may apply and whether the next-hop domain may serve as a reference identifier.
+ * `MAILTLS_RESULT_INVALID_ARGUMENT` for an unknown status; nothing changes on error.
+ */
+mailtls_result mailtls_discovery_set_mx_status(mailtls_discovery *discovery, uint32_t status);
+
+/**
+ * Adds the TLSA lookup of `host` (the MX host name, as the plan names it): one `record` in
+ * presentation form (`3 1 1 <hex>`: usage, selector, matching type, data) with the DNSSEC
+ * status of the host's address records and of the TLSA answer (`mailtls_dnssec_status`
+ * values). Records of one host accumulate into its RRset; a NULL `record` says the lookup
+ * was made and brought no record (an authenticated denial, or a failed lookup with status
+ * `bogus` or `indeterminate`).
+ *
+ * Records that parse but a client may not use (PKIX usages, unassigned values, a digest of
+ * the wrong length) are kept and ignored, as RFC 7672 says. Errors, after which nothing
+ * changes: `MAILTLS_RESULT_TLSA` when `record` does not parse (the last error says why),
+ * `MAILTLS_RESULT_DESTINATION` when `host` is not a DNS name, `MAILTLS_RESULT_INVALID_ARGUMENT`
+ * for an unknown status or statuses that differ from those given earlier for the same host,
+ * `MAILTLS_RESULT_TOO_LONG` beyond `MAILTLS_MAX_TLSA_RECORDS` records for one host or
+ * `MAILTLS_MAX_HOSTS` hosts, and the string errors (NULL `host`, invalid UTF-8, longer than
+ * `MAILTLS_MAX_STRING`).
+ */
+mailtls_result mailtls_discovery_add_tlsa(mailtls_discovery *discovery,
+                                          const char *host,
+                                          const char *record,
+                                          uint32_t address_status,
+                                          uint32_t tlsa_status);
+
+/**
+ * Sets the destination's MTA-STS policy from the policy file's `len` bytes of UTF-8 text
+ * (at most `MAILTLS_MAX_TEXT`, and RFC 8461's 64 KiB for the policy itself), as fetched and
+ * validated by the caller; it replaces an earlier one. On error nothing changes:
+ * `MAILTLS_RESULT_STS_POLICY` when the text is not a valid policy (the last error says why),
+ * `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_TOO_LONG`, `MAILTLS_RESULT_INVALID_UTF8`.
+ */
+mailtls_result mailtls_discovery_set_sts_policy(mailtls_discovery *discovery,
+                                                const uint8_t *policy,
+                                                size_t len);
+
+/**
+ * Copies the message of the last error a call on these answers returned (which record or
+ * policy, and why). `MAILTLS_RESULT_NOT_FOUND` when the last call succeeded.
+ */
+mailtls_result mailtls_discovery_last_error(const mailtls_discovery *discovery,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *out_n);
+
+/**
+ * The precedence decision for `plan` under the answers in `discovery`: REQUIRETLS, DANE,
+ * MTA-STS and the configuration in RFC order, one decision per host. `discovery` may be NULL:
+ * no discovery answers (no DNSSEC, no TLSA, no MTA-STS), so `dane` acts as `may` and
+ * `dane-only` skips every host. Both inputs stay the caller's. Errors:
+ * `MAILTLS_RESULT_NULL_PARAMETER` (`plan`, `out_decision`), `MAILTLS_RESULT_INVALID_HANDLE`.
+ */
+mailtls_result mailtls_decision_new(const mailtls_plan *plan,
+                                    const mailtls_discovery *discovery,
+                                    mailtls_decision **out_decision);
+
+/**
+ * Frees a decision. NULL, and a handle already freed, are ignored.
+ */
+void mailtls_decision_free(mailtls_decision *decision);
+
+/**
+ * Copies the decision's explanation into `buf`: the refined plan with its trace, then one
+ * line per host (who decided, connect or skip, the policy TLS-RPT counts it against, what
+ * was overruled and why). `MAILTLS_RESULT_INSUFFICIENT_SIZE` when it does not fit (see
+ * [`mailtls_decision_explain_size`]); `MAILTLS_RESULT_NULL_PARAMETER`,
+ * `MAILTLS_RESULT_INVALID_HANDLE`.
+ */
+mailtls_result mailtls_decision_explain(const mailtls_decision *decision,
+                                        char *buf,
+                                        size_t len,
+                                        size_t *out_n);
+
+/**
+ * The buffer size (NUL included) [`mailtls_decision_explain`] needs.
+ */
+mailtls_result mailtls_decision_explain_size(const mailtls_decision *decision, size_t *out_size);
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * A delivery as `decision` says (DANE hosts verified against their TLSA records,
+ * MTA-STS `testing` evaluated for reports, skipped hosts recorded, never contacted),
+ * saying `helo_name` in EHLO. With `anchors_file` NULL, the trust-anchor files the
+ * decision names (`tafile=`) are read now; otherwise the PEM file `anchors_file` replaces
+ * them and the public roots (like `posttls-finger -F`). The decision stays the caller's.
+ * Errors: `MAILTLS_RESULT_TLS` when an anchor file cannot be read or holds no usable
+ * anchor, `MAILTLS_RESULT_INVALID_ARGUMENT` for an unusable HELO name,
+ * `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE` and the string errors.
+ */
+mailtls_result mailtls_delivery_new_from_decision(const mailtls_decision *decision,
+                                                  const char *helo_name,
+                                                  const char *anchors_file,
+                                                  mailtls_delivery **out_delivery);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Copies the RFC 8460 result of the delivery's last recorded attempt (see
+ * `mailtls_delivery_record`), under the policy that governed its host, into `buf`:
+ * `success`, or the result type (`tlsa-invalid`, `certificate-host-mismatch`,
+ * `starttls-not-supported`, ...). Under MTA-STS `testing` it is what `enforce` would have
+ * said. A skipped host counts as an attempt. `MAILTLS_RESULT_NOT_FOUND` when no attempt
+ * was recorded or the last one reports nothing (it ended before TLS was at stake, or ran
+ * in plaintext where no policy asked for TLS); `MAILTLS_RESULT_INSUFFICIENT_SIZE`,
+ * `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE`.
+ */
+mailtls_result mailtls_delivery_last_tlsrpt_result(const mailtls_delivery *delivery,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_n);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Copies the RFC 8460 policy type the delivery's last recorded attempt is counted against
+ * into `buf`: `tlsa`, `sts` or `no-policy-found`. `MAILTLS_RESULT_NOT_FOUND` when no
+ * attempt was recorded; `MAILTLS_RESULT_INSUFFICIENT_SIZE`,
+ * `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE`.
+ */
+mailtls_result mailtls_delivery_last_tlsrpt_policy_type(const mailtls_delivery *delivery,
+                                                        char *buf,
+                                                        size_t len,
+                                                        size_t *out_n);
 #endif
 
 /**

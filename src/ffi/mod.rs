@@ -30,6 +30,7 @@
 mod boundary;
 #[cfg(feature = "blocking")]
 mod client;
+mod decision;
 mod handle;
 mod inbound;
 mod outbound;
@@ -41,6 +42,7 @@ mod text;
 
 #[cfg(feature = "blocking")]
 pub use client::*;
+pub use decision::*;
 pub use inbound::*;
 pub use outbound::*;
 pub use report::*;

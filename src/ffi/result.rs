@@ -44,6 +44,10 @@ pub enum mailtls_result {
     InboundFacts = 9103,
     /// A TLS-RPT input is not valid (result type, policy type, period).
     Report = 9104,
+    /// An MTA-STS policy text does not parse; the object's last error says why.
+    StsPolicy = 9105,
+    /// A TLSA record does not parse; the object's last error says why.
+    Tlsa = 9106,
     /// A certificate or key could not be loaded, or the TLS configuration was refused.
     Tls = 9200,
     /// The session refused the call (answer without a pending event, ...).
@@ -51,7 +55,7 @@ pub enum mailtls_result {
 }
 
 impl mailtls_result {
-    const ALL: [Self; 18] = [
+    const ALL: [Self; 20] = [
         Self::Ok,
         Self::NullParameter,
         Self::InvalidHandle,
@@ -68,6 +72,8 @@ impl mailtls_result {
         Self::Destination,
         Self::InboundFacts,
         Self::Report,
+        Self::StsPolicy,
+        Self::Tlsa,
         Self::Tls,
         Self::Session,
     ];
@@ -96,6 +102,8 @@ impl mailtls_result {
             Self::Destination => "the next hop or host name is not valid",
             Self::InboundFacts => "the inbound facts are not valid",
             Self::Report => "the TLS-RPT input is not valid",
+            Self::StsPolicy => "the MTA-STS policy does not parse",
+            Self::Tlsa => "the TLSA record does not parse",
             Self::Tls => "the certificate, key or TLS configuration was refused",
             Self::Session => "the session refused the call",
         }
@@ -140,7 +148,7 @@ mod tests {
             seen.insert(code as u32);
             assert_eq!(mailtls_result::from_raw(code as u32), Some(code));
         }
-        assert_eq!(seen.len(), 18);
+        assert_eq!(seen.len(), 20);
         assert_eq!(mailtls_result::from_raw(0), None);
         assert_eq!(mailtls_result::from_raw(7000), None);
     }
