@@ -69,6 +69,9 @@ PKG_CONFIG_PATH="$out/lib" gcc -std=c11 -Wall -Werror -o "$out/pkg-config-check"
   -Wl,-rpath,"$out/lib"
 "$out/pkg-config-check" >/dev/null
 
+note "C examples compile against both libraries"
+make -s -C examples/c LIBDIR="$out/lib" OUT="$out/examples"
+
 # .ci/run sets MAILTLS_CAPI_RUN_TESTS=0: its final test command runs capi_examples anyway,
 # finding the libraries in <target>/capi/lib, so running them here too would cost minutes.
 if [ "${MAILTLS_CAPI_RUN_TESTS:-1}" = 1 ]; then

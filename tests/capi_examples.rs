@@ -8,6 +8,8 @@
 #![cfg(feature = "capi")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[cfg(feature = "blocking")]
+mod io_support;
 mod support_peers;
 
 use std::path::{Path, PathBuf};
@@ -564,6 +566,129 @@ fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
         );
         assert!(stdout.contains("DEFERRED 451 4.7.5"), "{stdout}");
         assert!(!stdout.contains("MESSAGE"), "{stdout}");
+    }
+}
+
+/// The DANE example needs a mailtls server, which the blocking adapter provides.
+#[cfg(feature = "blocking")]
+mod dane {
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+
+    use mailtls::cert::CertFacts;
+    use mailtls::io::blocking;
+    use mailtls::server::ServerConfig;
+
+    use super::io_support::{recorder, server_config, Inbox, Pki, MX};
+    use super::{examples, ALL};
+
+    /// The C DANE example against a mailtls server on 127.0.0.1 (in this process): a `3 1 1`
+    /// record with the SHA-256 of the server's public key delivers, counted as `success` under the
+    /// `tlsa` policy; a record for another key defers with `tlsa-invalid`, and nothing arrives.
+    /// The decision the example prints says DANE decided. Needs no peers.
+    #[test]
+    fn dane_example_delivers_on_a_matching_tlsa_record_and_defers_on_a_mismatch() {
+        let Some(examples) = examples("dane_example_delivers_on_a_matching_tlsa_record") else {
+            return;
+        };
+        let pki = Pki::new("capi-dane");
+        let identity = pki.issue(MX);
+        let leaf = CertFacts::from_der(identity.chain()[0].as_ref()).unwrap();
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let matching = format!("3 1 1 {}", hex(&leaf.fingerprints.spki_sha256));
+        let mut other_key = leaf.fingerprints.spki_sha256;
+        other_key[0] ^= 0xff;
+        let mismatching = format!("3 1 1 {}", hex(&other_key));
+        let (addr, inbox) = serve_forever(server_config(Some(identity)));
+        let port = addr.port().to_string();
+        // The replacement anchors do not matter to DANE-EE; passing them exercises the argument.
+        let anchors = pki.ca_file.to_str().unwrap();
+        for variant in ALL {
+            let token = format!("capi-dane-{variant:?}");
+            let run = examples.run(
+                variant,
+                "dane",
+                &[
+                    "-a",
+                    anchors,
+                    "-c",
+                    "127.0.0.1",
+                    MX,
+                    &port,
+                    &matching,
+                    "sender@client.mailtls.test",
+                    "rcpt@partner.test",
+                    &token,
+                ],
+            );
+            run.expect_code(0);
+            let stdout = run.stdout();
+            assert!(
+                stdout.contains(&format!("DECISION   {MX}: decided by DANE")),
+                "{stdout}"
+            );
+            assert!(stdout.contains("MESSAGE accepted 250"), "{stdout}");
+            assert!(stdout.contains("TLSRPT tlsa success\n"), "{stdout}");
+            assert!(stdout.contains(&format!("COMPLETED {MX}")), "{stdout}");
+            let delivered = inbox
+                .lock()
+                .unwrap()
+                .messages
+                .iter()
+                .any(|m| String::from_utf8_lossy(m).contains(&token));
+            assert!(delivered, "{variant:?}: no message with {token}");
+
+            let token = format!("capi-dane-mismatch-{variant:?}");
+            let run = examples.run(
+                variant,
+                "dane",
+                &[
+                    "-c",
+                    "127.0.0.1",
+                    MX,
+                    &port,
+                    &mismatching,
+                    "sender@client.mailtls.test",
+                    "rcpt@partner.test",
+                    &token,
+                ],
+            );
+            run.expect_code(3);
+            let stdout = run.stdout();
+            assert!(stdout.contains("TLSRPT tlsa tlsa-invalid\n"), "{stdout}");
+            assert!(stdout.contains("DEFERRED 4"), "{stdout}");
+            assert!(!stdout.contains("MESSAGE"), "{stdout}");
+            let delivered = inbox
+                .lock()
+                .unwrap()
+                .messages
+                .iter()
+                .any(|m| String::from_utf8_lossy(m).contains(&token));
+            assert!(!delivered, "{variant:?}: the mismatching run delivered");
+        }
+    }
+
+    /// A mailtls server (blocking adapter) on 127.0.0.1 that serves one connection after another
+    /// on a thread for as long as the test runs, recording what it receives.
+    fn serve_forever(config: Arc<ServerConfig>) -> (SocketAddr, Arc<Mutex<Inbox>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let inbox = Arc::new(Mutex::new(Inbox::default()));
+        thread::spawn({
+            let inbox = Arc::clone(&inbox);
+            move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { continue };
+                    let Ok(peer) = stream.peer_addr() else {
+                        continue;
+                    };
+                    let mut app = recorder(Arc::clone(&inbox));
+                    let _ = blocking::serve_connection(stream, peer, Arc::clone(&config), &mut app);
+                }
+            }
+        });
+        (addr, inbox)
     }
 }
 

@@ -431,6 +431,156 @@ static void client_calls(void) {
   mailtls_delivery_free(delivery);
 }
 
+static void decision_calls(void) {
+  mailtls_discovery *discovery = NULL;
+  mailtls_config *config = NULL;
+  mailtls_plan *plan = NULL;
+  mailtls_decision *decision = NULL;
+  mailtls_delivery *delivery = NULL;
+  char buf[512];
+  size_t n = 0, size = 0;
+  const uint32_t SECURE = MAILTLS_DNSSEC_STATUS_SECURE;
+  const char *record = "3 1 1 5fa4ace807065ebf020382dc3c61ddabda72a186cb6c293961f354ad7639894e";
+
+  /* Discovery answers: NULL, unknown statuses, bad names and records, caps. */
+  EXPECT(mailtls_discovery_new(NULL), NUL);
+  EXPECT(mailtls_discovery_set_mx_status(NULL, SECURE), NUL);
+  EXPECT(mailtls_discovery_add_tlsa(NULL, "mx.example.com", record, SECURE, SECURE), NUL);
+  EXPECT(mailtls_discovery_set_sts_policy(NULL, (const uint8_t *)"x", 1), NUL);
+  EXPECT(mailtls_discovery_last_error(NULL, buf, sizeof buf, &n), NUL);
+  mailtls_discovery_free(NULL);
+  EXPECT(mailtls_discovery_new(&discovery), OK);
+  CHECK(discovery != NULL);
+  EXPECT(mailtls_discovery_last_error(discovery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_discovery_set_mx_status(discovery, 99), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_discovery_last_error(discovery, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "99") != NULL);
+  EXPECT(mailtls_discovery_set_mx_status(discovery, SECURE), OK);
+  EXPECT(mailtls_discovery_last_error(discovery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, NULL, record, SECURE, SECURE), NUL);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, BAD_UTF8, record, SECURE, SECURE), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", BAD_UTF8, SECURE, SECURE), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "not a host!", record, SECURE, SECURE), MAILTLS_RESULT_DESTINATION);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, 7, SECURE), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, SECURE, 7), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", "3 1 1 zz", SECURE, SECURE), MAILTLS_RESULT_TLSA);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", "3 1", SECURE, SECURE), MAILTLS_RESULT_TLSA);
+  EXPECT(mailtls_discovery_last_error(discovery, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "mx.example.com") != NULL);
+  char *huge = huge_string(MAILTLS_MAX_STRING + 1);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, huge, record, SECURE, SECURE), MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", huge, SECURE, SECURE), MAILTLS_RESULT_TOO_LONG);
+  free(huge);
+  /* One RRset has one DNSSEC status. */
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, SECURE, SECURE), OK);
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, SECURE, MAILTLS_DNSSEC_STATUS_BOGUS),
+         MAILTLS_RESULT_INVALID_ARGUMENT);
+  /* A lookup without records (NULL) is an answer too. */
+  EXPECT(mailtls_discovery_add_tlsa(discovery, "mx2.example.com", NULL, SECURE, MAILTLS_DNSSEC_STATUS_INDETERMINATE),
+         OK);
+  int over = 0;
+  for (int i = 1; i < MAILTLS_MAX_TLSA_RECORDS + 10; i++) {
+    if (mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, SECURE, SECURE) == MAILTLS_RESULT_TOO_LONG)
+      over++;
+  }
+  CHECK(over == 10);
+  over = 0;
+  for (int i = 0; i < MAILTLS_MAX_HOSTS + 5; i++) {
+    char host[64];
+    snprintf(host, sizeof host, "mx%d.example.net", i);
+    if (mailtls_discovery_add_tlsa(discovery, host, NULL, SECURE, SECURE) == MAILTLS_RESULT_TOO_LONG) over++;
+  }
+  CHECK(over == 7); /* two hosts were there already */
+  /* MTA-STS policies: NULL, oversized (only the length is checked), bad UTF-8, bad policy. */
+  const char *policy = "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 86400\n";
+  EXPECT(mailtls_discovery_set_sts_policy(discovery, NULL, 10), NUL);
+  EXPECT(mailtls_discovery_set_sts_policy(discovery, (const uint8_t *)"x", (size_t)MAILTLS_MAX_TEXT + 1),
+         MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_discovery_set_sts_policy(discovery, (const uint8_t *)BAD_UTF8, 3), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_discovery_set_sts_policy(discovery, (const uint8_t *)"mode: sometimes\n", 16),
+         MAILTLS_RESULT_STS_POLICY);
+  EXPECT(mailtls_discovery_last_error(discovery, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "MTA-STS") != NULL);
+  EXPECT(mailtls_discovery_set_sts_policy(discovery, (const uint8_t *)policy, strlen(policy)), OK);
+
+  /* Decisions: NULL, wrong handle types, the explanation's size. */
+  EXPECT(mailtls_config_new(&config), OK);
+  EXPECT(mailtls_config_set_default_level(config, "dane"), OK);
+  EXPECT(mailtls_config_plan(config, "[mx.example.com]:2525", NULL, 0, &plan), OK);
+  EXPECT(mailtls_decision_new(NULL, discovery, &decision), NUL);
+  EXPECT(mailtls_decision_new(plan, discovery, NULL), NUL);
+  EXPECT(mailtls_decision_new((const mailtls_plan *)config, discovery, &decision), MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_decision_new(plan, (const mailtls_discovery *)plan, &decision), MAILTLS_RESULT_INVALID_HANDLE);
+  CHECK(decision == NULL);
+  EXPECT(mailtls_decision_new(plan, NULL, &decision), OK); /* no discovery answers */
+  mailtls_decision_free(decision);
+  decision = NULL;
+  EXPECT(mailtls_decision_new(plan, discovery, &decision), OK);
+  CHECK(decision != NULL);
+  EXPECT(mailtls_decision_explain(decision, buf, 4, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  EXPECT(mailtls_decision_explain(decision, NULL, 4, &n), NUL);
+  EXPECT(mailtls_decision_explain_size(decision, NULL), NUL);
+  EXPECT(mailtls_decision_explain_size((const mailtls_decision *)plan, &size), MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_decision_explain_size(decision, &size), OK);
+  char *text = malloc(size);
+  if (!text) abort();
+  EXPECT(mailtls_decision_explain(decision, text, size, &n), OK);
+  CHECK(n + 1 == size && strstr(text, "decided by DANE") != NULL);
+  free(text);
+  mailtls_discovery_free(discovery);
+  mailtls_discovery_free(discovery);
+  EXPECT(mailtls_discovery_set_mx_status(discovery, SECURE), MAILTLS_RESULT_INVALID_HANDLE);
+
+  /* Deliveries from a decision. */
+  EXPECT(mailtls_delivery_new_from_decision(NULL, "client.example", NULL, &delivery), NUL);
+  EXPECT(mailtls_delivery_new_from_decision(decision, NULL, NULL, &delivery), NUL);
+  EXPECT(mailtls_delivery_new_from_decision(decision, "client.example", NULL, NULL), NUL);
+  EXPECT(mailtls_delivery_new_from_decision(decision, "bad helo!", NULL, &delivery), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_delivery_new_from_decision(decision, BAD_UTF8, NULL, &delivery), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_delivery_new_from_decision(decision, "client.example", BAD_UTF8, &delivery),
+         MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_delivery_new_from_decision(decision, "client.example", "/nonexistent.pem", &delivery),
+         MAILTLS_RESULT_TLS);
+  EXPECT(mailtls_delivery_new_from_decision((const mailtls_decision *)plan, "client.example", NULL, &delivery),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  CHECK(delivery == NULL);
+  EXPECT(mailtls_delivery_new_from_decision(decision, "client.example", NULL, &delivery), OK);
+  mailtls_decision_free(decision);
+  mailtls_decision_free(decision);
+  EXPECT(mailtls_decision_explain_size(decision, &size), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_plan_free(plan);
+  mailtls_config_free(config);
+
+  /* TLS-RPT results: nothing before an attempt, then an attempt that reports nothing. */
+  EXPECT(mailtls_delivery_last_tlsrpt_result(NULL, buf, sizeof buf, &n), NUL);
+  EXPECT(mailtls_delivery_last_tlsrpt_policy_type(NULL, buf, sizeof buf, &n), NUL);
+  EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  mailtls_client_session *session = NULL;
+  mailtls_client_event event = MAILTLS_CLIENT_EVENT_NONE;
+  EXPECT(mailtls_delivery_next_session(delivery, 1000, &session), OK);
+  EXPECT(mailtls_client_session_handle_input(session, (const uint8_t *)"554 go away\r\n", 13, 1100), OK);
+  int finished = 0;
+  for (int i = 0; i < 100 && !finished; i++) {
+    EXPECT(mailtls_client_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_CLIENT_EVENT_FINISHED) finished = 1;
+    if (event == MAILTLS_CLIENT_EVENT_NONE) EXPECT(mailtls_client_session_handle_eof(session, 1200), OK);
+  }
+  CHECK(finished);
+  EXPECT(mailtls_delivery_record(delivery, session), OK);
+  mailtls_client_session_free(session);
+  EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, 4, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, NULL, sizeof buf, &n), NUL);
+  EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, sizeof buf, NULL), NUL);
+  EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "tlsa") == 0 && n == 4);
+  EXPECT(mailtls_delivery_last_tlsrpt_result((const mailtls_delivery *)session, buf, sizeof buf, &n),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_delivery_free(delivery);
+  EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_INVALID_HANDLE);
+}
+
 int main(void) {
   result_messages();
   config_calls();
@@ -438,6 +588,7 @@ int main(void) {
   server_calls();
   inbound_calls();
   client_calls();
+  decision_calls();
   printf("hostile: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -484,12 +484,7 @@ mod delivery {
         boundary::call(|| {
             let record = last_record(delivery)?;
             let decision = record.decision.as_ref().ok_or(mailtls_result::NotFound)?;
-            text::write_data(
-                decision.report_policy.policy_type.as_str(),
-                buf,
-                len,
-                out_n,
-            )
+            text::write_data(decision.report_policy.policy_type.as_str(), buf, len, out_n)
         })
     }
 
@@ -621,7 +616,13 @@ mod tests {
         );
         assert!(last_error(discovery).contains("3 1 1 zz"));
         assert_eq!(
-            mailtls_discovery_add_tlsa(discovery, c"not a host!".as_ptr(), core::ptr::null(), secure, secure),
+            mailtls_discovery_add_tlsa(
+                discovery,
+                c"not a host!".as_ptr(),
+                core::ptr::null(),
+                secure,
+                secure
+            ),
             mailtls_result::Destination
         );
         // A lookup with no record, then a record under other statuses: refused.
