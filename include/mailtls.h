@@ -224,35 +224,6 @@ typedef uint32_t mailtls_delivery_state;
 #endif
 
 /**
- * What to do with the message.
- */
-enum mailtls_action
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Accept it.
-   */
-  MAILTLS_ACTION_ACCEPT = 0,
-  /**
-   * Reject it (5xx): reply with the verdict's code, enhanced code and text.
-   */
-  MAILTLS_ACTION_REJECT = 1,
-  /**
-   * Ask the client to retry later (4xx).
-   */
-  MAILTLS_ACTION_TEMPFAIL = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum mailtls_action mailtls_action;
-#else
-typedef uint32_t mailtls_action;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * What [`mailtls_tlsrpt_add`] did with a session.
  */
 enum mailtls_tlsrpt_added
@@ -282,6 +253,35 @@ enum mailtls_tlsrpt_added
 typedef enum mailtls_tlsrpt_added mailtls_tlsrpt_added;
 #else
 typedef uint32_t mailtls_tlsrpt_added;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What to do with the message.
+ */
+enum mailtls_action
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Accept it.
+   */
+  MAILTLS_ACTION_ACCEPT = 0,
+  /**
+   * Reject it (5xx): reply with the verdict's code, enhanced code and text.
+   */
+  MAILTLS_ACTION_REJECT = 1,
+  /**
+   * Ask the client to retry later (4xx).
+   */
+  MAILTLS_ACTION_TEMPFAIL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_action mailtls_action;
+#else
+typedef uint32_t mailtls_action;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -900,6 +900,22 @@ mailtls_result mailtls_delivery_last_tlsrpt_policy_type(const mailtls_delivery *
                                                         char *buf,
                                                         size_t len,
                                                         size_t *out_n);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * Counts the delivery's last recorded attempt in `tlsrpt` as a TLS-RPT session at
+ * `at_unix` (Unix seconds), under the policy that governed its host, with the MX host
+ * and its EHLO name; the IP addresses stay empty (the caller's socket knows them, use
+ * `mailtls_tlsrpt_add` to report them). `*out_added` says whether and how it was
+ * counted. `MAILTLS_RESULT_NOT_FOUND` when no attempt was recorded or the last one
+ * reports nothing (see [`mailtls_delivery_last_tlsrpt_result`]);
+ * `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE`.
+ */
+mailtls_result mailtls_tlsrpt_add_last_attempt(mailtls_tlsrpt *tlsrpt,
+                                               const mailtls_delivery *delivery,
+                                               uint64_t at_unix,
+                                               mailtls_tlsrpt_added *out_added);
 #endif
 
 /**

@@ -630,6 +630,17 @@ mod dane {
             );
             assert!(stdout.contains("MESSAGE accepted 250"), "{stdout}");
             assert!(stdout.contains("TLSRPT tlsa success\n"), "{stdout}");
+            let policy = report_policy(&stdout);
+            assert_eq!(policy["policy"]["policy-type"], "tlsa", "{stdout}");
+            // The policy string is the record in canonical (upper-case hex) form.
+            assert_eq!(
+                policy["policy"]["policy-string"][0]
+                    .as_str()
+                    .map(str::to_ascii_lowercase),
+                Some(matching.clone())
+            );
+            assert_eq!(policy["summary"]["total-successful-session-count"], 1);
+            assert_eq!(policy["summary"]["total-failure-session-count"], 0);
             assert!(stdout.contains(&format!("COMPLETED {MX}")), "{stdout}");
             let delivered = inbox
                 .lock()
@@ -657,6 +668,15 @@ mod dane {
             run.expect_code(3);
             let stdout = run.stdout();
             assert!(stdout.contains("TLSRPT tlsa tlsa-invalid\n"), "{stdout}");
+            let policy = report_policy(&stdout);
+            assert_eq!(policy["policy"]["policy-type"], "tlsa", "{stdout}");
+            assert_eq!(policy["summary"]["total-successful-session-count"], 0);
+            assert_eq!(policy["summary"]["total-failure-session-count"], 1);
+            assert_eq!(policy["failure-details"][0]["result-type"], "tlsa-invalid");
+            assert_eq!(
+                policy["failure-details"][0]["receiving-mx-hostname"], MX,
+                "{stdout}"
+            );
             assert!(stdout.contains("DEFERRED 4"), "{stdout}");
             assert!(!stdout.contains("MESSAGE"), "{stdout}");
             let delivered = inbox
@@ -667,6 +687,21 @@ mod dane {
                 .any(|m| String::from_utf8_lossy(m).contains(&token));
             assert!(!delivered, "{variant:?}: the mismatching run delivered");
         }
+    }
+
+    /// The one policy of the `REPORT` line's RFC 8460 report.
+    fn report_policy(stdout: &str) -> serde_json::Value {
+        let json = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("REPORT "))
+            .unwrap_or_else(|| panic!("no REPORT line:\n{stdout}"));
+        let report: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            report["policies"].as_array().map(Vec::len),
+            Some(1),
+            "{json}"
+        );
+        report["policies"][0].clone()
     }
 
     /// A mailtls server (blocking adapter) on 127.0.0.1 that serves one connection after another

@@ -14,7 +14,8 @@
  *   -c    connect to ADDRESS instead of resolving HOST
  *
  * Prints DECISION lines (the explanation), per attempt ATTEMPT and "TLSRPT <policy-type>
- * <result>" ("-" when the attempt reports nothing), then COMPLETED, DEFERRED or BOUNCED.
+ * <result>" ("-" when the attempt reports nothing), then COMPLETED, DEFERRED or BOUNCED, and
+ * "REPORT <json>": the RFC 8460 aggregate report of the attempts for the policy domain HOST.
  * Exit: 0 the message was accepted, 3 deferred, 4 bounced, 5 the server refused it,
  * 1 usage or setup errors.
  */
@@ -185,8 +186,9 @@ static void run_session(mailtls_client_session *s, int fd, const char *from, con
   }
 }
 
-/* Prints the TLS-RPT result of the attempt just recorded, under its governing policy. */
-static void print_tlsrpt(const mailtls_delivery *delivery) {
+/* Prints the TLS-RPT result of the attempt just recorded, under its governing policy, and
+ * counts it in the aggregate report. */
+static void print_tlsrpt(const mailtls_delivery *delivery, mailtls_tlsrpt *tlsrpt) {
   char policy[32], result[64];
   size_t n = 0;
   mailtls_result r = mailtls_delivery_last_tlsrpt_policy_type(delivery, policy, sizeof policy, &n);
@@ -198,6 +200,23 @@ static void print_tlsrpt(const mailtls_delivery *delivery) {
     die("last_tlsrpt_result", r);
   }
   printf("TLSRPT %s %s\n", policy, result);
+  mailtls_tlsrpt_added added;
+  r = mailtls_tlsrpt_add_last_attempt(tlsrpt, delivery, now_ms() / 1000u, &added);
+  if (r != MAILTLS_RESULT_OK && r != MAILTLS_RESULT_NOT_FOUND) die("tlsrpt_add_last_attempt", r);
+}
+
+static void print_report(const mailtls_tlsrpt *tlsrpt, const char *domain) {
+  const char *org = "mailtls C example", *contact = "postmaster@client.mailtls.test", *id = "dane-example";
+  size_t size = 0, n = 0;
+  mailtls_result r = mailtls_tlsrpt_json_size(tlsrpt, domain, org, contact, id, &size);
+  if (r == MAILTLS_RESULT_NOT_FOUND) return; /* nothing was counted */
+  if (r != MAILTLS_RESULT_OK) die("tlsrpt_json_size", r);
+  char *json = malloc(size);
+  if (!json) exit(1);
+  r = mailtls_tlsrpt_json(tlsrpt, domain, org, contact, id, json, size, &n);
+  if (r != MAILTLS_RESULT_OK) die("tlsrpt_json", r);
+  printf("REPORT %s\n", json);
+  free(json);
 }
 
 static void print_decision(const mailtls_decision *decision) {
@@ -275,6 +294,11 @@ int main(int argc, char **argv) {
   if (r != MAILTLS_RESULT_OK) die("delivery", r);
   mailtls_decision_free(decision);
 
+  mailtls_tlsrpt *tlsrpt = NULL;
+  uint64_t today = now_ms() / 1000u;
+  r = mailtls_tlsrpt_new(today - 86400u, today + 86400u, &tlsrpt);
+  if (r != MAILTLS_RESULT_OK) die("tlsrpt", r);
+
   char message[1024];
   snprintf(message, sizeof message,
            "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nSent by the mailtls C DANE example.\r\n", from, to,
@@ -300,7 +324,7 @@ int main(int argc, char **argv) {
     r = mailtls_delivery_record(delivery, session);
     if (r != MAILTLS_RESULT_OK) die("record", r);
     mailtls_client_session_free(session);
-    print_tlsrpt(delivery);
+    print_tlsrpt(delivery, tlsrpt);
   }
   if (r != MAILTLS_RESULT_NOT_FOUND) die("next_session", r);
 
@@ -310,6 +334,8 @@ int main(int argc, char **argv) {
   r = mailtls_delivery_outcome(delivery, &outcome, detail, sizeof detail, &n);
   if (r != MAILTLS_RESULT_OK) die("outcome", r);
   mailtls_delivery_free(delivery);
+  print_report(tlsrpt, host_name);
+  mailtls_tlsrpt_free(tlsrpt);
   switch (outcome) {
     case MAILTLS_DELIVERY_STATE_COMPLETED:
       printf("COMPLETED %s\n", detail);

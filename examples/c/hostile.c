@@ -577,6 +577,20 @@ static void decision_calls(void) {
   CHECK(strcmp(buf, "tlsa") == 0 && n == 4);
   EXPECT(mailtls_delivery_last_tlsrpt_result((const mailtls_delivery *)session, buf, sizeof buf, &n),
          MAILTLS_RESULT_INVALID_HANDLE);
+  /* Counting the attempt in a report: it reports nothing, so nothing is counted. */
+  mailtls_tlsrpt *tlsrpt = NULL;
+  mailtls_tlsrpt_added added = MAILTLS_TLSRPT_ADDED_OVER_CAP;
+  EXPECT(mailtls_tlsrpt_new(0, 100, &tlsrpt), OK);
+  EXPECT(mailtls_tlsrpt_add_last_attempt(NULL, delivery, 50, &added), NUL);
+  EXPECT(mailtls_tlsrpt_add_last_attempt(tlsrpt, NULL, 50, &added), NUL);
+  EXPECT(mailtls_tlsrpt_add_last_attempt(tlsrpt, delivery, 50, NULL), NUL);
+  EXPECT(mailtls_tlsrpt_add_last_attempt((mailtls_tlsrpt *)delivery, delivery, 50, &added),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_tlsrpt_add_last_attempt(tlsrpt, (const mailtls_delivery *)tlsrpt, 50, &added),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_tlsrpt_add_last_attempt(tlsrpt, delivery, 50, &added), MAILTLS_RESULT_NOT_FOUND);
+  CHECK(added == MAILTLS_TLSRPT_ADDED_OVER_CAP); /* written only on success */
+  mailtls_tlsrpt_free(tlsrpt);
   mailtls_delivery_free(delivery);
   EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_INVALID_HANDLE);
 }

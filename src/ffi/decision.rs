@@ -402,10 +402,12 @@ mod delivery {
     use crate::cert;
     use crate::client::{AttemptRecord, ClientSettings, Delivery, PlanVerifiers};
     use crate::io::{load_trust_anchors, verifiers_for};
+    use crate::Timestamp;
 
     use super::super::boundary;
     use super::super::client::mailtls_delivery;
-    use super::super::handle::{self, require_out};
+    use super::super::handle::{self, require_out, write_out};
+    use super::super::report::{added, mailtls_tlsrpt, mailtls_tlsrpt_added};
     use super::super::result::mailtls_result;
     use super::super::text;
     use super::mailtls_decision;
@@ -485,6 +487,31 @@ mod delivery {
             let record = last_record(delivery)?;
             let decision = record.decision.as_ref().ok_or(mailtls_result::NotFound)?;
             text::write_data(decision.report_policy.policy_type.as_str(), buf, len, out_n)
+        })
+    }
+
+    /// Counts the delivery's last recorded attempt in `tlsrpt` as a TLS-RPT session at
+    /// `at_unix` (Unix seconds), under the policy that governed its host, with the MX host
+    /// and its EHLO name; the IP addresses stay empty (the caller's socket knows them, use
+    /// `mailtls_tlsrpt_add` to report them). `*out_added` says whether and how it was
+    /// counted. `MAILTLS_RESULT_NOT_FOUND` when no attempt was recorded or the last one
+    /// reports nothing (see [`mailtls_delivery_last_tlsrpt_result`]);
+    /// `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE`.
+    #[no_mangle]
+    pub extern "C" fn mailtls_tlsrpt_add_last_attempt(
+        tlsrpt: *mut mailtls_tlsrpt,
+        delivery: *const mailtls_delivery,
+        at_unix: u64,
+        out_added: *mut mailtls_tlsrpt_added,
+    ) -> mailtls_result {
+        boundary::call(|| {
+            let aggregator = handle::borrow_mut(tlsrpt)?;
+            let record = last_record(delivery)?;
+            require_out(out_added)?;
+            let outcome = record
+                .session_outcome(Timestamp::from_unix_secs(at_unix))
+                .ok_or(mailtls_result::NotFound)?;
+            write_out(out_added, added(aggregator.add(&outcome)))
         })
     }
 
@@ -597,6 +624,72 @@ mod tests {
         mailtls_decision_free(with);
         mailtls_decision_free(without);
         mailtls_discovery_free(discovery);
+        mailtls_plan_free(plan);
+    }
+
+    /// `dane-only` without discovery answers skips its only host: the delivery defers without
+    /// a session, and the skip is reported as `dane-required` under no policy.
+    #[cfg(feature = "blocking")]
+    #[test]
+    fn a_skipped_host_is_reported_without_a_session() {
+        use super::super::client::{
+            mailtls_client_session, mailtls_delivery, mailtls_delivery_free,
+            mailtls_delivery_next_session,
+        };
+        use super::super::report::{
+            mailtls_tlsrpt, mailtls_tlsrpt_added, mailtls_tlsrpt_free, mailtls_tlsrpt_new,
+        };
+        let plan = plan(c"dane-only", c"[mx.partner.test]:2525");
+        let mut decision: *mut mailtls_decision = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_decision_new(plan, core::ptr::null(), &mut decision),
+            mailtls_result::Ok
+        );
+        let mut delivery: *mut mailtls_delivery = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_delivery_new_from_decision(
+                decision,
+                c"client.example".as_ptr(),
+                core::ptr::null(),
+                &mut delivery
+            ),
+            mailtls_result::Ok
+        );
+        let mut buf = [0 as c_char; 64];
+        let mut n = 0usize;
+        assert_eq!(
+            mailtls_delivery_last_tlsrpt_result(delivery, buf.as_mut_ptr(), buf.len(), &mut n),
+            mailtls_result::NotFound
+        );
+        let mut session: *mut mailtls_client_session = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_delivery_next_session(delivery, 1_000, &mut session),
+            mailtls_result::NotFound
+        );
+        let text = |buf: &[c_char], n: usize| -> String {
+            buf.iter().take(n).map(|&c| char::from(c as u8)).collect()
+        };
+        assert_eq!(
+            mailtls_delivery_last_tlsrpt_result(delivery, buf.as_mut_ptr(), buf.len(), &mut n),
+            mailtls_result::Ok
+        );
+        assert_eq!(text(&buf, n), "dane-required");
+        assert_eq!(
+            mailtls_delivery_last_tlsrpt_policy_type(delivery, buf.as_mut_ptr(), buf.len(), &mut n),
+            mailtls_result::Ok
+        );
+        assert_eq!(text(&buf, n), "no-policy-found");
+        let mut tlsrpt: *mut mailtls_tlsrpt = core::ptr::null_mut();
+        assert_eq!(mailtls_tlsrpt_new(0, 100, &mut tlsrpt), mailtls_result::Ok);
+        let mut added = mailtls_tlsrpt_added::OverCap;
+        assert_eq!(
+            mailtls_tlsrpt_add_last_attempt(tlsrpt, delivery, 50, &mut added),
+            mailtls_result::Ok
+        );
+        assert_eq!(added, mailtls_tlsrpt_added::Counted);
+        mailtls_tlsrpt_free(tlsrpt);
+        mailtls_delivery_free(delivery);
+        mailtls_decision_free(decision);
         mailtls_plan_free(plan);
     }
 

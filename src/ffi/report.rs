@@ -118,14 +118,18 @@ pub extern "C" fn mailtls_tlsrpt_add(
         let session = unsafe { &*session };
         require_out(out_added)?;
         let outcome = outcome(session)?;
-        let added = match aggregator.add(&outcome) {
-            AddOutcome::Counted => mailtls_tlsrpt_added::Counted,
-            AddOutcome::CountedWithoutDetail => mailtls_tlsrpt_added::CountedWithoutDetail,
-            AddOutcome::OutsidePeriod => mailtls_tlsrpt_added::OutsidePeriod,
-            _ => mailtls_tlsrpt_added::OverCap,
-        };
-        write_out(out_added, added)
+        write_out(out_added, added(aggregator.add(&outcome)))
     })
+}
+
+/// What the aggregator did with a session, as C sees it.
+pub(crate) fn added(outcome: AddOutcome) -> mailtls_tlsrpt_added {
+    match outcome {
+        AddOutcome::Counted => mailtls_tlsrpt_added::Counted,
+        AddOutcome::CountedWithoutDetail => mailtls_tlsrpt_added::CountedWithoutDetail,
+        AddOutcome::OutsidePeriod => mailtls_tlsrpt_added::OutsidePeriod,
+        _ => mailtls_tlsrpt_added::OverCap,
+    }
 }
 
 /// Copies the RFC 8460 JSON report for `policy_domain` into `buf`, with the reporting
