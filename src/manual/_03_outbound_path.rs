@@ -49,3 +49,17 @@
 //! attempt's [`report_result`](crate::client::AttemptRecord::report_result) is what `enforce`
 //! would have said: the certificate failure, `starttls-not-supported` for a plaintext
 //! session, or `validation-failure` when the MX host matches no `mx` pattern.
+//!
+//! ## From C
+//!
+//! The C ABI takes the same path, one handle per arrow (`examples/c/dane.c` runs it):
+//!
+//! ```text
+//! mailtls_config_plan ─► mailtls_plan ───────────────────┐
+//! mailtls_discovery (MX status, TLSA per host, MTA-STS) ─┴─► mailtls_decision_new ─► mailtls_decision
+//! mailtls_delivery_new_from_decision ─► sessions ─► mailtls_delivery_record
+//!   ─► mailtls_delivery_last_tlsrpt_result, mailtls_tlsrpt_add_last_attempt
+//! ```
+//!
+//! A NULL discovery handle is [`Decision::from_plan`](crate::policy::Decision::from_plan).
+//! The DNSSEC statuses are the caller's resolver's verdicts; mailtls trusts them as given.
