@@ -627,6 +627,49 @@ mod tests {
         mailtls_plan_free(plan);
     }
 
+    #[test]
+    fn an_mta_sts_policy_decides_for_the_hosts_it_lists() {
+        let mut config: *mut mailtls_config = core::ptr::null_mut();
+        assert_eq!(mailtls_config_new(&mut config), mailtls_result::Ok);
+        let hosts = [c"mx1.partner.test".as_ptr(), c"mx.elsewhere.test".as_ptr()];
+        let mut plan: *mut mailtls_plan = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_config_plan(
+                config,
+                c"partner.test".as_ptr(),
+                hosts.as_ptr(),
+                2,
+                &mut plan
+            ),
+            mailtls_result::Ok
+        );
+        let mut discovery: *mut mailtls_discovery = core::ptr::null_mut();
+        assert_eq!(mailtls_discovery_new(&mut discovery), mailtls_result::Ok);
+        let policy = b"version: STSv1\nmode: enforce\nmx: *.partner.test\nmax_age: 86400\n";
+        assert_eq!(
+            mailtls_discovery_set_sts_policy(discovery, policy.as_ptr(), policy.len()),
+            mailtls_result::Ok
+        );
+        let mut decision: *mut mailtls_decision = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_decision_new(plan, discovery, &mut decision),
+            mailtls_result::Ok
+        );
+        let text = explain(decision);
+        assert!(
+            text.contains("mx1.partner.test: decided by MTA-STS; connect"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mx.elsewhere.test: decided by MTA-STS; skip"),
+            "{text}"
+        );
+        mailtls_decision_free(decision);
+        mailtls_discovery_free(discovery);
+        mailtls_plan_free(plan);
+        mailtls_config_free(config);
+    }
+
     /// `dane-only` without discovery answers skips its only host: the delivery defers without
     /// a session, and the skip is reported as `dane-required` under no policy.
     #[cfg(feature = "blocking")]
