@@ -65,11 +65,11 @@ static int connect_to(const char *host, uint16_t port) {
 }
 
 /* Sends everything the session has queued. Returns 0, or -1 when the socket failed. */
-static int flush(mailtls_client_session *s, int fd) {
+static int flush(mailtls_session *s, int fd) {
   uint8_t buf[16384];
   size_t n = 0;
   for (;;) {
-    mailtls_result r = mailtls_client_session_poll_transmit(s, buf, sizeof buf, &n);
+    mailtls_result r = mailtls_session_poll_transmit(s, buf, sizeof buf, &n);
     if (r != MAILTLS_RESULT_OK) die("poll_transmit", r);
     if (n == 0) return 0;
     for (size_t off = 0; off < n;) {
@@ -83,62 +83,62 @@ static int flush(mailtls_client_session *s, int fd) {
   }
 }
 
-static void print_detail(mailtls_client_session *s, const char *label) {
+static void print_detail(mailtls_session *s, const char *label) {
   size_t size = 0, n = 0;
-  if (mailtls_client_session_event_detail_size(s, &size) != MAILTLS_RESULT_OK) return;
+  if (mailtls_session_event_detail_size(s, &size) != MAILTLS_RESULT_OK) return;
   char *text = malloc(size);
-  if (text && mailtls_client_session_event_detail(s, text, size, &n) == MAILTLS_RESULT_OK) {
+  if (text && mailtls_session_event_detail(s, text, size, &n) == MAILTLS_RESULT_OK) {
     printf("%s %s\n", label, text);
   }
   free(text);
 }
 
 /* Runs one attempt to completion. Sets *accepted when the server took the message. */
-static void run_session(mailtls_client_session *s, int fd, const char *from, const char *to,
+static void run_session(mailtls_session *s, int fd, const char *from, const char *to,
                         const char *message, int *sent, int *accepted) {
   int finished = 0;
   while (!finished) {
-    mailtls_client_event event;
+    mailtls_session_event event;
     mailtls_result r;
-    while ((r = mailtls_client_session_poll_event(s, &event)) == MAILTLS_RESULT_OK &&
-           event != MAILTLS_CLIENT_EVENT_NONE) {
+    while ((r = mailtls_session_poll_event(s, &event)) == MAILTLS_RESULT_OK &&
+           event != MAILTLS_SESSION_EVENT_NONE) {
       switch (event) {
-        case MAILTLS_CLIENT_EVENT_READY:
+        case MAILTLS_SESSION_EVENT_READY:
           if (!*sent) {
             const char *rcpts[] = {to};
-            r = mailtls_client_session_send_mail(s, from, rcpts, 1, now_ms());
+            r = mailtls_session_send_mail(s, from, rcpts, 1, now_ms());
             if (r != MAILTLS_RESULT_OK) die("send_mail", r);
             *sent = 1;
           } else {
-            mailtls_client_session_quit(s, now_ms());
+            mailtls_session_quit(s, now_ms());
           }
           break;
-        case MAILTLS_CLIENT_EVENT_DATA_READY:
-          r = mailtls_client_session_send_data(s, (const uint8_t *)message, strlen(message), true, now_ms());
+        case MAILTLS_SESSION_EVENT_DATA_READY:
+          r = mailtls_session_send_data(s, (const uint8_t *)message, strlen(message), true, now_ms());
           if (r != MAILTLS_RESULT_OK) die("send_data", r);
           break;
-        case MAILTLS_CLIENT_EVENT_TLS_ESTABLISHED: {
+        case MAILTLS_SESSION_EVENT_TLS_ESTABLISHED: {
           char version[32], suite[96];
           size_t n = 0;
-          if (mailtls_client_session_tls_fact(s, MAILTLS_TLS_FACT_VERSION, version, sizeof version, &n) ==
+          if (mailtls_session_tls_fact(s, MAILTLS_TLS_FACT_VERSION, version, sizeof version, &n) ==
                   MAILTLS_RESULT_OK &&
-              mailtls_client_session_tls_fact(s, MAILTLS_TLS_FACT_SUITE, suite, sizeof suite, &n) ==
+              mailtls_session_tls_fact(s, MAILTLS_TLS_FACT_SUITE, suite, sizeof suite, &n) ==
                   MAILTLS_RESULT_OK) {
             printf("TLS %s %s\n", version, suite);
           }
           break;
         }
-        case MAILTLS_CLIENT_EVENT_MESSAGE_RESULT:
+        case MAILTLS_SESSION_EVENT_MESSAGE_RESULT:
           print_detail(s, "MESSAGE");
           {
             char text[16];
             size_t n = 0;
             /* "accepted ..." or "refused ..." */
-            if (mailtls_client_session_event_detail(s, text, sizeof text, &n) == MAILTLS_RESULT_INSUFFICIENT_SIZE) {
+            if (mailtls_session_event_detail(s, text, sizeof text, &n) == MAILTLS_RESULT_INSUFFICIENT_SIZE) {
               size_t size = 0;
-              mailtls_client_session_event_detail_size(s, &size);
+              mailtls_session_event_detail_size(s, &size);
               char *all = malloc(size);
-              if (all && mailtls_client_session_event_detail(s, all, size, &n) == MAILTLS_RESULT_OK &&
+              if (all && mailtls_session_event_detail(s, all, size, &n) == MAILTLS_RESULT_OK &&
                   strncmp(all, "accepted", 8) == 0)
                 *accepted = 1;
               free(all);
@@ -147,7 +147,7 @@ static void run_session(mailtls_client_session *s, int fd, const char *from, con
             }
           }
           break;
-        case MAILTLS_CLIENT_EVENT_FINISHED:
+        case MAILTLS_SESSION_EVENT_CLOSED:
           print_detail(s, "ATTEMPT");
           finished = 1;
           break;
@@ -157,14 +157,14 @@ static void run_session(mailtls_client_session *s, int fd, const char *from, con
     }
     if (r != MAILTLS_RESULT_OK) die("poll_event", r);
     if (flush(s, fd) != 0) {
-      mailtls_client_session_handle_eof(s, now_ms());
+      mailtls_session_handle_eof(s, now_ms());
       continue;
     }
     if (finished) break;
 
     int timeout = -1;
     uint64_t deadline = 0;
-    if (mailtls_client_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
+    if (mailtls_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
       uint64_t now = now_ms();
       timeout = deadline > now ? (int)(deadline - now) : 0;
     }
@@ -172,16 +172,20 @@ static void run_session(mailtls_client_session *s, int fd, const char *from, con
     int ready = poll(&pfd, 1, timeout);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      mailtls_client_session_handle_timeout(s, now_ms());
+      mailtls_session_handle_timeout(s, now_ms());
       continue;
     }
     uint8_t buf[16384];
     ssize_t got = recv(fd, buf, sizeof buf, 0);
     if (got <= 0) {
-      mailtls_client_session_handle_eof(s, now_ms());
+      mailtls_session_handle_eof(s, now_ms());
     } else {
-      r = mailtls_client_session_handle_input(s, buf, (size_t)got, now_ms());
-      if (r != MAILTLS_RESULT_OK) die("handle_input", r);
+      /* A client session takes every byte; the loop is what any session needs. */
+      for (size_t off = 0, taken = 0; off < (size_t)got; off += taken) {
+        r = mailtls_session_handle_input(s, buf + off, (size_t)got - off, now_ms(), &taken);
+        if (r != MAILTLS_RESULT_OK) die("handle_input", r);
+        if (taken == 0) break;
+      }
     }
   }
 }
@@ -304,7 +308,7 @@ int main(int argc, char **argv) {
            "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nSent by the mailtls C DANE example.\r\n", from, to,
            subject);
   int sent = 0, accepted = 0;
-  mailtls_client_session *session = NULL;
+  mailtls_session *session = NULL;
   while ((r = mailtls_delivery_next_session(delivery, now_ms(), &session)) == MAILTLS_RESULT_OK) {
     char host[256];
     size_t n = 0;
@@ -315,7 +319,7 @@ int main(int argc, char **argv) {
     int fd = connect_to(address ? address : host, port);
     if (fd < 0) {
       mailtls_delivery_connect_failed(delivery);
-      mailtls_client_session_free(session);
+      mailtls_session_free(session);
       continue;
     }
     sent = 0;
@@ -323,7 +327,7 @@ int main(int argc, char **argv) {
     close(fd);
     r = mailtls_delivery_record(delivery, session);
     if (r != MAILTLS_RESULT_OK) die("record", r);
-    mailtls_client_session_free(session);
+    mailtls_session_free(session);
     print_tlsrpt(delivery, tlsrpt);
   }
   if (r != MAILTLS_RESULT_NOT_FOUND) die("next_session", r);

@@ -556,19 +556,20 @@ static void decision_calls(void) {
   EXPECT(mailtls_delivery_last_tlsrpt_policy_type(NULL, buf, sizeof buf, &n), NUL);
   EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
   EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
-  mailtls_client_session *session = NULL;
-  mailtls_client_event event = MAILTLS_CLIENT_EVENT_NONE;
+  mailtls_session *session = NULL;
+  mailtls_session_event event = MAILTLS_SESSION_EVENT_NONE;
+  size_t taken = 0;
   EXPECT(mailtls_delivery_next_session(delivery, 1000, &session), OK);
-  EXPECT(mailtls_client_session_handle_input(session, (const uint8_t *)"554 go away\r\n", 13, 1100), OK);
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)"554 go away\r\n", 13, 1100, &taken), OK);
   int finished = 0;
   for (int i = 0; i < 100 && !finished; i++) {
-    EXPECT(mailtls_client_session_poll_event(session, &event), OK);
-    if (event == MAILTLS_CLIENT_EVENT_FINISHED) finished = 1;
-    if (event == MAILTLS_CLIENT_EVENT_NONE) EXPECT(mailtls_client_session_handle_eof(session, 1200), OK);
+    EXPECT(mailtls_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_SESSION_EVENT_CLOSED) finished = 1;
+    if (event == MAILTLS_SESSION_EVENT_NONE) EXPECT(mailtls_session_handle_eof(session, 1200), OK);
   }
   CHECK(finished);
   EXPECT(mailtls_delivery_record(delivery, session), OK);
-  mailtls_client_session_free(session);
+  mailtls_session_free(session);
   EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
   EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, 4, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
   EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, NULL, sizeof buf, &n), NUL);

@@ -676,8 +676,7 @@ mod tests {
     #[test]
     fn a_skipped_host_is_reported_without_a_session() {
         use super::super::client::{
-            mailtls_client_session, mailtls_delivery, mailtls_delivery_free,
-            mailtls_delivery_next_session,
+            mailtls_delivery, mailtls_delivery_free, mailtls_delivery_next_session,
         };
         use super::super::report::{
             mailtls_tlsrpt, mailtls_tlsrpt_added, mailtls_tlsrpt_free, mailtls_tlsrpt_new,
@@ -704,7 +703,7 @@ mod tests {
             mailtls_delivery_last_tlsrpt_result(delivery, buf.as_mut_ptr(), buf.len(), &mut n),
             mailtls_result::NotFound
         );
-        let mut session: *mut mailtls_client_session = core::ptr::null_mut();
+        let mut session: *mut super::super::session::mailtls_session = core::ptr::null_mut();
         assert_eq!(
             mailtls_delivery_next_session(delivery, 1_000, &mut session),
             mailtls_result::NotFound
