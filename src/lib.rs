@@ -17,19 +17,22 @@
 //!                 now ───────────────►        │        ───────────────►  next deadline
 //! ```
 //!
-//! Layers, lowest first; arrows point one way:
+//! Layers, lowest first; a module uses only its own layer and the ones below
+//! (`tests/layering.rs` checks every `crate::` path against this list):
 //!
+//! - [`time`] and [`tlsrpt`]: the ground floor. Time as a parameter, and the TLS-RPT
+//!   (RFC 8460) words every layer records an outcome in: result types, policy references,
+//!   session outcomes.
 //! - [`smtp`]: the SMTP wire grammar (replies, commands, EHLO capabilities, DATA), bounded and
 //!   incremental.
 //! - [`names`]: DNS names and name patterns, with an explicit matching dialect per caller.
 //! - [`cert`]: certificate facts, fingerprints and pins, chain validation, partner matching.
 //! - [`policy`]: the decision. Levels, Postfix tables, connectors, DANE, MTA-STS, the ladder.
-//! - [`report`]: TLS-RPT (RFC 8460) result types and aggregate reports.
 //! - [`tls`]: the only module that names rustls connection types.
 //! - [`session`]: the one driving surface ([`Session`]) both sessions implement.
-//! - [`client`]: the sans-IO SMTP client session and the attempt driver that walks the ladder.
-//! - [`server`]: the sans-IO SMTP server session and the inbound TLS policy.
-//! - [`time`]: time as a parameter.
+//! - [`client`] and [`server`]: the sans-IO SMTP sessions (the client's attempt driver walks
+//!   the ladder, the server applies the inbound TLS policy); neither uses the other.
+//! - [`report`]: TLS-RPT aggregation and the report documents.
 //!
 //! The thin adapters in `io` (feature `blocking`, the default, and `tokio`) drive the core over
 //! real sockets, and the `ffi` module (feature `capi`) exports it to C.
@@ -52,6 +55,9 @@ pub mod session;
 pub mod smtp;
 pub mod time;
 pub mod tls;
+pub mod tlsrpt;
 
+// For users. Inside the crate name them by their modules (`crate::session::Session`,
+// `crate::time::Timestamp`): a root re-export is no module, and tests/layering.rs refuses it.
 pub use session::Session;
 pub use time::Timestamp;

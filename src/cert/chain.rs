@@ -6,7 +6,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 
 use super::partner::Role;
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// A set of trust anchors: public roots, a partner's private CA, or a Postfix `tafile`.
 ///

@@ -12,7 +12,7 @@ use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 use super::pin::{hex_colon, Fingerprints};
 use crate::names::{match_presented, Dialect, NameMatch, NameMismatch, NamePattern};
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// The facts mailtls reads from one DER certificate.
 ///

@@ -21,7 +21,7 @@
 //! - [`ServerVerifier`] and [`ClientVerifier`] plug a [`CertificateCheck`] into rustls and leave the
 //!   outcome in an [`OutcomeSlot`].
 //!
-//! Nothing here reads a clock: every check takes `now` as a [`Timestamp`](crate::Timestamp).
+//! Nothing here reads a clock: every check takes `now` as a [`Timestamp`](crate::time::Timestamp).
 
 mod chain;
 mod dn;

@@ -6,7 +6,7 @@ use super::chain::ChainError;
 use super::facts::{CertError, CertFacts};
 use super::partner::{PartnerError, PartnerRule};
 use crate::names::NameMismatch;
-use crate::report::ResultType;
+use crate::tlsrpt::ResultType;
 
 /// How far the peer was authenticated, in the words Postfix logs
 /// (`Verified TLS connection established to ...`).

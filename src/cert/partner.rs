@@ -6,7 +6,7 @@ use super::dn::{DistinguishedName, ExchangeCertName};
 use super::facts::{CertFacts, ExtendedKeyUsage, PublicKeyAlgorithm};
 use super::pin::{hex_colon, Pin};
 use crate::names::{Dialect, NameMismatch, NamePattern};
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// Which side the peer is on, hence the extended key usage its certificate needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -29,7 +29,7 @@ use super::outcome::{Outcome, TrustLevel, VerifyError};
 use super::partner::{PartnerRequirement, Role};
 use super::pin::{hex_colon, Pin};
 use crate::names::{Dialect, DnsName, HostId, NamePattern};
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// What a peer certificate must satisfy.
 #[non_exhaustive]

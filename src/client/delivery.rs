@@ -7,9 +7,9 @@ use std::sync::Arc;
 use crate::names::HostId;
 use crate::policy::ladder::{GateFacts, Rung};
 use crate::policy::{Decision, FailureAction, HostAction, HostDecision, HostPlan, Plan, Status};
-use crate::report::SessionOutcome;
 use crate::time::Timestamp;
 use crate::tls::TlsIdentity;
+use crate::tlsrpt::SessionOutcome;
 
 use super::event::{AttemptRecord, AttemptResult, NextStep};
 use super::session::ClientSession;

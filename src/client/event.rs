@@ -6,10 +6,10 @@ use std::sync::Arc;
 use crate::cert::{Outcome, TrustLevel};
 use crate::policy::ladder::{DowngradeRefusal, FailureClass, Rung};
 use crate::policy::{FailureAction, HostDecision, Status, TestingPolicy};
-use crate::report::{ResultType, SessionFailure, SessionOutcome};
 use crate::smtp::{Capabilities, DataError, Reply};
+use crate::time::Timestamp;
 use crate::tls::{alert_name, TlsFacts, TlsFailure};
-use crate::Timestamp;
+use crate::tlsrpt::{ResultType, SessionFailure, SessionOutcome};
 
 /// Something that happened in a session, in order.
 #[non_exhaustive]

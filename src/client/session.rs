@@ -7,13 +7,13 @@ use crate::cert::{Outcome, OutcomeSlot, TrustLevel};
 use crate::policy::ladder::{next_rung, FailureClass};
 use crate::policy::requiretls::{self, MessageTls};
 use crate::policy::Status;
-use crate::report::ResultType;
 use crate::session::Session;
 use crate::smtp::{
     Capabilities, Command, DataEncoder, EhloReply, ForwardPath, MailParams, Reply, ReplyParser,
 };
 use crate::time::Timestamp;
 use crate::tls::{client_config, ClientTlsSetup, TlsEngine, TlsFailure};
+use crate::tlsrpt::ResultType;
 
 use super::envelope::Envelope;
 use super::event::{

@@ -10,7 +10,7 @@ use crate::client::PlanVerifiers;
 use crate::client::{ClientSettings, Delivery, DeliveryOutcome};
 use crate::io::{load_trust_anchors, verifiers_for_hosts};
 use crate::policy::Decision;
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 use super::boundary;
 use super::handle::{self, require_out, write_out, Castable};

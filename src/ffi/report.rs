@@ -3,11 +3,9 @@
 use core::ffi::c_char;
 use core::net::IpAddr;
 
-use crate::report::{
-    AddOutcome, Aggregator, PolicyRef, PolicyType, Report, ReportMeta, ReportPeriod, ResultType,
-    SessionFailure, SessionOutcome,
-};
-use crate::Timestamp;
+use crate::report::{AddOutcome, Aggregator, Report, ReportMeta, ReportPeriod};
+use crate::time::Timestamp;
+use crate::tlsrpt::{PolicyRef, PolicyType, ResultType, SessionFailure, SessionOutcome};
 
 use super::boundary;
 use super::handle::{self, require_out, write_out, Castable};

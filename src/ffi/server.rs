@@ -10,8 +10,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::policy::ladder::Rung;
 use crate::server::{ClientInfo, ServerConfig, ServerSession, ServerTls};
+use crate::time::Timestamp;
 use crate::tls::TlsIdentity;
-use crate::Timestamp;
 
 use super::boundary;
 use super::handle::{self, require_out, Castable};

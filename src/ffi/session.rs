@@ -10,8 +10,8 @@ use crate::client::{AttemptRecord, ClientEvent, ClientSession, Envelope, TlsSumm
 use crate::server::{ServerEvent, ServerSession};
 use crate::session::Session;
 use crate::smtp::{Code, EnhancedCode, ForwardPath, Mailbox, Reply, ReversePath};
+use crate::time::Timestamp;
 use crate::tls::TlsFacts;
-use crate::Timestamp;
 
 use super::boundary;
 use super::handle::{self, require_out, write_out, Castable};

@@ -44,8 +44,8 @@ use super::requirement::{
 use super::requiretls::{self, MessageTls};
 use super::status::Status;
 use crate::names::{Dialect, DnsName, HostId, NamePattern};
-use crate::report::{PolicyRef, PolicyType, ResultType, SessionFailure, SessionOutcome};
-use crate::Timestamp;
+use crate::time::Timestamp;
+use crate::tlsrpt::{PolicyRef, PolicyType, ResultType, SessionFailure, SessionOutcome};
 
 /// What the overlay needs besides the plan: the message's flags and the discovery answers.
 #[derive(Clone, Copy, Debug)]

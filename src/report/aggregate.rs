@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::outcome::{PolicyRef, SessionOutcome};
-use super::ResultType;
-use crate::Timestamp;
+use crate::time::Timestamp;
+use crate::tlsrpt::{PolicyRef, ResultType, SessionOutcome};
 
 /// The most distinct policy domains one [`Aggregator`] holds.
 pub const MAX_DOMAINS: usize = 100_000;

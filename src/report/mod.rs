@@ -1,8 +1,14 @@
-//! TLS-RPT (RFC 8460): result types, session outcomes and aggregate reports.
+//! TLS-RPT (RFC 8460): aggregate reports and the records saying where they go.
+//!
+//! The vocabulary the lower layers record outcomes in lives in [`tlsrpt`](crate::tlsrpt) and
+//! is re-exported here under its familiar paths:
 //!
 //! - [`ResultType`]: the RFC 8460 §4.3 failure names every TLS failure in mailtls carries.
 //! - [`SessionOutcome`]: what one delivery session records: the policy that governed it, the
 //!   hosts and addresses, success or a [`SessionFailure`].
+//!
+//! This module adds what is built from them:
+//!
 //! - [`Aggregator`]: groups outcomes per policy domain and policy over a [`ReportPeriod`] and
 //!   builds the RFC 8460 §4.4 [`Report`], written as JSON with [`Report::to_json`].
 //! - [`TlsRptRecord`]: the `_smtp._tls.<domain>` TXT record saying where reports go.
@@ -71,19 +77,15 @@
 //! ```
 
 mod aggregate;
-mod outcome;
 mod record;
-mod result_type;
-mod txt;
 
 pub use aggregate::{
     AddOutcome, Aggregator, DateRange, FailureDetail, PolicyReport, Report, ReportMeta,
     ReportPeriod, Summary, MAX_DOMAINS, MAX_FAILURE_DETAILS, MAX_POLICIES_PER_DOMAIN,
 };
-pub use outcome::{PolicyRef, PolicyType, SessionFailure, SessionOutcome};
 pub use record::{ReportUri, TlsRptRecord, TLSRPT_VERSION};
-pub use result_type::{ResultType, UnknownResultType};
-pub(crate) use txt::{
-    check_ext_value as check_txt_ext_value, fields as txt_fields, select as select_txt,
+// The vocabulary, re-exported for users; code inside the crate names `crate::tlsrpt`.
+pub use crate::tlsrpt::{
+    PolicyRef, PolicyType, ResultType, SessionFailure, SessionOutcome, TxtSelectError,
+    TxtSyntaxError, UnknownResultType, MAX_TXT_LEN,
 };
-pub use txt::{TxtSelectError, TxtSyntaxError, MAX_TXT_LEN};

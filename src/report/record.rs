@@ -1,6 +1,6 @@
 //! The `_smtp._tls.<domain>` TXT record (RFC 8460 §3): where reports go.
 
-use super::txt::{self, TxtSelectError, TxtSyntaxError};
+use crate::tlsrpt::txt::{self, TxtSelectError, TxtSyntaxError};
 
 /// The version field every TLS-RPT record starts with.
 pub const TLSRPT_VERSION: &str = "v=TLSRPTv1";

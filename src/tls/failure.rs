@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use rustls::{AlertDescription, CertificateError, PeerIncompatible};
 
 use crate::policy::ladder::{FailureClass, Rung};
-use crate::report::ResultType;
+use crate::tlsrpt::ResultType;
 
 /// A TLS configuration or setup error (before any byte moved).
 #[non_exhaustive]

@@ -8,7 +8,7 @@
 //!   `process_new_packets`, `write_tls`, `reader`, `writer`) over plain byte buffers.
 //! - [`TlsFailure`] classifies a failure into the ladder's
 //!   [`FailureClass`](crate::policy::ladder::FailureClass) and an RFC 8460
-//!   [`ResultType`](crate::report::ResultType).
+//!   [`ResultType`](crate::tlsrpt::ResultType).
 //! - [`TlsFacts`] are what a finished handshake tells: version, suite, group, peer chain.
 //!
 //! Keeping every rustls connection call here makes the move to rustls 0.24 a change in this

@@ -11,7 +11,7 @@ use super::set::TlsaSet;
 use super::verify::{verify_chain_with, DaneVerifyError};
 use crate::cert::{DaneCheck, DaneMatch, VerifyError};
 use crate::names::{Dialect, NamePattern};
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// The TLSA records and reference identifiers of one host, as a certificate-verifier hook.
 #[derive(Clone, Debug, PartialEq, Eq)]

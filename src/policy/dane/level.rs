@@ -4,7 +4,7 @@
 use core::fmt;
 
 use super::set::TlsaSet;
-use crate::report::ResultType;
+use crate::tlsrpt::ResultType;
 
 /// The DNSSEC validation status of one DNS answer, as the caller's validating resolver saw it.
 #[non_exhaustive]

@@ -13,8 +13,8 @@ use super::record::{CertUsage, MatchingType, Selector, TlsaRecord};
 use super::set::TlsaSet;
 use crate::cert::{map_webpki, CertFacts, ChainError};
 use crate::names::{Dialect, NamePattern};
-use crate::report::ResultType;
-use crate::Timestamp;
+use crate::time::Timestamp;
+use crate::tlsrpt::ResultType;
 
 /// The most presented certificates examined (leaf included); a longer chain is refused.
 pub const MAX_CHAIN_LEN: usize = 16;

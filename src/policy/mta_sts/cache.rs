@@ -19,7 +19,7 @@ use super::fetch::{StsFetchError, StsFetchRequest};
 use super::policy::StsPolicy;
 use super::record::StsRecord;
 use crate::names::DnsName;
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// The default number of domains a cache holds.
 pub const DEFAULT_CAPACITY: usize = 10_000;

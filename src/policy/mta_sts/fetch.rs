@@ -8,7 +8,7 @@
 
 use super::policy::{StsPolicy, StsPolicyError, MAX_POLICY_BYTES};
 use crate::names::DnsName;
-use crate::report::ResultType;
+use crate::tlsrpt::ResultType;
 
 /// The request the core needs the caller to perform.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::names::{Dialect, DnsName, NamePattern};
-use crate::report::{PolicyRef, PolicyType, ResultType};
+use crate::tlsrpt::{PolicyRef, PolicyType, ResultType};
 
 /// The largest policy body accepted (RFC 8461 §3.3: senders may limit it to 64 KiB).
 pub const MAX_POLICY_BYTES: usize = 65_536;

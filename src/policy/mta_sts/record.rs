@@ -1,6 +1,6 @@
 //! The `_mta-sts.<domain>` TXT record (RFC 8461 §3.1): whether a policy exists, and its id.
 
-use crate::report::{TxtSelectError, TxtSyntaxError};
+use crate::tlsrpt::txt::{self, TxtSelectError, TxtSyntaxError};
 
 /// The version field every MTA-STS record starts with.
 pub const STS_VERSION: &str = "v=STSv1";
@@ -23,7 +23,7 @@ impl StsRecord {
     /// 1-32 alphanumerics; extension fields are checked against the grammar and ignored.
     pub fn parse(text: &str) -> Result<Self, TxtSyntaxError> {
         let mut id: Option<&str> = None;
-        for field in crate::report::txt_fields(text, STS_VERSION)? {
+        for field in txt::fields(text, STS_VERSION)? {
             if field.name == "id" {
                 if id.is_some() {
                     return Err(TxtSyntaxError::DuplicateField {
@@ -42,7 +42,7 @@ impl StsRecord {
                 }
                 id = Some(field.value);
             } else {
-                crate::report::check_txt_ext_value(&field)?;
+                txt::check_ext_value(&field)?;
             }
         }
         id.map(|id| Self { id: id.to_owned() })
@@ -53,7 +53,7 @@ impl StsRecord {
     /// starting with `v=STSv1` are discarded; if not exactly one remains, or it is invalid,
     /// the domain has no MTA-STS policy available (RFC 8461 §3.1).
     pub fn select<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<Self, TxtSelectError> {
-        crate::report::select_txt(texts, STS_VERSION, Self::parse)
+        txt::select(texts, STS_VERSION, Self::parse)
     }
 }
 

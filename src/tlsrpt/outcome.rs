@@ -5,7 +5,7 @@ use core::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::ResultType;
-use crate::Timestamp;
+use crate::time::Timestamp;
 
 /// The RFC 8460 §4.4 `policy-type`.
 #[non_exhaustive]
