@@ -6,11 +6,40 @@
 
 use core::fmt;
 
-use super::plan::{NameSource, PolicySource, SniStrategy};
+use super::destination::{NameSource, SniStrategy};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{Level, Requirement};
 use super::requiretls::RequireTlsFailure;
 use crate::names::HostId;
+
+/// Which configuration decided a plan.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PolicySource {
+    /// An outbound connector, by name.
+    Connector(String),
+    /// The default level (no table entry, no connector).
+    Default,
+    /// A Postfix policy-table entry: its key and line.
+    PostfixTable {
+        /// The key that matched (the next hop or a `.parent` domain).
+        key: String,
+        /// The line of the entry in the table text (1-based).
+        line: u32,
+    },
+}
+
+impl fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connector(name) => write!(f, "outbound connector {name:?}"),
+            Self::Default => f.write_str("the default level"),
+            Self::PostfixTable { key, line } => {
+                write!(f, "policy table entry {key:?} at line {line}")
+            }
+        }
+    }
+}
 
 /// The rules that fired for one plan, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

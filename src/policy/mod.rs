@@ -23,6 +23,7 @@
 
 pub mod connector;
 pub mod dane;
+mod destination;
 pub mod explain;
 mod fast_hash;
 pub mod inbound;
@@ -36,6 +37,7 @@ pub mod precedence;
 pub mod protocol;
 pub mod requirement;
 pub mod requiretls;
+mod rung;
 pub mod status;
 
 pub use explain::{OverruleReason, Rule, Source, Step, StepOutcome, Trace};

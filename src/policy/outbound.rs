@@ -6,10 +6,9 @@
 //! 3. the default level (Postfix `smtp_tls_security_level`; mailtls defaults to `may`).
 
 use super::connector::{Connectors, DomainPattern, OutboundConnector, TlsSettings};
+use super::destination::{Destination, NameResolver, NameSource, SniStrategy};
 use super::explain::{Rule, Trace};
-use super::plan::{
-    self, Destination, FailureAction, HostPlan, NameSource, Plan, PolicySource, SniStrategy,
-};
+use super::plan::{self, FailureAction, HostPlan, Plan, PolicySource};
 use super::postfix::{PolicyTable, TableHit};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{AnchorSource, Authentication, Level, Requirement};
@@ -312,7 +311,7 @@ pub(crate) fn build(
     let hosts = site.hosts.unwrap_or(destination.hosts());
     let mut plans = Vec::with_capacity(hosts.len());
     let resolver = needs_names(&site.requirement)
-        .then(|| plan::NameResolver::new(site.names, destination, site.dialect));
+        .then(|| NameResolver::new(site.names, destination, site.dialect));
     for host in hosts {
         let mut requirement = site.requirement.clone();
         if let Some(resolver) = &resolver {

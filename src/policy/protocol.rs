@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use super::ladder::Rung;
+use super::rung::Rung;
 
 /// A TLS protocol version mailtls can negotiate. There is nothing below TLS 1.2.
 #[non_exhaustive]

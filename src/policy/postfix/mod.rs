@@ -20,8 +20,8 @@ mod protocols;
 use core::fmt;
 use std::path::PathBuf;
 
+use super::destination::{Destination, NameSource, SniStrategy};
 use super::fast_hash::FastMap;
-use super::plan::{Destination, NameSource, SniStrategy};
 use super::protocol::ProtocolPolicy;
 use super::requirement::{AnchorSource, Level};
 use crate::cert::{Pin, PinError};
