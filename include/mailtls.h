@@ -919,6 +919,19 @@ mailtls_result mailtls_tlsrpt_add_last_attempt(mailtls_tlsrpt *tlsrpt,
 #endif
 
 /**
+ * Copies the description of `result` (any integer: unknown values get a message too) into
+ * `buf` (`len` bytes), NUL-terminated and truncated at a character boundary if it does not
+ * fit; `*out_n` receives the length written without the NUL. Fails only on NULL pointers or
+ * `len == 0`.
+ */
+mailtls_result mailtls_result_message(uint32_t result, char *buf, size_t len, size_t *out_n);
+
+/**
+ * Whether `result` (any integer) is a known code of this library.
+ */
+bool mailtls_result_is_known(uint32_t result);
+
+/**
  * Loads Exchange-style connectors from `len` bytes of TOML (at most `MAILTLS_MAX_TEXT`),
  * replacing earlier ones. They route outbound mail (before the Postfix table) and decide
  * inbound mail. On `MAILTLS_RESULT_CONNECTORS` the configuration is unchanged and
@@ -1191,19 +1204,6 @@ mailtls_result mailtls_tlsrpt_json_size(const mailtls_tlsrpt *tlsrpt,
                                         const char *contact_info,
                                         const char *report_id,
                                         size_t *out_size);
-
-/**
- * Copies the description of `result` (any integer: unknown values get a message too) into
- * `buf` (`len` bytes), NUL-terminated and truncated at a character boundary if it does not
- * fit; `*out_n` receives the length written without the NUL. Fails only on NULL pointers or
- * `len == 0`.
- */
-mailtls_result mailtls_result_message(uint32_t result, char *buf, size_t len, size_t *out_n);
-
-/**
- * Whether `result` (any integer) is a known code of this library.
- */
-bool mailtls_result_is_known(uint32_t result);
 
 /**
  * A server configuration announcing `hostname`, without TLS until an identity is set.

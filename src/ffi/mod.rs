@@ -31,6 +31,7 @@ mod boundary;
 #[cfg(feature = "blocking")]
 mod client;
 mod decision;
+mod describe;
 mod handle;
 mod inbound;
 mod outbound;
@@ -43,6 +44,7 @@ mod text;
 #[cfg(feature = "blocking")]
 pub use client::*;
 pub use decision::*;
+pub use describe::*;
 pub use inbound::*;
 pub use outbound::*;
 pub use report::*;

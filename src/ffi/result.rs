@@ -1,9 +1,7 @@
 //! The result codes every fallible function returns, and their messages.
-
-use core::ffi::c_char;
-
-use super::boundary;
-use super::text;
+//!
+//! The lowest module of the C ABI: the panic boundary, handles and text all return these
+//! codes. The C functions that describe a code are in `describe`, above them.
 
 /// What a call did. The values live in their own range (9000 and up) so they are never
 /// confused with errno values or another library's codes; they are never renumbered.
@@ -108,32 +106,6 @@ impl mailtls_result {
             Self::Session => "the session refused the call",
         }
     }
-}
-
-/// Copies the description of `result` (any integer: unknown values get a message too) into
-/// `buf` (`len` bytes), NUL-terminated and truncated at a character boundary if it does not
-/// fit; `*out_n` receives the length written without the NUL. Fails only on NULL pointers or
-/// `len == 0`.
-#[no_mangle]
-pub extern "C" fn mailtls_result_message(
-    result: u32,
-    buf: *mut c_char,
-    len: usize,
-    out_n: *mut usize,
-) -> mailtls_result {
-    boundary::call(|| {
-        let message = match mailtls_result::from_raw(result) {
-            Some(known) => known.message(),
-            None => "unknown mailtls result code",
-        };
-        text::write_message(message, buf, len, out_n)
-    })
-}
-
-/// Whether `result` (any integer) is a known code of this library.
-#[no_mangle]
-pub extern "C" fn mailtls_result_is_known(result: u32) -> bool {
-    boundary::value(|| mailtls_result::from_raw(result).is_some())
 }
 
 #[cfg(test)]
