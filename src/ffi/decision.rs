@@ -402,7 +402,7 @@ mod delivery {
     use crate::cert;
     use crate::client::{AttemptRecord, ClientSettings, Delivery, PlanVerifiers};
     use crate::io::{load_trust_anchors, verifiers_for};
-    use crate::Timestamp;
+    use crate::time::Timestamp;
 
     use super::super::boundary;
     use super::super::client::mailtls_delivery;
