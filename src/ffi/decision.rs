@@ -215,7 +215,7 @@ pub extern "C" fn mailtls_discovery_add_tlsa(
         let host = DnsName::parse(host_text).map_err(|error| {
             discovery.fail(
                 mailtls_result::Destination,
-                format!("TLSA host {host_text:?}: {error}"),
+                format!("TLSA host \"{}\": {error}", host_text.escape_debug()),
             )
         })?;
         let address_status = mailtls_dnssec_status::from_raw(address_status).map_err(|code| {
@@ -227,7 +227,10 @@ pub extern "C" fn mailtls_discovery_add_tlsa(
             Some(text) => Some(TlsaRecord::parse_presentation(text).map_err(|error| {
                 discovery.fail(
                     mailtls_result::Tlsa,
-                    format!("TLSA record {text:?} for {host}: {error}"),
+                    format!(
+                        "TLSA record \"{}\" for {host}: {error}",
+                        text.escape_debug()
+                    ),
                 )
             })?),
             None => None,

@@ -50,13 +50,13 @@ impl Failure {
     }
 }
 
-/// Reads a configuration file, saying which one failed.
 /// `text` between double quotes, with quotes, backslashes and control characters escaped, so
 /// a value from the command line shows exactly what was given.
 pub fn quoted(text: &str) -> String {
     format!("\"{}\"", text.escape_debug())
 }
 
+/// Reads a configuration file, saying which one failed.
 pub fn read_config(path: &Path, what: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map_err(|e| Failure::config(format!("{what} {}: {e}", path.display())))
