@@ -102,7 +102,8 @@ fn a_server_that_alerts_on_a_tls13_hello_is_met_on_the_tls12_rung() {
                 delivery.outcome(),
                 Some(&DeliveryOutcome::Completed {
                     host: "mx.example.com".into(),
-                    rung: Rung::Tls12Only
+                    rung: Rung::Tls12Only,
+                    tls: true,
                 })
             );
             assert!(!runs[0].mail_sent() && !runs[1].plaintext_mail());

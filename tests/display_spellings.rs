@@ -126,9 +126,20 @@ fn delivery_outcomes_and_host_actions() {
             DeliveryOutcome::Completed {
                 host: "mx.example.net".into(),
                 rung: Rung::Modern,
+                tls: true,
             }
             .to_string(),
-            "completed with mx.example.net on rung tls13+tls12",
+            "completed with mx.example.net over TLS on rung tls13+tls12",
+        ),
+        (
+            // Issue 18 item 11: a plaintext delivery never reads "on rung tls13+tls12".
+            DeliveryOutcome::Completed {
+                host: "mx.example.net".into(),
+                rung: Rung::Modern,
+                tls: false,
+            }
+            .to_string(),
+            "completed with mx.example.net in plaintext",
         ),
         (HostAction::Connect.to_string(), "connect"),
         (

@@ -336,3 +336,76 @@ fn dane_311_through_the_command_line() {
         assert_eq!(json["attempts"][0]["tls_rpt_policy"], "tlsa", "{json}");
     }
 }
+
+/// Runs `mailtls send` against `addr` with extra arguments; returns (exit code, stdout).
+fn send_cli(addr: SocketAddr, extra: &[&str]) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let server = format!("{MX}:{}", addr.port());
+    let mut args = vec![
+        "send",
+        "--server",
+        &server,
+        "--address",
+        "127.0.0.1",
+        "--from",
+        "sender@sender.test",
+        "--to",
+        "rcpt@partner.test",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Subject: true output\r\n\r\nhello\r\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// Issue 18 item 11: what `send` prints is true. A `secure` entry reads `[secure]` (not the
+/// closest level, `verify`); with `--tafile` the chain is said to end in those anchors, not in
+/// "the public roots"; a plaintext delivery does not claim a TLS rung.
+#[test]
+fn send_prints_what_it_checks() {
+    let pki = Pki::new("path-truth");
+    let ca = pki.ca_file.display().to_string();
+    let (addr, _inbox, server) = server(pki.issue(MX), 1);
+    let (code, out) = send_cli(
+        addr,
+        &["--policy", "secure match=mx.partner.test", "--tafile", &ca],
+    );
+    server.join().unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("[secure]"), "{out}");
+    assert!(
+        out.contains(&format!("chain to the trust anchors in {ca}")),
+        "{out}"
+    );
+    assert!(!out.contains("public roots"), "{out}");
+    assert!(out.contains("over TLS on rung tls13+tls12"), "{out}");
+
+    // A server without STARTTLS, at `may`: delivered in plaintext, and said so.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plain = std::thread::spawn(move || {
+        let (stream, peer) = listener.accept().unwrap();
+        let mut app = |_: &_| mailtls::io::Answer::Accept;
+        let _ = blocking::serve_connection(stream, peer, server_config(None), &mut app);
+    });
+    let (code, out) = send_cli(addr, &["--policy", "may"]);
+    plain.join().unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("in plaintext"), "{out}");
+    assert!(!out.contains("on rung tls13+tls12"), "{out}");
+}

@@ -26,6 +26,9 @@ pub enum DeliveryOutcome {
         host: String,
         /// The rung it completed on.
         rung: Rung,
+        /// Whether the session ran over TLS (an opportunistic session to a peer that offers no
+        /// STARTTLS completes in plaintext on a TLS rung).
+        tls: bool,
     },
     /// The message stays queued.
     Deferred(Status),
@@ -169,9 +172,12 @@ impl Delivery {
         let next = record.next.clone();
         let host = record.host.clone();
         let rung = record.rung;
+        let tls = record.tls.is_some();
         self.records.push(record);
         match next {
-            NextStep::Done => self.outcome = Some(DeliveryOutcome::Completed { host, rung }),
+            NextStep::Done => {
+                self.outcome = Some(DeliveryOutcome::Completed { host, rung, tls });
+            }
             NextStep::Retry { rung: next } => {
                 let allowed = self
                     .plan

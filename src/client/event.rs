@@ -346,12 +346,17 @@ impl fmt::Display for NextStep {
     }
 }
 
-/// `completed with mx.example.net on rung modern`, `deferred: 451 4.7.5 ...`,
-/// `bounced: 550 5.7.1 ...`.
+/// `completed with mx.example.net over TLS on rung tls13+tls12`, `completed with
+/// mx.example.net in plaintext`, `deferred: 451 4.7.5 ...`, `bounced: 550 5.7.1 ...`.
 impl fmt::Display for super::DeliveryOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Completed { host, rung } => write!(f, "completed with {host} on rung {rung}"),
+            Self::Completed {
+                host,
+                rung,
+                tls: true,
+            } => write!(f, "completed with {host} over TLS on rung {rung}"),
+            Self::Completed { host, .. } => write!(f, "completed with {host} in plaintext"),
             Self::Deferred(status) => write!(f, "deferred: {status}"),
             Self::Bounced(status) => write!(f, "bounced: {status}"),
         }

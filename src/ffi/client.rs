@@ -173,9 +173,13 @@ pub extern "C" fn mailtls_delivery_outcome(
         require_out(out_outcome)?;
         let (outcome, detail) = match delivery.outcome() {
             None => (mailtls_delivery_state::Pending, String::new()),
-            Some(DeliveryOutcome::Completed { host, rung }) => (
+            Some(DeliveryOutcome::Completed { host, rung, tls }) => (
                 mailtls_delivery_state::Completed,
-                format!("{host} ({rung})"),
+                if *tls {
+                    format!("{host} ({rung})")
+                } else {
+                    format!("{host} (plaintext)")
+                },
             ),
             Some(DeliveryOutcome::Deferred(status)) => {
                 (mailtls_delivery_state::Deferred, status.to_string())

@@ -170,6 +170,7 @@ fn from_connector(
         connection_reuse: false,
         client_certificate: connector.client_certificate.as_ref(),
         hosts,
+        level: None,
     };
     build(
         destination,
@@ -216,6 +217,7 @@ fn from_table(
         connection_reuse: entry.connection_reuse,
         client_certificate: None,
         hosts: None,
+        level: Some(entry.level),
     };
     let source = PolicySource::PostfixTable {
         key: hit.key.to_owned(),
@@ -242,6 +244,8 @@ pub(crate) struct SitePolicy<'a> {
     pub(crate) client_certificate: Option<&'a plan::ClientCertificate>,
     /// Hosts that replace the destination's candidates (connector smart hosts).
     pub(crate) hosts: Option<&'a [HostId]>,
+    /// The Postfix level the configuration named, if it named one.
+    pub(crate) level: Option<Level>,
 }
 
 const VERIFY_NAMES: &[NameSource] = &[NameSource::Hostname];
@@ -260,6 +264,7 @@ impl<'a> SitePolicy<'a> {
             connection_reuse: false,
             client_certificate: None,
             hosts: None,
+            level: Some(level),
         }
     }
 }
@@ -336,6 +341,7 @@ pub(crate) fn build(
             connection_reuse: site.connection_reuse,
             // Set by `plan::finish` from the host's position.
             on_failure: FailureAction::NextHost,
+            level: site.level,
         });
     }
     plan::finish(destination.clone(), source, plans, trace)

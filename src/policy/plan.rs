@@ -15,7 +15,7 @@ pub use super::destination::{
 pub use super::explain::PolicySource;
 use super::explain::{Rule, Trace};
 use super::protocol::{ProtocolPolicy, TlsVersion};
-use super::requirement::{Authentication, Requirement};
+use super::requirement::{Authentication, Level, Requirement};
 use super::rung::{Ladder, RefusalReason, Rung};
 use super::status::Status;
 use crate::names::{DnsName, HostId};
@@ -91,6 +91,10 @@ pub struct HostPlan {
     pub connection_reuse: bool,
     /// What happens when this host cannot be used: the next candidate host, or defer.
     pub on_failure: FailureAction,
+    /// The Postfix level the configuration named (`secure` and `verify` differ only in where
+    /// their names come from, so the requirement alone cannot tell them apart); `None` for a
+    /// connector, or once precedence replaced the requirement.
+    pub level: Option<Level>,
 }
 
 impl HostPlan {
@@ -106,6 +110,7 @@ impl HostPlan {
             client_certificate: None,
             connection_reuse: false,
             on_failure: FailureAction::Defer(exhausted_status()),
+            level: None,
         }
     }
 
@@ -171,7 +176,7 @@ impl fmt::Display for HostPlan {
             self.host,
             self.port,
             self.requirement,
-            self.requirement.level(),
+            self.level.unwrap_or_else(|| self.requirement.level()),
             self.ladder()
         )?;
         match &self.sni {

@@ -504,6 +504,9 @@ fn tls_required_no(
             OverruleReason::TlsRequiredNoCaps { level },
         );
     }
+    if capped != host.plan.requirement {
+        host.plan.level = None;
+    }
     host.plan.requirement = capped;
     host.decision.decided_by = Source::TlsRequiredNo;
     host.decision
@@ -533,6 +536,7 @@ fn overlay_dane(host: &mut HostOverlay<'_>, dane: &DaneFinding<'_>) -> DaneResul
     match &dane.evaluation {
         Some(DaneEvaluation::Authenticate { sni, reference_ids }) => {
             let tlsa = dane.lookup.map(|t| t.tlsa.clone()).unwrap_or_default();
+            host.plan.level = None;
             host.plan.requirement = Requirement::new(
                 Encryption::Required,
                 Authentication::Tlsa(DaneAuthentication::new(
@@ -650,6 +654,7 @@ fn overlay_mta_sts(
             decided = true;
             match sts_requirement(policy, host.name.as_ref()) {
                 Ok((requirement, name)) => {
+                    host.plan.level = None;
                     host.plan.requirement = requirement;
                     host.step(
                         Source::MtaSts,
@@ -735,6 +740,7 @@ fn overlay_configuration(
 ) {
     let config = dest.config.clone();
     if dane.configured.is_some() {
+        host.plan.level = None;
         host.plan.requirement = if encrypt_floor {
             Requirement::new(Encryption::Required, Authentication::None)
         } else {
@@ -752,6 +758,7 @@ fn overlay_configuration(
         host.step(config, StepOutcome::Decided, detail);
     }
     if encrypt_floor && host.plan.requirement.encryption != Encryption::Required {
+        host.plan.level = None;
         host.plan.requirement.encryption = Encryption::Required;
         host.step(
             Source::Dane,

@@ -18,7 +18,10 @@ use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
-use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
+use mailtls::policy::{
+    explain, AnchorSource, Authentication, Decision, Destination, OutboundPolicy, Plan,
+    TestingPolicy,
+};
 
 use crate::common::{load_identity, quoted, read_config, summarize, CertSummary, Failure};
 
@@ -206,13 +209,29 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
             );
         }
     }
-    let decision = decide(plan, &args.discovery)?;
+    // What is printed must be what is checked: --tafile anchors replace the public roots and
+    // every tafile= of the policy, in the plan (and so in its trace) and in what precedence
+    // adds (MTA-STS).
+    if !args.tafile.is_empty() {
+        for host in &mut plan.hosts {
+            replace_anchors(&mut host.requirement.authentication, &args.tafile);
+        }
+    }
+    let mut decision = decide(plan, &args.discovery)?;
     let mut verifiers = verifiers_for(&decision, TrustAnchors::new())
         .map_err(|e| Failure::config(e.to_string()))?;
     if !args.tafile.is_empty() {
         verifiers = verifiers.with_replacement(
             load_trust_anchors(&args.tafile).map_err(|e| Failure::config(e.to_string()))?,
         );
+        for host in &mut decision.plan.hosts {
+            replace_anchors(&mut host.requirement.authentication, &args.tafile);
+        }
+        for host in &mut decision.hosts {
+            if let Some(TestingPolicy::Verify(requirement)) = &mut host.testing {
+                replace_anchors(&mut requirement.authentication, &args.tafile);
+            }
+        }
     }
     let plan = &decision.plan;
     let settings =
@@ -241,6 +260,17 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         connector,
         server: addr.to_string(),
     })
+}
+
+/// Points a requirement's chain at the `--tafile` anchors instead of the public roots or the
+/// policy's own `tafile=`.
+fn replace_anchors(authentication: &mut Authentication, tafile: &[PathBuf]) {
+    match authentication {
+        Authentication::Chain(trust) | Authentication::ChainAndName { trust, .. } => {
+            *trust = AnchorSource::Files(tafile.to_vec());
+        }
+        _ => {}
+    }
 }
 
 /// Reads a connector file, saying where it is wrong.
