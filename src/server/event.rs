@@ -51,7 +51,8 @@ pub enum ServerEvent {
     /// A `RCPT TO` the session and the inbound policy let through; answer it.
     RcptTo(RcptTo),
     /// The session refused a command on its own (limits, sequence, TLS requirement, inbound
-    /// policy); the reply is already queued.
+    /// policy), or a message after its end-of-data (command `"DATA"`: over the size limit,
+    /// a bare CR or LF, a line over the limit); the reply is already queued.
     Refused(Refusal),
     /// The transaction was reset (RSET, EHLO, HELO or the end of TLS negotiation).
     Reset,
@@ -164,8 +165,8 @@ impl fmt::Display for CloseReason {
 /// an outbound fallback the policy forbids: this is one SMTP command and the reply it got.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    /// The command verb (`"MAIL"`, `"RCPT"`), or `"LINE"` for a line that could not be read
-    /// as a command.
+    /// The command verb (`"MAIL"`, `"RCPT"`; `"DATA"` for a message refused after its
+    /// end-of-data), or `"LINE"` for a line that could not be read as a command.
     pub command: &'static str,
     /// The reply sent.
     pub reply: Reply,

@@ -535,11 +535,11 @@ impl ServerSession {
         match result {
             _ if too_large => {
                 self.transaction = None;
-                self.reply(
+                self.refuse_message(reply_of(
                     Code::EXCEEDED_STORAGE,
                     EnhancedCode::new(5, 3, 4),
                     "Error: message size exceeds fixed maximum message size",
-                );
+                ));
                 self.arm(self.config.timeouts.command);
             }
             Err(error) => {
@@ -548,7 +548,7 @@ impl ServerSession {
                 self.transaction = None;
                 self.events
                     .push_back(ServerEvent::MessageAborted(AbortReason::Malformed));
-                self.send(&error.reply());
+                self.refuse_message(error.reply());
                 self.arm(self.config.timeouts.command);
             }
             Ok(()) => {
@@ -1010,6 +1010,16 @@ impl ServerSession {
             self.tls_close_notify();
             self.finish(CloseReason::TooManyErrors);
         }
+    }
+
+    /// Queues the refusal of a message after its end-of-data and reports it (as a `DATA`
+    /// refusal, so the log shows the reply the client got); not counted as a bad command.
+    fn refuse_message(&mut self, reply: Reply) {
+        self.send(&reply);
+        self.events.push_back(ServerEvent::Refused(Refusal {
+            command: "DATA",
+            reply,
+        }));
     }
 
     fn send(&mut self, reply: &Reply) {
