@@ -8,16 +8,19 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
 use crate::session::Session;
 
+use super::admission::{
+    is_transient_accept_error, next_backoff, overload_reply, spawn_failed_reply, Admission,
+};
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
-use super::{now, until, Answering, Application, SessionEnd};
+use super::{now, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -115,31 +118,102 @@ pub fn serve_connection<A: Application>(
     result
 }
 
-/// Serves `listener` forever (or until accepting fails), one thread per connection. `make`
-/// builds the application for each connection from the client's address; `done` hears how
-/// each session ended.
-pub fn serve<A, M, D>(
+/// Serves `listener` forever, one thread per connection, at most `limits` sessions at once.
+///
+/// `make` builds the application for each admitted connection from the client's address;
+/// `done` hears how each session ended; `notice` hears about connections that never became a
+/// session. A connection beyond the limits is answered `421 4.7.0` and closed; one no thread
+/// could be started for is answered `421 4.3.2` and closed. A failed accept (out of file
+/// descriptors, say) never ends the loop: it waits, 10 ms doubling up to 1 s while failures
+/// go on, and accepts again.
+pub fn serve<A, M, D, N>(
     listener: &TcpListener,
     config: Arc<ServerConfig>,
+    limits: ConnectionLimits,
     make: M,
     done: D,
-) -> io::Result<()>
-where
+    notice: N,
+) where
     A: Application + Send + 'static,
     M: Fn(SocketAddr) -> A,
     D: Fn(SocketAddr, A, io::Result<SessionEnd>) + Send + Sync + 'static,
+    N: Fn(ListenerNotice<'_>),
 {
     let done = Arc::new(done);
+    let admission = Admission::new(limits);
+    let mut backoff = None;
     loop {
-        let (stream, peer) = listener.accept()?;
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => {
+                backoff = None;
+                accepted
+            }
+            Err(e) if is_transient_accept_error(&e) => continue,
+            Err(error) => {
+                let retry_in = next_backoff(backoff);
+                backoff = Some(retry_in);
+                notice(ListenerNotice::AcceptFailed {
+                    error: &error,
+                    retry_in,
+                });
+                std::thread::sleep(retry_in);
+                continue;
+            }
+        };
+        let slot = match admission.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(overload) => {
+                turn_away(&stream, &overload_reply());
+                notice(ListenerNotice::Refused { peer, overload });
+                continue;
+            }
+        };
         let mut app = make(peer);
         let config = Arc::clone(&config);
         let done = Arc::clone(&done);
-        std::thread::spawn(move || {
-            let result = serve_connection(stream, peer, config, &mut app);
-            done(peer, app, result);
-        });
+        // The stream waits here for its thread: if no thread starts, it is still at hand to
+        // answer the client (a cloned handle would cost a descriptor when they are scarce).
+        let handoff = Arc::new(Mutex::new(Some(stream)));
+        let spawned = std::thread::Builder::new()
+            .name("mailtls-session".into())
+            .spawn({
+                let handoff = Arc::clone(&handoff);
+                move || {
+                    let stream = handoff
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    if let Some(stream) = stream {
+                        let result = serve_connection(stream, peer, config, &mut app);
+                        done(peer, app, result);
+                    }
+                    drop(slot);
+                }
+            });
+        if let Err(error) = spawned {
+            let stream = handoff
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(stream) = stream {
+                turn_away(&stream, &spawn_failed_reply());
+            }
+            notice(ListenerNotice::SpawnFailed {
+                peer,
+                error: &error,
+            });
+        }
     }
+}
+
+/// Answers a connection that gets no session with `reply` and closes it, never waiting on
+/// the client: the reply fits any fresh socket's send buffer, and a client that is not
+/// reading loses it.
+fn turn_away(stream: &TcpStream, reply: &[u8]) {
+    let _ = stream.set_nonblocking(true);
+    let mut stream = stream;
+    let _ = stream.write(reply);
+    let _ = stream.shutdown(Shutdown::Both);
 }
 
 /// Delivers `messages` as `delivery` says: one TCP connection per session, candidate hosts

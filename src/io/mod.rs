@@ -48,6 +48,7 @@ use crate::tls::TlsFacts;
 
 use self::drive::Handler;
 
+mod admission;
 mod anchors;
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -57,6 +58,7 @@ mod mailer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+pub use admission::{ConnectionLimits, ListenerNotice, Overload};
 pub use anchors::{
     load_anchor_files, load_trust_anchors, verifiers_for, verifiers_for_hosts, AnchorError,
 };
