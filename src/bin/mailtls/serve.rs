@@ -2,31 +2,42 @@
 //! Maildir and logs one JSON line per session on stderr.
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use mailtls::cert::{self, ClientCertRequest, OnFailure, Outcome};
-use mailtls::io::{blocking, Answer, SessionEnd};
+use mailtls::io::{blocking, Answer, ConnectionLimits, ListenerNotice, SessionEnd};
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::inbound::{
     decide_inbound, ClientCertificateFacts, InboundAction, InboundFacts, InboundTls, Verification,
 };
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::Status;
-use mailtls::server::{ClientAuth, ServerConfig, ServerEvent, ServerTls};
+use mailtls::server::{AbortReason, ClientAuth, ServerConfig, ServerEvent, ServerTls};
 use mailtls::smtp::{Code, EnhancedCode, Reply};
-use mailtls::tls::TlsFacts;
+use mailtls::tls::{alert_name, TlsFacts, TlsFailure};
 
 use crate::common::{load_identity, subject_of, Failure};
 use crate::outbound::load_connectors;
 
+/// Maildir `tmp/` files older than this were left by a crash or a full disk: removed (the
+/// Maildir convention's 36 hours).
+const STALE_TMP: Duration = Duration::from_secs(36 * 60 * 60);
+/// How often `tmp/` is swept while serving.
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+/// The write buffer of a message on its way to `tmp/`.
+const WRITE_BUFFER: usize = 32 * 1024;
+/// How many refusals and deliveries one session's log line lists (the counts are complete).
+const LOG_LIST_MAX: usize = 32;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The address to listen on, e.g. 127.0.0.1:2530.
+    /// The address to listen on, e.g. 127.0.0.1:2530 (port 0: any free port, logged).
     #[arg(long, value_name = "ADDR:PORT")]
     listen: SocketAddr,
     /// The server certificate chain (PEM, end entity first).
@@ -53,11 +64,32 @@ pub struct Args {
     /// Exit after this many sessions (default: serve forever).
     #[arg(long, value_name = "N")]
     max_sessions: Option<u64>,
+    /// The most sessions served at once; more connections are answered 421 4.7.0.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = at_least_one)]
+    max_connections: usize,
+    /// The most sessions served at once for one client address; more are answered 421 4.7.0.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = at_least_one)]
+    max_per_client: usize,
+    /// The listen backlog: connections the kernel queues while the server is busy.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = at_least_one)]
+    backlog: usize,
+    /// The largest message in octets, announced as SIZE (default 37748736, 36 MiB).
+    #[arg(long, value_name = "OCTETS")]
+    max_message_size: Option<u64>,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let identity = load_identity(&args.cert, &args.key)?;
     let maildir = Maildir::create(&args.maildir)?;
+    maildir.sweep_and_log();
     let connectors = match &args.connectors {
         Some(path) => Some(Arc::new(load_connectors(path)?)),
         None => None,
@@ -83,32 +115,59 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let mut config = ServerConfig::new(args.hostname.clone());
     config.tls = Some(tls);
     config.require_tls = args.require_tls;
+    if let Some(size) = args.max_message_size {
+        config.limits.max_message_size = size;
+    }
     let config = Arc::new(config);
-    let listener = TcpListener::bind(args.listen)
-        .map_err(|e| Failure::io(format!("--listen {}: {e}", args.listen)))?;
+    let listener = listen(args.listen, args.backlog)?;
+    let local = listener.local_addr().unwrap_or(args.listen);
+    std::thread::Builder::new()
+        .name("maildir-sweep".into())
+        .spawn({
+            let maildir = maildir.clone();
+            move || loop {
+                std::thread::sleep(SWEEP_EVERY);
+                maildir.sweep_and_log();
+            }
+        })
+        .map_err(|e| Failure::io(format!("cannot start the tmp/ sweeper: {e}")))?;
     eprintln!(
         "{}",
-        serde_json::json!({ "listening": args.listen.to_string() })
+        serde_json::json!({
+            "listening": local.to_string(),
+            "max_connections": args.max_connections,
+            "max_per_client": args.max_per_client,
+            "backlog": args.backlog,
+            "max_message_size": config.limits.max_message_size,
+        })
     );
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    let max = args.max_sessions;
-    let serving = std::thread::spawn({
-        let config = Arc::clone(&config);
-        let connectors = connectors.clone();
-        let maildir = maildir.clone();
-        move || {
-            blocking::serve(
-                &listener,
-                config,
-                move |peer| Inbound::new(peer, Some(maildir.clone()), connectors.clone()),
-                move |peer, app: Inbound, result| {
-                    app.log(peer, &result);
-                    let _ = done_tx.send(());
-                },
-            )
-        }
-    });
-    match max {
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        max_per_client: args.max_per_client,
+    };
+    let serving = std::thread::Builder::new()
+        .name("accept".into())
+        .spawn({
+            let config = Arc::clone(&config);
+            let connectors = connectors.clone();
+            let maildir = maildir.clone();
+            move || {
+                blocking::serve(
+                    &listener,
+                    config,
+                    limits,
+                    move |peer| Inbound::new(peer, Some(maildir.clone()), connectors.clone()),
+                    move |peer, app: Inbound, result| {
+                        app.log(peer, &result);
+                        let _ = done_tx.send(());
+                    },
+                    log_notice,
+                );
+            }
+        })
+        .map_err(|e| Failure::io(format!("cannot start the accept loop: {e}")))?;
+    match args.max_sessions {
         Some(max) => {
             for _ in 0..max {
                 if done_rx.recv().is_err() {
@@ -117,12 +176,53 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        // The accept loop never returns; joining it ends only if it panicked.
         None => match serving.join() {
-            Ok(Ok(())) => Ok(0),
-            Ok(Err(e)) => Err(Failure::io(format!("accept on {}: {e}", args.listen))),
+            Ok(()) => Ok(0),
             Err(_) => Err(Failure::io("the accept loop panicked")),
         },
     }
+}
+
+/// A listening socket on `addr` with room for `backlog` queued connections (std's
+/// `TcpListener::bind` fixes it at 128).
+fn listen(addr: SocketAddr, backlog: usize) -> Result<TcpListener, Failure> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let failed = |e: std::io::Error| Failure::io(format!("--listen {addr}: {e}"));
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(failed)?;
+    // As std does on Unix: a restarted server can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuse_address(true).map_err(failed)?;
+    socket.bind(&addr.into()).map_err(failed)?;
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(failed)?;
+    Ok(socket.into())
+}
+
+/// One log line for what happened to a connection that never became a session.
+fn log_notice(notice: ListenerNotice<'_>) {
+    let line = match notice {
+        ListenerNotice::AcceptFailed { error, retry_in } => serde_json::json!({
+            "accept_error": error.to_string(),
+            "retry_in_ms": u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+        }),
+        ListenerNotice::Refused { peer, overload } => serde_json::json!({
+            "peer": peer.to_string(),
+            "verdict": "turned-away",
+            "limit": overload.as_str(),
+            "reply": "421 4.7.0 Too many connections, try again later",
+        }),
+        ListenerNotice::SpawnFailed { peer, error } => serde_json::json!({
+            "peer": peer.to_string(),
+            "verdict": "turned-away",
+            "spawn_error": error.to_string(),
+            "reply": "421 4.3.2 System not accepting connections, try again later",
+        }),
+        _ => return,
+    };
+    eprintln!("{line}");
 }
 
 /// A Maildir (only `new/` and `tmp/` are written).
@@ -145,8 +245,8 @@ impl Maildir {
         })
     }
 
-    /// Stores a message: written under tmp/, then renamed into new/. Returns its file name.
-    fn deliver(&self, message: &[u8]) -> std::io::Result<String> {
+    /// Starts a message: a fresh file under tmp/ that the content streams into.
+    fn begin(&self) -> Draft {
         let now = mailtls::io::now();
         let name = format!(
             "{}.M{}P{}Q{}.mailtls",
@@ -156,11 +256,125 @@ impl Maildir {
             DELIVERIES.fetch_add(1, Ordering::Relaxed)
         );
         let tmp = self.root.join("tmp").join(&name);
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(message)?;
+        let new = self.root.join("new").join(&name);
+        let opened = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp);
+        let (file, error) = match opened {
+            Ok(file) => (Some(BufWriter::with_capacity(WRITE_BUFFER, file)), None),
+            Err(e) => (None, Some(e)),
+        };
+        Draft {
+            name,
+            tmp,
+            new,
+            new_dir: self.root.join("new"),
+            file,
+            error,
+            committed: false,
+        }
+    }
+
+    /// Removes the regular files in tmp/ last modified longer than `age` ago; returns how
+    /// many were removed and how many could not be.
+    fn sweep_tmp(&self, age: Duration) -> (u64, u64) {
+        let (mut removed, mut failed) = (0, 0);
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return (0, 1);
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            let stale = meta.modified().ok().is_some_and(|modified| {
+                now.duration_since(modified)
+                    .is_ok_and(|elapsed| elapsed > age)
+            });
+            if !meta.is_file() || !stale {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        (removed, failed)
+    }
+
+    /// Sweeps tmp/ and logs how many files went.
+    fn sweep_and_log(&self) {
+        let (removed, failed) = self.sweep_tmp(STALE_TMP);
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "maildir_tmp_removed": removed,
+                "maildir_tmp_remove_failed": failed,
+                "older_than_hours": STALE_TMP.as_secs() / 3600,
+            })
+        );
+    }
+}
+
+/// A message on its way into the Maildir: written under tmp/ as it arrives, renamed into
+/// new/ once taken. Dropped unfinished (refused, abandoned, failed), the tmp/ file goes.
+#[derive(Debug)]
+struct Draft {
+    name: String,
+    tmp: PathBuf,
+    new: PathBuf,
+    new_dir: PathBuf,
+    /// `None` once writing failed.
+    file: Option<BufWriter<fs::File>>,
+    /// The first error; the message cannot be taken.
+    error: Option<std::io::Error>,
+    committed: bool,
+}
+
+impl Draft {
+    fn write(&mut self, bytes: &[u8]) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        if let Err(e) = file.write_all(bytes) {
+            // A full disk: stop writing now, free the space, answer 451 at the end.
+            self.file = None;
+            let _ = fs::remove_file(&self.tmp);
+            self.error = Some(e);
+        }
+    }
+
+    /// Makes the message durable: flushed, fsynced, renamed into new/ (and new/ fsynced).
+    /// Returns its name.
+    fn commit(mut self) -> std::io::Result<String> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| std::io::Error::other("the message file is gone"))?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&tmp, self.root.join("new").join(&name))?;
-        Ok(name)
+        drop(file);
+        fs::rename(&self.tmp, &self.new)?;
+        self.committed = true;
+        // The rename is durable once the directory is; a failure here loses nothing the
+        // client was promised that a crash would not lose anyway.
+        if let Ok(dir) = fs::File::open(&self.new_dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(self.name.clone())
+    }
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.file = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -177,9 +391,23 @@ pub struct Inbound {
     helo: Option<String>,
     from: Option<String>,
     rcpts: Vec<String>,
-    message: Vec<u8>,
+    /// The message being received (with a Maildir).
+    draft: Option<Draft>,
+    /// Octets of the message being received, trace header included.
+    message_size: u64,
+    /// The first [`LOG_LIST_MAX`] messages taken.
     delivered: Vec<String>,
+    delivered_total: u64,
+    /// The first [`LOG_LIST_MAX`] refusals.
     refusals: Vec<String>,
+    refusals_total: u64,
+    /// Why the last message was abandoned, if it was.
+    aborted: Option<&'static str>,
+    /// Why the last message could not be stored.
+    store_error: Option<String>,
+    /// Plaintext pipelined behind STARTTLS and thrown away: (octets, the first of them).
+    plaintext_discarded: Option<(usize, Vec<u8>)>,
+    tls_failure: Option<TlsFailure>,
     client_subject: Option<String>,
     last_reply: Option<String>,
 }
@@ -201,9 +429,16 @@ impl Inbound {
             helo: None,
             from: None,
             rcpts: Vec::new(),
-            message: Vec::new(),
+            draft: None,
+            message_size: 0,
             delivered: Vec::new(),
+            delivered_total: 0,
             refusals: Vec::new(),
+            refusals_total: 0,
+            aborted: None,
+            store_error: None,
+            plaintext_discarded: None,
+            tls_failure: None,
             client_subject: None,
             last_reply: None,
         }
@@ -235,41 +470,70 @@ impl Inbound {
                     return answer;
                 }
             }
-            ServerEvent::MessageStart => self.message = self.trace_header(),
-            ServerEvent::MessageData(chunk) => self.message.extend_from_slice(chunk),
+            ServerEvent::MessageStart => {
+                self.aborted = None;
+                self.store_error = None;
+                let header = self.trace_header();
+                self.message_size = header.len() as u64;
+                // A draft left from before is dropped (and its tmp/ file removed).
+                self.draft = self.maildir.as_ref().map(Maildir::begin);
+                if let Some(draft) = &mut self.draft {
+                    draft.write(&header);
+                }
+            }
+            ServerEvent::MessageData(chunk) => {
+                self.message_size = self.message_size.saturating_add(chunk.len() as u64);
+                if let Some(draft) = &mut self.draft {
+                    draft.write(chunk);
+                }
+            }
+            ServerEvent::MessageAborted(reason) => {
+                // Over the size limit, malformed, cut off: nothing of it is kept.
+                self.draft = None;
+                self.aborted = Some(abort_name(*reason));
+            }
             ServerEvent::MessageEnd { .. } => {
-                let message = std::mem::take(&mut self.message);
-                let stored = match &self.maildir {
-                    Some(maildir) => maildir.deliver(&message),
-                    None => Ok(format!("memory-{}", message.len())),
+                let size = std::mem::take(&mut self.message_size);
+                let stored = match (&self.maildir, self.draft.take()) {
+                    (Some(_), Some(draft)) => draft.commit(),
+                    (Some(_), None) => Err(std::io::Error::other("the message was not started")),
+                    (None, _) => Ok(format!("memory-{size}")),
                 };
                 return match stored {
                     Ok(name) => {
                         let text = format!("Ok: queued as {name}");
                         self.last_reply = Some(format!("250 2.0.0 {text}"));
-                        self.delivered.push(name);
+                        self.delivered_total += 1;
+                        if self.delivered.len() < LOG_LIST_MAX {
+                            self.delivered.push(name);
+                        }
                         Answer::AcceptWith(text)
                     }
                     Err(e) => {
-                        self.last_reply = Some(format!("451 4.3.0 maildir: {e}"));
+                        self.store_error = Some(format!("maildir: {e}"));
                         match Reply::new(
                             Code::LOCAL_ERROR,
                             EnhancedCode::new(4, 3, 0),
                             "Local error storing the message",
                         ) {
-                            Ok(reply) => Answer::Reject(reply),
+                            Ok(reply) => {
+                                self.last_reply = Some(reply_text(&reply));
+                                Answer::Reject(reply)
+                            }
                             Err(_) => Answer::Accept,
                         }
                     }
                 };
             }
             ServerEvent::Refused(refusal) => {
-                let reply = String::from_utf8_lossy(&refusal.reply.to_bytes())
-                    .trim_end()
-                    .replace("\r\n", " | ");
-                self.refusals.push(format!("{}: {reply}", refusal.command));
+                let reply = reply_text(&refusal.reply);
+                self.note_refusal(format!("{}: {reply}", refusal.command));
                 self.last_reply = Some(reply);
             }
+            ServerEvent::PlaintextDiscarded { length, preview } => {
+                self.plaintext_discarded = Some((*length, preview.clone()));
+            }
+            ServerEvent::TlsFailed(failure) => self.tls_failure = Some(failure.clone()),
             _ => {}
         }
         Answer::Accept
@@ -333,7 +597,7 @@ impl Inbound {
             _ => Status::new(451, (4, 7, 0), "inbound policy"),
         };
         self.last_reply = Some(status.to_string());
-        self.refusals.push(format!("connector: {verdict}"));
+        self.note_refusal(format!("connector: {verdict}"));
         Some(Answer::Reject(status.to_reply()))
     }
 
@@ -353,7 +617,14 @@ impl Inbound {
         .into_bytes()
     }
 
-    /// Messages taken, by the name they were stored under.
+    fn note_refusal(&mut self, refusal: String) {
+        self.refusals_total += 1;
+        if self.refusals.len() < LOG_LIST_MAX {
+            self.refusals.push(refusal);
+        }
+    }
+
+    /// Messages taken, by the name they were stored under (the first few dozen).
     pub fn delivered(&self) -> &[String] {
         &self.delivered
     }
@@ -369,9 +640,9 @@ impl Inbound {
             Err(e) => (None, Some(e.to_string())),
         };
         let tls = end.and_then(|e| e.tls.as_ref());
-        let verdict = if !self.delivered.is_empty() {
+        let verdict = if self.delivered_total > 0 {
             "accepted"
-        } else if !self.refusals.is_empty() {
+        } else if self.refusals_total > 0 {
             "refused"
         } else {
             "no-mail"
@@ -388,10 +659,30 @@ impl Inbound {
             "verdict": verdict,
             "reply": self.last_reply,
             "refusals": self.refusals,
+            "refusals_total": self.refusals_total,
             "from": self.from,
             "rcpts": self.rcpts,
             "delivered": self.delivered,
+            "delivered_total": self.delivered_total,
+            "aborted": self.aborted,
+            "store_error": self.store_error,
+            "plaintext_discarded": self.plaintext_discarded.as_ref().map(|(length, preview)| {
+                serde_json::json!({
+                    "length": length,
+                    "preview": String::from_utf8_lossy(preview),
+                })
+            }),
+            "tls_failure": self.tls_failure.as_ref().map(|f| serde_json::json!({
+                "class": f.class.as_str(),
+                "result_type": f.result_type.as_str(),
+                "during_handshake": f.during_handshake,
+                "alert_received": f.alert_received.map(alert_name),
+                "alert_sent": f.alert_sent.map(alert_name),
+                "detail": f.cause.to_string(),
+            })),
             "close": end.and_then(|e| e.reason.as_ref()).map(|r| r.as_str()),
+            "bytes_in": end.map(|e| e.bytes_in),
+            "bytes_out": end.map(|e| e.bytes_out),
             "error": error,
         });
         eprintln!("{line}");
@@ -401,6 +692,24 @@ impl Inbound {
 impl mailtls::io::Application for Inbound {
     fn on_event(&mut self, event: &ServerEvent) -> Answer {
         Inbound::on_event(self, event)
+    }
+}
+
+/// A reply as one log string (lines joined with ` | `).
+fn reply_text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.to_bytes())
+        .trim_end()
+        .replace("\r\n", " | ")
+}
+
+/// A stable log name for why a message was abandoned.
+fn abort_name(reason: AbortReason) -> &'static str {
+    match reason {
+        AbortReason::ConnectionLost => "connection-lost",
+        AbortReason::Malformed => "malformed",
+        AbortReason::TooLarge => "too-large",
+        AbortReason::Timeout => "timeout",
+        _ => "other",
     }
 }
 
