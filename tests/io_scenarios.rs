@@ -266,7 +266,9 @@ fn tokio_server_loop_serves_concurrent_clients() {
         let server = tokio::spawn({
             let inbox = Arc::clone(&inbox);
             async move {
-                let _ = aio::serve(&listener, config, move |_| recorder(Arc::clone(&inbox))).await;
+                let make = move |_| recorder(Arc::clone(&inbox));
+                let limits = mailtls::io::ConnectionLimits::default();
+                aio::serve(&listener, config, limits, make, |_| {}).await;
             }
         });
         let clients: Vec<_> = (0..4)

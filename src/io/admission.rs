@@ -121,6 +121,7 @@ pub(crate) fn overload_reply() -> Vec<u8> {
 }
 
 /// The reply to a connection no thread could be started for.
+#[cfg(feature = "blocking")]
 pub(crate) fn spawn_failed_reply() -> Vec<u8> {
     Reply::fixed(
         Code::SERVICE_UNAVAILABLE,
@@ -270,6 +271,11 @@ mod tests {
             overload_reply(),
             b"421 4.7.0 Too many connections, try again later\r\n"
         );
+    }
+
+    #[cfg(feature = "blocking")]
+    #[test]
+    fn a_failed_spawn_is_answered_421_4_3_2() {
         assert!(spawn_failed_reply().starts_with(b"421 4.3.2 "));
     }
 }

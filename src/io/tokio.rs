@@ -16,9 +16,10 @@ use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
 use crate::session::Session;
 
+use super::admission::{is_transient_accept_error, next_backoff, overload_reply, Admission};
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
-use super::{now, until, Answering, Application, SessionEnd};
+use super::{now, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -72,24 +73,59 @@ pub async fn serve_connection<A: Application>(
     result
 }
 
-/// Serves `listener` until accepting fails, one task per connection. `make` builds the
-/// application for each connection from the client's address; the application hears the
-/// end of its session as [`ServerEvent::Closed`](crate::server::ServerEvent::Closed).
-pub async fn serve<A, M>(
+/// Serves `listener` forever, one task per connection, at most `limits` sessions at once:
+/// the async twin of [`blocking::serve`](super::blocking::serve). `make` builds the
+/// application for each admitted connection from the client's address; the application hears
+/// the end of its session as [`ServerEvent::Closed`](crate::server::ServerEvent::Closed);
+/// `notice` hears about connections that never became a session. A connection beyond the
+/// limits is answered `421 4.7.0` and closed; a failed accept (out of file descriptors, say)
+/// waits, 10 ms doubling up to 1 s while failures go on, and accepts again.
+pub async fn serve<A, M, N>(
     listener: &TcpListener,
     config: Arc<ServerConfig>,
+    limits: ConnectionLimits,
     make: M,
-) -> io::Result<()>
-where
+    notice: N,
+) where
     A: Application + Send + 'static,
     M: Fn(SocketAddr) -> A,
+    N: Fn(ListenerNotice<'_>),
 {
+    let admission = Admission::new(limits);
+    let mut backoff = None;
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = None;
+                accepted
+            }
+            Err(e) if is_transient_accept_error(&e) => continue,
+            Err(error) => {
+                let retry_in = next_backoff(backoff);
+                backoff = Some(retry_in);
+                notice(ListenerNotice::AcceptFailed {
+                    error: &error,
+                    retry_in,
+                });
+                ::tokio::time::sleep(retry_in).await;
+                continue;
+            }
+        };
+        let slot = match admission.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(overload) => {
+                // Never waits on the client: the reply fits a fresh socket's send buffer.
+                let _ = stream.try_write(&overload_reply());
+                drop(stream);
+                notice(ListenerNotice::Refused { peer, overload });
+                continue;
+            }
+        };
         let mut app = make(peer);
         let config = Arc::clone(&config);
         ::tokio::spawn(async move {
             let _ = serve_connection(stream, peer, config, &mut app).await;
+            drop(slot);
         });
     }
 }
