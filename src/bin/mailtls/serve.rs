@@ -18,7 +18,7 @@ use mailtls::policy::inbound::{
 };
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::Status;
-use mailtls::server::{AbortReason, ClientAuth, ServerConfig, ServerEvent, ServerTls};
+use mailtls::server::{ClientAuth, ServerConfig, ServerEvent, ServerTls};
 use mailtls::smtp::{Code, EnhancedCode, Reply};
 use mailtls::tls::{alert_name, TlsFacts, TlsFailure};
 
@@ -490,7 +490,7 @@ impl Inbound {
             ServerEvent::MessageAborted(reason) => {
                 // Over the size limit, malformed, cut off: nothing of it is kept.
                 self.draft = None;
-                self.aborted = Some(abort_name(*reason));
+                self.aborted = Some(reason.as_str());
             }
             ServerEvent::MessageEnd { .. } => {
                 let size = std::mem::take(&mut self.message_size);
@@ -700,17 +700,6 @@ fn reply_text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.to_bytes())
         .trim_end()
         .replace("\r\n", " | ")
-}
-
-/// A stable log name for why a message was abandoned.
-fn abort_name(reason: AbortReason) -> &'static str {
-    match reason {
-        AbortReason::ConnectionLost => "connection-lost",
-        AbortReason::Malformed => "malformed",
-        AbortReason::TooLarge => "too-large",
-        AbortReason::Timeout => "timeout",
-        _ => "other",
-    }
 }
 
 /// The domain of `<local@domain>`; `None` for `<>`.
