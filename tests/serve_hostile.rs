@@ -291,6 +291,10 @@ fn connections_beyond_the_per_client_cap_are_answered_421() {
     assert_eq!(extra.reply(), "", "the refused connection is closed");
     let line = serve.line("turned away", |v| v["verdict"] == "turned-away");
     assert_eq!(line["limit"], "max-per-client", "{line}");
+    assert_eq!(
+        line["reply"], "421 4.7.0 Too many connections, try again later",
+        "{line}"
+    );
 
     let mut first = held.remove(0);
     assert!(first.command("QUIT").starts_with("221 "));

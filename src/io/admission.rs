@@ -72,14 +72,17 @@ pub enum ListenerNotice<'a> {
         peer: SocketAddr,
         /// The bound it hit.
         overload: Overload,
+        /// The reply it was sent.
+        reply: Reply,
     },
-    /// No thread (or task) could be started for a connection; it was answered `421 4.3.2`
-    /// and closed.
+    /// No thread could be started for a connection; it was answered `421 4.3.2` and closed.
     SpawnFailed {
         /// The client.
         peer: SocketAddr,
         /// What the spawn said.
         error: &'a io::Error,
+        /// The reply it was sent.
+        reply: Reply,
     },
 }
 
@@ -111,24 +114,22 @@ pub(crate) fn is_transient_accept_error(error: &io::Error) -> bool {
 }
 
 /// The reply to a connection beyond the cap.
-pub(crate) fn overload_reply() -> Vec<u8> {
+pub(crate) fn overload_reply() -> Reply {
     Reply::fixed(
         Code::SERVICE_UNAVAILABLE,
         EnhancedCode::new(4, 7, 0),
         "Too many connections, try again later",
     )
-    .to_bytes()
 }
 
 /// The reply to a connection no thread could be started for.
 #[cfg(feature = "blocking")]
-pub(crate) fn spawn_failed_reply() -> Vec<u8> {
+pub(crate) fn spawn_failed_reply() -> Reply {
     Reply::fixed(
         Code::SERVICE_UNAVAILABLE,
         EnhancedCode::new(4, 3, 2),
         "System not accepting connections, try again later",
     )
-    .to_bytes()
 }
 
 /// The sessions a listener serves now, by client address.
@@ -268,7 +269,7 @@ mod tests {
     #[test]
     fn the_overload_reply_is_421_4_7_0() {
         assert_eq!(
-            overload_reply(),
+            overload_reply().to_bytes(),
             b"421 4.7.0 Too many connections, try again later\r\n"
         );
     }
@@ -276,6 +277,6 @@ mod tests {
     #[cfg(feature = "blocking")]
     #[test]
     fn a_failed_spawn_is_answered_421_4_3_2() {
-        assert!(spawn_failed_reply().starts_with(b"421 4.3.2 "));
+        assert!(spawn_failed_reply().to_bytes().starts_with(b"421 4.3.2 "));
     }
 }

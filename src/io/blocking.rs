@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
 use crate::server::{ClientInfo, ServerConfig, ServerSession};
 use crate::session::Session;
+use crate::smtp::Reply;
 
 use super::admission::{
     is_transient_accept_error, next_backoff, overload_reply, spawn_failed_reply, Admission,
@@ -163,8 +164,13 @@ pub fn serve<A, M, D, N>(
         let slot = match admission.admit(peer.ip()) {
             Ok(slot) => slot,
             Err(overload) => {
-                turn_away(&stream, &overload_reply());
-                notice(ListenerNotice::Refused { peer, overload });
+                let reply = overload_reply();
+                turn_away(&stream, &reply);
+                notice(ListenerNotice::Refused {
+                    peer,
+                    overload,
+                    reply,
+                });
                 continue;
             }
         };
@@ -195,12 +201,14 @@ pub fn serve<A, M, D, N>(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
+            let reply = spawn_failed_reply();
             if let Some(stream) = stream {
-                turn_away(&stream, &spawn_failed_reply());
+                turn_away(&stream, &reply);
             }
             notice(ListenerNotice::SpawnFailed {
                 peer,
                 error: &error,
+                reply,
             });
         }
     }
@@ -209,10 +217,10 @@ pub fn serve<A, M, D, N>(
 /// Answers a connection that gets no session with `reply` and closes it, never waiting on
 /// the client: the reply fits any fresh socket's send buffer, and a client that is not
 /// reading loses it.
-fn turn_away(stream: &TcpStream, reply: &[u8]) {
+fn turn_away(stream: &TcpStream, reply: &Reply) {
     let _ = stream.set_nonblocking(true);
     let mut stream = stream;
-    let _ = stream.write(reply);
+    let _ = stream.write(&reply.to_bytes());
     let _ = stream.shutdown(Shutdown::Both);
 }
 

@@ -115,9 +115,14 @@ pub async fn serve<A, M, N>(
             Ok(slot) => slot,
             Err(overload) => {
                 // Never waits on the client: the reply fits a fresh socket's send buffer.
-                let _ = stream.try_write(&overload_reply());
+                let reply = overload_reply();
+                let _ = stream.try_write(&reply.to_bytes());
                 drop(stream);
-                notice(ListenerNotice::Refused { peer, overload });
+                notice(ListenerNotice::Refused {
+                    peer,
+                    overload,
+                    reply,
+                });
                 continue;
             }
         };

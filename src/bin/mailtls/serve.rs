@@ -208,17 +208,21 @@ fn log_notice(notice: ListenerNotice<'_>) {
             "accept_error": error.to_string(),
             "retry_in_ms": u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
         }),
-        ListenerNotice::Refused { peer, overload } => serde_json::json!({
+        ListenerNotice::Refused {
+            peer,
+            overload,
+            reply,
+        } => serde_json::json!({
             "peer": peer.to_string(),
             "verdict": "turned-away",
             "limit": overload.as_str(),
-            "reply": "421 4.7.0 Too many connections, try again later",
+            "reply": reply_text(&reply),
         }),
-        ListenerNotice::SpawnFailed { peer, error } => serde_json::json!({
+        ListenerNotice::SpawnFailed { peer, error, reply } => serde_json::json!({
             "peer": peer.to_string(),
             "verdict": "turned-away",
             "spawn_error": error.to_string(),
-            "reply": "421 4.3.2 System not accepting connections, try again later",
+            "reply": reply_text(&reply),
         }),
         _ => return,
     };
