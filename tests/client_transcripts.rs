@@ -6,10 +6,13 @@ mod support;
 
 use std::time::Duration;
 
-use mailtls::client::{AttemptResult, ClientEvent, NextStep, PlaintextReason, Stage};
+use mailtls::client::{
+    AttemptResult, ClientEvent, NextStep, PlaintextReason, Stage, StarttlsFault,
+};
 use mailtls::policy::ladder::{FailureClass, Rung};
 use mailtls::policy::Level;
 use mailtls::report::ResultType;
+use mailtls::smtp::Code;
 use support::drive::{run, Run};
 use support::plans::{message, session};
 use support::smtp_server::{Script, SmtpServer, EHLO_TLS};
@@ -43,37 +46,83 @@ fn client_hello_sent(run: &Run) -> bool {
 
 const FORCED: [Level; 3] = [Level::Encrypt, Level::Verify, Level::Fingerprint];
 
+/// Every level that tries TLS, opportunistic or not.
+const TRYING: [Level; 5] = [
+    Level::May,
+    Level::Encrypt,
+    Level::Verify,
+    Level::Secure,
+    Level::Fingerprint,
+];
+
+/// What an attempt stopped at an untrusted reply to STARTTLS must look like (ARCHITECTURE.md
+/// invariants 1 and 5): TLS never started, no MAIL, no QUIT into a stream out of step, no
+/// move down the ladder (the plan's failure action, here a deferral that says what
+/// happened), and RFC 8460 §4.3 `validation-failure`.
+fn assert_untrusted_starttls(run: &Run, level: Level, fault: &StarttlsFault) {
+    assert_eq!(
+        run.record.result,
+        AttemptResult::StarttlsUntrusted(fault.clone()),
+        "{level}"
+    );
+    assert!(!client_hello_sent(run), "{level}: TLS must not start");
+    assert!(!run.mail_sent(), "{level}");
+    assert!(!run.server.log.iter().any(|r| r.line == "QUIT"), "{level}");
+    assert_eq!(
+        run.record.result_type,
+        Some(ResultType::ValidationFailure),
+        "{level}"
+    );
+    match &run.record.next {
+        NextStep::Defer(status) => {
+            assert_eq!(
+                status.to_string(),
+                format!("451 4.7.0 TLS not started: {fault}"),
+                "{level}"
+            );
+            assert!(!status.text().contains("handshake"), "{status}");
+        }
+        other => panic!("{level}: {other:?}"),
+    }
+    let failure = run.record.tls_rpt_result().unwrap().unwrap_err();
+    assert_eq!(failure.result_type, ResultType::ValidationFailure);
+    assert_eq!(
+        failure.failure_reason_code.as_deref(),
+        Some("untrusted-starttls-reply")
+    );
+    assert_eq!(failure.additional_information, Some(fault.to_string()));
+}
+
+/// RFC 3207 §5 (and the CVE-2011-0411 response-injection shape): replies pipelined behind
+/// the `220` to STARTTLS end the attempt without moving down the ladder, at every level: no
+/// TLS 1.2 rung, and at `may` no plaintext, on the injector's say-so.
 #[test]
-fn forged_replies_in_the_same_read_as_the_starttls_220_are_refused() {
-    for level in [Level::May, Level::Encrypt, Level::Verify] {
+fn rfc3207_5_replies_pipelined_behind_the_starttls_220_never_move_the_ladder() {
+    let injected = b"250-mx.example.com\r\n250 AUTH PLAIN\r\n";
+    for level in TRYING {
         let run = transcript(
             level,
             Script {
-                starttls: b"220 2.0.0 go ahead\r\n250-mx.example.com\r\n250 AUTH PLAIN\r\n"
-                    .to_vec(),
+                starttls: [&b"220 2.0.0 go ahead\r\n"[..], injected].concat(),
                 ..Script::default()
             },
         );
-        assert_eq!(tls_class(&run), Some(FailureClass::Decode), "{level}");
-        assert!(!client_hello_sent(&run), "{level}: TLS must not start");
-        assert!(!run.mail_sent(), "{level}");
+        let fault = StarttlsFault::Pipelined {
+            code: Code::SERVICE_READY,
+            bytes: injected.len(),
+        };
+        assert_untrusted_starttls(&run, level, &fault);
         assert_eq!(
-            run.record.result_type,
-            Some(ResultType::StarttlsNotSupported)
-        );
-        // Only a new connection on the next rung may follow.
-        assert_eq!(
-            run.record.next,
-            NextStep::Retry {
-                rung: Rung::Tls12Only
-            }
+            fault.to_string(),
+            "36 bytes pipelined behind the 220 reply to STARTTLS"
         );
     }
 }
 
+/// RFC 3207 §5: a fragment without CRLF behind the `220` counts as much as a whole reply.
 #[test]
-fn a_crlf_less_fragment_behind_the_220_is_refused() {
-    for level in FORCED {
+fn rfc3207_5_a_crlf_less_fragment_behind_the_220_never_moves_the_ladder() {
+    for level in TRYING {
         let run = transcript(
             level,
             Script {
@@ -81,47 +130,89 @@ fn a_crlf_less_fragment_behind_the_220_is_refused() {
                 ..Script::default()
             },
         );
-        assert_eq!(tls_class(&run), Some(FailureClass::Decode), "{level}");
-        assert!(!client_hello_sent(&run));
-        assert!(!run.mail_sent());
+        let fault = StarttlsFault::Pipelined {
+            code: Code::SERVICE_READY,
+            bytes: 7,
+        };
+        assert_untrusted_starttls(&run, level, &fault);
     }
+    let one = StarttlsFault::Pipelined {
+        code: Code::SERVICE_READY,
+        bytes: 1,
+    };
+    assert_eq!(
+        one.to_string(),
+        "1 byte pipelined behind the 220 reply to STARTTLS"
+    );
 }
 
+/// RFC 3207 §4 allows a 454 or 5xx refusal, after which the session goes on in plaintext; a
+/// refusal with forged replies pipelined behind it is not a clean refusal: the forged 250 is
+/// never read, and even `may` does not go on to plaintext.
 #[test]
-fn forged_replies_pipelined_behind_a_refusal_are_never_read() {
-    for refusal in [
-        &b"454 4.7.0 TLS not available\r\n250 2.1.0 forged\r\n"[..],
-        &b"554 5.7.0 no TLS for you\r\n250 2.1.0 forged\r\n"[..],
+fn rfc3207_4_forged_replies_pipelined_behind_a_refusal_never_move_the_ladder() {
+    for (refusal, code) in [
+        (&b"454 4.7.0 TLS not available\r\n"[..], 454),
+        (&b"554 5.7.0 no TLS for you\r\n"[..], 554),
     ] {
-        for level in [Level::May, Level::Encrypt, Level::Verify] {
+        let forged = b"250 2.1.0 forged\r\n";
+        for level in TRYING {
             let run = transcript(
                 level,
                 Script {
-                    starttls: refusal.to_vec(),
+                    starttls: [refusal, forged].concat(),
                     ..Script::default()
                 },
             );
-            assert_eq!(
-                tls_class(&run),
-                Some(FailureClass::StarttlsRefused),
-                "{level}"
-            );
-            assert!(
-                !run.mail_sent(),
-                "{level}: the forged 250 must not drive MAIL"
-            );
-            if level == Level::May {
-                assert_eq!(
-                    run.record.next,
-                    NextStep::Retry {
-                        rung: Rung::Plaintext
-                    }
-                );
-            } else {
-                assert!(matches!(run.record.next, NextStep::Defer(_)), "{level}");
-            }
+            let fault = StarttlsFault::Pipelined {
+                code: Code::new(code).unwrap(),
+                bytes: forged.len(),
+            };
+            assert_untrusted_starttls(&run, level, &fault);
         }
     }
+}
+
+/// RFC 3207 §4: the answers to STARTTLS are 220, 454 and 5xx. A 221 (closing), a 354 (go on
+/// with data) or a 250 is an answer no conforming server gives: the attempt ends where it is.
+#[test]
+fn rfc3207_4_a_reply_to_starttls_that_is_neither_220_nor_a_refusal_never_moves_the_ladder() {
+    for (reply, code) in [
+        (&b"221 2.0.0 bye\r\n"[..], 221),
+        (&b"354 go ahead\r\n"[..], 354),
+        (&b"250 2.0.0 ok\r\n"[..], 250),
+    ] {
+        for level in TRYING {
+            let run = transcript(
+                level,
+                Script {
+                    starttls: reply.to_vec(),
+                    ..Script::default()
+                },
+            );
+            let fault = StarttlsFault::UnexpectedCode {
+                code: Code::new(code).unwrap(),
+            };
+            assert_untrusted_starttls(&run, level, &fault);
+        }
+    }
+    // A reply that does not parse is no better.
+    let run = transcript(
+        Level::May,
+        Script {
+            starttls: b"220-go\r\n221 bye\r\n".to_vec(),
+            ..Script::default()
+        },
+    );
+    assert!(
+        matches!(
+            run.record.result,
+            AttemptResult::StarttlsUntrusted(StarttlsFault::Malformed(_))
+        ),
+        "{:?}",
+        run.record.result
+    );
+    assert!(matches!(run.record.next, NextStep::Defer(_)));
 }
 
 #[test]

@@ -17,7 +17,7 @@ mod support;
 use std::sync::Arc;
 
 use mailtls::cert::CertFacts;
-use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, Timeouts};
+use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, StarttlsFault, Timeouts};
 use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::dane::{DnssecStatus, TlsaSet};
@@ -539,43 +539,68 @@ fn mta_sts_with_an_mx_the_policy_does_not_list() {
 
 // ---- tampering -------------------------------------------------------------------------
 
-/// Bytes injected behind the server's `220` to STARTTLS (the CVE-2011-0411 shape, seen from
-/// the client: RFC 3207 §5) never reach the post-TLS reply parser: the attempt fails and no
-/// message is delivered.
-#[test]
-fn bytes_injected_behind_the_starttls_reply_are_refused() {
+/// Arms on the client's STARTTLS and appends `injected` to the server's next flight (its
+/// reply to STARTTLS): the CVE-2011-0411 shape seen from the client.
+fn inject_behind_starttls_reply(injected: &'static [u8]) -> Peer {
     let mut armed = false;
-    let peer = Peer::new(Some(&pki().server)).tampering(move |direction, bytes| match direction {
-        // The client's STARTTLS arms the injection for the server's next flight.
+    Peer::new(Some(&pki().server)).tampering(move |direction, bytes| match direction {
         Direction::ToServer => armed |= bytes.ends_with(b"STARTTLS\r\n"),
         Direction::ToClient if armed => {
             armed = false;
-            bytes.extend_from_slice(b"250-PIPELINING\r\n250 SMTPUTF8\r\n");
+            bytes.extend_from_slice(injected);
         }
         Direction::ToClient => {}
-    });
-    let mut delivery = Delivery::new(settings(), table("encrypt"), Arc::new(verifiers()));
-    let delivered = deliver(&mut delivery, peer, &message(512));
-    assert!(delivered.received.is_empty());
-    assert!(delivered.records.iter().all(|r| r.tls.is_none()));
-    // Every attempt (the ladder retries on lower rungs, each a new connection) is stopped
-    // at the tainted go-ahead, as a handshake that met bytes that are not TLS.
-    assert!(delivered.records.len() > 1, "{:?}", delivered.records);
-    for record in &delivered.records {
-        match &record.result {
-            AttemptResult::TlsFailed { class, detail, .. } => {
-                assert_eq!(*class, FailureClass::Decode);
-                assert!(detail.contains("pipelined behind the 220"), "{detail}");
-            }
-            other => panic!("{other:?}"),
+    })
+}
+
+/// RFC 3207 §5 against the real server: bytes injected behind its `220` to STARTTLS never
+/// reach the post-TLS reply parser, and never move the ladder (ARCHITECTURE.md invariant
+/// 5): one attempt, no retry on a TLS 1.2 rung, and at `may` no plaintext delivery, on the
+/// injector's say-so. The deferral says what happened; TLS-RPT counts `validation-failure`
+/// (RFC 8460 §4.3). (Before, the ladder walked every TLS rung and `may` delivered in
+/// plaintext.)
+#[test]
+fn rfc3207_5_bytes_injected_behind_the_starttls_220_never_move_the_ladder() {
+    let injected: &'static [u8] = b"250-PIPELINING\r\n250 SMTPUTF8\r\n";
+    for level in ["may", "encrypt", "verify"] {
+        let mut delivery = Delivery::new(settings(), table(level), Arc::new(verifiers()));
+        let delivered = deliver(
+            &mut delivery,
+            inject_behind_starttls_reply(injected),
+            &message(512),
+        );
+        assert!(delivered.received.is_empty(), "{level}");
+        assert_eq!(
+            delivered.records.len(),
+            1,
+            "{level}: {:?}",
+            delivered.records
+        );
+        let record = delivered.last();
+        assert!(record.tls.is_none());
+        assert_eq!(
+            record.result,
+            AttemptResult::StarttlsUntrusted(StarttlsFault::Pipelined {
+                code: Code::SERVICE_READY,
+                bytes: injected.len(),
+            }),
+            "{level}"
+        );
+        match &delivered.outcome {
+            Some(DeliveryOutcome::Deferred(status)) => assert_eq!(
+                status.to_string(),
+                "451 4.7.0 TLS not started: 30 bytes pipelined behind the 220 reply to STARTTLS"
+            ),
+            other => panic!("{level}: {other:?}"),
         }
+        assert_eq!(
+            record
+                .report_result()
+                .map(|r| r.map_err(|failure| failure.result_type)),
+            Some(Err(ResultType::ValidationFailure)),
+            "{level}"
+        );
     }
-    assert!(
-        matches!(delivered.outcome, Some(DeliveryOutcome::Deferred(_))),
-        "{:?} {:?}",
-        delivered.outcome,
-        delivered.records
-    );
 }
 
 /// A reply to STARTTLS that never arrives (swallowed on the way): the client's STARTTLS

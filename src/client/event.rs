@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cert::{Outcome, TrustLevel};
 use crate::policy::ladder::{DowngradeRefusal, FailureClass, Rung};
 use crate::policy::{FailureAction, HostDecision, Status, TestingPolicy};
-use crate::smtp::{Capabilities, DataError, Reply};
+use crate::smtp::{Capabilities, Code, DataError, Reply, ReplyError};
 use crate::time::Timestamp;
 use crate::tls::{alert_name, TlsFacts, TlsFailure};
 use crate::tlsrpt::{ResultType, SessionFailure, SessionOutcome};
@@ -178,9 +178,9 @@ pub enum AttemptResult {
         /// Where.
         stage: Stage,
     },
-    /// The peer broke the protocol: a malformed reply, a reply nobody asked for. (Bytes
-    /// pipelined behind the reply to STARTTLS are a [`TlsFailed`](Self::TlsFailed) of class
-    /// `Decode`: TLS could not be had.)
+    /// The peer broke the protocol: a malformed reply, a reply nobody asked for. (A reply to
+    /// STARTTLS that cannot be trusted is a
+    /// [`StarttlsUntrusted`](Self::StarttlsUntrusted).)
     ProtocolViolation {
         /// Where.
         stage: Stage,
@@ -211,6 +211,13 @@ pub enum AttemptResult {
         /// Why, as the reply the delivery uses when this was the last host.
         status: Status,
     },
+    /// The reply to STARTTLS could not be trusted (plaintext pipelined behind it, a code
+    /// STARTTLS does not allow, or no reply at all that parses), so TLS was never started.
+    /// Bytes an attacker in the path can inject before the handshake: the attempt ends
+    /// without moving down the ladder (class
+    /// [`FailureClass::UntrustedStarttlsReply`]: no weaker rung, no plaintext, at any level),
+    /// and TLS-RPT counts it as `validation-failure` (RFC 8460 §4.3).
+    StarttlsUntrusted(StarttlsFault),
     /// TLS could not be had the way the plan demands: STARTTLS missing or refused, the
     /// handshake failed, or the certificate did not pass.
     TlsFailed {
@@ -233,6 +240,7 @@ impl AttemptResult {
             Self::Rejected { .. } => "rejected",
             Self::MessageUnsendable { .. } => "message-unsendable",
             Self::Timeout { .. } => "timeout",
+            Self::StarttlsUntrusted(_) => "starttls-untrusted",
             Self::TlsFailed { .. } => "tls-failed",
             Self::Skipped { .. } => "skipped",
         }
@@ -257,6 +265,7 @@ impl fmt::Display for AttemptResult {
             Self::MessageUnsendable { detail } => write!(f, "message not sendable: {detail}"),
             Self::Timeout { stage } => write!(f, "timeout at {stage}"),
             Self::Skipped { status } => write!(f, "skipped, not contacted: {status}"),
+            Self::StarttlsUntrusted(fault) => write!(f, "TLS not started: {fault}"),
             Self::TlsFailed {
                 class,
                 failure,
@@ -286,6 +295,31 @@ fn write_reply(f: &mut fmt::Formatter<'_>, reply: &Reply) -> fmt::Result {
         f.write_str(line)?;
     }
     Ok(())
+}
+
+/// What was wrong with the reply to STARTTLS (RFC 3207 §4 allows `220`, `454` and 5xx; §5:
+/// nothing read before the handshake may be used after it).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StarttlsFault {
+    /// Bytes followed the reply in the same read (complete replies or a fragment): a server
+    /// may not pipeline behind its answer to STARTTLS, so someone wrote them for it.
+    #[error("{bytes} byte{s} pipelined behind the {code} reply to STARTTLS", s = if *bytes == 1 { "" } else { "s" })]
+    Pipelined {
+        /// The code of the reply they followed.
+        code: Code,
+        /// How many bytes followed it.
+        bytes: usize,
+    },
+    /// A complete reply whose code is neither the `220` go-ahead nor a 4xx/5xx refusal.
+    #[error("the reply to STARTTLS has code {code}: neither the 220 go-ahead nor a refusal")]
+    UnexpectedCode {
+        /// The code.
+        code: Code,
+    },
+    /// What came back did not parse as a reply.
+    #[error("the reply to STARTTLS is malformed: {0}")]
+    Malformed(ReplyError),
 }
 
 /// What the caller does after an attempt.
@@ -451,6 +485,13 @@ impl AttemptRecord {
     pub fn tls_rpt_result(&self) -> Option<Result<(), SessionFailure>> {
         if self.tls.is_some() {
             return Some(Ok(()));
+        }
+        if let AttemptResult::StarttlsUntrusted(fault) = &self.result {
+            return Some(Err(SessionFailure {
+                result_type: self.result_type.unwrap_or(ResultType::ValidationFailure),
+                additional_information: Some(fault.to_string()),
+                failure_reason_code: Some(FailureClass::UntrustedStarttlsReply.as_str().into()),
+            }));
         }
         let AttemptResult::TlsFailed {
             class,

@@ -25,7 +25,7 @@ pub use delivery::{Delivery, DeliveryOutcome};
 pub use envelope::Envelope;
 pub use event::{
     AttemptRecord, AttemptResult, ClientError, ClientEvent, MessageResult, NextStep,
-    PlaintextReason, Stage, TlsSummary,
+    PlaintextReason, Stage, StarttlsFault, TlsSummary,
 };
 pub use session::ClientSession;
 pub use settings::{Attempt, ClientSettings, Timeouts};

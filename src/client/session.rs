@@ -18,7 +18,7 @@ use crate::tlsrpt::ResultType;
 use super::envelope::Envelope;
 use super::event::{
     AttemptRecord, AttemptResult, ClientError, ClientEvent, MessageResult, NextStep,
-    PlaintextReason, Stage, TlsSummary,
+    PlaintextReason, Stage, StarttlsFault, TlsSummary,
 };
 use super::settings::{Attempt, ClientSettings};
 
@@ -35,7 +35,9 @@ use super::settings::{Attempt, ClientSettings};
 /// Security rules it keeps whatever the server sends:
 ///
 /// - no byte read before the TLS handshake reaches TLS or the post-TLS parser: anything
-///   buffered behind the reply to STARTTLS ends the attempt;
+///   buffered behind the reply to STARTTLS ends the attempt, and so does a reply to STARTTLS
+///   that is neither `220` nor a refusal; neither moves down the ladder (an attacker in the
+///   path could write them);
 /// - after TLS, every capability learnt before it is forgotten and EHLO is sent again;
 ///   REQUIRETLS is looked for in the post-TLS reply only;
 /// - a plan that requires TLS never reaches MAIL FROM without it;
@@ -455,6 +457,9 @@ impl ClientSession {
         while !rest.is_empty() && matches!(self.phase, Phase::Plain) {
             let step = match self.parser.feed(rest) {
                 Ok(step) => step,
+                Err(e) if self.stage() == Stage::StartTls => {
+                    return self.untrusted_starttls(StarttlsFault::Malformed(e));
+                }
                 Err(e) => return self.violation(e.to_string()),
             };
             rest = rest.get(step.consumed..).unwrap_or_default();
@@ -464,9 +469,12 @@ impl ClientSession {
             if self.stage() == Stage::StartTls {
                 // RFC 3207 §5 / CVE-2011-0411 class: nothing may follow the reply to
                 // STARTTLS in the same read, complete or not.
-                let trailing = rest.len() + self.parser.buffered();
-                if trailing > 0 {
-                    return self.injection(&reply, trailing);
+                let bytes = rest.len() + self.parser.buffered();
+                if bytes > 0 {
+                    return self.untrusted_starttls(StarttlsFault::Pipelined {
+                        code: reply.code(),
+                        bytes,
+                    });
                 }
             }
             self.on_reply(reply, now);
@@ -476,7 +484,10 @@ impl ClientSession {
         }
         if matches!(self.phase, Phase::Handshake(_) | Phase::Tls { .. }) && !rest.is_empty() {
             // Bytes behind the 220 to STARTTLS (already refused above); defensive.
-            self.violation("plaintext bytes after the STARTTLS go-ahead".into());
+            self.untrusted_starttls(StarttlsFault::Pipelined {
+                code: crate::smtp::Code::SERVICE_READY,
+                bytes: rest.len(),
+            });
         }
     }
 
@@ -661,7 +672,7 @@ impl ClientSession {
                         format!("STARTTLS refused: {code} {}", reply.text()),
                     );
                 } else {
-                    self.violation_in(stage, format!("reply {code} to STARTTLS"));
+                    self.untrusted_starttls(StarttlsFault::UnexpectedCode { code });
                 }
             }
             Stage::Mail => self.on_mail(reply, now),
@@ -977,19 +988,37 @@ impl ClientSession {
         Stage::Idle
     }
 
-    fn injection(&mut self, reply: &Reply, trailing: usize) {
-        let detail = format!(
-            "{trailing} byte(s) pipelined behind the {} reply to STARTTLS",
-            reply.code()
-        );
+    /// The reply to STARTTLS cannot be trusted: end the attempt where it is. The ladder
+    /// refuses to move on [`FailureClass::UntrustedStarttlsReply`] (no weaker rung, no
+    /// plaintext), so the step is the plan's failure action; a deferral says what happened.
+    /// The stream is out of step (or forged): no QUIT.
+    fn untrusted_starttls(&mut self, fault: StarttlsFault) {
+        let class = FailureClass::UntrustedStarttlsReply;
+        let next = match next_rung(
+            &self.attempt.plan,
+            self.attempt.rung,
+            class,
+            &self.attempt.gates,
+        ) {
+            Err(refusal) => match NextStep::from_refusal(&refusal) {
+                NextStep::Defer(status) => NextStep::Defer(Status::from_codes(
+                    status.code(),
+                    status.enhanced(),
+                    format!("TLS not started: {fault}"),
+                )),
+                other => other,
+            },
+            // The ladder never moves on this class; should it ever, still never follow.
+            Ok(_) => NextStep::NextHost,
+        };
         self.expect.clear();
-        if reply.code().as_u16() == 220 {
-            // The go-ahead itself is tainted: handle it as a failed handshake (bytes that are
-            // not TLS where TLS belongs), so the ladder decides.
-            self.tls_failed(FailureClass::Decode, None, detail);
-        } else {
-            self.tls_failed(FailureClass::StarttlsRefused, None, detail);
-        }
+        self.finish(Ending {
+            result: AttemptResult::StarttlsUntrusted(fault),
+            next,
+            polite: false,
+            result_type: Some(ResultType::ValidationFailure),
+            verification: None,
+        });
     }
 
     fn violation(&mut self, detail: String) {
@@ -997,7 +1026,7 @@ impl ClientSession {
     }
 
     fn violation_in(&mut self, stage: Stage, detail: String) {
-        if matches!(stage, Stage::StartTls | Stage::Handshake) {
+        if stage == Stage::Handshake {
             return self.tls_failed(FailureClass::Decode, None, detail);
         }
         self.finish(Ending::new(

@@ -16,7 +16,9 @@
 //! **Invariant 1.** After the reply to STARTTLS (client) or the STARTTLS command line (server),
 //! any byte already buffered in plaintext is an error for the client, and is discarded and
 //! reported by the server. It is never fed to TLS or to the post-TLS parser. This includes a
-//! fragment with no CRLF and complete forged replies pipelined behind a 454 or 5xx.
+//! fragment with no CRLF and complete forged replies pipelined behind a 454 or 5xx. Such an
+//! attempt (or one whose STARTTLS got a `221`, a `354` or anything but 220, 454 and 5xx) ends
+//! where it is, counted as `validation-failure`: it never moves down the ladder (invariant 5).
 //!
 //! ## 2. Knowledge from before the handshake
 //!
@@ -53,7 +55,9 @@
 //! **Invariant 5.** A downgrade happens only after a handshake failure of a class that allows
 //! it, never below the policy's floor (and never below TLS 1.2 at all), always on a new
 //! connection, and is always reported as an event. A certificate failure at an authenticated
-//! level never walks down the ladder.
+//! level never walks down the ladder, and neither does an untrusted reply to STARTTLS
+//! (`FailureClass::UntrustedStarttlsReply`): bytes an attacker can inject before the handshake
+//! never choose the rung, at any level.
 //!
 //! ## 6. The C boundary
 //!

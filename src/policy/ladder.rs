@@ -84,10 +84,13 @@ pub struct DowngradeRefusal {
 ///
 /// Rules, in order:
 /// 1. `current` must be on the plan's ladder, and nothing lies below [`Rung::Plaintext`].
-/// 2. A [`FailureClass::Certificate`] at an authenticated requirement never moves.
-/// 3. Classes for which [`FailureClass::allows_weaker_tls`] holds move to the next TLS rung of
+/// 2. A class for which [`FailureClass::is_tampering`] holds never moves, at any level: bytes
+///    an attacker can inject before the handshake must not choose the rung (ARCHITECTURE.md
+///    invariant 5). The refusal's action is the plan's (the next host, or defer).
+/// 3. A [`FailureClass::Certificate`] at an authenticated requirement never moves.
+/// 4. Classes for which [`FailureClass::allows_weaker_tls`] holds move to the next TLS rung of
 ///    the ladder, if there is one.
-/// 4. Otherwise only plaintext is left: it must be on the ladder (opportunistic, no
+/// 5. Otherwise only plaintext is left: it must be on the ladder (opportunistic, no
 ///    authentication), the message must not ask for REQUIRETLS, the caller must hold no SASL
 ///    credentials for the destination, and, after a failed TLS handshake (not when STARTTLS was
 ///    missing or refused, where the session is still clean), the message must be at least
@@ -114,6 +117,12 @@ pub fn next_rung(
     }
     if !current.is_tls() {
         return Err(refuse(RefusalReason::BottomOfLadder { class: failure }));
+    }
+    if failure.is_tampering() {
+        return Err(refuse(RefusalReason::Tampering {
+            class: failure,
+            rung: current,
+        }));
     }
     if failure == FailureClass::Certificate && plan.requirement.authentication.verifies() {
         return Err(refuse(RefusalReason::Authentication { rung: current }));
@@ -331,6 +340,46 @@ mod tests {
                     rung: Rung::Modern
                 }
             );
+        }
+    }
+
+    /// ARCHITECTURE.md invariant 5 (RFC 3207 §5): a reply to STARTTLS with plaintext
+    /// pipelined behind it never moves the ladder, at any level and on any rung, whatever
+    /// the gates say; the refusal's action is the plan's.
+    #[test]
+    fn an_untrusted_starttls_reply_never_moves_the_ladder() {
+        let class = FailureClass::UntrustedStarttlsReply;
+        assert!(class.is_tampering() && !class.allows_weaker_tls() && !class.is_before_tls());
+        let open = GateFacts::new().with_message_age(OLD, Duration::from_secs(300));
+        for plan in [may(), encrypt(), chain()] {
+            for rung in plan.ladder().iter().filter(|r| r.is_tls()) {
+                let err = next_rung(&plan, rung, class, &open).unwrap_err();
+                assert_eq!(err.reason, RefusalReason::Tampering { class, rung });
+                assert_eq!(
+                    err.reason.status().to_string(),
+                    "451 4.7.0 TLS not started: the reply to STARTTLS could not be trusted"
+                );
+                assert!(matches!(err.action, FailureAction::Defer(_)));
+            }
+        }
+        let mut plan = may();
+        plan.on_failure = FailureAction::NextHost;
+        let err = next_rung(&plan, Rung::Modern, class, &open).unwrap_err();
+        assert_eq!(err.action, FailureAction::NextHost);
+        // No other class is tampering evidence.
+        for other in [
+            FailureClass::Certificate,
+            FailureClass::Decode,
+            FailureClass::EofDuringHandshake,
+            FailureClass::HandshakeFailureAlert,
+            FailureClass::InsufficientSecurityAlert,
+            FailureClass::OtherTls,
+            FailureClass::ProtocolVersionAlert,
+            FailureClass::StarttlsNotOffered,
+            FailureClass::StarttlsRefused,
+            FailureClass::Timeout,
+        ] {
+            assert!(!other.is_tampering(), "{other}");
         }
     }
 

@@ -86,6 +86,13 @@ pub enum FailureClass {
     StarttlsRefused,
     /// The peer did not answer within the deadline.
     Timeout,
+    /// The reply to STARTTLS cannot be trusted: plaintext was pipelined behind it (RFC 3207
+    /// §5, the response-injection shape of CVE-2011-0411), or its code is neither the `220`
+    /// go-ahead nor a 4xx/5xx refusal (a `221` or `354`, say), or it did not parse. No
+    /// conforming server sends that, and an attacker in the path can at will, before any TLS
+    /// byte: the ladder never moves on it, neither to a weaker TLS rung nor to plaintext
+    /// (ARCHITECTURE.md invariant 5; see [`FailureClass::is_tampering`]).
+    UntrustedStarttlsReply,
 }
 
 impl Rung {
@@ -115,6 +122,15 @@ impl FailureClass {
         )
     }
 
+    /// Whether the failure is evidence of bytes injected in plaintext before the handshake
+    /// ([`FailureClass::UntrustedStarttlsReply`]): such a failure ends the attempt where it is,
+    /// never on a weaker rung and never in plaintext, at every level. (A missing or refused
+    /// STARTTLS is not evidence of tampering: servers without TLS do that, and opportunistic
+    /// levels accept the risk of a stripped STARTTLS.)
+    pub const fn is_tampering(self) -> bool {
+        matches!(self, Self::UntrustedStarttlsReply)
+    }
+
     /// Whether the failure happened before any TLS byte was exchanged (STARTTLS missing or
     /// refused): the SMTP session is still in a clean plaintext state.
     pub const fn is_before_tls(self) -> bool {
@@ -134,6 +150,7 @@ impl FailureClass {
             Self::StarttlsNotOffered => "starttls-not-offered",
             Self::StarttlsRefused => "starttls-refused",
             Self::Timeout => "timeout",
+            Self::UntrustedStarttlsReply => "untrusted-starttls-reply",
         }
     }
 }
@@ -218,6 +235,15 @@ pub enum RefusalReason {
         /// The rung it happened on.
         rung: Rung,
     },
+    /// The failure is evidence of tampering before the handshake
+    /// ([`FailureClass::is_tampering`]): no weaker rung, no plaintext, at any level.
+    #[error("{class} on rung {rung}: bytes an attacker can inject never move the ladder")]
+    Tampering {
+        /// The failure.
+        class: FailureClass,
+        /// The rung it happened on.
+        rung: Rung,
+    },
     /// The message asked for REQUIRETLS.
     #[error("the message requires TLS (REQUIRETLS): no plaintext fallback")]
     RequireTls,
@@ -282,6 +308,11 @@ impl RefusalReason {
             Self::TlsRequired { .. } => {
                 Status::new(451, (4, 7, 5), "TLS is required, but the handshake failed")
             }
+            Self::Tampering { .. } => Status::new(
+                451,
+                (4, 7, 0),
+                "TLS not started: the reply to STARTTLS could not be trusted",
+            ),
             Self::RequireTls => Status::new(
                 451,
                 (4, 7, 10),
