@@ -1,5 +1,5 @@
 //! The `mailtls` command without real peers: the demo's scenarios, explain, and the exit
-//! codes of usage and configuration errors.
+//! codes of usage and configuration errors, and of `send` against a refusing greeting.
 
 #![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -183,4 +183,63 @@ fn explain_applies_connectors_dane_and_mta_sts() {
     );
     assert!(text.contains("mx2.partner.test: decided by DANE"), "{text}");
     assert!(text.contains("overruled MTA-STS"), "{text}");
+}
+
+/// Postfix `smtp_skip_5xx_greeting` (postconf(5)) and ARCHITECTURE.md invariant 6: `mailtls
+/// send` to a server that greets with 554 exits 75 (deferred), not 69 (refused), at a level
+/// that requires TLS and at `may` alike: the greeting is plaintext anyone can forge. The
+/// server is a listener on an ephemeral loopback port that greets, then reads to the end.
+#[test]
+fn send_defers_a_5xx_greeting_with_exit_75() {
+    use std::io::{Read as _, Write as _};
+    for policy in ["secure match=mx.partner.test", "encrypt", "may"] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(b"554 5.7.1 go away\r\n").unwrap();
+            let mut heard = Vec::new();
+            let _ = stream.read_to_end(&mut heard);
+            heard
+        });
+        let server_arg = format!("mx.partner.test:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args([
+                "send",
+                "--server",
+                &server_arg,
+                "--address",
+                "127.0.0.1",
+                "--nexthop",
+                "partner.test",
+                "--policy",
+                policy,
+                "--from",
+                "alice@sender.test",
+                "--to",
+                "bob@partner.test",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"Subject: hi\n\nhello\n")
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let text = stdout(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(75),
+            "{policy}: {text}{}",
+            stderr(&output)
+        );
+        assert!(text.contains("deferred: 451 4.7.1"), "{policy}: {text}");
+        // The client said goodbye and sent nothing else.
+        assert_eq!(server.join().unwrap(), b"QUIT\r\n", "{policy}");
+    }
 }

@@ -241,16 +241,61 @@ fn a_refusing_host_hands_over_to_the_next_candidate() {
         delivery.outcome(),
         Some(DeliveryOutcome::Completed { .. })
     ));
+}
 
-    // With every host refusing permanently, the delivery bounces.
-    let (delivery, _) = deliver(vec![plan(Level::Encrypt)], GateFacts::default(), |_, _| {
+/// Postfix `smtp_skip_5xx_greeting` (postconf(5), default `yes`): a server that greets with
+/// 5xx is skipped for the next MX, and when every MX did so the message is deferred, never
+/// bounced, at every level. The greeting is plaintext anyone in the path can forge
+/// (ARCHITECTURE.md invariant 6). (This replaces the old expectation that such a delivery
+/// bounces.)
+#[test]
+fn postfix_smtp_skip_5xx_greeting_tries_the_next_mx_then_defers() {
+    // (The DANE levels need TLSA records, which these plans do not carry.)
+    for level in [
+        Level::None,
+        Level::May,
+        Level::Encrypt,
+        Level::Fingerprint,
+        Level::Verify,
+        Level::Secure,
+    ] {
+        let mut first = plan(level);
+        first.host = mailtls::names::HostId::parse("mx1.example.com").unwrap();
+        first.on_failure = FailureAction::NextHost;
+        let (delivery, runs) = deliver(vec![first, plan(level)], GateFacts::default(), |_, _| {
+            Script {
+                greeting: b"554 5.7.1 go away\r\n".to_vec(),
+                ..Script::default()
+            }
+        });
+        let hosts: Vec<_> = delivery.records().iter().map(|r| r.host.as_str()).collect();
+        assert_eq!(hosts, ["mx1.example.com", "mx.example.com"], "{level}");
+        assert!(runs.iter().all(|r| !r.mail_sent()), "{level}");
+        match delivery.outcome() {
+            Some(DeliveryOutcome::Deferred(status)) => {
+                assert_eq!(
+                    status.to_string(),
+                    "451 4.7.1 host mx.example.com refused to talk to me: 554 5.7.1 go away",
+                    "{level}"
+                );
+            }
+            other => panic!("{level}: {other:?}"),
+        }
+    }
+    // A refusing greeting without an enhanced code defers with 4.0.0.
+    let (delivery, _) = deliver(vec![plan(Level::Secure)], GateFacts::default(), |_, _| {
         Script {
-            greeting: b"554 5.7.1 go away\r\n".to_vec(),
+            greeting: b"550 no\r\n".to_vec(),
             ..Script::default()
         }
     });
-    assert!(matches!(
-        delivery.outcome(),
-        Some(DeliveryOutcome::Bounced(_))
-    ));
+    match delivery.outcome() {
+        Some(DeliveryOutcome::Deferred(status)) => {
+            assert_eq!(
+                status.to_string(),
+                "451 4.0.0 host mx.example.com refused to talk to me: 550 no"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

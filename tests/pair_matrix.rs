@@ -603,6 +603,31 @@ fn rfc3207_5_bytes_injected_behind_the_starttls_220_never_move_the_ladder() {
     }
 }
 
+/// Postfix `smtp_skip_5xx_greeting` and ARCHITECTURE.md invariant 6: a `554` greeting forged
+/// in the path (the server itself greets with 220) defers the message under a policy that
+/// requires TLS, where it used to bounce it.
+#[test]
+fn postfix_smtp_skip_5xx_greeting_a_forged_554_greeting_defers() {
+    for level in ["encrypt", "verify"] {
+        let mut first = true;
+        let peer = Peer::new(Some(&pki().server)).tampering(move |direction, bytes| {
+            if direction == Direction::ToClient && std::mem::take(&mut first) {
+                *bytes = b"554 5.7.1 forged refusal\r\n".to_vec();
+            }
+        });
+        let mut delivery = Delivery::new(settings(), table(level), Arc::new(verifiers()));
+        let delivered = deliver(&mut delivery, peer, &message(512));
+        assert!(delivered.received.is_empty(), "{level}");
+        match &delivered.outcome {
+            Some(DeliveryOutcome::Deferred(status)) => {
+                assert!(!status.is_permanent(), "{level}: {status}");
+                assert_eq!(status.enhanced().to_string(), "4.7.1", "{level}");
+            }
+            other => panic!("{level}: {other:?}"),
+        }
+    }
+}
+
 /// A reply to STARTTLS that never arrives (swallowed on the way): the client's STARTTLS
 /// deadline (RFC 5321 §4.5.3.2 style, 5 minutes as Postfix `smtp_starttls_timeout`) ends
 /// the attempt on the virtual clock, without sleeping; any retry would wait it out.

@@ -43,7 +43,8 @@ enum Command {
     /// Connect to a server, STARTTLS as the policy says, and show what it presents and
     /// whether the policy is satisfied (like posttls-finger). Exit 0 when satisfied.
     Probe(probe::Args),
-    /// Send a message read from stdin: exit 0 delivered, 75 deferred, 69 refused.
+    /// Send a message read from stdin: exit 0 delivered, 75 deferred, 69 refused (a 5xx to
+    /// the message; a 5xx greeting defers, as Postfix `smtp_skip_5xx_greeting`).
     Send(send::Args),
     /// Serve SMTP with STARTTLS, enforcing the inbound connectors, into a Maildir.
     Serve(serve::Args),

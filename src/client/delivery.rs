@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 use crate::tls::TlsIdentity;
 use crate::tlsrpt::SessionOutcome;
 
-use super::event::{AttemptRecord, AttemptResult, NextStep};
+use super::event::{AttemptRecord, AttemptResult, NextStep, Stage};
 use super::session::ClientSession;
 use super::settings::{Attempt, ClientSettings};
 use super::verifiers::VerifierSource;
@@ -222,8 +222,36 @@ impl Delivery {
         self.rung = None;
     }
 
+    /// The outcome once every host was tried: the last attempt decides.
+    ///
+    /// A greeting that refuses (4xx or 5xx) defers, at every level: the greeting is plaintext
+    /// that anyone in the path can forge, and nothing forgeable before TLS may bounce a
+    /// message whose policy requires TLS (ARCHITECTURE.md invariant 6). This follows Postfix's
+    /// default `smtp_skip_5xx_greeting = yes` (postconf(5)), which skips such a server for the
+    /// next MX and defers, whatever the TLS level, rather than trusting an unauthenticated
+    /// 5xx at `may` and `none` only: a server that greets with 5xx once (overloaded, or
+    /// misconfigured for a moment) costs a retry, never a lost message. Under a policy that
+    /// requires TLS no other reply before TLS can end here as a refusal (an EHLO refusal is a
+    /// missing STARTTLS, a STARTTLS refusal a TLS failure), so only replies read over TLS,
+    /// or in plaintext where the policy allows plaintext, bounce.
     fn exhausted(&self) -> DeliveryOutcome {
         match self.records.last().map(|r| &r.result) {
+            Some(AttemptResult::Rejected {
+                stage: Stage::Greeting,
+                reply,
+            }) => {
+                // As Postfix: the server's own words, its 5 turned into a 4.
+                let enhanced = reply.enhanced();
+                let (subject, detail) = enhanced.map_or((0, 0), |e| (e.subject(), e.detail()));
+                let host = self.records.last().map_or("", |r| r.host.as_str());
+                let code = reply.code();
+                let said = reply.lines().next().unwrap_or_default();
+                let text = match enhanced {
+                    Some(e) => format!("host {host} refused to talk to me: {code} {e} {said}"),
+                    None => format!("host {host} refused to talk to me: {code} {said}"),
+                };
+                DeliveryOutcome::Deferred(Status::new(451, (4, subject, detail), text))
+            }
             Some(AttemptResult::Rejected { reply, .. }) if reply.code().is_permanent_negative() => {
                 DeliveryOutcome::Bounced(Status::new(
                     reply.code().as_u16(),

@@ -37,6 +37,9 @@
 //! **Invariant 3.** A policy that requires TLS never ends in a plaintext transaction, whatever
 //! the peer does. The attempt fails with the RFC 8460 result `starttls-not-supported`.
 //!
+//! Plaintext can defer mail, never bounce it: a 5xx greeting sends the client to the next MX
+//! and then defers (Postfix's default `smtp_skip_5xx_greeting = yes`), at every level.
+//!
 //! ## 4. Certificates that do not verify
 //!
 //! Opportunistic TLS accepts any certificate, by design: an unverified encrypted channel is still
