@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use mailtls::client::{
-    AttemptResult, ClientEvent, NextStep, PlaintextReason, Stage, StarttlsFault,
+    AttemptResult, ClientEvent, NextStep, PlaintextReason, Stage, StarttlsFault, REPLY_LINE_LIMIT,
 };
 use mailtls::policy::ladder::{FailureClass, Rung};
 use mailtls::policy::Level;
@@ -213,6 +213,88 @@ fn rfc3207_4_a_reply_to_starttls_that_is_neither_220_nor_a_refusal_never_moves_t
         run.record.result
     );
     assert!(matches!(run.record.next, NextStep::Defer(_)));
+}
+
+/// RFC 3207 §4: after a 454 or 5xx refusal the session is plain SMTP and in step, so the
+/// client ends it with QUIT (as after a missing STARTTLS) before any other attempt.
+#[test]
+fn rfc3207_4_a_clean_starttls_refusal_is_followed_by_quit() {
+    for refusal in [
+        &b"454 4.7.0 TLS not available\r\n"[..],
+        &b"554 5.7.0 no TLS for you\r\n"[..],
+    ] {
+        for level in [Level::May, Level::Encrypt, Level::Verify] {
+            let run = transcript(
+                level,
+                Script {
+                    starttls: refusal.to_vec(),
+                    ..Script::default()
+                },
+            );
+            assert_eq!(
+                tls_class(&run),
+                Some(FailureClass::StarttlsRefused),
+                "{level}"
+            );
+            let lines: Vec<&str> = run.server.log.iter().map(|r| r.line.as_str()).collect();
+            assert_eq!(lines.last(), Some(&"QUIT"), "{level}: {lines:?}");
+            assert!(!run.mail_sent(), "{level}");
+        }
+    }
+}
+
+/// Postfix `line_length_limit` (postconf(5), 2048): a server whose EHLO reply lists sixty
+/// AUTH mechanisms on one line (over RFC 5321 §4.5.3.1.5's 512 octets) is served, before
+/// and inside TLS; a line over the bound still ends the attempt cleanly.
+#[test]
+fn postfix_line_length_limit_accepts_an_ehlo_line_with_sixty_auth_mechanisms() {
+    let mechanisms: Vec<String> = (0..60).map(|i| format!("X-MECHANISM-{i:02}")).collect();
+    let auth = format!("250-AUTH {}\r\n", mechanisms.join(" "));
+    assert!(
+        auth.len() > 512 && auth.len() <= REPLY_LINE_LIMIT,
+        "{}",
+        auth.len()
+    );
+    let ehlo = |tail: &[u8]| [&b"250-mx.example.com hello\r\n"[..], auth.as_bytes(), tail].concat();
+    let run = transcript(
+        Level::Verify,
+        Script {
+            ehlo: ehlo(b"250 STARTTLS\r\n"),
+            ehlo_tls: ehlo(b"250 PIPELINING\r\n"),
+            ..Script::default()
+        },
+    );
+    assert_eq!(run.record.result, AttemptResult::Completed { tls: true });
+    assert!(run.mail_sent() && !run.plaintext_mail());
+
+    // One octet over the bound (CRLF included): a protocol violation, never a hang.
+    let mut long = b"250-AUTH ".to_vec();
+    long.resize(REPLY_LINE_LIMIT - 1, b'X');
+    long.extend_from_slice(b"\r\n");
+    let run = transcript(
+        Level::Verify,
+        Script {
+            ehlo: [
+                &b"250-mx.example.com hello\r\n"[..],
+                &long,
+                b"250 STARTTLS\r\n",
+            ]
+            .concat(),
+            ..Script::default()
+        },
+    );
+    assert!(
+        matches!(
+            run.record.result,
+            AttemptResult::ProtocolViolation {
+                stage: Stage::Ehlo,
+                ..
+            }
+        ),
+        "{:?}",
+        run.record.result
+    );
+    assert!(!run.mail_sent());
 }
 
 #[test]

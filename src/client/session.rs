@@ -1076,10 +1076,15 @@ impl ClientSession {
             Ok(rung) => NextStep::Retry { rung },
             Err(refusal) => NextStep::from_refusal(&refusal),
         };
-        // Politeness only where the stream is still plain SMTP and in step.
+        // Politeness only where the stream is still plain SMTP and in step: STARTTLS was not
+        // offered, or was refused with a clean reply (RFC 3207 §4: the session goes on in
+        // plaintext after a 454 or 5xx; a reply with bytes behind it never gets here).
         let polite = failure.is_none()
             && matches!(self.phase, Phase::Plain)
-            && matches!(class, FailureClass::StarttlsNotOffered);
+            && matches!(
+                class,
+                FailureClass::StarttlsNotOffered | FailureClass::StarttlsRefused
+            );
         self.finish(Ending {
             result: AttemptResult::TlsFailed {
                 class,

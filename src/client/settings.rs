@@ -70,12 +70,23 @@ pub struct ClientSettings {
     pub timeouts: Timeouts,
     /// Whether to pipeline the envelope when the server offers PIPELINING after TLS.
     pub pipelining: bool,
-    /// Limits of the reply parser.
+    /// Limits of the reply parser. [`ClientSettings::new`] reads reply lines of up to
+    /// [`REPLY_LINE_LIMIT`] octets.
     pub reply: ReplyConfig,
 }
 
+/// The longest reply line a client reads by default, CRLF included: 2048 octets, Postfix's
+/// `line_length_limit` (postconf(5)), the bound its SMTP client reads server replies with.
+///
+/// RFC 5321 §4.5.3.1.5 sets 512 octets for a reply line, but deployed servers write longer
+/// ones (an EHLO `AUTH` line listing sixty mechanisms); refusing them would defer mail to
+/// such a server for ever. The bound still holds: a longer line ends the attempt as a
+/// protocol violation.
+pub const REPLY_LINE_LIMIT: usize = 2048;
+
 impl ClientSettings {
-    /// Settings with the RFC timeouts, pipelining on, and default reply limits.
+    /// Settings with the RFC timeouts, pipelining on, and the reply parser's default limits
+    /// except the line length, which is [`REPLY_LINE_LIMIT`].
     pub fn new(helo_name: &str) -> Result<Self, ClientError> {
         let helo_name = Host::parse(helo_name).map_err(|e| ClientError::HeloName {
             name: helo_name.to_owned(),
@@ -85,7 +96,10 @@ impl ClientSettings {
             helo_name,
             timeouts: Timeouts::default(),
             pipelining: true,
-            reply: ReplyConfig::default(),
+            reply: ReplyConfig {
+                max_line_len: REPLY_LINE_LIMIT,
+                ..ReplyConfig::default()
+            },
         })
     }
 

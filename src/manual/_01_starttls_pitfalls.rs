@@ -38,7 +38,8 @@
 //! the peer does. The attempt fails with the RFC 8460 result `starttls-not-supported`.
 //!
 //! Plaintext can defer mail, never bounce it: a 5xx greeting sends the client to the next MX
-//! and then defers (Postfix's default `smtp_skip_5xx_greeting = yes`), at every level.
+//! and then defers (Postfix's default `smtp_skip_5xx_greeting = yes`), at every level. After
+//! a clean 454 or 5xx to STARTTLS the client still says QUIT: the stream is in step.
 //!
 //! ## 4. Certificates that do not verify
 //!

@@ -7,7 +7,7 @@
 //! | crypto provider | *ring* | one audited provider, no C toolchain surprises, no aws-lc in the tree |
 //! | outbound level | opportunistic (Postfix `may`) | the destination may offer no TLS; refusing would lose mail, accepting an unverified certificate still defeats passive attackers |
 //! | plaintext after a failed handshake | only at the opportunistic level, on a new connection, behind Postfix's gates (no REQUIRETLS, no AUTH credentials for the destination, message old enough) | a one-off handshake failure must not become a silent, attacker-triggered downgrade |
-//! | SMTP line limits | 512 octets for command and reply lines, 1000 for text lines (RFC 5321 §4.5.3.1) | bounded memory against hostile peers |
+//! | SMTP line limits | 512 octets for command lines, 1000 for text lines (RFC 5321 §4.5.3.1); the client reads reply lines up to 2048 (Postfix `line_length_limit`: an EHLO line listing sixty AUTH mechanisms passes 512) | bounded memory against hostile peers |
 //! | SMTP timeouts | RFC 5321 §4.5.3.2 (greeting 5 min, MAIL and RCPT 5 min, DATA 2 min, data block 3 min, end of data 10 min) | a peer that drips bytes cannot hold a session forever |
 //! | minimum partner key | RSA 2048, EC 256 | the strength large services publish for their own certificates |
 //! | SHA-1 signed certificates | refused for partner matching | SHA-1 certificates are no longer trusted by large mail services since 2016 |
