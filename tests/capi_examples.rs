@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 #[cfg(feature = "blocking")]
-mod io_support;
+mod support;
 mod support_peers;
 
 use std::path::{Path, PathBuf};
@@ -580,7 +580,8 @@ mod dane {
     use mailtls::io::blocking;
     use mailtls::server::ServerConfig;
 
-    use super::io_support::{recorder, server_config, Inbox, Pki, MX};
+    use super::support::loopback::{recorder, server_config, Inbox, MX};
+    use super::support::pki::Ca;
     use super::{examples, ALL};
 
     /// The C DANE example against a mailtls server on 127.0.0.1 (in this process): a `3 1 1`
@@ -592,8 +593,8 @@ mod dane {
         let Some(examples) = examples("dane_example_delivers_on_a_matching_tlsa_record") else {
             return;
         };
-        let pki = Pki::new("capi-dane");
-        let identity = pki.issue(MX);
+        let pki = Ca::root("mailtls io test CA");
+        let identity = pki.leaf_for(MX).identity();
         let leaf = CertFacts::from_der(identity.chain()[0].as_ref()).unwrap();
         let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
         let matching = format!("3 1 1 {}", hex(&leaf.fingerprints.spki_sha256));
@@ -603,7 +604,8 @@ mod dane {
         let (addr, inbox) = serve_forever(server_config(Some(identity)));
         let port = addr.port().to_string();
         // The replacement anchors do not matter to DANE-EE; passing them exercises the argument.
-        let anchors = pki.ca_file.to_str().unwrap();
+        let ca_file = pki.tafile();
+        let anchors = ca_file.to_str().unwrap();
         for variant in ALL {
             let token = format!("capi-dane-{variant:?}");
             let run = examples.run(

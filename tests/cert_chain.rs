@@ -1,11 +1,10 @@
 //! Chain validation against caller-supplied anchors, and the outcome mapping.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod cert_support;
+mod support;
 
 use std::sync::Arc;
 
-use cert_support::*;
 use mailtls::cert::{
     evaluate, validate_chain, CertificateCheck, ChainError, PartnerRequirement, Pin, Role,
     TrustAnchors, TrustLevel, VerifyError,
@@ -15,6 +14,8 @@ use mailtls::report::ResultType;
 use mailtls::Timestamp;
 use rcgen::ExtendedKeyUsagePurpose;
 use rustls_pki_types::CertificateDer;
+use support::pki::*;
+use support::NOW;
 
 fn anchors(certs: &[&CertificateDer<'static>]) -> TrustAnchors {
     TrustAnchors::from_der(certs.iter().copied()).unwrap()
@@ -76,17 +77,8 @@ fn mid_chain_anchor_like_postfix_tafile() {
     old_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     old_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
     old_params.extended_key_usages = Vec::new();
-    let old_key = rcgen::KeyPair::generate().unwrap();
-    let old_der = old_params
-        .signed_by(&old_key, &root.issuer)
-        .unwrap()
-        .der()
-        .clone();
-    let old_ca = Ca {
-        der: old_der,
-        issuer: rcgen::Issuer::new(old_params, old_key),
-    };
-    let leaf2 = old_ca.issue(&cert_support::leaf(&["mx.example.net"], "mx.example.net"));
+    let old_ca = root.sub_ca(old_params);
+    let leaf2 = old_ca.issue(&support::pki::leaf(&["mx.example.net"], "mx.example.net"));
     assert_eq!(
         validate_chain(
             &leaf2.der,

@@ -1,14 +1,16 @@
 //! Certificate facts from rcgen-made and OpenSSL-made certificates.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod cert_support;
+mod support;
 
-use cert_support::*;
 use mailtls::cert::{
     CertError, CertFacts, EcCurve, ExtendedKeyUsage, HashAlgorithm, KeyUsage, PublicKeyAlgorithm,
 };
 use mailtls::names::{Dialect, DnsName, NamePattern};
 use mailtls::Timestamp;
+use support::fixtures::{RSA1024_DER, SHA1_DER};
+use support::pki::*;
+use support::NOW;
 
 #[test]
 fn openssl_fixtures_known_answers() {

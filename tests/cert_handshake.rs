@@ -1,11 +1,10 @@
 //! The verifiers in real rustls handshakes, in memory, one requirement at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod cert_support;
+mod support;
 
 use std::sync::Arc;
 
-use cert_support::*;
 use mailtls::cert::{
     ring_provider, CertFacts, CertificateCheck, ClientCertRequest, ClientVerifier, DaneCheck,
     DaneMatch, OnFailure, OutcomeSlot, PartnerRequirement, PartnerRule, Pin, Role, ServerVerifier,
@@ -19,6 +18,9 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::time_provider::TimeProvider;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
+use support::fixtures::sha1_fixture;
+use support::pki::*;
+use support::NOW;
 
 /// The test clock, injected into both configs.
 #[derive(Debug)]

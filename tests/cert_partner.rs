@@ -1,9 +1,8 @@
 //! Every partner rule, passing and failing; each failure names its rule.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod cert_support;
+mod support;
 
-use cert_support::*;
 use mailtls::cert::{
     base64_encode, CertFacts, DistinguishedName, ExchangeCertName, ExtendedKeyUsage, KeyStrength,
     PartnerError, PartnerRequirement, PartnerRule, Pin, PinDigest, PinTarget, PublicKeyAlgorithm,
@@ -12,6 +11,9 @@ use mailtls::cert::{
 use mailtls::names::{Dialect, NamePattern};
 use mailtls::Timestamp;
 use rcgen::ExtendedKeyUsagePurpose;
+use support::fixtures::{RSA1024_DER, SHA1_DER};
+use support::pki::*;
+use support::NOW;
 
 /// A presented certificate: its DER and the facts read from it.
 struct Cert {

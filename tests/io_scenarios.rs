@@ -3,16 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod io_support;
+mod support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
-use io_support::{delivery, message, recorder, server_config, Inbox, Pki, MX};
 use mailtls::client::{AttemptResult, DeliveryOutcome};
 use mailtls::io::{blocking, DeliveryReport, Message};
 use mailtls::report::ResultType;
 use mailtls::server::ServerConfig;
+use support::loopback::{delivery, message, recorder, server_config, Inbox, MX};
+use support::pki::Ca;
 
 /// One scenario: the server's configuration, the client's policy, what must happen.
 struct Scenario {
@@ -32,8 +33,8 @@ enum Expect {
     Refused(ResultType),
 }
 
-fn scenarios(pki: &Pki) -> Vec<Scenario> {
-    let ta = pki.ca_file.display().to_string();
+fn scenarios(pki: &Ca) -> Vec<Scenario> {
+    let ta = pki.tafile().display().to_string();
     vec![
         Scenario {
             name: "may-tls",
@@ -117,8 +118,12 @@ fn check(scenario: &Scenario, report: &DeliveryReport, inbox: &Inbox, token: &st
     }
 }
 
-fn config_for(pki: &Pki, scenario: &Scenario) -> Arc<ServerConfig> {
-    server_config(scenario.server_cert.map(|name| pki.issue(name)))
+fn config_for(pki: &Ca, scenario: &Scenario) -> Arc<ServerConfig> {
+    server_config(
+        scenario
+            .server_cert
+            .map(|name| pki.leaf_for(name).identity()),
+    )
 }
 
 /// Serves exactly `sessions` sessions with the blocking adapter on a thread.
@@ -144,7 +149,7 @@ fn blocking_server(
 
 #[test]
 fn blocking_adapter_scenarios() {
-    let pki = Pki::new("blocking");
+    let pki = Ca::root("mailtls io test CA");
     for scenario in scenarios(&pki) {
         let (addr, inbox, server) = blocking_server(config_for(&pki, &scenario), 1);
         let token = format!("blocking-{}", scenario.name);
@@ -160,7 +165,7 @@ fn blocking_adapter_scenarios() {
 #[test]
 fn tokio_adapter_scenarios() {
     use mailtls::io::tokio as aio;
-    let pki = Pki::new("tokio");
+    let pki = Ca::root("mailtls io test CA");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,8 +197,9 @@ fn tokio_adapter_scenarios() {
 /// Many messages go over one connection, one transaction after the other.
 #[test]
 fn blocking_client_sends_every_message_over_one_connection() {
-    let pki = Pki::new("many");
-    let (addr, inbox, server) = blocking_server(server_config(Some(pki.issue(MX))), 1);
+    let pki = Ca::root("mailtls io test CA");
+    let (addr, inbox, server) =
+        blocking_server(server_config(Some(pki.leaf_for(MX).identity())), 1);
     let (mut delivery, connector) = delivery("encrypt", addr);
     let messages: Vec<Message> = (0..20)
         .map(|i| message(&format!("many-{i}"), "rcpt@partner.test"))
@@ -217,8 +223,9 @@ fn blocking_client_tries_candidate_hosts_in_order() {
     use mailtls::io::{verifiers_for_hosts, Connector};
     use mailtls::policy::{explain, Destination, OutboundPolicy};
 
-    let pki = Pki::new("candidates");
-    let (addr, inbox, server) = blocking_server(server_config(Some(pki.issue(MX))), 1);
+    let pki = Ca::root("mailtls io test CA");
+    let (addr, inbox, server) =
+        blocking_server(server_config(Some(pki.leaf_for(MX).identity())), 1);
     // A port nobody listens on: bind, note the port, close.
     let dead = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -252,7 +259,7 @@ fn blocking_client_tries_candidate_hosts_in_order() {
 #[test]
 fn tokio_server_loop_serves_concurrent_clients() {
     use mailtls::io::tokio as aio;
-    let pki = Pki::new("tokio-loop");
+    let pki = Ca::root("mailtls io test CA");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -262,7 +269,7 @@ fn tokio_server_loop_serves_concurrent_clients() {
     let reports = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = server_config(Some(pki.issue(MX)));
+        let config = server_config(Some(pki.leaf_for(MX).identity()));
         let server = tokio::spawn({
             let inbox = Arc::clone(&inbox);
             async move {

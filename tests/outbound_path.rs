@@ -11,13 +11,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod io_support;
+mod support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use io_support::{message, recorder, server_config, Inbox, Pki, MX};
 use mailtls::cert::{CertFacts, TrustAnchors};
 use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome};
 use mailtls::io::{blocking, verifiers_for, Connector, DeliveryReport};
@@ -29,6 +28,8 @@ use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, Level, OutboundPolicy};
 use mailtls::report::{PolicyType, ResultType};
 use mailtls::tls::TlsIdentity;
+use support::loopback::{message, recorder, server_config, Inbox, MX};
+use support::pki::Ca;
 
 /// The `3 1 1` record of a certificate chain's end entity: SHA-256 of its public key.
 fn tlsa_311(identity: &TlsIdentity) -> String {
@@ -94,8 +95,8 @@ fn sts_decision(mode: &str) -> Decision {
 }
 
 /// A delivery of `decision` whose public roots are the test CA.
-fn delivery(pki: &Pki, decision: Decision) -> Delivery {
-    let public = TrustAnchors::from_der([&pki.ca_der()]).unwrap();
+fn delivery(pki: &Ca, decision: Decision) -> Delivery {
+    let public = TrustAnchors::from_der([&pki.der]).unwrap();
     let verifiers = verifiers_for(&decision, public).unwrap();
     Delivery::new(
         ClientSettings::new("client.sender.test").unwrap(),
@@ -138,7 +139,7 @@ fn reported(report: &DeliveryReport) -> (Result<(), ResultType>, PolicyType) {
     (result, outcome.policy.policy_type)
 }
 
-fn deliver_blocking(pki: &Pki, identity: TlsIdentity, decision: Decision) -> DeliveryReport {
+fn deliver_blocking(pki: &Ca, identity: TlsIdentity, decision: Decision) -> DeliveryReport {
     let (addr, _inbox, server) = server(identity, 1);
     let mut delivery = delivery(pki, decision);
     let connector = Connector::new().route(MX, addr);
@@ -153,8 +154,8 @@ fn deliver_blocking(pki: &Pki, identity: TlsIdentity, decision: Decision) -> Del
 
 #[test]
 fn dane_311_delivers_over_the_blocking_adapter_and_mismatch_defers() {
-    let pki = Pki::new("path-dane-blocking");
-    let identity = pki.issue(MX);
+    let pki = Ca::root("mailtls io test CA");
+    let identity = pki.leaf_for(MX).identity();
 
     let report = deliver_blocking(&pki, identity.clone(), dane_decision(&tlsa_311(&identity)));
     assert!(report.all_accepted(), "{:?}", report.outcome);
@@ -177,8 +178,8 @@ fn dane_311_delivers_over_the_blocking_adapter_and_mismatch_defers() {
 #[test]
 fn dane_311_delivers_over_the_tokio_adapter_and_mismatch_defers() {
     use mailtls::io::tokio as aio;
-    let pki = Pki::new("path-dane-tokio");
-    let identity = pki.issue(MX);
+    let pki = Ca::root("mailtls io test CA");
+    let identity = pki.leaf_for(MX).identity();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -202,9 +203,9 @@ fn dane_311_delivers_over_the_tokio_adapter_and_mismatch_defers() {
 
 #[test]
 fn mta_sts_testing_delivers_and_reports_what_enforce_would_refuse() {
-    let pki = Pki::new("path-sts");
+    let pki = Ca::root("mailtls io test CA");
     // The certificate chains to the (test) public roots but names another host.
-    let wrong_name = pki.issue("wrong.partner.test");
+    let wrong_name = pki.leaf_for("wrong.partner.test").identity();
 
     let report = deliver_blocking(&pki, wrong_name.clone(), sts_decision("testing"));
     assert!(report.all_accepted(), "testing never blocks: {:?}", report);
@@ -225,7 +226,7 @@ fn mta_sts_testing_delivers_and_reports_what_enforce_would_refuse() {
     );
 
     // The right certificate passes both, and testing reports success.
-    let report = deliver_blocking(&pki, pki.issue(MX), sts_decision("testing"));
+    let report = deliver_blocking(&pki, pki.leaf_for(MX).identity(), sts_decision("testing"));
     assert!(report.all_accepted());
     assert_eq!(reported(&report), (Ok(()), PolicyType::Sts));
 }
@@ -234,7 +235,7 @@ fn mta_sts_testing_delivers_and_reports_what_enforce_would_refuse() {
 fn skipped_hosts_are_never_contacted_but_are_reported() {
     // dane-only with no discovery answers: every host is skipped, the delivery defers with
     // DANE's reason, and nothing connects (the route points nowhere that listens).
-    let pki = Pki::new("path-skip");
+    let pki = Ca::root("mailtls io test CA");
     let destination = Destination::domain("partner.test", [MX, "mx2.partner.test"]).unwrap();
     let plan = explain(
         &OutboundPolicy::new().with_default_level(Level::DaneOnly),
@@ -284,8 +285,8 @@ fn skipped_hosts_are_never_contacted_but_are_reported() {
 /// `--address` the loopback address the MX name stands for here.
 #[test]
 fn dane_311_through_the_command_line() {
-    let pki = Pki::new("path-dane-cli");
-    let identity = pki.issue(MX);
+    let pki = Ca::root("mailtls io test CA");
+    let identity = pki.leaf_for(MX).identity();
     for (record, code, result) in [
         (tlsa_311(&identity), 0, "success"),
         (WRONG_311.to_owned(), 75, "tlsa-invalid"),

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod server_support;
+mod support;
 
 use std::sync::Arc;
 
@@ -15,17 +15,18 @@ use mailtls::cert::{
 use mailtls::names::{Dialect, NamePattern};
 use mailtls::policy::connector::Connectors;
 use mailtls::server::{ClientAuth, ClientInfo, CloseReason, Pending, ServerConfig, ServerEvent};
-use server_support::{codes, tls_config, Driver, Issued, Pki, TlsClient};
+use support::pki::{Ca, Issued};
+use support::server_driver::{codes, tls_config, Driver, TlsClient};
 
 /// The partner's CA and a server configured to match its certificates against
 /// `TlsSenderCertificateName = *.partner.example` (Exchange dialect: apex and subdomains).
 fn partner_server(
-    pki: &Pki,
-    partner: &Pki,
+    pki: &Ca,
+    partner: &Ca,
     certificate: ClientCertRequest,
     on_failure: OnFailure,
 ) -> ServerConfig {
-    let anchors = Arc::new(TrustAnchors::from_der([&partner.root()]).unwrap());
+    let anchors = Arc::new(TrustAnchors::from_der([&partner.der]).unwrap());
     let rule = PartnerRequirement::new(Role::Inbound, Dialect::ExchangeConnector)
         .with_names([NamePattern::parse("*.partner.example", Dialect::ExchangeConnector).unwrap()]);
     let mut config = tls_config(pki);
@@ -47,7 +48,7 @@ fn partner_server(
 /// has to answer).
 fn mail_over_tls(
     config: ServerConfig,
-    pki: &Pki,
+    pki: &Ca,
     identity: Option<Issued>,
 ) -> (Driver, Option<mailtls::cert::Outcome>, String) {
     let mut driver = Driver::new(config);
@@ -73,15 +74,15 @@ fn mail_over_tls(
 
 #[test]
 fn partner_with_the_right_certificate_is_accepted() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
     let config = partner_server(
         &pki,
         &partner,
         ClientCertRequest::Required,
         OnFailure::Continue,
     );
-    let identity = partner.issue("relay.partner.example");
+    let identity = partner.leaf_for("relay.partner.example");
     let (driver, outcome, reply) = mail_over_tls(config, &pki, Some(identity));
     let outcome = outcome.expect("a certificate was presented");
     assert_eq!(outcome.trust, TrustLevel::Verified, "{outcome:?}");
@@ -92,15 +93,15 @@ fn partner_with_the_right_certificate_is_accepted() {
 
 #[test]
 fn partner_certificate_with_the_wrong_name_is_refused_550_5_7_1() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
     let config = partner_server(
         &pki,
         &partner,
         ClientCertRequest::Required,
         OnFailure::Continue,
     );
-    let identity = partner.issue("relay.other.example");
+    let identity = partner.leaf_for("relay.other.example");
     let (driver, outcome, reply) = mail_over_tls(config, &pki, Some(identity));
     assert!(!outcome.unwrap().is_verified());
     assert_eq!(codes(&reply), ["550 5.7.1"]);
@@ -109,16 +110,16 @@ fn partner_certificate_with_the_wrong_name_is_refused_550_5_7_1() {
 
 #[test]
 fn certificate_from_an_untrusted_ca_is_refused_550_5_7_1() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
-    let impostor = Pki::new("Impostor CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
+    let impostor = Ca::root("Impostor CA");
     let config = partner_server(
         &pki,
         &partner,
         ClientCertRequest::Optional,
         OnFailure::Continue,
     );
-    let identity = impostor.issue("relay.partner.example");
+    let identity = impostor.leaf_for("relay.partner.example");
     let (_, outcome, reply) = mail_over_tls(config, &pki, Some(identity));
     assert!(!outcome.unwrap().is_verified());
     assert_eq!(codes(&reply), ["550 5.7.1"]);
@@ -126,8 +127,8 @@ fn certificate_from_an_untrusted_ca_is_refused_550_5_7_1() {
 
 #[test]
 fn no_certificate_where_one_is_required_is_refused_530_5_7_0() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
     let config = partner_server(
         &pki,
         &partner,
@@ -141,8 +142,8 @@ fn no_certificate_where_one_is_required_is_refused_530_5_7_0() {
 
 #[test]
 fn no_certificate_where_one_is_optional_is_accepted() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
     let config = partner_server(
         &pki,
         &partner,
@@ -157,8 +158,8 @@ fn no_certificate_where_one_is_optional_is_accepted() {
 
 #[test]
 fn required_certificate_with_abort_fails_the_handshake_without_one() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
     let config = partner_server(
         &pki,
         &partner,
@@ -185,8 +186,8 @@ fn required_certificate_with_abort_fails_the_handshake_without_one() {
 
 #[test]
 fn wrong_certificate_with_abort_fails_the_handshake() {
-    let pki = Pki::new("Server CA");
-    let partner = Pki::new("Partner CA");
+    let pki = Ca::root("Server CA");
+    let partner = Ca::root("Partner CA");
     let config = partner_server(
         &pki,
         &partner,
@@ -196,7 +197,7 @@ fn wrong_certificate_with_abort_fails_the_handshake() {
     let mut driver = Driver::new(config);
     driver.say("EHLO relay.partner.example\r\n");
     driver.say("STARTTLS\r\n");
-    let mut client = TlsClient::new(&pki, Some(partner.issue("relay.other.example")));
+    let mut client = TlsClient::new(&pki, Some(partner.leaf_for("relay.other.example")));
     client.handshake(&mut driver);
     let events = driver.events();
     let failure = events
@@ -226,8 +227,8 @@ restrict_domains_to_certificate = true
 
 /// A server with `connectors`, validating client certificates against the partner CA
 /// (chain only: the connector matches the names).
-fn connector_server(pki: &Pki, partner: &Pki, connectors: &str) -> ServerConfig {
-    let anchors = Arc::new(TrustAnchors::from_der([&partner.root()]).unwrap());
+fn connector_server(pki: &Ca, partner: &Ca, connectors: &str) -> ServerConfig {
+    let anchors = Arc::new(TrustAnchors::from_der([&partner.der]).unwrap());
     let mut config = tls_config(pki);
     config.tls.as_mut().unwrap().client_auth = Some(ClientAuth {
         certificate: ClientCertRequest::Optional,
@@ -243,7 +244,7 @@ fn connector_server(pki: &Pki, partner: &Pki, connectors: &str) -> ServerConfig 
 
 fn mail_from_over_tls(
     config: ServerConfig,
-    pki: &Pki,
+    pki: &Ca,
     identity: Option<Issued>,
     from: &str,
 ) -> String {
@@ -258,22 +259,22 @@ fn mail_from_over_tls(
 
 #[test]
 fn connector_partner_with_the_right_certificate_is_accepted() {
-    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let (pki, partner) = (Ca::root("Server CA"), Ca::root("Partner CA"));
     let config = connector_server(&pki, &partner, PARTNER_CONNECTOR);
-    let identity = partner.issue("relay.partner.example");
+    let identity = partner.leaf_for("relay.partner.example");
     let reply = mail_from_over_tls(config, &pki, Some(identity), "billing@partner.example");
     assert_eq!(reply, "", "MAIL went to the application");
 }
 
 #[test]
 fn connector_partner_domain_with_the_wrong_certificate_or_none_is_refused() {
-    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
-    let impostor = Pki::new("Impostor CA");
+    let (pki, partner) = (Ca::root("Server CA"), Ca::root("Partner CA"));
+    let impostor = Ca::root("Impostor CA");
     let cases = [
-        ("wrong name", Some(partner.issue("relay.other.example"))),
+        ("wrong name", Some(partner.leaf_for("relay.other.example"))),
         (
             "untrusted CA",
-            Some(impostor.issue("relay.partner.example")),
+            Some(impostor.leaf_for("relay.partner.example")),
         ),
         ("no certificate", None),
     ];
@@ -286,7 +287,7 @@ fn connector_partner_domain_with_the_wrong_certificate_or_none_is_refused() {
 
 #[test]
 fn connector_domain_restriction_leaves_other_senders_alone() {
-    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let (pki, partner) = (Ca::root("Server CA"), Ca::root("Partner CA"));
     let config = connector_server(&pki, &partner, PARTNER_CONNECTOR);
     // Someone else's mail, without a certificate: ordinary mail.
     let reply = mail_from_over_tls(config, &pki, None, "someone@elsewhere.example");
@@ -295,7 +296,7 @@ fn connector_domain_restriction_leaves_other_senders_alone() {
 
 #[test]
 fn connector_requiring_tls_refuses_the_partner_domain_in_plaintext() {
-    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let (pki, partner) = (Ca::root("Server CA"), Ca::root("Partner CA"));
     let tls_only = r#"
 [[inbound]]
 name = "Partner"
@@ -325,7 +326,7 @@ require_tls = true
 
 #[test]
 fn connector_sender_ip_restriction_refuses_other_addresses() {
-    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let (pki, partner) = (Ca::root("Server CA"), Ca::root("Partner CA"));
     let connectors = r#"
 [[inbound]]
 name = "Partner by address"
@@ -336,7 +337,7 @@ restrict_domains_to_ip_addresses = true
 "#;
     let config = connector_server(&pki, &partner, connectors);
     // The driver's client is 192.0.2.25.
-    let identity = partner.issue("relay.partner.example");
+    let identity = partner.leaf_for("relay.partner.example");
     let reply = mail_from_over_tls(
         config.clone(),
         &pki,
@@ -356,7 +357,7 @@ restrict_domains_to_ip_addresses = true
 
 #[test]
 fn connector_listing_the_client_address_with_require_tls_refuses_mail_before_starttls() {
-    let (pki, partner) = (Pki::new("Server CA"), Pki::new("Partner CA"));
+    let (pki, partner) = (Ca::root("Server CA"), Ca::root("Partner CA"));
     let connectors = r#"
 [[inbound]]
 name = "Partner relays"

@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod server_support;
+mod support;
 
 use mailtls::server::{AbortReason, CloseReason, Limits, Pending, ServerConfig, ServerEvent};
-use server_support::{codes, tls_config, Driver, Pki, TlsClient};
+use support::pki::Ca;
+use support::server_driver::{codes, tls_config, Driver, TlsClient};
 
 fn greeted(config: ServerConfig) -> Driver {
     let mut driver = Driver::new(config);
@@ -24,7 +25,7 @@ fn discarded(events: &[ServerEvent]) -> Option<(usize, Vec<u8>)> {
 
 #[test]
 fn ehlo_advertises_starttls_before_tls_and_requiretls_only_after() {
-    let pki = Pki::new("Test CA");
+    let pki = Ca::root("Test CA");
     let mut driver = greeted(tls_config(&pki));
     let reply = driver.say("EHLO client.example.org\r\n");
     assert!(reply.starts_with("250-mx.example.net\r\n"), "{reply}");
@@ -41,7 +42,7 @@ fn ehlo_advertises_starttls_before_tls_and_requiretls_only_after() {
 /// Sends the pipelined tail behind STARTTLS (in `writes` pieces, all before the server
 /// transmits), then completes TLS; returns the driver, the client and the events.
 fn starttls_with_tail(writes: &[&[u8]]) -> (Driver, TlsClient, Vec<ServerEvent>) {
-    let pki = Pki::new("Test CA");
+    let pki = Ca::root("Test CA");
     let mut driver = greeted(tls_config(&pki));
     driver.say("EHLO client.example.org\r\n");
     driver.events();
@@ -97,7 +98,7 @@ fn crlf_less_fragment_after_starttls_never_joins_the_tls_stream() {
 
 #[test]
 fn mail_rcpt_and_auth_before_starttls_are_refused_when_tls_is_required() {
-    let pki = Pki::new("Test CA");
+    let pki = Ca::root("Test CA");
     let mut config = tls_config(&pki);
     config.require_tls = true;
     let mut driver = greeted(config);
@@ -136,7 +137,7 @@ fn second_starttls_inside_tls_is_refused_over_tls() {
 
 #[test]
 fn garbage_instead_of_a_client_hello_ends_the_session_without_smtp() {
-    let pki = Pki::new("Test CA");
+    let pki = Ca::root("Test CA");
     let mut driver = greeted(tls_config(&pki));
     assert_eq!(codes(&driver.say("STARTTLS\r\n")), ["220 2.0.0"]);
     driver.input(b"EHLO x\r\nMAIL FROM:<a@example.org>\r\n");

@@ -1,5 +1,7 @@
-//! Shared in-memory test helpers: certificates (rcgen), verifiers, a TLS pair driver in the
-//! rustls `transfer` style, and intolerant TLS peers for the ladder tests.
+//! Shared test helpers: the one test PKI (rcgen) and the committed certificate fixtures,
+//! verifiers, the quinn-style client/server [`pair`], a TLS pair driver in the rustls
+//! `transfer` style, intolerant TLS peers for the ladder tests, a server session on a
+//! virtual clock with a scripted rustls client, and loopback helpers for the adapter tests.
 //!
 //! Each integration test binary includes this module with `mod support;`; not every binary
 //! uses every helper.
@@ -12,16 +14,21 @@
 )]
 
 pub mod drive;
+pub mod fixtures;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub mod loopback;
 pub mod pair;
 pub mod peers;
 pub mod pki;
 pub mod plans;
+pub mod server_driver;
 pub mod smtp_server;
 pub mod tls_pair;
 pub mod verify;
 
 use mailtls::Timestamp;
 
-/// The virtual "now" of every test: 2026-09-21, inside every test certificate's validity
-/// except the expired one.
-pub const NOW: Timestamp = Timestamp::from_unix_secs(1_790_000_000);
+/// The virtual "now" of every test: 2027-01-01T00:00:00Z, inside the validity of every test
+/// certificate (the committed fixtures of `tests/data` included) except those made expired or
+/// not yet valid on purpose.
+pub const NOW: Timestamp = Timestamp::from_unix_secs(1_798_761_600);

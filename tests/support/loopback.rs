@@ -1,16 +1,8 @@
-//! Shared by the adapter scenario tests: an rcgen PKI written to a temporary directory, a
-//! recording server application, plans from Postfix policy lines, messages.
-
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
+//! Helpers for the adapter tests that run client and server on 127.0.0.1 (blocking and
+//! tokio): a server configuration for the test MX, a recording server application,
+//! deliveries under a Postfix policy-table value, and messages carrying a token.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use mailtls::cert::TrustAnchors;
@@ -22,48 +14,9 @@ use mailtls::policy::{explain, Destination, OutboundPolicy};
 use mailtls::server::{ServerConfig, ServerEvent, ServerTls};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 use mailtls::tls::TlsIdentity;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// The name the test MX's certificate carries.
 pub const MX: &str = "mx.partner.test";
-
-/// A CA with its PEM in a file (for `tafile=`), and leaves.
-pub struct Pki {
-    pub dir: PathBuf,
-    pub ca_file: PathBuf,
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    pub fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("mailtls-io-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mailtls io test CA");
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let ca_file = dir.join("ca.pem");
-        std::fs::write(&ca_file, ca.pem()).unwrap();
-        Self { dir, ca_file, ca }
-    }
-
-    /// A leaf for `name`, chain end entity first.
-    pub fn issue(&self, name: &str) -> TlsIdentity {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        TlsIdentity::from_der(vec![cert.der().clone(), self.ca.der().clone()], key).unwrap()
-    }
-
-    pub fn ca_der(&self) -> CertificateDer<'static> {
-        self.ca.der().clone()
-    }
-}
 
 /// A server configuration with STARTTLS (`identity`) or without.
 pub fn server_config(identity: Option<TlsIdentity>) -> Arc<ServerConfig> {

@@ -1,13 +1,5 @@
-//! Shared helpers for the server session tests: a test PKI from rcgen, a driver with a
-//! virtual clock, and a scripted TLS client over a rustls `ClientConnection`.
-
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
+//! A [`ServerSession`] driven by hand on a virtual clock ([`Driver`]), and a scripted client
+//! speaking TLS through rustls directly ([`TlsClient`]), for the server transcript tests.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,72 +7,25 @@ use std::sync::Arc;
 
 use mailtls::policy::ladder::Rung;
 use mailtls::server::{ClientInfo, ServerConfig, ServerEvent, ServerSession, ServerTls};
-use mailtls::tls::TlsIdentity;
 use mailtls::Timestamp;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::ServerName;
 
-/// The virtual clock's start: 2027-01-15.
-pub const START: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
+use super::pki::{Ca, Issued};
+use super::NOW;
 
-/// A certificate authority that issues server and client certificates.
-pub struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A chain with its key.
-pub struct Issued {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
-}
-
-impl Clone for Issued {
-    fn clone(&self) -> Self {
-        Self {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
-}
-
-impl Pki {
-    pub fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        Self { ca }
-    }
-
-    pub fn root(&self) -> CertificateDer<'static> {
-        self.ca.der().clone()
-    }
-
-    /// An end-entity certificate with `name` as subject CN and DNS SAN.
-    pub fn issue(&self, name: &str) -> Issued {
-        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        Issued {
-            chain: vec![cert.der().clone(), self.root()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        }
-    }
-}
-
+/// The name the server under test answers to and its certificate carries.
 pub const SERVER_NAME: &str = "mx.example.net";
 
+/// The client address every driven session sees.
 pub fn client_info() -> ClientInfo {
     ClientInfo {
         ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25)),
     }
 }
 
-/// A server configuration with STARTTLS (certificate from `pki`).
-pub fn tls_config(pki: &Pki) -> ServerConfig {
-    let issued = pki.issue(SERVER_NAME);
-    let identity = TlsIdentity::from_der(issued.chain, issued.key).unwrap();
+/// A server configuration with STARTTLS (a certificate for [`SERVER_NAME`] from `pki`).
+pub fn tls_config(pki: &Ca) -> ServerConfig {
+    let identity = pki.leaf_for(SERVER_NAME).identity();
     let mut config = ServerConfig::new(SERVER_NAME);
     config.tls = Some(ServerTls::new(identity, Rung::Modern));
     config
@@ -99,8 +44,8 @@ impl Driver {
 
     pub fn with_client(config: ServerConfig, client: ClientInfo) -> Self {
         Self {
-            session: ServerSession::new(Arc::new(config), client, START),
-            now: START,
+            session: ServerSession::new(Arc::new(config), client, NOW),
+            now: NOW,
         }
     }
 
@@ -152,17 +97,17 @@ pub struct TlsClient {
 
 impl TlsClient {
     /// A client trusting `pki`'s root, presenting `identity` when asked.
-    pub fn new(pki: &Pki, identity: Option<Issued>) -> Self {
+    pub fn new(pki: &Ca, identity: Option<Issued>) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(pki.root()).unwrap();
+        roots.add(pki.der.clone()).unwrap();
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots);
         let config = match identity {
             Some(issued) => builder
-                .with_client_auth_cert(issued.chain, issued.key)
+                .with_client_auth_cert(issued.chain.clone(), issued.key_der())
                 .unwrap(),
             None => builder.with_no_client_auth(),
         };
