@@ -11,14 +11,9 @@
 
 mod support_peers;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support_peers::{unique_token, wait_for_mail, LogCursor, Peers};
+use support_peers::{unique_token, wait_for_mail, LogCursor, Peers, Serve};
 
 /// How long Exim may take to deliver (it delivers at once; retries come every 10 s).
 const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,95 +35,6 @@ tls_sender_certificate_name = "{cert_name}"
 restrict_domains_to_certificate = true
 "#
     )
-}
-
-/// A `mailtls serve` child process, killed on drop; its stderr JSON lines are collected.
-struct Serve {
-    child: Child,
-    maildir: PathBuf,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    fn start(peers: &Peers, port: u16, tag: &str, cert_name: &str) -> Serve {
-        let dir =
-            std::env::temp_dir().join(format!("mailtls-serve-exim-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let connectors_path = dir.join("connectors.toml");
-        std::fs::write(&connectors_path, connectors(cert_name)).unwrap();
-        let maildir = dir.join("Maildir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
-            .arg("serve")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--cert")
-            .arg(peers.pki("server-good.chain.pem"))
-            .arg("--key")
-            .arg(peers.pki("server-good.key.pem"))
-            .arg("--client-ca")
-            .arg(peers.pki("ca-bundle.pem"))
-            .arg("--connectors")
-            .arg(&connectors_path)
-            .arg("--maildir")
-            .arg(&maildir)
-            .args(["--hostname", "mx.partner.test"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn({
-            let lines = Arc::clone(&lines);
-            move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mailtls serve did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Serve {
-            child,
-            maildir,
-            lines,
-        }
-    }
-
-    /// The first session log line (JSON) that mentions `needle`, waiting for it.
-    fn session(&self, needle: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains(needle))
-            {
-                return serde_json::from_str(line).unwrap();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no session line with {needle}: {:?}",
-                self.lines.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Exim's final mainlog line for `rcpt`: `=>` delivered, `**` failed (a `==` deferral is
@@ -157,7 +63,12 @@ fn exim_relays_into_mailtls_serve_under_a_partner_connector() {
         return;
     };
     let port = *peers.target_ports().end() - 4;
-    let serve = Serve::start(&peers, port, "accept", "relay.partner.test");
+    let serve = Serve::start(
+        &peers,
+        port,
+        "exim-accept",
+        &connectors("relay.partner.test"),
+    );
     let log = LogCursor::at_end(&peers.exim_relay().log);
     let token = unique_token("exim-accept");
     let rcpt = peers.exim_relay_inject(SENDER, port, &token);
@@ -205,7 +116,7 @@ fn exim_with_the_wrong_partner_certificate_is_refused() {
         return;
     };
     let port = *peers.target_ports().end() - 3;
-    let serve = Serve::start(&peers, port, "refuse", "relay.other.test");
+    let serve = Serve::start(&peers, port, "exim-refuse", &connectors("relay.other.test"));
     let log = LogCursor::at_end(&peers.exim_relay().log);
     let token = unique_token("exim-refuse");
     let rcpt = peers.exim_relay_inject(SENDER, port, &token);

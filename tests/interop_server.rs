@@ -9,14 +9,9 @@
 
 mod support_peers;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support_peers::{unique_token, wait_for_mail, LogCursor, Peers};
+use support_peers::{unique_token, wait_for_mail, LogCursor, Peers, Serve};
 
 const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -31,94 +26,6 @@ require_tls = true
 tls_sender_certificate_name = "relay.partner.test"
 restrict_domains_to_certificate = true
 "#;
-
-/// A `mailtls serve` child process, killed on drop; its stderr JSON lines are collected.
-struct Serve {
-    child: Child,
-    maildir: PathBuf,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    fn start(peers: &Peers, port: u16, tag: &str) -> Serve {
-        let dir = std::env::temp_dir().join(format!("mailtls-serve-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let connectors = dir.join("connectors.toml");
-        std::fs::write(&connectors, CONNECTORS).unwrap();
-        let maildir = dir.join("Maildir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
-            .arg("serve")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--cert")
-            .arg(peers.pki("server-good.chain.pem"))
-            .arg("--key")
-            .arg(peers.pki("server-good.key.pem"))
-            .arg("--client-ca")
-            .arg(peers.pki("ca-bundle.pem"))
-            .arg("--connectors")
-            .arg(&connectors)
-            .arg("--maildir")
-            .arg(&maildir)
-            .args(["--hostname", "mx.partner.test"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn({
-            let lines = Arc::clone(&lines);
-            move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mailtls serve did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Serve {
-            child,
-            maildir,
-            lines,
-        }
-    }
-
-    /// The session log line (JSON) that mentions `needle`, waiting for it.
-    fn session(&self, needle: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains(needle))
-            {
-                return serde_json::from_str(line).unwrap();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no session line with {needle}: {:?}",
-                self.lines.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Injects mail from `from` into the relay for `transport` towards `port`; returns the
 /// recipient the relay log names.
@@ -153,7 +60,7 @@ fn postfix_relays_into_mailtls_serve_under_a_partner_connector() {
         return;
     };
     let port = *peers.target_ports().start() + 1;
-    let serve = Serve::start(&peers, port, "relay");
+    let serve = Serve::start(&peers, port, "relay", CONNECTORS);
     let log = LogCursor::at_end(&peers.relay().log);
     // (transport, sent?, client certificate subject expected)
     let cases = [
@@ -222,7 +129,7 @@ fn swaks_and_openssl_against_mailtls_serve() {
         return;
     };
     let port = *peers.target_ports().start() + 2;
-    let serve = Serve::start(&peers, port, "swaks");
+    let serve = Serve::start(&peers, port, "swaks", CONNECTORS);
     let server = format!("127.0.0.1:{port}");
     let cert = peers.pki("client-relay.cert.pem").display().to_string();
     let key = peers.pki("client-relay.key.pem").display().to_string();

@@ -22,12 +22,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -721,4 +722,97 @@ fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
             (k.trim().to_owned(), v.trim().to_owned())
         })
         .collect()
+}
+
+/// A `mailtls serve` child process on 127.0.0.1 with the peers' good server certificate,
+/// their CA bundle for client certificates and a Maildir of its own, killed on drop; its
+/// stderr JSON lines are collected.
+pub struct Serve {
+    child: Child,
+    /// Where serve delivers.
+    pub maildir: PathBuf,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    /// Starts serve on `port` under the inbound connectors `connectors` (TOML), in a fresh
+    /// temporary directory named after `tag`, and waits until it listens.
+    pub fn start(peers: &Peers, port: u16, tag: &str, connectors: &str) -> Serve {
+        let dir = std::env::temp_dir().join(format!("mailtls-serve-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let connectors_path = dir.join("connectors.toml");
+        fs::write(&connectors_path, connectors).unwrap();
+        let maildir = dir.join("Maildir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--cert")
+            .arg(peers.pki("server-good.chain.pem"))
+            .arg("--key")
+            .arg(peers.pki("server-good.key.pem"))
+            .arg("--client-ca")
+            .arg(peers.pki("ca-bundle.pem"))
+            .arg("--connectors")
+            .arg(&connectors_path)
+            .arg("--maildir")
+            .arg(&maildir)
+            .args(["--hostname", SERVER_NAME])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        thread::spawn({
+            let lines = Arc::clone(&lines);
+            move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mailtls serve did not listen on {port}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        Serve {
+            child,
+            maildir,
+            lines,
+        }
+    }
+
+    /// The first session log line (JSON) that mentions `needle`, waiting for it.
+    pub fn session(&self, needle: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return serde_json::from_str(line).unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no session line with {needle}: {:?}",
+                self.lines.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
