@@ -5,14 +5,14 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use mailtls::client::{AttemptResult, DeliveryOutcome};
 use mailtls::io::{blocking, DeliveryReport, Message};
 use mailtls::report::ResultType;
 use mailtls::server::ServerConfig;
-use support::loopback::{delivery, message, recorder, server_config, Inbox, MX};
+use support::loopback::{blocking_server, delivery, message, recorder, server_config, Inbox, MX};
 use support::pki::Ca;
 
 /// One scenario: the server's configuration, the client's policy, what must happen.
@@ -124,27 +124,6 @@ fn config_for(pki: &Ca, scenario: &Scenario) -> Arc<ServerConfig> {
             .server_cert
             .map(|name| pki.leaf_for(name).identity()),
     )
-}
-
-/// Serves exactly `sessions` sessions with the blocking adapter on a thread.
-fn blocking_server(
-    config: Arc<ServerConfig>,
-    sessions: usize,
-) -> (SocketAddr, Arc<Mutex<Inbox>>, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let inbox = Arc::new(Mutex::new(Inbox::default()));
-    let handle = std::thread::spawn({
-        let inbox = Arc::clone(&inbox);
-        move || {
-            for _ in 0..sessions {
-                let (stream, peer) = listener.accept().unwrap();
-                let mut app = recorder(Arc::clone(&inbox));
-                let _ = blocking::serve_connection(stream, peer, Arc::clone(&config), &mut app);
-            }
-        }
-    });
-    (addr, inbox, handle)
 }
 
 #[test]

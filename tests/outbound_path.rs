@@ -13,9 +13,9 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use mailtls::cert::{CertFacts, TrustAnchors};
 use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome};
@@ -28,7 +28,7 @@ use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, Level, OutboundPolicy};
 use mailtls::report::{PolicyType, ResultType};
 use mailtls::tls::TlsIdentity;
-use support::loopback::{message, recorder, server_config, Inbox, MX};
+use support::loopback::{blocking_server, message, server_config, MX};
 use support::pki::Ca;
 
 /// The `3 1 1` record of a certificate chain's end entity: SHA-256 of its public key.
@@ -105,28 +105,6 @@ fn delivery(pki: &Ca, decision: Decision) -> Delivery {
     )
 }
 
-/// A mailtls server on loopback with `identity`, for `sessions` connections.
-fn server(
-    identity: TlsIdentity,
-    sessions: usize,
-) -> (SocketAddr, Arc<Mutex<Inbox>>, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let inbox = Arc::new(Mutex::new(Inbox::default()));
-    let config = server_config(Some(identity));
-    let handle = std::thread::spawn({
-        let inbox = Arc::clone(&inbox);
-        move || {
-            for _ in 0..sessions {
-                let (stream, peer) = listener.accept().unwrap();
-                let mut app = recorder(Arc::clone(&inbox));
-                let _ = blocking::serve_connection(stream, peer, Arc::clone(&config), &mut app);
-            }
-        }
-    });
-    (addr, inbox, handle)
-}
-
 /// The TLS-RPT result of the delivery's only attempt, and the policy type it counts against.
 fn reported(report: &DeliveryReport) -> (Result<(), ResultType>, PolicyType) {
     assert_eq!(report.attempts.len(), 1, "{:?}", report.attempts);
@@ -140,7 +118,7 @@ fn reported(report: &DeliveryReport) -> (Result<(), ResultType>, PolicyType) {
 }
 
 fn deliver_blocking(pki: &Ca, identity: TlsIdentity, decision: Decision) -> DeliveryReport {
-    let (addr, _inbox, server) = server(identity, 1);
+    let (addr, _inbox, server) = blocking_server(server_config(Some(identity)), 1);
     let mut delivery = delivery(pki, decision);
     let connector = Connector::new().route(MX, addr);
     let report = blocking::deliver(
@@ -185,7 +163,7 @@ fn dane_311_delivers_over_the_tokio_adapter_and_mismatch_defers() {
         .build()
         .unwrap();
     for (record, accepted) in [(tlsa_311(&identity), true), (WRONG_311.to_owned(), false)] {
-        let (addr, _inbox, server) = server(identity.clone(), 1);
+        let (addr, _inbox, server) = blocking_server(server_config(Some(identity.clone())), 1);
         let mut delivery = delivery(&pki, dane_decision(&record));
         let connector = Connector::new().route(MX, addr);
         let messages = [message("outbound-path-tokio", "rcpt@partner.test")];
@@ -291,7 +269,7 @@ fn dane_311_through_the_command_line() {
         (tlsa_311(&identity), 0, "success"),
         (WRONG_311.to_owned(), 75, "tlsa-invalid"),
     ] {
-        let (addr, _inbox, server) = server(identity.clone(), 1);
+        let (addr, _inbox, server) = blocking_server(server_config(Some(identity.clone())), 1);
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
             .args([
                 "send",

@@ -2,7 +2,7 @@
 //! tokio): a server configuration for the test MX, a recording server application,
 //! deliveries under a Postfix policy-table value, and messages carrying a token.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
 use mailtls::cert::TrustAnchors;
@@ -50,6 +50,33 @@ pub fn recorder(inbox: Arc<Mutex<Inbox>>) -> impl FnMut(&ServerEvent) -> Answer 
         }
         Answer::Accept
     }
+}
+
+/// Serves exactly `sessions` sessions with the blocking adapter on a thread.
+#[cfg(feature = "blocking")]
+pub fn blocking_server(
+    config: Arc<ServerConfig>,
+    sessions: usize,
+) -> (SocketAddr, Arc<Mutex<Inbox>>, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let handle = std::thread::spawn({
+        let inbox = Arc::clone(&inbox);
+        move || {
+            for _ in 0..sessions {
+                let (stream, peer) = listener.accept().unwrap();
+                let mut app = recorder(Arc::clone(&inbox));
+                let _ = mailtls::io::blocking::serve_connection(
+                    stream,
+                    peer,
+                    Arc::clone(&config),
+                    &mut app,
+                );
+            }
+        }
+    });
+    (addr, inbox, handle)
 }
 
 /// A delivery to `[MX]:port` under a Postfix policy-table value (`may`, `secure match=...`),
