@@ -13,7 +13,7 @@
 
 mod support;
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -357,9 +357,10 @@ fn send_cli(addr: SocketAddr, extra: &[&str]) -> (Option<i32>, String) {
 /// "the public roots"; a plaintext delivery does not claim a TLS rung.
 #[test]
 fn send_prints_what_it_checks() {
-    let pki = Pki::new("path-truth");
-    let ca = pki.ca_file.display().to_string();
-    let (addr, _inbox, server) = server(pki.issue(MX), 1);
+    let pki = Ca::root("mailtls io test CA");
+    let ca = pki.tafile().display().to_string();
+    let (addr, _inbox, server) =
+        blocking_server(server_config(Some(pki.leaf_for(MX).identity())), 1);
     let (code, out) = send_cli(
         addr,
         &["--policy", "secure match=mx.partner.test", "--tafile", &ca],
