@@ -1,5 +1,5 @@
-//! EHLO replies: parsing never panics, and a parsed reply generates a reply that parses
-//! back to the same capabilities.
+//! EHLO replies: parsing never panics, `feed_ehlo` agrees with `feed` then `EhloReply::parse`,
+//! and a parsed reply generates a reply that parses back to the same capabilities.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -30,6 +30,14 @@ fn shape(data: &[u8]) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let input = shape(data);
+    // The one-pass EHLO reader gives what the reply parser then EhloReply::parse give.
+    let slow = ReplyParser::default()
+        .feed(&input)
+        .map(|s| (s.consumed, s.item.map(|r| EhloReply::parse(&r))));
+    let fast = ReplyParser::default()
+        .feed_ehlo(&input)
+        .map(|s| (s.consumed, s.item));
+    assert_eq!(fast, slow);
     let mut parser = ReplyParser::default();
     let Ok(step) = parser.feed(&input) else { return };
     let Some(reply) = step.item else { return };

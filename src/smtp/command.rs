@@ -24,7 +24,7 @@
 use std::fmt;
 
 use super::code::{Code, EnhancedCode};
-use super::line::{check_text, strip_line_end, LineBuffer, Progress, Scan, TextFault};
+use super::line::{check_text, plain_line, strip_line_end, LineBuffer, Progress, Scan, TextFault};
 use super::params::{parse_rcpt_params, write_params, MailParams, Param, ParamError};
 use super::path::{
     parse_forward_path, parse_reverse_path, ForwardPath, Host, PathError, ReversePath,
@@ -275,7 +275,11 @@ impl CommandError {
 impl AuthMechanism {
     /// A mechanism name, checked and upper-cased.
     pub fn new(name: &str) -> Option<AuthMechanism> {
-        let bytes = name.as_bytes();
+        AuthMechanism::from_bytes(name.as_bytes())
+    }
+
+    /// A mechanism name from bytes, checked and upper-cased.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<AuthMechanism> {
         if bytes.is_empty() || bytes.len() > 20 {
             return None;
         }
@@ -404,7 +408,11 @@ impl Command {
     /// assert_eq!(Command::parse(b"MAIL FROM:<a@@b>").unwrap_err().reply_code().as_u16(), 501);
     /// ```
     pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
-        let text = check_text(line).map_err(text_error)?;
+        Command::parse_text(check_text(line).map_err(text_error)?)
+    }
+
+    /// [`Command::parse`] after the line's bytes were checked.
+    fn parse_text(text: &str) -> Result<Command, CommandError> {
         let end = text
             .bytes()
             .rposition(|b| b != b' ' && b != b'\t')
@@ -612,6 +620,21 @@ impl CommandParser {
                     consumed,
                     item: None,
                 };
+            }
+            // Common case: a whole printable-ASCII CRLF line in the input, checked in the same
+            // pass that finds its end (so only the UTF-8 view is left to take).
+            if self.lines.is_idle() {
+                if let Some(n) = plain_line(rest, self.config.max_line_len) {
+                    let content = rest.get(..n).unwrap_or_default();
+                    let result = match std::str::from_utf8(content) {
+                        Ok(text) => Command::parse_text(text),
+                        Err(_) => Command::parse(content),
+                    };
+                    return Progress {
+                        consumed: consumed + n + 2,
+                        item: Some(result),
+                    };
+                }
             }
             let (n, scan) = self.lines.scan(rest);
             consumed += n;

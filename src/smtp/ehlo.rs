@@ -26,10 +26,11 @@
 
 use std::fmt::Write;
 
-use super::code::Code;
+use super::code::{Code, EnhancedCode};
 use super::command::AuthMechanism;
+use super::line::plain_line;
 use super::path::{Host, PathError};
-use super::reply::{Reply, ReplyError};
+use super::reply::{Reply, ReplyConfig, ReplyError};
 
 /// A parsed EHLO reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +110,7 @@ impl Extension {
     pub fn new(line: &str) -> Option<Extension> {
         let mut words = line.split(' ');
         let keyword = words.next()?;
-        let ok = is_keyword(keyword)
+        let ok = is_keyword(keyword.as_bytes())
             && words.all(|p| !p.is_empty() && p.bytes().all(|b| (33..=126).contains(&b)));
         ok.then(|| Extension(line.to_owned()))
     }
@@ -158,7 +159,7 @@ impl EhloReply {
         let mut capabilities = Capabilities::default();
         for (i, line) in lines.enumerate() {
             capabilities
-                .add_line(line)
+                .add_line(line.as_bytes())
                 .map_err(|why| EhloError::InvalidLine { line: i + 2, why })?;
         }
         Ok(EhloReply {
@@ -220,33 +221,30 @@ impl Capabilities {
         out
     }
 
-    fn add_line(&mut self, line: &str) -> Result<(), &'static str> {
-        let (keyword, params) = match line.split_once(' ') {
-            Some((k, p)) => (k, Some(p)),
+    /// Adds one capability line (UTF-8, as every reply line is).
+    fn add_line(&mut self, line: &[u8]) -> Result<(), &'static str> {
+        const BAD_PARAMS: &str = "parameters are not printable ASCII separated by single spaces";
+        let (keyword, params) = match line.iter().position(|&b| b == b' ') {
+            Some(p) => (line.get(..p).unwrap_or_default(), line.get(p + 1..)),
             None => (line, None),
         };
-        let params_ok = params.is_none_or(|p| {
-            p.split(' ')
-                .all(|w| !w.is_empty() && w.bytes().all(|b| (33..=126).contains(&b)))
-        });
-        let words = params.into_iter().flat_map(|p| p.split(' '));
+        let params_ok = params.is_none_or(params_are_words);
+        let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
         // Upper-case the keyword into a small buffer so one `match` dispatches it.
         let mut upper = [0u8; 20];
         let known = keyword.len() <= upper.len();
-        for (slot, b) in upper.iter_mut().zip(keyword.bytes()) {
+        for (slot, b) in upper.iter_mut().zip(keyword) {
             *slot = b.to_ascii_uppercase();
         }
         let upper = upper
             .get(..keyword.len())
             .filter(|_| known)
             .unwrap_or_default();
-        if let Some(mechs) = upper.strip_prefix(b"AUTH=") {
+        if upper.starts_with(b"AUTH=") {
             // The pre-standard `AUTH=LOGIN PLAIN` form.
-            let first = keyword
-                .get(keyword.len() - mechs.len()..)
-                .unwrap_or_default();
+            let first = keyword.get(5..).unwrap_or_default();
             if !params_ok {
-                return Err("parameters are not printable ASCII separated by single spaces");
+                return Err(BAD_PARAMS);
             }
             return self.add_auth(std::iter::once(first).chain(words));
         }
@@ -254,16 +252,19 @@ impl Capabilities {
             return Err("keyword is not letters, digits and hyphens");
         }
         if !params_ok {
-            return Err("parameters are not printable ASCII separated by single spaces");
+            return Err(BAD_PARAMS);
         }
         let slot = match upper {
             b"AUTH" => return self.add_auth(words),
             b"SIZE" => {
                 let size = match params {
                     None => 0,
-                    Some(n) if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
-                        n.parse::<u64>().map_err(|_| "SIZE is not a number")?
-                    }
+                    Some(n) if n.len() <= 20 && n.iter().all(u8::is_ascii_digit) => n
+                        .iter()
+                        .try_fold(0u64, |acc, &d| {
+                            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                        })
+                        .ok_or("SIZE is not a number")?,
                     _ => return Err("SIZE takes one number"),
                 };
                 self.size.get_or_insert(size);
@@ -279,6 +280,8 @@ impl Capabilities {
             b"SMTPUTF8" => &mut self.smtputf8,
             b"STARTTLS" => &mut self.starttls,
             _ => {
+                // The keyword and parameters were checked above: the line is ASCII.
+                let line = std::str::from_utf8(line).map_err(|_| BAD_PARAMS)?;
                 if !self.other.iter().any(|e| e.0 == line) {
                     self.other.push(Extension(line.to_owned()));
                 }
@@ -289,9 +292,9 @@ impl Capabilities {
         Ok(())
     }
 
-    fn add_auth<'a>(&mut self, mechs: impl Iterator<Item = &'a str>) -> Result<(), &'static str> {
+    fn add_auth<'a>(&mut self, mechs: impl Iterator<Item = &'a [u8]>) -> Result<(), &'static str> {
         for name in mechs {
-            let m = AuthMechanism::new(name).ok_or("AUTH mechanism is not a SASL name")?;
+            let m = AuthMechanism::from_bytes(name).ok_or("AUTH mechanism is not a SASL name")?;
             if !self.auth.contains(&m) {
                 self.auth.push(m);
             }
@@ -300,8 +303,79 @@ impl Capabilities {
     }
 }
 
-fn is_keyword(k: &str) -> bool {
-    let mut bytes = k.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-')
+/// `word *(SP word)`, each word printable ASCII other than SP.
+fn params_are_words(p: &[u8]) -> bool {
+    let mut after_space = true;
+    for &b in p {
+        if b == b' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if (33..=126).contains(&b) {
+            after_space = false;
+        } else {
+            return false;
+        }
+    }
+    !after_space
+}
+
+/// The whole EHLO reply straight from `input`, when it is there in full as plain lines (see
+/// [`plain_line`]) and parses without error: the octets it took and the reply. The result
+/// is the one [`ReplyParser::feed`](super::reply::ReplyParser::feed) then [`EhloReply::parse`] give; any other input
+/// (`None`) is left to them, errors included.
+pub(crate) fn parse_plain(input: &[u8], config: &ReplyConfig) -> Option<(usize, EhloReply)> {
+    let mut at = 0;
+    let mut number = 0;
+    let mut first = None;
+    let mut capabilities = Capabilities::default();
+    loop {
+        let rest = input.get(at..)?;
+        let n = plain_line(rest, config.max_line_len)?;
+        at += n + 2;
+        number += 1;
+        if number > config.max_lines {
+            return None;
+        }
+        let (last, text) = match rest.get(..n)? {
+            [b'2', b'5', b'0'] => (true, &[][..]),
+            [b'2', b'5', b'0', b' ', text @ ..] => (true, text),
+            [b'2', b'5', b'0', b'-', text @ ..] => (false, text),
+            _ => return None,
+        };
+        if number == 1 {
+            // An enhanced code on the first line changes how the reply reads: leave that to
+            // the full parsers.
+            if EnhancedCode::parse_prefix(text).is_some() {
+                return None;
+            }
+            let text = std::str::from_utf8(text).ok()?;
+            let (name, greeting) = text.split_once(' ').unwrap_or((text, ""));
+            first = Some((Host::parse(name).ok()?, greeting));
+        } else {
+            capabilities.add_line(text).ok()?;
+        }
+        if last {
+            let (domain, greeting) = first?;
+            return Some((
+                at,
+                EhloReply {
+                    domain,
+                    greeting: greeting.to_owned(),
+                    capabilities,
+                },
+            ));
+        }
+    }
+}
+
+fn is_keyword(k: &[u8]) -> bool {
+    match k.split_first() {
+        Some((first, rest)) => {
+            first.is_ascii_alphanumeric()
+                && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        }
+        None => false,
+    }
 }

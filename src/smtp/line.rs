@@ -62,6 +62,12 @@ impl LineBuffer {
         }
     }
 
+    /// Whether no partial line is held and no overlong line is being skipped: the next
+    /// line may then be taken straight from the input (see [`plain_line`]).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.buffered() == 0 && !self.discarding
+    }
+
     /// Whether the rest of an overlong line is being skipped.
     pub(crate) fn is_discarding(&self) -> bool {
         self.discarding
@@ -155,14 +161,8 @@ pub(crate) enum TextFault {
 /// Checks line text: HT, printable ASCII and UTF-8 are allowed; CR, LF, NUL, other controls
 /// and DEL are not.
 pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
-    // Fast path: whole words of printable ASCII (the tail padded with a harmless letter).
-    let mut start = 0;
-    while start < text.len() {
-        if special_bytes(u64::from_le_bytes(word_at(text, start, b'a'))) != 0 {
-            break;
-        }
-        start += 8;
-    }
+    // Fast path: the leading run of printable ASCII, a word at a time.
+    let start = plain_prefix(text);
     let mut ascii = true;
     for (i, &b) in text.iter().enumerate().skip(start) {
         if b >= 0x80 {
@@ -183,17 +183,37 @@ pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
     })
 }
 
-/// Eight bytes from `start`, padded with `pad` past the end.
-fn word_at(bytes: &[u8], start: usize, pad: u8) -> [u8; 8] {
-    match bytes.get(start..start + 8) {
-        Some(w) => <[u8; 8]>::try_from(w).unwrap_or([pad; 8]),
-        None => {
-            let mut word = [pad; 8];
-            for (slot, &b) in word.iter_mut().zip(bytes.get(start..).unwrap_or_default()) {
-                *slot = b;
-            }
-            word
+/// Octets in the leading run of printable ASCII (SP to `~`), eight at a time.
+pub(crate) fn plain_prefix(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
+        let special = special_bytes(word);
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
         }
+        at += 8;
+    }
+    at + chunks
+        .remainder()
+        .iter()
+        .position(|b| !(0x20..0x7f).contains(b))
+        .unwrap_or(chunks.remainder().len())
+}
+
+/// A complete line at the start of `input` that is printable ASCII (SP to `~`) ended by
+/// CRLF, at most `limit` octets with the CRLF: its content's length.
+///
+/// Such a line is accepted as it stands by every line check here, so parsers take it
+/// straight from the input in one pass; any other line (HT, UTF-8, an error, a bare LF, a
+/// split or overlong line) is left to [`LineBuffer::scan`] and the full checks.
+pub(crate) fn plain_line(input: &[u8], limit: usize) -> Option<usize> {
+    let window = input.get(..limit).unwrap_or(input);
+    let n = plain_prefix(window);
+    match window.get(n..n + 2) {
+        Some(b"\r\n") => Some(n),
+        _ => None,
     }
 }
 
@@ -215,18 +235,21 @@ const fn special_bytes(x: u64) -> u64 {
 
 /// The first LF, eight bytes at a time.
 fn find_lf(bytes: &[u8]) -> Option<usize> {
-    let mut start = 0;
-    while start < bytes.len() {
-        let word = u64::from_le_bytes(word_at(bytes, start, 0));
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
         let hits = zero_bytes(word ^ (ONES * u64::from(b'\n')));
         if hits != 0 {
-            let at = start + (hits.trailing_zeros() / 8) as usize;
-            // Padding is never an LF, so a hit is inside `bytes`.
-            return (at < bytes.len()).then_some(at);
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
         }
-        start += 8;
+        at += 8;
     }
-    None
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| at + p)
 }
 
 #[cfg(test)]
@@ -293,6 +316,31 @@ mod tests {
             v[at] = b' ';
             assert!(check_text(&v).is_ok());
         }
+    }
+
+    #[test]
+    fn plain_prefix_and_line_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                for bad in [0u8, b'\t', b'\r', b'\n', 0x1f, 0x7f, 0x80, 0xff] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = bad;
+                    assert_eq!(plain_prefix(&v), at, "{len} {at} {bad:#x}");
+                }
+            }
+            let v = vec![b'~'; len];
+            assert_eq!(plain_prefix(&v), len);
+            let mut line = vec![b' '; len];
+            line.extend_from_slice(b"\r\nrest");
+            assert_eq!(plain_line(&line, len + 2), Some(len));
+            assert_eq!(plain_line(&line, len + 1), None, "over the limit");
+            assert_eq!(plain_line(&line[..len + 1], 512), None, "LF not there yet");
+            line[len + 1] = b'x';
+            assert_eq!(plain_line(&line, 512), None, "bare CR");
+        }
+        assert_eq!(plain_line(b"a\n", 512), None);
+        assert_eq!(plain_line(b"a\t\r\n", 512), None);
+        assert_eq!(plain_line(b"\xc3\xa9\r\n", 512), None);
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //! the caller should close the connection.
 
 use super::code::{Code, EnhancedCode};
-use super::line::{check_text, strip_line_end, LineBuffer, Progress, Scan, TextFault};
+use super::ehlo::{parse_plain as parse_plain_ehlo, EhloError, EhloReply};
+use super::line::{check_text, plain_line, strip_line_end, LineBuffer, Progress, Scan, TextFault};
 
 /// A complete SMTP reply: a code, an optional enhanced status code, and one or more lines
 /// of text.
@@ -326,7 +327,9 @@ struct Pending {
     enhanced: Option<EnhancedCode>,
     /// Octets of the enhanced code prefix as written on the first line.
     enhanced_len: usize,
-    text: String,
+    /// The texts so far, joined with `\n`; every part was checked (printable ASCII, or
+    /// [`check_text`]), so the whole is UTF-8.
+    text: Vec<u8>,
 }
 
 impl Default for ReplyParser {
@@ -360,21 +363,39 @@ impl ReplyParser {
                     item: None,
                 });
             }
-            let (n, scan) = self.lines.scan(rest);
-            consumed += n;
-            let line = match scan {
-                Scan::Line(line) => line,
-                Scan::Incomplete => continue,
-                Scan::TooLong => {
-                    let line = self.pending.count + 1;
-                    self.reset();
-                    return Err(ReplyError::LineTooLong {
-                        line,
-                        limit: self.config.max_line_len,
-                    });
+            // Common case: a whole printable-ASCII CRLF line in the input, checked in the same
+            // pass that finds its end. Anything else goes through the line buffer.
+            let plain = if self.lines.is_idle() {
+                plain_line(rest, self.config.max_line_len)
+            } else {
+                None
+            };
+            let taken = match plain {
+                Some(n) => {
+                    consumed += n + 2;
+                    let line = Line::Plain(rest.get(..n).unwrap_or_default());
+                    take_line(&mut self.pending, &self.config, line, rest.len() - n - 2)
+                }
+                None => {
+                    let (n, scan) = self.lines.scan(rest);
+                    consumed += n;
+                    let line = match scan {
+                        Scan::Line(line) => line,
+                        Scan::Incomplete => continue,
+                        Scan::TooLong => {
+                            let line = self.pending.count + 1;
+                            self.reset();
+                            return Err(ReplyError::LineTooLong {
+                                line,
+                                limit: self.config.max_line_len,
+                            });
+                        }
+                    };
+                    let hint = input.len().saturating_sub(consumed);
+                    take_line(&mut self.pending, &self.config, Line::Raw(line), hint)
                 }
             };
-            match take_line(&mut self.pending, &self.config, line) {
+            match taken {
                 Ok(None) => {}
                 Ok(Some(reply)) => {
                     return Ok(Progress {
@@ -388,6 +409,47 @@ impl ReplyParser {
                 }
             }
         }
+    }
+
+    /// Takes bytes until one reply is complete, like [`ReplyParser::feed`], and reads it as
+    /// the reply to EHLO.
+    ///
+    /// The outcome is exactly `feed` followed by [`EhloReply::parse`]: the outer error is
+    /// the reply's (the stream is out of step), the inner one the EHLO reading's (the reply
+    /// was complete and `consumed` ends after it). A reply that is in the input in full, as
+    /// printable-ASCII CRLF lines, is read in one pass straight into [`Capabilities`]
+    /// without building the [`Reply`] first.
+    ///
+    /// [`Capabilities`]: super::Capabilities
+    ///
+    /// ```
+    /// use mailtls::smtp::ReplyParser;
+    /// let mut parser = ReplyParser::default();
+    /// let input = b"250-mx.example.org hi\r\n250-STARTTLS\r\n250 SIZE 1000\r\n";
+    /// let step = parser.feed_ehlo(input).unwrap();
+    /// assert_eq!(step.consumed, input.len());
+    /// let ehlo = step.item.unwrap().unwrap();
+    /// assert!(ehlo.capabilities.starttls);
+    /// assert_eq!(ehlo.capabilities.size, Some(1000));
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn feed_ehlo(
+        &mut self,
+        input: &[u8],
+    ) -> Result<Progress<Result<EhloReply, EhloError>>, ReplyError> {
+        if self.pending.count == 0 && self.lines.is_idle() {
+            if let Some((consumed, ehlo)) = parse_plain_ehlo(input, &self.config) {
+                return Ok(Progress {
+                    consumed,
+                    item: Some(Ok(ehlo)),
+                });
+            }
+        }
+        let step = self.feed(input)?;
+        Ok(Progress {
+            consumed: step.consumed,
+            item: step.item.map(|reply| EhloReply::parse(&reply)),
+        })
     }
 
     /// Octets held from a partial line (0 right after a complete reply).
@@ -407,11 +469,24 @@ impl ReplyParser {
     }
 }
 
+/// A line handed to [`take_line`].
+#[derive(Clone, Copy)]
+enum Line<'a> {
+    /// As read, line end included; checked in full.
+    Raw(&'a [u8]),
+    /// Content only, already known to be printable ASCII ended by CRLF ([`plain_line`]),
+    /// which every check below accepts.
+    Plain(&'a [u8]),
+}
+
 /// Adds one line to the pending reply; returns the reply when the line was its last.
+/// `hint` is how many input octets follow the line (a bound on the rest of a reply that is
+/// already in the input), used to size the text once.
 fn take_line(
     pending: &mut Pending,
     config: &ReplyConfig,
-    line: &[u8],
+    line: Line<'_>,
+    hint: usize,
 ) -> Result<Option<Reply>, ReplyError> {
     let number = pending.count + 1;
     if number > config.max_lines {
@@ -419,8 +494,11 @@ fn take_line(
             limit: config.max_lines,
         });
     }
-    let content = strip_line_end(line, config.allow_bare_lf)
-        .map_err(|_| ReplyError::BareLf { line: number })?;
+    let content = match line {
+        Line::Plain(content) => content,
+        Line::Raw(line) => strip_line_end(line, config.allow_bare_lf)
+            .map_err(|_| ReplyError::BareLf { line: number })?,
+    };
     let code = match content {
         [a, b, c, ..] => Code::from_digits([*a, *b, *c]),
         _ => None,
@@ -440,7 +518,9 @@ fn take_line(
             })
         }
     };
-    let text = check_text(text).map_err(|f| text_error(number, 4, f))?;
+    if let Line::Raw(_) = line {
+        check_text(text).map_err(|f| text_error(number, 4, f))?;
+    }
     match pending.code {
         Some(expected) if expected != code => {
             return Err(ReplyError::CodeMismatch {
@@ -453,42 +533,52 @@ fn take_line(
     }
     pending.count = number;
     if number == 1 {
+        if !last {
+            // The rest of the reply is usually in the input already: size the text once.
+            pending
+                .text
+                .reserve(text.len() + hint.min(config.max_line_len));
+        }
         match split_enhanced(code, text) {
             Some((e, len, rest)) => {
                 pending.enhanced = Some(e);
                 pending.enhanced_len = len;
-                pending.text.push_str(rest);
+                pending.text.extend_from_slice(rest);
             }
-            None => pending.text.push_str(text),
+            None => pending.text.extend_from_slice(text),
         }
     } else {
-        pending.text.push('\n');
+        pending.text.push(b'\n');
         match pending.enhanced {
             Some(e) => match split_enhanced(code, text) {
-                Some((found, _, rest)) if found == e => pending.text.push_str(rest),
+                Some((found, _, rest)) if found == e => pending.text.extend_from_slice(rest),
                 _ => {
                     restore_enhanced(pending, e);
-                    pending.text.push_str(text);
+                    pending.text.extend_from_slice(text);
                 }
             },
-            None => pending.text.push_str(text),
+            None => pending.text.extend_from_slice(text),
         }
     }
     if !last {
         return Ok(None);
     }
     let done = std::mem::take(pending);
+    // Every part was checked on the way in, so this conversion cannot fail; were it to, the
+    // text would be kept lossily rather than panic.
+    let text = String::from_utf8(done.text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(Some(Reply {
         code,
         enhanced: done.enhanced,
-        text: done.text,
+        text,
     }))
 }
 
 /// The enhanced code at the start of `text` when it is followed by SP or the end and its
 /// class matches the reply code; returns it, its length and the text after it.
-fn split_enhanced(code: Code, text: &str) -> Option<(EnhancedCode, usize, &str)> {
-    let (e, n) = EnhancedCode::parse_prefix(text.as_bytes())?;
+fn split_enhanced(code: Code, text: &[u8]) -> Option<(EnhancedCode, usize, &[u8])> {
+    let (e, n) = EnhancedCode::parse_prefix(text)?;
     if e.class() != code.first_digit() {
         return None;
     }
@@ -496,29 +586,28 @@ fn split_enhanced(code: Code, text: &str) -> Option<(EnhancedCode, usize, &str)>
     if rest.is_empty() {
         return Some((e, n, rest));
     }
-    rest.strip_prefix(' ').map(|r| (e, n, r))
+    rest.strip_prefix(b" ").map(|r| (e, n, r))
 }
 
 /// A later line disagreed: put the enhanced code back in front of the earlier lines.
 fn restore_enhanced(pending: &mut Pending, e: EnhancedCode) {
     let mut code = Vec::with_capacity(pending.enhanced_len);
     e.write_to(&mut code);
-    let code = String::from_utf8_lossy(&code).into_owned();
     let old = std::mem::take(&mut pending.text);
     // `old` ends with the '\n' that starts the current line; keep that.
-    let body = old.strip_suffix('\n').unwrap_or(&old);
-    let mut text = String::with_capacity(old.len() + pending.count * (code.len() + 1));
-    for (i, line) in body.split('\n').enumerate() {
+    let body = old.strip_suffix(b"\n").unwrap_or(&old);
+    let mut text = Vec::with_capacity(old.len() + pending.count * (code.len() + 1));
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
         if i > 0 {
-            text.push('\n');
+            text.push(b'\n');
         }
-        text.push_str(&code);
+        text.extend_from_slice(&code);
         if !line.is_empty() {
-            text.push(' ');
-            text.push_str(line);
+            text.push(b' ');
+            text.extend_from_slice(line);
         }
     }
-    text.push('\n');
+    text.push(b'\n');
     pending.text = text;
     pending.enhanced = None;
 }
