@@ -3,6 +3,7 @@
 //! paths give: on table vectors, on the fuzz seeds and on generated inputs from the fuzz
 //! alphabet. Feeding one byte at a time never takes a fast path (no whole line is ever in
 //! the input), so comparing it with feeding everything at once compares the two paths.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use mailtls::smtp::{
     Command, CommandError, CommandParser, EhloError, EhloReply, Reply, ReplyError, ReplyParser,

@@ -25,7 +25,9 @@ use std::fmt;
 
 use super::code::{Code, EnhancedCode};
 use super::line::{check_text, plain_line, strip_line_end, LineBuffer, Progress, Scan, TextFault};
-use super::params::{parse_rcpt_params, write_params, MailParams, Param, ParamError};
+use super::params::{
+    parse_rcpt_params, split_once_byte, write_params, MailParams, Param, ParamError,
+};
 use super::path::{
     parse_forward_path, parse_reverse_path, ForwardPath, Host, PathError, ReversePath,
 };
@@ -107,8 +109,9 @@ pub enum Verb {
 /// A SASL mechanism name: 1-20 of `A-Z 0-9 - _` (RFC 4422 §3.1), kept upper case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AuthMechanism {
-    name: [u8; 20],
+    // The length first: derived comparisons then tell most names apart at once.
     len: u8,
+    name: [u8; 20],
 }
 
 /// An AUTH initial response: base64 text, or `=` for an empty response (RFC 4954).
@@ -435,7 +438,7 @@ impl Command {
         match verb {
             Verb::Auth => {
                 let args = args.ok_or_else(|| syntax("AUTH mechanism [initial-response]"))?;
-                let (mech, resp) = match args.split_once(' ') {
+                let (mech, resp) = match split_once_byte(args, b' ') {
                     Some((m, r)) => (m, Some(r)),
                     None => (args, None),
                 };

@@ -230,17 +230,7 @@ impl Capabilities {
         };
         let params_ok = params.is_none_or(params_are_words);
         let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
-        // Upper-case the keyword into a small buffer so one `match` dispatches it.
-        let mut upper = [0u8; 20];
-        let known = keyword.len() <= upper.len();
-        for (slot, b) in upper.iter_mut().zip(keyword) {
-            *slot = b.to_ascii_uppercase();
-        }
-        let upper = upper
-            .get(..keyword.len())
-            .filter(|_| known)
-            .unwrap_or_default();
-        if upper.starts_with(b"AUTH=") {
+        if keyword.len() <= 20 && starts_with_ignore_case(keyword, b"AUTH=") {
             // The pre-standard `AUTH=LOGIN PLAIN` form.
             let first = keyword.get(5..).unwrap_or_default();
             if !params_ok {
@@ -254,9 +244,32 @@ impl Capabilities {
         if !params_ok {
             return Err(BAD_PARAMS);
         }
-        let slot = match upper {
-            b"AUTH" => return self.add_auth(words),
-            b"SIZE" => {
+        // Upper-case the keyword once into two integers, so each known name is one compare.
+        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        // Dispatch on the length first, so each line is compared with one or two names.
+        let known = match keyword.len() {
+            3 if is(b"DSN") => Known::Dsn,
+            4 if is(b"AUTH") => Known::Auth,
+            4 if is(b"SIZE") => Known::Size,
+            8 if is(b"8BITMIME") => Known::EightBitMime,
+            8 if is(b"CHUNKING") => Known::Chunking,
+            8 if is(b"SMTPUTF8") => Known::Smtputf8,
+            8 if is(b"STARTTLS") => Known::StartTls,
+            10 if is(b"BINARYMIME") => Known::BinaryMime,
+            10 if is(b"PIPELINING") => Known::Pipelining,
+            10 if is(b"REQUIRETLS") => Known::RequireTls,
+            19 if is(b"ENHANCEDSTATUSCODES") => Known::EnhancedStatusCodes,
+            _ => Known::Other,
+        };
+        let slot = match known {
+            Known::Auth => {
+                // One allocation for the usual handful of mechanisms.
+                if self.auth.capacity() == 0 {
+                    self.auth.reserve(8);
+                }
+                return self.add_auth(words);
+            }
+            Known::Size => {
                 let size = match params {
                     None => 0,
                     Some(n) if n.len() <= 20 && n.iter().all(u8::is_ascii_digit) => n
@@ -270,16 +283,16 @@ impl Capabilities {
                 self.size.get_or_insert(size);
                 return Ok(());
             }
-            b"8BITMIME" => &mut self.eight_bit_mime,
-            b"BINARYMIME" => &mut self.binary_mime,
-            b"CHUNKING" => &mut self.chunking,
-            b"DSN" => &mut self.dsn,
-            b"ENHANCEDSTATUSCODES" => &mut self.enhanced_status_codes,
-            b"PIPELINING" => &mut self.pipelining,
-            b"REQUIRETLS" => &mut self.require_tls,
-            b"SMTPUTF8" => &mut self.smtputf8,
-            b"STARTTLS" => &mut self.starttls,
-            _ => {
+            Known::EightBitMime => &mut self.eight_bit_mime,
+            Known::BinaryMime => &mut self.binary_mime,
+            Known::Chunking => &mut self.chunking,
+            Known::Dsn => &mut self.dsn,
+            Known::EnhancedStatusCodes => &mut self.enhanced_status_codes,
+            Known::Pipelining => &mut self.pipelining,
+            Known::RequireTls => &mut self.require_tls,
+            Known::Smtputf8 => &mut self.smtputf8,
+            Known::StartTls => &mut self.starttls,
+            Known::Other => {
                 // The keyword and parameters were checked above: the line is ASCII.
                 let line = std::str::from_utf8(line).map_err(|_| BAD_PARAMS)?;
                 if !self.other.iter().any(|e| e.0 == line) {
@@ -301,6 +314,28 @@ impl Capabilities {
         }
         Ok(())
     }
+}
+
+/// The capability keywords interpreted here.
+#[derive(Clone, Copy)]
+enum Known {
+    Auth,
+    BinaryMime,
+    Chunking,
+    Dsn,
+    EightBitMime,
+    EnhancedStatusCodes,
+    Other,
+    Pipelining,
+    RequireTls,
+    Size,
+    Smtputf8,
+    StartTls,
+}
+
+fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 /// `word *(SP word)`, each word printable ASCII other than SP.

@@ -141,7 +141,7 @@ impl MailParams {
     /// Parses the parameters after the reverse-path (`text` has no leading SP).
     pub(crate) fn parse(text: &str) -> Result<MailParams, ParamError> {
         let mut params = MailParams::default();
-        for item in text.split(' ') {
+        for item in split_sp(text) {
             let (keyword, value) = split_param(item)?;
             if keyword.eq_ignore_ascii_case("SIZE") {
                 let size = value
@@ -174,7 +174,7 @@ impl MailParams {
 /// Parses the parameters after a forward-path (`text` has no leading SP).
 pub(crate) fn parse_rcpt_params(text: &str) -> Result<Vec<Param>, ParamError> {
     let mut params = Vec::new();
-    for item in text.split(' ') {
+    for item in split_sp(text) {
         let (keyword, value) = split_param(item)?;
         push_other(&mut params, keyword, value)?;
     }
@@ -188,8 +188,29 @@ pub(crate) fn write_params(params: &[Param], out: &mut String) {
     }
 }
 
+/// `text.split(' ')`, by bytes: cheaper than a string searcher on these short texts.
+fn split_sp(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match split_once_byte(r, b' ') {
+            Some((head, tail)) => {
+                rest = Some(tail);
+                Some(head)
+            }
+            None => rest.take(),
+        }
+    })
+}
+
+/// `text.split_once(b)` for an ASCII `b`, by bytes.
+pub(crate) fn split_once_byte(text: &str, b: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|x| x == b)?;
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
 fn split_param(item: &str) -> Result<(&str, Option<&str>), ParamError> {
-    let (keyword, value) = match item.split_once('=') {
+    let (keyword, value) = match split_once_byte(item, b'=') {
         Some((k, v)) => (k, Some(v)),
         None => (item, None),
     };
@@ -275,6 +296,17 @@ fn is_value(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_splits_match_str_splits() {
+        for text in ["", " ", "a", "a b", " a  b ", "a=b=c", "\u{e9} \u{e9}=x"] {
+            assert_eq!(
+                split_sp(text).collect::<Vec<_>>(),
+                text.split(' ').collect::<Vec<_>>()
+            );
+            assert_eq!(split_once_byte(text, b'='), text.split_once('='));
+        }
+    }
 
     #[test]
     fn mail_params() {

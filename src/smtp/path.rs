@@ -553,7 +553,23 @@ impl<'a> Cursor<'a> {
 
 /// atext (RFC 5322) plus UTF-8 (RFC 6531).
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    matches!(
+        b,
+        b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | 0x80..=0xff
+            | b'!'
+            | b'#'..=b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'/'
+            | b'='
+            | b'?'
+            | b'^'..=b'`'
+            | b'{'..=b'~'
+    )
 }
 
 fn check_domain(text: &str, offset: usize) -> Result<(), PathError> {
@@ -606,6 +622,15 @@ fn check_label(bytes: &[u8], start: usize, end: usize, offset: usize) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atext_is_the_rfc_5322_set_plus_utf8() {
+        for b in 0..=255u8 {
+            let expected =
+                b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+            assert_eq!(is_atext(b), expected, "{b:#x}");
+        }
+    }
 
     #[test]
     fn domains() {
