@@ -324,6 +324,8 @@ struct Pending {
     /// Lines taken so far (0: no reply in progress).
     count: usize,
     code: Option<Code>,
+    /// The code's three digits as written on the first line.
+    digits: [u8; 3],
     enhanced: Option<EnhancedCode>,
     /// Octets of the enhanced code prefix as written on the first line.
     enhanced_len: usize,
@@ -373,7 +375,18 @@ impl ReplyParser {
             let taken = match plain {
                 Some(n) => {
                     consumed += n + 2;
-                    let line = Line::Plain(rest.get(..n).unwrap_or_default());
+                    let content = rest.get(..n).unwrap_or_default();
+                    if let Some(last) = continue_plain(&mut self.pending, &self.config, content) {
+                        if !last {
+                            continue;
+                        }
+                        let reply = finish(&mut self.pending);
+                        return Ok(Progress {
+                            consumed,
+                            item: Some(reply),
+                        });
+                    }
+                    let line = Line::Plain(content);
                     take_line(&mut self.pending, &self.config, line, rest.len() - n - 2)
                 }
                 None => {
@@ -560,19 +573,51 @@ fn take_line(
             None => pending.text.extend_from_slice(text),
         }
     }
+    if number == 1 {
+        pending.digits = [content.first(), content.get(1), content.get(2)]
+            .map(|d| d.copied().unwrap_or_default());
+    }
     if !last {
         return Ok(None);
     }
+    Ok(Some(finish(pending)))
+}
+
+/// The common continuation line, taken without the general checks when they cannot fail: a
+/// plain line ([`plain_line`]) after the first, of a reply without an enhanced code, with
+/// the first line's digits and a `-` or SP after them. Returns whether it was the last line,
+/// or `None` (nothing changed) for [`take_line`] to handle.
+fn continue_plain(pending: &mut Pending, config: &ReplyConfig, content: &[u8]) -> Option<bool> {
+    if pending.count == 0 || pending.count >= config.max_lines || pending.enhanced.is_some() {
+        return None;
+    }
+    let (last, text) = match content {
+        [a, b, c, sep, text @ ..] if [*a, *b, *c] == pending.digits => match sep {
+            b'-' => (false, text),
+            b' ' => (true, text),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    pending.count += 1;
+    pending.text.push(b'\n');
+    pending.text.extend_from_slice(text);
+    Some(last)
+}
+
+/// The pending reply, complete.
+fn finish(pending: &mut Pending) -> Reply {
     let done = std::mem::take(pending);
     // Every part was checked on the way in, so this conversion cannot fail; were it to, the
     // text would be kept lossily rather than panic.
     let text = String::from_utf8(done.text)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Ok(Some(Reply {
-        code,
+    Reply {
+        // Set by the first line; a complete reply has one.
+        code: done.code.unwrap_or(Code::OK),
         enhanced: done.enhanced,
         text,
-    }))
+    }
 }
 
 /// The enhanced code at the start of `text` when it is followed by SP or the end and its
