@@ -183,23 +183,39 @@ pub(crate) fn check_text(text: &[u8]) -> Result<&str, TextFault> {
     })
 }
 
-/// Octets in the leading run of printable ASCII (SP to `~`), eight at a time.
+/// Octets in the leading run of printable ASCII (SP to `~`), sixteen at a time.
 pub(crate) fn plain_prefix(bytes: &[u8]) -> usize {
-    let mut chunks = bytes.chunks_exact(8);
+    let mut pairs = bytes.chunks_exact(16);
     let mut at = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
-        let special = special_bytes(word);
+    for pair in &mut pairs {
+        let (a, b) = pair.split_at(8);
+        let a = special_bytes(u64::from_le_bytes(<[u8; 8]>::try_from(a).unwrap_or([0; 8])));
+        let b = special_bytes(u64::from_le_bytes(<[u8; 8]>::try_from(b).unwrap_or([0; 8])));
+        if a | b != 0 {
+            return at
+                + if a != 0 {
+                    (a.trailing_zeros() / 8) as usize
+                } else {
+                    8 + (b.trailing_zeros() / 8) as usize
+                };
+        }
+        at += 16;
+    }
+    let mut words = pairs.remainder().chunks_exact(8);
+    for word in &mut words {
+        let special = special_bytes(u64::from_le_bytes(
+            <[u8; 8]>::try_from(word).unwrap_or([0; 8]),
+        ));
         if special != 0 {
             return at + (special.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    at + chunks
+    at + words
         .remainder()
         .iter()
         .position(|b| !(0x20..0x7f).contains(b))
-        .unwrap_or(chunks.remainder().len())
+        .unwrap_or(words.remainder().len())
 }
 
 /// A complete line at the start of `input` that is printable ASCII (SP to `~`) ended by
@@ -226,11 +242,14 @@ const fn zero_bytes(x: u64) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// Non-zero when some byte of `x` is below 0x20, 0x7f, or 0x80 and above (may over-report;
-/// callers re-check byte by byte).
+/// Flags (in the high bit of a byte) the bytes of `x` below 0x20 or from 0x7f up. The lowest
+/// flagged byte is exact; bytes above it may be flagged spuriously (a borrow or carry only
+/// leaves a byte that is itself flagged).
 const fn special_bytes(x: u64) -> u64 {
-    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-    below_space | (x & HIGHS) | zero_bytes(x ^ (ONES * 0x7f))
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+    // 0x7f + 1 and anything from 0x80 have the high bit set.
+    let from_del = x.wrapping_add(ONES) | x;
+    (below_space | from_del) & HIGHS
 }
 
 /// The first LF, eight bytes at a time.
@@ -320,13 +339,28 @@ mod tests {
 
     #[test]
     fn plain_prefix_and_line_at_every_position() {
+        let bads = [0u8, b'\t', b'\r', b'\n', 0x1f, 0x7f, 0x80, 0xfe, 0xff];
         for len in 0..40 {
             for at in 0..len {
-                for bad in [0u8, b'\t', b'\r', b'\n', 0x1f, 0x7f, 0x80, 0xff] {
+                for bad in bads {
                     let mut v = vec![b'a'; len];
                     v[at] = bad;
                     assert_eq!(plain_prefix(&v), at, "{len} {at} {bad:#x}");
+                    // Whatever follows the first special byte, it is the one found.
+                    for after in bads.into_iter().chain([b' ', b'~']) {
+                        for rest in v.iter_mut().skip(at + 1) {
+                            *rest = after;
+                        }
+                        assert_eq!(plain_prefix(&v), at, "{len} {at} {bad:#x} {after:#x}");
+                    }
                 }
+            }
+            // Every byte value alone, at the start of a word.
+            for b in 0..=255u8 {
+                let mut v = vec![b'a'; len.max(1)];
+                v[0] = b;
+                let plain = (0x20..0x7f).contains(&b);
+                assert_eq!(plain_prefix(&v) == 0, !plain, "{b:#x}");
             }
             let v = vec![b'~'; len];
             assert_eq!(plain_prefix(&v), len);
