@@ -244,7 +244,6 @@ impl Capabilities {
         if !params_ok {
             return Err(BAD_PARAMS);
         }
-        // Upper-case the keyword once into two integers, so each known name is one compare.
         let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
         // Dispatch on the length first, so each line is compared with one or two names.
         let known = match keyword.len() {
