@@ -501,6 +501,27 @@ fn send_under_secure_reaches_postfix() {
     assert_eq!(json["result_type"], CHM, "{out}");
 }
 
+/// `mailtls send --json` to `server` (`mx.partner.test:PORT`, reached at 127.0.0.1) for
+/// partner.test, with `extra` policy flags.
+fn send_as_mx(server: &str, extra: &[&str], body: &str) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "send",
+        "--server",
+        server,
+        "--address",
+        "127.0.0.1",
+        "--nexthop",
+        "partner.test",
+        "--from",
+        "sender@mailtls.test",
+        "--to",
+        "rcpt@partner.test",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    mailtls(&args, Some(body.as_bytes()))
+}
+
 /// DANE against the real Postfix (OpenSSL 3.0): `mailtls send --policy dane` with the
 /// DNSSEC-validated TLSA records given on the command line. A DANE-EE `3 1 1` record of the
 /// server's key and a DANE-TA `2 1 1` record of the intermediate it sends (RFC 7672 §3.1.1,
@@ -531,27 +552,7 @@ fn send_under_dane_reaches_postfix_and_a_wrong_record_defers() {
     ] {
         let token = unique_token("cli-dane");
         let body = format!("Subject: {token}\n\nsent under DANE\n");
-        let (got, out, err) = mailtls(
-            &[
-                "send",
-                "--server",
-                &server,
-                "--address",
-                "127.0.0.1",
-                "--nexthop",
-                "partner.test",
-                "--from",
-                "sender@mailtls.test",
-                "--to",
-                "rcpt@partner.test",
-                "--policy",
-                "dane",
-                "--tlsa",
-                record,
-                "--json",
-            ],
-            Some(body.as_bytes()),
-        );
+        let (got, out, err) = send_as_mx(&server, &["--policy", "dane", "--tlsa", record], &body);
         assert_eq!(got, Some(code), "{record}: {out}{err}");
         let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(json["attempts"][0]["tls_rpt_result"], result, "{out}");
@@ -587,27 +588,9 @@ fn send_under_mta_sts_testing_delivers_and_enforce_defers() {
         .unwrap();
         let token = unique_token("cli-sts");
         let body = format!("Subject: {token}\n\nsent under MTA-STS {mode}\n");
-        let (got, out, err) = mailtls(
-            &[
-                "send",
-                "--server",
-                &server,
-                "--address",
-                "127.0.0.1",
-                "--nexthop",
-                "partner.test",
-                "--from",
-                "sender@mailtls.test",
-                "--to",
-                "rcpt@partner.test",
-                "--sts-policy",
-                &policy.display().to_string(),
-                "--tafile",
-                &ta,
-                "--json",
-            ],
-            Some(body.as_bytes()),
-        );
+        let policy = policy.display().to_string();
+        let (got, out, err) =
+            send_as_mx(&server, &["--sts-policy", &policy, "--tafile", &ta], &body);
         assert_eq!(got, Some(code), "{mode}: {out}{err}");
         let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(json["attempts"][0]["tls_rpt_result"], CHM, "{out}");
