@@ -21,7 +21,9 @@ use super::admission::{
 };
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
-use super::{now, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd};
+use super::{
+    now, quick_ack, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd,
+};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -30,14 +32,20 @@ const READ_CHUNK: usize = 16 * 1024 + 512;
 pub trait Transport: Read + Write {
     /// Bounds the next reads (and writes) to `timeout`; `None` waits forever.
     fn set_deadline(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Acknowledges what was just read at once instead of delaying the ACK. Called after
+    /// every read: Linux leaves quick-ACK mode on its own, so it is re-armed each time. The
+    /// default does nothing (a stream with no TCP underneath).
+    fn acknowledge_now(&mut self) {}
 }
 
 impl Transport for TcpStream {
     fn set_deadline(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        // A zero timeout is an error for std; the smallest real one stands in for "now".
-        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
-        self.set_read_timeout(timeout)?;
-        self.set_write_timeout(timeout)
+        (&*self).set_deadline(timeout)
+    }
+
+    fn acknowledge_now(&mut self) {
+        quick_ack(self);
     }
 }
 
@@ -76,6 +84,7 @@ pub fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStr
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
+                quick_ack(&stream);
                 return Ok(stream);
             }
             Err(e) => last = e,
@@ -323,7 +332,10 @@ where
         stream.set_deadline(deadline.map(until))?;
         match stream.read(&mut buf) {
             Ok(0) => driver.eof(),
-            Ok(n) => driver.received(buf.get(..n).unwrap_or_default()),
+            Ok(n) => {
+                stream.acknowledge_now();
+                driver.received(buf.get(..n).unwrap_or_default());
+            }
             Err(e) if is_timeout(&e) => driver.timeout(),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
@@ -336,9 +348,14 @@ where
 
 impl Transport for &TcpStream {
     fn set_deadline(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        // A zero timeout is an error for std; the smallest real one stands in for "now".
         let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
         self.set_read_timeout(timeout)?;
         self.set_write_timeout(timeout)
+    }
+
+    fn acknowledge_now(&mut self) {
+        quick_ack(self);
     }
 }
 

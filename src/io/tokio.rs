@@ -6,10 +6,12 @@
 
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use ::tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 
 use crate::client::{AttemptRecord, ClientSession, Delivery, MessageResult};
@@ -19,7 +21,9 @@ use crate::session::Session;
 use super::admission::{is_transient_accept_error, next_backoff, overload_reply, Admission};
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
-use super::{now, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd};
+use super::{
+    now, quick_ack, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd,
+};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -32,6 +36,7 @@ pub async fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<
         match ::tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 stream.set_nodelay(true)?;
+                quick_ack(&stream);
                 return Ok(stream);
             }
             Ok(Err(e)) => last = e,
@@ -68,7 +73,7 @@ pub async fn serve_connection<A: Application>(
 ) -> io::Result<SessionEnd> {
     stream.set_nodelay(true)?;
     let mut session = ServerSession::new(config, ClientInfo { ip: peer.ip() }, now());
-    let result = run_server(&mut stream, &mut session, app).await;
+    let result = run_server(&mut QuickAck(&mut stream), &mut session, app).await;
     let _ = stream.shutdown().await;
     result
 }
@@ -162,7 +167,7 @@ pub async fn deliver(
         };
         match stream {
             Ok(mut stream) => {
-                drive_client(&mut stream, &mut session, &mut outbox).await;
+                drive_client(&mut QuickAck(&mut stream), &mut session, &mut outbox).await;
                 let _ = stream.shutdown().await;
                 outbox.record_into(delivery);
             }
@@ -197,6 +202,42 @@ where
     // A failed write is a lost connection: the record says so, the error adds nothing.
     let _ = run(stream, &mut driver).await;
     driver.lost();
+}
+
+/// A TCP stream that acknowledges every read at once ([`quick_ack`]).
+struct QuickAck<'a>(&'a mut TcpStream);
+
+impl AsyncRead for QuickAck<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut *self.0).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            quick_ack(&*self.0);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for QuickAck<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
 }
 
 /// The loop: drives `driver`'s session over `stream` until the session is closed, one write
