@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::names::HostId;
 use crate::policy::ladder::{GateFacts, Rung};
-use crate::policy::{Decision, FailureAction, HostAction, HostDecision, HostPlan, Plan, Status};
+use crate::policy::{
+    Decision, FailureAction, HostAction, HostDecision, HostPlan, Plan, Status, TestingPolicy,
+};
 use crate::time::Timestamp;
 use crate::tls::TlsIdentity;
 use crate::tlsrpt::SessionOutcome;
@@ -146,7 +148,7 @@ impl Delivery {
             };
             self.rung = Some(rung);
             let testing = decision.as_ref().and_then(|d| match &d.testing {
-                Some(crate::policy::TestingPolicy::Verify(requirement)) => Some(requirement),
+                Some(TestingPolicy::Verify(requirement)) => Some(requirement),
                 _ => None,
             });
             let mut attempt =
