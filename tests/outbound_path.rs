@@ -17,30 +17,23 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 use std::sync::Arc;
 
-use mailtls::cert::{CertFacts, TrustAnchors};
+use mailtls::cert::TrustAnchors;
 use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome};
 use mailtls::io::{blocking, verifiers_for, Connector, DeliveryReport};
-use mailtls::names::DnsName;
-use mailtls::policy::dane::{DnssecStatus, TlsaSet};
+use mailtls::policy::dane::DnssecStatus;
 use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
-use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
+use mailtls::policy::precedence::{self, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, Level, OutboundPolicy};
 use mailtls::report::{PolicyType, ResultType};
 use mailtls::tls::TlsIdentity;
+use support::dane::{spki_record, with_tlsa};
 use support::loopback::{blocking_server, message, server_config, MX};
 use support::pki::Ca;
 
 /// The `3 1 1` record of a certificate chain's end entity: SHA-256 of its public key.
 fn tlsa_311(identity: &TlsIdentity) -> String {
-    let facts = CertFacts::from_der(identity.chain()[0].as_ref()).unwrap();
-    let hex: String = facts
-        .fingerprints
-        .spki_sha256
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("3 1 1 {hex}")
+    spki_record(3, &identity.chain()[0])
 }
 
 /// A record of the same shape that matches nothing.
@@ -53,24 +46,7 @@ fn dane_decision(record: &str) -> Decision {
         &OutboundPolicy::new().with_default_level(Level::Dane),
         &destination,
     );
-    let mx = DnsName::parse(MX).unwrap();
-    let tlsa = TlsaSet::from_presentation([record]);
-    let dane = [HostTlsa {
-        host: &mx,
-        address_status: DnssecStatus::Secure,
-        tlsa_status: DnssecStatus::Secure,
-        tlsa: &tlsa,
-        tlsa_base_domain: &mx,
-    }];
-    precedence::apply(
-        plan,
-        &PrecedenceInputs {
-            message: MessageTls::default(),
-            mx_status: DnssecStatus::Secure,
-            sts: None,
-            dane: &dane,
-        },
-    )
+    with_tlsa(plan, MX, record)
 }
 
 /// A `may` decision for partner.test under an MTA-STS policy in `mode` listing the MX.

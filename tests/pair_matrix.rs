@@ -16,22 +16,20 @@ mod support;
 
 use std::sync::Arc;
 
-use mailtls::cert::CertFacts;
 use mailtls::client::{AttemptResult, Delivery, DeliveryOutcome, StarttlsFault, Timeouts};
-use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
-use mailtls::policy::dane::{DnssecStatus, TlsaSet};
+use mailtls::policy::dane::DnssecStatus;
 use mailtls::policy::ladder::FailureClass;
 use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
 use mailtls::policy::postfix::PolicyTable;
-use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
+use mailtls::policy::precedence::{self, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy};
 use mailtls::report::ResultType;
 use mailtls::server::ServerEvent;
 use mailtls::smtp::{Code, Reply};
 use mailtls::tls::TlsIdentity;
-use rustls::pki_types::CertificateDer;
+use support::dane::{spki_record, with_tlsa};
 use support::pair::{deliver, Delivered, Direction, Peer};
 use support::pki::{pki, MX_NAME};
 use support::plans::{message, settings, verifiers};
@@ -218,24 +216,7 @@ fn connector(settings: &str) -> Decision {
 fn dane(level: &str, record: &str) -> Decision {
     let table = PolicyTable::parse(&format!("{DOMAIN} {level}\n")).unwrap();
     let plan = explain(&OutboundPolicy::new().with_table(table), &destination());
-    let mx = DnsName::parse(MX_NAME).unwrap();
-    let tlsa = TlsaSet::from_presentation([record]);
-    let dane = [HostTlsa {
-        host: &mx,
-        address_status: DnssecStatus::Secure,
-        tlsa_status: DnssecStatus::Secure,
-        tlsa: &tlsa,
-        tlsa_base_domain: &mx,
-    }];
-    precedence::apply(
-        plan,
-        &PrecedenceInputs {
-            message: MessageTls::default(),
-            mx_status: DnssecStatus::Secure,
-            sts: None,
-            dane: &dane,
-        },
-    )
+    with_tlsa(plan, MX_NAME, record)
 }
 
 /// The default level (`may`) under an MTA-STS policy in `mode` whose `mx` is `pattern`.
@@ -267,18 +248,6 @@ fn fingerprint(identity: &TlsIdentity) -> String {
 /// A TLSA record `usage 1 1` for the SHA-256 of the public key of a chain's leaf.
 fn tlsa(usage: u8, identity: &TlsIdentity) -> String {
     spki_record(usage, &identity.chain()[0])
-}
-
-/// A TLSA record `usage 1 1` for the SHA-256 of a certificate's public key.
-fn spki_record(usage: u8, certificate: &CertificateDer<'_>) -> String {
-    let facts = CertFacts::from_der(certificate.as_ref()).unwrap();
-    let hex: String = facts
-        .fingerprints
-        .spki_sha256
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{usage} 1 1 {hex}")
 }
 
 /// A `3 1 1` record that matches no key.

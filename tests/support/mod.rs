@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod dane;
 pub mod drive;
 pub mod fixtures;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
