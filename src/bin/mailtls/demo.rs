@@ -9,13 +9,9 @@ use std::time::{Duration, Instant};
 use mailtls::cert::{CertFacts, TrustAnchors};
 use mailtls::client::{ClientSettings, Delivery, DeliveryOutcome, Envelope};
 use mailtls::io::{blocking, verifiers_for, Connector, DeliveryReport, Message};
-use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
-use mailtls::policy::dane::{DnssecStatus, TlsaSet};
-use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
+use mailtls::policy::mta_sts::StsPolicy;
 use mailtls::policy::postfix::PolicyTable;
-use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
-use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
 use mailtls::server::{ServerConfig, ServerTls};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
@@ -24,6 +20,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::common::Failure;
+use crate::outbound::decide_with;
 use crate::serve::Inbound;
 
 #[derive(Debug, clap::Args)]
@@ -393,50 +390,19 @@ fn run_scenario(
     })
 }
 
-/// The precedence decision for the scenario's discovery answers.
+/// The precedence decision for the scenario's discovery answers, through the same
+/// [`decide_with`] as `explain`, `probe` and `send`.
 fn decide(plan: Plan, discovery: Discovery, tlsa_record: &str) -> Result<Decision, Failure> {
-    let mx = DnsName::parse(MX).map_err(|e| Failure::config(e.to_string()))?;
-    let tlsa = TlsaSet::from_presentation([tlsa_record]);
-    let sts = match discovery {
+    match discovery {
+        Discovery::None => decide_with(plan, &[], None),
+        Discovery::Tlsa { .. } => decide_with(plan, &[tlsa_record.to_owned()], None),
         Discovery::Sts(mode) => {
             let text = format!("version: STSv1\nmode: {mode}\nmx: {MX}\nmax_age: 86400\n");
-            Some(StsLookup::Policy {
-                policy: StsPolicy::parse(text.as_bytes())
-                    .map_err(|e| Failure::config(format!("demo MTA-STS policy: {e}")))?,
-                from_cache: false,
-                refresh_error: None,
-            })
+            let policy = StsPolicy::parse(text.as_bytes())
+                .map_err(|e| Failure::config(format!("demo MTA-STS policy: {e}")))?;
+            decide_with(plan, &[], Some(policy))
         }
-        _ => None,
-    };
-    let dane = [HostTlsa {
-        host: &mx,
-        address_status: DnssecStatus::Secure,
-        tlsa_status: DnssecStatus::Secure,
-        tlsa: &tlsa,
-        tlsa_base_domain: &mx,
-    }];
-    Ok(match discovery {
-        Discovery::None => Decision::from_plan(plan),
-        Discovery::Tlsa { .. } => precedence::apply(
-            plan,
-            &PrecedenceInputs {
-                message: MessageTls::default(),
-                mx_status: DnssecStatus::Secure,
-                sts: None,
-                dane: &dane,
-            },
-        ),
-        Discovery::Sts(_) => precedence::apply(
-            plan,
-            &PrecedenceInputs {
-                message: MessageTls::default(),
-                mx_status: DnssecStatus::Insecure,
-                sts: sts.as_ref(),
-                dane: &[],
-            },
-        ),
-    })
+    }
 }
 
 /// The `3 1 1` TLSA record of a chain's end entity: SHA-256 of its public key.

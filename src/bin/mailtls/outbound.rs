@@ -44,29 +44,41 @@ pub struct DiscoveryArgs {
 /// The decision for `plan` with the discovery answers given on the command line: the one
 /// path `explain`, `probe` and `send` share.
 pub fn decide(plan: Plan, discovery: &DiscoveryArgs) -> Result<Decision, Failure> {
-    if discovery.tlsa.is_empty() && discovery.sts_policy.is_none() {
-        return Ok(Decision::from_plan(plan));
-    }
     let sts = match &discovery.sts_policy {
         Some(path) => {
             let text = read_config(path, "MTA-STS policy")?;
-            let policy = StsPolicy::parse(text.as_bytes())
-                .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
-            Some(StsLookup::Policy {
-                policy,
-                from_cache: false,
-                refresh_error: None,
-            })
+            Some(
+                StsPolicy::parse(text.as_bytes())
+                    .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?,
+            )
         }
         None => None,
     };
+    decide_with(plan, &discovery.tlsa, sts)
+}
+
+/// [`decide`] with the answers in hand: `tlsa` as `--tlsa` takes them (`[HOST=]RECORD`),
+/// `sts` the domain's MTA-STS policy.
+pub fn decide_with(
+    plan: Plan,
+    tlsa: &[String],
+    sts: Option<StsPolicy>,
+) -> Result<Decision, Failure> {
+    if tlsa.is_empty() && sts.is_none() {
+        return Ok(Decision::from_plan(plan));
+    }
+    let sts = sts.map(|policy| StsLookup::Policy {
+        policy,
+        from_cache: false,
+        refresh_error: None,
+    });
     let candidates: Vec<DnsName> = plan
         .hosts
         .iter()
         .filter_map(|h| DnsName::parse(&h.host.to_string()).ok())
         .collect();
     let mut records: Vec<(DnsName, Vec<String>)> = Vec::new();
-    for arg in &discovery.tlsa {
+    for arg in tlsa {
         let (hosts, record) = match arg.split_once('=') {
             Some((host, record)) => {
                 let host = DnsName::parse(host)
