@@ -57,6 +57,7 @@ done
 started=$EPOCHREALTIME
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_all() { local rc=0 pid; for pid in "$@"; do wait "$pid" || rc=1; done; return $rc; }
 
 # Anything that fails from here on stops what was started.
 cleanup_on_failure() {
@@ -137,10 +138,11 @@ for c in "${STS_CASES[@]}"; do
   MX_NAMES+=("mx.$c.$STS_ZONE")
   [ "$c" = wrongcert ] || STS_HOSTS+=("mta-sts.$c.$STS_ZONE")
 done
-leaf lab-mx "${MX_NAMES[@]}"
-leaf lab-wrong wrong.lab.example
-leaf lab-sts "${STS_HOSTS[@]}"
-leaf lab-sts-wrongname "mta-sts.elsewhere.example"
+leaf lab-mx "${MX_NAMES[@]}" &
+leaf lab-wrong wrong.lab.example &
+leaf lab-sts "${STS_HOSTS[@]}" &
+leaf lab-sts-wrongname "mta-sts.elsewhere.example" &
+wait_all $(jobs -p) || die "making a lab certificate failed"
 SMTP_SPKI=$(spki_sha256 "$CERTS/lab-mx.cert.pem")
 SMTP_WRONG_SPKI=$(spki_sha256 "$CERTS/lab-wrong.cert.pem")
 # A system-style CA file and hashed directory holding the test root ("public roots" tests).
@@ -231,7 +233,6 @@ done
   for c in "${STS_CASES[@]}"; do mail_records "$c" "$c.$STS_ZONE"; done
 } >"$DNS/$STS_ZONE.zone"
 cp "$DNS/$STS_ZONE.zone" "$DNS/$STS_ZONE.zone.signed"
-wait_all() { local rc=0 pid; for pid in "$@"; do wait "$pid" || rc=1; done; return $rc; }
 wait_all $(jobs -p) || die "signing a child zone failed"
 
 # The parent: delegations for every child, DS for the signed ones (none for plain.test and
@@ -280,6 +281,7 @@ EOF
 knotc --config "$DNS/knot.conf" conf-check >"$DNS/confcheck.out" 2>&1 \
   || { cat "$DNS/confcheck.out" >&2; die "knotd rejects its configuration"; }
 : >"$DNS/knotd.log"
+log "servers starting after $(elapsed)s"
 knotd --config "$DNS/knot.conf" </dev/null >>"$DNS/knotd.out" 2>&1 &
 echo $! >"$STATE/pids/knotd.pid"
 
@@ -354,7 +356,7 @@ for c in "${STS_CASES[@]}"; do
     oversized)
       {
         policy enforce "$mx"
-        for ((i = 0; i < 2000; i++)); do printf 'mx: padding-%04d.%s\r\n' "$i" "$c.$STS_ZONE"; done
+        awk -v d="$c.$STS_ZONE" 'BEGIN { for (i = 0; i < 2000; i++) printf "mx: padding-%04d.%s\r\n", i, d }'
       } >"$s/body"
       ;;
     mediatype)
@@ -436,10 +438,12 @@ EOF
   : >"$dir/log/maillog"
   postfix -c "$dir/etc" start >"$dir/log/start.out" 2>&1 \
     || { cat "$dir/log/start.out" "$dir/log/maillog" >&2; die "postfix start failed for lab $name"; }
-  cp "$dir/queue/pid/master.pid" "$STATE/pids/postfix-$name.pid" 2>/dev/null || true
 }
-postfix_lab mx "$SMTP_PORT" lab-mx
-postfix_lab wrong "$SMTP_WRONG_PORT" lab-wrong
+postfix_lab mx "$SMTP_PORT" lab-mx &
+pf_mx=$!
+postfix_lab wrong "$SMTP_WRONG_PORT" lab-wrong &
+wait_all $pf_mx $! || die "a lab Postfix did not start"
+log "postfix started after $(elapsed)s"
 
 # --- Wait for every part -------------------------------------------------------------------
 
