@@ -1,7 +1,8 @@
 //! Shared test helpers: the one test PKI (rcgen) and the committed certificate fixtures,
 //! verifiers, the quinn-style client/server [`pair`], a TLS pair driver in the rustls
 //! `transfer` style, intolerant TLS peers for the ladder tests, a server session on a
-//! virtual clock with a scripted rustls client, and loopback helpers for the adapter tests.
+//! virtual clock with a scripted rustls client, loopback helpers for the adapter tests, and the
+//! DNS + HTTPS lab (`lab`).
 //!
 //! Each integration test binary includes this module with `mod support;`; not every binary
 //! uses every helper.
@@ -16,6 +17,7 @@
 pub mod dane;
 pub mod drive;
 pub mod fixtures;
+pub mod lab;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 pub mod loopback;
 pub mod pair;
