@@ -6,6 +6,7 @@
 //!
 //! Needs the running lab (`MAILTLS_LAB_ENV`, see tests/support/lab.rs): skipped without it,
 //! failed without it in CI.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 

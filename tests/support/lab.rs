@@ -18,13 +18,14 @@
 //! every test binary can include it.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use super::env_file;
 
 /// Environment variable naming the `lab.env` file written by `.ci/lab/start.sh`.
 pub const ENV_VAR: &str = "MAILTLS_LAB_ENV";
@@ -148,10 +149,7 @@ pub struct Lab {
 impl Lab {
     /// The `lab.env` path: [`ENV_VAR`] if set, else [`DEFAULT_ENV_PATH`] in the crate root.
     pub fn env_path() -> PathBuf {
-        match std::env::var_os(ENV_VAR) {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_ENV_PATH),
-        }
+        env_file::located(ENV_VAR, DEFAULT_ENV_PATH)
     }
 
     /// The lab, or `None` when `lab.env` does not exist. Panics on an unreadable file.
@@ -160,7 +158,7 @@ impl Lab {
         if !path.exists() {
             return None;
         }
-        let vars = parse_env_file(&path);
+        let vars = env_file::parse(&path);
         Some(Lab { path, vars })
     }
 
@@ -168,25 +166,12 @@ impl Lab {
     /// but `false`/`0`) the test panics loudly; elsewhere it prints a loud SKIPPED line naming
     /// `test` and returns `None`, and the test should return.
     pub fn require(test: &str) -> Option<Lab> {
-        if let Some(lab) = Self::load() {
-            return Some(lab);
+        let lab = Self::load();
+        if lab.is_none() {
+            let path = Self::env_path();
+            env_file::missing(test, "the DNS + HTTPS lab", &path, ".ci/lab", "target/lab");
         }
-        let path = Self::env_path();
-        let ci = std::env::var("CI")
-            .map(|v| !v.is_empty() && v != "false" && v != "0")
-            .unwrap_or(false);
-        assert!(
-            !ci,
-            "\n\n*** {test}: the DNS + HTTPS lab is not running in CI: {} is missing. \
-             .ci/run must run .ci/lab/install.sh and .ci/lab/start.sh first. ***\n",
-            path.display()
-        );
-        eprintln!(
-            "\n*** SKIPPED {test}: the DNS + HTTPS lab is not running ({} missing); \
-             run .ci/lab/install.sh && .ci/lab/start.sh target/lab ***\n",
-            path.display()
-        );
-        None
+        lab
     }
 
     /// The file the lab was loaded from.
@@ -365,19 +350,4 @@ pub fn run_tool(cmd: &mut Command) -> ToolOutput {
         stdout,
         stderr,
     }
-}
-
-fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
-    let text = fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read lab file {}: {e}", path.display()));
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l
-                .split_once('=')
-                .unwrap_or_else(|| panic!("{}: not KEY=VALUE: {l}", path.display()));
-            (k.trim().to_owned(), v.trim().to_owned())
-        })
-        .collect()
 }

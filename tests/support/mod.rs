@@ -16,6 +16,7 @@
 
 pub mod dane;
 pub mod drive;
+pub mod env_file;
 pub mod fixtures;
 pub mod lab;
 #[cfg(any(feature = "blocking", feature = "tokio"))]

@@ -20,6 +20,9 @@
 // Each test target uses a different part of this module.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../support/env_file.rs"]
+mod env_file;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -204,10 +207,7 @@ pub struct Peers {
 impl Peers {
     /// The `peers.env` path: [`ENV_VAR`] if set, else [`DEFAULT_ENV_PATH`] in the crate root.
     pub fn env_path() -> PathBuf {
-        match std::env::var_os(ENV_VAR) {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_ENV_PATH),
-        }
+        env_file::located(ENV_VAR, DEFAULT_ENV_PATH)
     }
 
     /// The peers, or `None` when `peers.env` does not exist. Panics on an unreadable file.
@@ -216,9 +216,9 @@ impl Peers {
         if !path.exists() {
             return None;
         }
-        let vars = parse_env_file(&path);
+        let vars = env_file::parse(&path);
         let fingerprints = match vars.get("PEERS_FINGERPRINTS") {
-            Some(fp) => parse_env_file(Path::new(fp)),
+            Some(fp) => env_file::parse(Path::new(fp)),
             None => BTreeMap::new(),
         };
         Some(Peers {
@@ -232,25 +232,12 @@ impl Peers {
     /// anything but `false`/`0`) the test panics loudly; elsewhere it prints a loud SKIPPED
     /// line naming `test` and returns `None`, and the test should return.
     pub fn require(test: &str) -> Option<Peers> {
-        if let Some(peers) = Self::load() {
-            return Some(peers);
+        let peers = Self::load();
+        if peers.is_none() {
+            let path = Self::env_path();
+            env_file::missing(test, "real peers", &path, ".ci/peers", "target/peers");
         }
-        let path = Self::env_path();
-        let ci = std::env::var("CI")
-            .map(|v| !v.is_empty() && v != "false" && v != "0")
-            .unwrap_or(false);
-        assert!(
-            !ci,
-            "\n\n*** {test}: real peers not running in CI: {} is missing. \
-             .ci/run must run .ci/peers/install.sh and .ci/peers/start.sh first. ***\n",
-            path.display()
-        );
-        eprintln!(
-            "\n*** SKIPPED {test}: real peers not running ({} missing); \
-             run .ci/peers/install.sh && .ci/peers/start.sh target/peers ***\n",
-            path.display()
-        );
-        None
+        peers
     }
 
     /// The file the peers were loaded from.
@@ -707,21 +694,6 @@ fn read_reply(stream: &mut TcpStream) -> Vec<String> {
 
 fn read_lossy(path: &Path) -> String {
     String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned()
-}
-
-fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
-    let text = fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read peers file {}: {e}", path.display()));
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or_else(|| {
-                panic!("{}: not KEY=VALUE: {l:?}", path.display());
-            });
-            (k.trim().to_owned(), v.trim().to_owned())
-        })
-        .collect()
 }
 
 /// A `mailtls serve` child process on 127.0.0.1 with the peers' good server certificate,
