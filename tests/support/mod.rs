@@ -16,6 +16,8 @@
 
 pub mod dane;
 pub mod drive;
+// Also included by `support_peers` (`#[path]`); a test binary may include both modules.
+#[allow(clippy::duplicate_mod)]
 pub mod env_file;
 pub mod fixtures;
 pub mod lab;

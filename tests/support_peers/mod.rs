@@ -20,6 +20,8 @@
 // Each test target uses a different part of this module.
 #![allow(dead_code, unreachable_pub)]
 
+// The same file as `support::env_file`; a test binary may include both modules.
+#[allow(clippy::duplicate_mod)]
 #[path = "../support/env_file.rs"]
 mod env_file;
 
