@@ -165,6 +165,17 @@ fn kdig_answers_each_record() {
                 .map(|c| (lab.sts_domain(*c).to_owned(), false)),
         )
         .collect();
+    // Both servers answer over TCP too (large answers and truncation fall back to it).
+    let valid = lab.zone(Zone::Valid);
+    for server in [lab.dns(), lab.resolver()] {
+        let out = kdig(server, &["+tcp", "+short", valid, "MX"]);
+        assert_eq!(
+            out.stdout.trim(),
+            format!("10 mx.{valid}."),
+            "{}",
+            out.all()
+        );
+    }
     for (domain, has_tlsa) in &domains {
         assert_eq!(short(&lab, domain, "MX"), [format!("10 mx.{domain}.")]);
         assert_eq!(short(&lab, &format!("mx.{domain}"), "A"), ["127.0.0.1"]);
