@@ -151,6 +151,50 @@ fn delv_validates_the_denials() {
 }
 
 #[test]
+fn delv_validates_the_discovery_corner_cases() {
+    let Some(lab) = Lab::require("delv_validates_the_discovery_corner_cases") else {
+        return;
+    };
+    let answer = |name: &str, rtype: &str, record: &str| {
+        let out = delv(&lab, name, rtype);
+        let text = out.all();
+        assert!(
+            text.contains("; fully validated") && text.contains(record),
+            "delv {name} {rtype}: expected a validated {record}\n{text}"
+        );
+    };
+    let denial = |name: &str, rtype: &str| {
+        let out = delv(&lab, name, rtype);
+        assert!(
+            out.all().contains("; negative response, fully validated"),
+            "delv {name} {rtype}: expected a validated denial\n{}",
+            out.all()
+        );
+    };
+    let spki = lab.smtp_spki_sha256().to_ascii_uppercase();
+    let null_mx = lab.null_mx_domain();
+    answer(null_mx, "MX", "MX\t0 .");
+    let implicit = lab.implicit_mx_domain();
+    denial(implicit, "MX");
+    answer(implicit, "A", "A\t127.0.0.1");
+    answer(&format!("_25._tcp.{implicit}"), "TLSA", "TLSA\t3 1 1 ");
+    let tlsa = short(&lab, &format!("_25._tcp.{implicit}"), "TLSA");
+    assert_eq!(
+        tlsa.concat().to_ascii_uppercase().replace(' ', ""),
+        format!("311{spki}")
+    );
+    let cname = lab.cname_mx_domain();
+    let valid = lab.zone(Zone::Valid);
+    answer(cname, "MX", &format!("MX\t10 mxalias.{valid}."));
+    answer(
+        &format!("mxalias.{valid}"),
+        "A",
+        &format!("CNAME\tmx.{valid}."),
+    );
+    denial(&format!("_25._tcp.mxalias.{valid}"), "TLSA");
+}
+
+#[test]
 fn kdig_answers_each_record() {
     let Some(lab) = Lab::require("kdig_answers_each_record") else {
         return;

@@ -132,6 +132,7 @@ MX_NAMES=()
 STS_HOSTS=()
 for spec in "${DNSSEC_ZONES[@]}"; do
   MX_NAMES+=("mx.${spec%%:*}")
+  [ "${spec%%:*}" = partner.test ] && MX_NAMES+=(implicit.partner.test mxalias.partner.test)
   STS_HOSTS+=("mta-sts.${spec%%:*}")
 done
 for c in "${STS_CASES[@]}"; do
@@ -225,6 +226,16 @@ for spec in "${DNSSEC_ZONES[@]}"; do
     soa "$zone"
     mail_records @ "$zone"
     printf '_25._tcp.mx IN TLSA 3 1 1 %s\n' "$SMTP_SPKI"
+    if [ "$zone" = partner.test ]; then
+      # Discovery corner cases, secure: a null MX (RFC 7505), a domain without MX (the
+      # implicit MX is the domain itself, with its own TLSA), and an MX host that is a CNAME
+      # (RFC 7672 section 2.2.2: TLSA at the expanded name, mx.partner.test).
+      printf 'nullmx IN MX 0 .\n'
+      printf 'implicit IN A 127.0.0.1\n'
+      printf '_25._tcp.implicit IN TLSA 3 1 1 %s\n' "$SMTP_SPKI"
+      printf 'cname IN MX 10 mxalias\n'
+      printf 'mxalias IN CNAME mx\n'
+    fi
   } >"$DNS/$zone.zone"
   sign "$zone" "${spec#*:}" &
 done
@@ -514,6 +525,9 @@ env_tmp=$STATE/lab.env.tmp
   echo "LAB_DOMAIN_INSECURE=plain.test"
   echo "LAB_DOMAIN_BOGUS=bogus.test"
   echo "LAB_DOMAIN_BADSIG=badsig.test"
+  echo "LAB_DOMAIN_NULL_MX=nullmx.partner.test"
+  echo "LAB_DOMAIN_IMPLICIT_MX=implicit.partner.test"
+  echo "LAB_DOMAIN_CNAME_MX=cname.partner.test"
   for c in "${STS_CASES[@]}"; do
     echo "LAB_DOMAIN_STS_$(upper "$c")=$c.$STS_ZONE"
   done

@@ -273,6 +273,23 @@ impl Lab {
         self.var(zone.env_key())
     }
 
+    /// `nullmx.partner.test`: `MX 0 .` (RFC 7505 null MX), secure.
+    pub fn null_mx_domain(&self) -> &str {
+        self.var("LAB_DOMAIN_NULL_MX")
+    }
+
+    /// `implicit.partner.test`: no MX, an A record and its own `_25._tcp` TLSA (the implicit
+    /// MX, RFC 5321 section 5.1), secure.
+    pub fn implicit_mx_domain(&self) -> &str {
+        self.var("LAB_DOMAIN_IMPLICIT_MX")
+    }
+
+    /// `cname.partner.test`: `MX 10 mxalias.partner.test`, a CNAME to `mx.partner.test`; the
+    /// TLSA record is at the expanded name only (RFC 7672 section 2.2.2), secure.
+    pub fn cname_mx_domain(&self) -> &str {
+        self.var("LAB_DOMAIN_CNAME_MX")
+    }
+
     /// The domain of an MTA-STS case.
     pub fn sts_domain(&self, case: StsCase) -> &str {
         self.var(case.env_key())
