@@ -18,23 +18,17 @@
 //! every test binary can include it.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
 
-use super::env_file;
+use super::real_env;
 
 /// Environment variable naming the `lab.env` file written by `.ci/lab/start.sh`.
 pub const ENV_VAR: &str = "MAILTLS_LAB_ENV";
 
 /// Where `lab.env` is looked for when [`ENV_VAR`] is unset, relative to the crate root.
 pub const DEFAULT_ENV_PATH: &str = "target/lab/lab.env";
-
-/// How long a tool (delv, kdig, curl, openssl, swaks) may run before it is killed.
-pub const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The DNSSEC zones, children of the signed parent `test.`; each holds `MX 10 mx.<zone>`,
 /// `mx.<zone> A 127.0.0.1`, `mta-sts.<zone> A 127.0.0.1`, `_25._tcp.mx.<zone> TLSA 3 1 1`
@@ -149,7 +143,7 @@ pub struct Lab {
 impl Lab {
     /// The `lab.env` path: [`ENV_VAR`] if set, else [`DEFAULT_ENV_PATH`] in the crate root.
     pub fn env_path() -> PathBuf {
-        env_file::located(ENV_VAR, DEFAULT_ENV_PATH)
+        real_env::located(ENV_VAR, DEFAULT_ENV_PATH)
     }
 
     /// The lab, or `None` when `lab.env` does not exist. Panics on an unreadable file.
@@ -158,7 +152,7 @@ impl Lab {
         if !path.exists() {
             return None;
         }
-        let vars = env_file::parse(&path);
+        let vars = real_env::parse(&path);
         Some(Lab { path, vars })
     }
 
@@ -169,7 +163,7 @@ impl Lab {
         let lab = Self::load();
         if lab.is_none() {
             let path = Self::env_path();
-            env_file::missing(test, "the DNS + HTTPS lab", &path, ".ci/lab", "target/lab");
+            real_env::missing(test, "the DNS + HTTPS lab", &path, ".ci/lab", "target/lab");
         }
         lab
     }
@@ -295,7 +289,7 @@ impl Lab {
         self.var(case.env_key())
     }
 
-    /// Runs `program` with `args`, killing it after [`TOOL_TIMEOUT`].
+    /// Runs `program` with `args`, killing it after [`real_env::TOOL_TIMEOUT`].
     pub fn tool(program: &str, args: &[&str]) -> ToolOutput {
         run_tool(Command::new(program).args(args))
     }
@@ -306,7 +300,7 @@ impl Lab {
 pub struct ToolOutput {
     /// The command line, for messages.
     pub command: String,
-    /// Its exit status (`None`: killed after [`TOOL_TIMEOUT`]).
+    /// Its exit status (`None`: killed after [`real_env::TOOL_TIMEOUT`]).
     pub status: Option<ExitStatus>,
     /// Standard output, lossily decoded.
     pub stdout: String,
@@ -326,45 +320,14 @@ impl ToolOutput {
     }
 }
 
-/// Runs `cmd` with stdin closed, collecting its output; kills it after [`TOOL_TIMEOUT`].
+/// Runs `cmd` with stdin closed, collecting its output; kills it after [`real_env::TOOL_TIMEOUT`].
 pub fn run_tool(cmd: &mut Command) -> ToolOutput {
     let command = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
-    let mut out = child.stdout.take().expect("stdout piped");
-    let mut err = child.stderr.take().expect("stderr piped");
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + TOOL_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for a tool") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    let run = real_env::capture(cmd, None);
     ToolOutput {
         command,
-        status,
-        stdout,
-        stderr,
+        status: run.status,
+        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
     }
 }

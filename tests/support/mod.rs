@@ -1,8 +1,8 @@
 //! Shared test helpers: the one test PKI (rcgen) and the committed certificate fixtures,
 //! verifiers, the quinn-style client/server [`pair`], a TLS pair driver in the rustls
 //! `transfer` style, intolerant TLS peers for the ladder tests, a server session on a
-//! virtual clock with a scripted rustls client, loopback helpers for the adapter tests, and the
-//! DNS + HTTPS lab (`lab`).
+//! virtual clock with a scripted rustls client, loopback helpers for the adapter tests, the
+//! DNS + HTTPS lab (`lab`), and what the real environments of .ci share (`real_env`).
 //!
 //! Each integration test binary includes this module with `mod support;`; not every binary
 //! uses every helper.
@@ -16,9 +16,6 @@
 
 pub mod dane;
 pub mod drive;
-// Also included by `support_peers` (`#[path]`); a test binary may include both modules.
-#[allow(clippy::duplicate_mod)]
-pub mod env_file;
 pub mod fixtures;
 pub mod lab;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
@@ -27,6 +24,9 @@ pub mod pair;
 pub mod peers;
 pub mod pki;
 pub mod plans;
+// Also included by `support_peers` (`#[path]`); a test binary may include both modules.
+#[allow(clippy::duplicate_mod)]
+pub mod real_env;
 pub mod server_driver;
 pub mod smtp_server;
 pub mod tls_pair;

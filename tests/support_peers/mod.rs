@@ -20,10 +20,10 @@
 // Each test target uses a different part of this module.
 #![allow(dead_code, unreachable_pub)]
 
-// The same file as `support::env_file`; a test binary may include both modules.
+// The same file as `support::real_env`; a test binary may include both modules.
 #[allow(clippy::duplicate_mod)]
-#[path = "../support/env_file.rs"]
-mod env_file;
+#[path = "../support/real_env.rs"]
+mod real_env;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -47,7 +47,7 @@ pub const DEFAULT_ENV_PATH: &str = "target/peers/peers.env";
 pub const SERVER_NAME: &str = "mx.partner.test";
 
 /// How long a child process (swaks, openssl) may run before it is killed.
-pub const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
+pub use real_env::TOOL_TIMEOUT;
 
 /// The receiving Postfix instances, one per server certificate of the test PKI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,7 +209,7 @@ pub struct Peers {
 impl Peers {
     /// The `peers.env` path: [`ENV_VAR`] if set, else [`DEFAULT_ENV_PATH`] in the crate root.
     pub fn env_path() -> PathBuf {
-        env_file::located(ENV_VAR, DEFAULT_ENV_PATH)
+        real_env::located(ENV_VAR, DEFAULT_ENV_PATH)
     }
 
     /// The peers, or `None` when `peers.env` does not exist. Panics on an unreadable file.
@@ -218,9 +218,9 @@ impl Peers {
         if !path.exists() {
             return None;
         }
-        let vars = env_file::parse(&path);
+        let vars = real_env::parse(&path);
         let fingerprints = match vars.get("PEERS_FINGERPRINTS") {
-            Some(fp) => env_file::parse(Path::new(fp)),
+            Some(fp) => real_env::parse(Path::new(fp)),
             None => BTreeMap::new(),
         };
         Some(Peers {
@@ -237,7 +237,7 @@ impl Peers {
         let peers = Self::load();
         if peers.is_none() {
             let path = Self::env_path();
-            env_file::missing(test, "real peers", &path, ".ci/peers", "target/peers");
+            real_env::missing(test, "real peers", &path, ".ci/peers", "target/peers");
         }
         peers
     }
@@ -479,53 +479,14 @@ impl ToolOutput {
 
 /// Run `cmd` with `stdin` (or none), capture both outputs, kill it after [`TOOL_TIMEOUT`].
 pub fn run_tool(cmd: &mut Command, stdin: Option<&[u8]>) -> ToolOutput {
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A peer that closes early makes this fail; the output tells the story.
-        let _ = pipe.write_all(bytes);
-    }
-    let mut stdout = child.stdout.take().expect("stdout piped");
-    let mut stderr = child.stderr.take().expect("stderr piped");
-    let out_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stdout.read_to_end(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s);
-        s
-    });
-    let deadline = Instant::now() + TOOL_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for tool") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let mut text = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-    text.push_str(&String::from_utf8_lossy(
-        &err_reader.join().unwrap_or_default(),
-    ));
-    if status.is_none() {
+    let run = real_env::capture(cmd, stdin);
+    let mut text = String::from_utf8_lossy(&run.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&run.stderr));
+    if run.status.is_none() {
         text.push_str(&format!("\n[killed after {TOOL_TIMEOUT:?}: {cmd:?}]\n"));
     }
     ToolOutput {
-        code: status.and_then(|s| s.code()),
+        code: run.status.and_then(|s| s.code()),
         text,
     }
 }
