@@ -405,11 +405,13 @@ impl Exchange {
         if self.response.is_complete() {
             return Ok(());
         }
-        if let Err(failure) = self.tls.handle_eof() {
-            return Err(self.tls_failed(&failure));
+        match self.tls.handle_eof() {
+            Err(failure) if self.tls.is_handshaking() => return Err(self.tls_failed(&failure)),
+            // No close_notify: what came is all there is, and it may be cut.
+            Err(_) => {}
+            // The server said close_notify: a body that runs to the close is whole.
+            Ok(()) => self.response.close_notify(),
         }
-        // The server said close_notify: a body that runs to the close is whole.
-        self.response.close_notify();
         if self.response.is_complete() {
             Ok(())
         } else {
@@ -452,7 +454,13 @@ impl Exchange {
                 .map_or_else(|| failure.detail(), |error| error.to_string());
             refused(StsFetchResponse::CertificateInvalid { detail: &why })
         } else {
-            transport(&failure.to_string())
+            // The detail alone: the failure's SMTP-side classification means nothing here.
+            let phase = if failure.during_handshake {
+                "handshake"
+            } else {
+                "session"
+            };
+            transport(&format!("TLS {phase} failed: {}", failure.detail()))
         }
     }
 }
