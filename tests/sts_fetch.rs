@@ -2,6 +2,7 @@
 //! loopback (rustls, one thread per case), one case per RFC 8461 §3.3 rule: every failure is
 //! the typed error with its RFC 8460 result type (RFC 8460 §4.3.2.2: `sts-policy-fetch-error`,
 //! `sts-policy-invalid`, `sts-webpki-invalid`).
+#![cfg(any(feature = "blocking", feature = "tokio"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;

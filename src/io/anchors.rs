@@ -277,3 +277,47 @@ fn read(path: &Path) -> Result<Vec<CertificateDer<'static>>, AnchorError> {
     }
     Ok(certs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_store_names_round_trip() {
+        for store in PublicRoots::ALL {
+            assert_eq!(store.as_str().parse::<PublicRoots>(), Ok(store));
+        }
+        assert_eq!(" Mozilla ".parse::<PublicRoots>(), Ok(PublicRoots::Mozilla));
+        let e = "windows".parse::<PublicRoots>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown trust store windows: expected system or mozilla"
+        );
+        assert_eq!(PublicRoots::default(), PublicRoots::System);
+        assert_eq!(PublicRoots::System.to_string(), "system trust store");
+    }
+
+    #[cfg(feature = "webpki-roots")]
+    #[test]
+    fn mozilla_set_loads() {
+        assert!(PublicRoots::Mozilla.load().unwrap().len() > 100);
+    }
+
+    #[cfg(not(feature = "webpki-roots"))]
+    #[test]
+    fn mozilla_set_says_which_feature_is_missing() {
+        let e = PublicRoots::Mozilla.load().unwrap_err();
+        assert!(e.to_string().contains("`webpki-roots`"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_store_is_an_error_that_lists_its_problems() {
+        let e = PublicRootsError::SystemEmpty {
+            problems: vec!["a".to_owned(), "b".to_owned()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "the system trust store has no usable certificate: a; b"
+        );
+    }
+}
