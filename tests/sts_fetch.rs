@@ -17,7 +17,9 @@ use mailtls::cert::TrustAnchors;
 use mailtls::io::StsFetcher;
 use mailtls::names::DnsName;
 use mailtls::policy::ladder::Rung;
-use mailtls::policy::mta_sts::{StsFetchError, StsFetchRequest, StsMode, StsPolicyError};
+use mailtls::policy::mta_sts::{
+    StsFetchError, StsFetchRequest, StsMode, StsPolicy, StsPolicyError,
+};
 use mailtls::report::ResultType;
 use mailtls::tls::{server_config, ServerTlsSetup, TlsIdentity};
 use rustls::{ServerConnection, StreamOwned};
@@ -134,6 +136,15 @@ fn response(status: &str, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A 200 response with an `enforce` policy.
+fn enforce() -> Then {
+    Then::Respond(response(
+        "200 OK",
+        Some("text/plain"),
+        &policy_text("enforce"),
+    ))
+}
+
 fn policy_text(mode: &str) -> Vec<u8> {
     format!("version: STSv1\r\nmode: {mode}\r\nmx: mx.sts.test\r\nmx: *.backup.sts.test\r\nmax_age: 604800\r\n")
         .into_bytes()
@@ -143,29 +154,19 @@ fn policy_text(mode: &str) -> Vec<u8> {
 fn fetch_from(
     identity: &TlsIdentity,
     then: Then,
-) -> (
-    Result<mailtls::policy::mta_sts::StsPolicy, StsFetchError>,
-    Option<Seen>,
-) {
+) -> (Result<StsPolicy, StsFetchError>, Option<Seen>) {
     let (port, server) = serve(identity, then);
     let result = fetcher(port).fetch(&request(), &[LOOPBACK]);
     (result, server.join().unwrap())
 }
 
-fn fetch(then: Then) -> Result<mailtls::policy::mta_sts::StsPolicy, StsFetchError> {
+fn fetch(then: Then) -> Result<StsPolicy, StsFetchError> {
     fetch_from(&lab().right, then).0
 }
 
 #[test]
 fn enforce_policy_is_fetched_with_the_right_request_and_sni() {
-    let (result, seen) = fetch_from(
-        &lab().right,
-        Then::Respond(response(
-            "200 OK",
-            Some("text/plain"),
-            &policy_text("enforce"),
-        )),
-    );
+    let (result, seen) = fetch_from(&lab().right, enforce());
     let policy = result.unwrap();
     assert_eq!(policy.mode(), StsMode::Enforce);
     assert_eq!(policy.max_age(), Duration::from_secs(604_800));
@@ -285,14 +286,7 @@ fn wrong_media_type_is_sts_policy_invalid() {
 
 #[test]
 fn certificate_for_another_name_is_sts_webpki_invalid() {
-    let (result, seen) = fetch_from(
-        &lab().wrong_name,
-        Then::Respond(response(
-            "200 OK",
-            Some("text/plain"),
-            &policy_text("enforce"),
-        )),
-    );
+    let (result, seen) = fetch_from(&lab().wrong_name, enforce());
     let e = result.unwrap_err();
     assert!(matches!(e, StsFetchError::CertificateInvalid { .. }), "{e}");
     assert_eq!(e.result_type(), ResultType::StsWebpkiInvalid);
@@ -304,14 +298,7 @@ fn certificate_for_another_name_is_sts_webpki_invalid() {
 
 #[test]
 fn certificate_from_an_unknown_ca_is_sts_webpki_invalid() {
-    let (result, seen) = fetch_from(
-        &lab().untrusted,
-        Then::Respond(response(
-            "200 OK",
-            Some("text/plain"),
-            &policy_text("enforce"),
-        )),
-    );
+    let (result, seen) = fetch_from(&lab().untrusted, enforce());
     let e = result.unwrap_err();
     assert!(matches!(e, StsFetchError::CertificateInvalid { .. }), "{e}");
     assert_eq!(e.result_type(), ResultType::StsWebpkiInvalid);
@@ -372,14 +359,7 @@ fn slow_server_hits_the_timeout() {
 
 #[test]
 fn addresses_are_tried_in_order_and_none_is_an_error() {
-    let (port, server) = serve(
-        &lab().right,
-        Then::Respond(response(
-            "200 OK",
-            Some("text/plain"),
-            &policy_text("enforce"),
-        )),
-    );
+    let (port, server) = serve(&lab().right, enforce());
     // Nothing listens on 127.0.0.2 at that port: refused, then the next address answers.
     let unused = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let policy = fetcher(port)
@@ -432,47 +412,33 @@ mod on_tokio {
             .unwrap()
     }
 
+    /// One async fetch against a server doing `then` with `identity`.
+    fn fetch_async(
+        identity: &TlsIdentity,
+        then: Then,
+        timeout: Duration,
+    ) -> (Result<StsPolicy, StsFetchError>, Option<Seen>) {
+        let (port, server) = serve(identity, then);
+        let fetcher = fetcher(port).with_timeout(timeout);
+        let result = runtime().block_on(fetcher.fetch_async(&request(), &[LOOPBACK]));
+        (result, server.join().unwrap())
+    }
+
     #[test]
     fn the_async_twin_fetches_and_refuses_alike() {
-        let rt = runtime();
-        let (port, server) = serve(
-            &lab().right,
-            Then::Respond(response(
-                "200 OK",
-                Some("text/plain"),
-                &policy_text("enforce"),
-            )),
-        );
-        let policy = rt
-            .block_on(fetcher(port).fetch_async(&request(), &[LOOPBACK]))
-            .unwrap();
-        assert_eq!(policy.mode(), StsMode::Enforce);
-        assert_eq!(server.join().unwrap().unwrap().sni.as_deref(), Some(HOST));
+        let long = Duration::from_secs(20);
+        let (policy, seen) = fetch_async(&lab().right, enforce(), long);
+        assert_eq!(policy.unwrap().mode(), StsMode::Enforce);
+        assert_eq!(seen.unwrap().sni.as_deref(), Some(HOST));
 
-        let (port, server) = serve(
-            &lab().wrong_name,
-            Then::Respond(response(
-                "200 OK",
-                Some("text/plain"),
-                &policy_text("enforce"),
-            )),
-        );
-        let e = rt
-            .block_on(fetcher(port).fetch_async(&request(), &[LOOPBACK]))
-            .unwrap_err();
-        assert_eq!(e.result_type(), ResultType::StsWebpkiInvalid);
-        assert!(server.join().unwrap().is_none());
+        let (e, seen) = fetch_async(&lab().wrong_name, enforce(), long);
+        assert_eq!(e.unwrap_err().result_type(), ResultType::StsWebpkiInvalid);
+        assert!(seen.is_none());
 
-        let (port, server) = serve(&lab().right, Then::Stall);
-        let e = rt
-            .block_on(
-                fetcher(port)
-                    .with_timeout(Duration::from_millis(300))
-                    .fetch_async(&request(), &[LOOPBACK]),
-            )
-            .unwrap_err();
+        let (e, seen) = fetch_async(&lab().right, Then::Stall, Duration::from_millis(300));
+        let e = e.unwrap_err();
         assert!(e.to_string().contains("timed out"), "{e}");
         assert_eq!(e.result_type(), ResultType::StsPolicyFetchError);
-        assert!(server.join().unwrap().is_some());
+        assert!(seen.is_some());
     }
 }

@@ -155,14 +155,8 @@ impl StsFetcher {
             let read = stream
                 .set_read_timeout(Some(left))
                 .and_then(|()| stream.read(&mut buffer));
-            match read {
-                Ok(0) => {
-                    exchange.end_of_stream()?;
-                    break;
-                }
-                Ok(n) => exchange.receive(buffer.get(..n).unwrap_or_default())?,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.io_error(&e)),
+            if exchange.after_read(read, &buffer, self)? {
+                break;
             }
         }
         exchange.finish()
@@ -272,14 +266,9 @@ impl StsFetcher {
             if exchange.is_complete() {
                 break;
             }
-            match stream.read(&mut buffer).await {
-                Ok(0) => {
-                    exchange.end_of_stream()?;
-                    break;
-                }
-                Ok(n) => exchange.receive(buffer.get(..n).unwrap_or_default())?,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.io_error(&e)),
+            let read = stream.read(&mut buffer).await;
+            if exchange.after_read(read, &buffer, self)? {
+                break;
             }
         }
         exchange.finish()
@@ -398,6 +387,24 @@ impl Exchange {
             self.response.close_notify();
         }
         Ok(())
+    }
+
+    /// Takes the result of one read into `buffer`: `true` when the server closed the
+    /// connection (and what came is a whole response).
+    fn after_read(
+        &mut self,
+        read: std::io::Result<usize>,
+        buffer: &[u8],
+        fetcher: &StsFetcher,
+    ) -> Result<bool, StsFetchError> {
+        match read {
+            Ok(0) => self.end_of_stream().map(|()| true),
+            Ok(n) => self
+                .receive(buffer.get(..n).unwrap_or_default())
+                .map(|()| false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(fetcher.io_error(&e)),
+        }
     }
 
     /// The server closed the connection.
