@@ -124,7 +124,8 @@ impl StsFetcher {
 
     /// Fetches `request`'s policy from the first of `addresses` (the addresses of
     /// `request.host`, in the order to try) that accepts a TCP connection, blocking the
-    /// calling thread for at most [`timeout`](Self::timeout).
+    /// calling thread for at most [`timeout`](Self::timeout) in all (an address that never
+    /// answers can use it up).
     ///
     /// Every failure is an [`StsFetchError`] whose
     /// [`result_type`](StsFetchError::result_type) is what TLS-RPT reports.
@@ -435,8 +436,9 @@ impl Exchange {
 
     /// The response, through [`consume`].
     fn finish(self) -> Result<StsPolicy, StsFetchError> {
-        // A handshake that completed passed the verifier; say so only if it recorded a pass.
-        if self.slot.get().is_some_and(|o| !o.is_verified()) {
+        // A completed handshake passed the verifier: trust the response only if it recorded
+        // that pass.
+        if !self.slot.get().is_some_and(|o| o.is_verified()) {
             return Err(refused(StsFetchResponse::CertificateInvalid {
                 detail: "the certificate was not verified",
             }));
