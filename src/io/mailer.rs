@@ -3,19 +3,23 @@
 //! [`Decision`], [`Delivery`], attempts, outcomes), with the Decision there for those who
 //! want to look at it or feed it discovery answers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::cert::TrustAnchors;
 use crate::client::{ClientError, ClientSettings, Delivery};
 use crate::policy::{Decision, Destination, OutboundPolicy};
 use crate::tls::TlsIdentity;
 
-use super::anchors::{verifiers_for, AnchorError};
+use super::anchors::{
+    needs_public_roots, verifiers_for, AnchorError, PublicRoots, PublicRootsError,
+};
 use super::client::{Connector, DeliveryReport, Message};
 
 /// Sends mail under one outbound configuration: a Postfix table, connectors, a default
 /// level (an [`OutboundPolicy`]), the public roots the configuration's `verify`/`secure`/
-/// `domain_validation`/MTA-STS checks chain to, and how to connect.
+/// `domain_validation`/MTA-STS checks chain to (the system trust store unless
+/// [`with_trust_store`](Self::with_trust_store) or [`with_public_roots`](Self::with_public_roots)
+/// say otherwise), and how to connect.
 ///
 /// Forced TLS with domain validation to a partner through a connector:
 ///
@@ -72,29 +76,64 @@ use super::client::{Connector, DeliveryReport, Message};
 pub struct Mailer {
     settings: ClientSettings,
     policy: Arc<OutboundPolicy>,
-    public_roots: TrustAnchors,
+    public_roots: Roots,
     connector: Connector,
     identity: Option<TlsIdentity>,
 }
 
+/// The public roots of a mailer: given, or a store loaded at the first delivery and kept.
+#[derive(Clone, Debug)]
+enum Roots {
+    Given(TrustAnchors),
+    Store {
+        store: PublicRoots,
+        loaded: Arc<OnceLock<Result<TrustAnchors, PublicRootsError>>>,
+    },
+}
+
+impl Roots {
+    fn store(store: PublicRoots) -> Self {
+        Self::Store {
+            store,
+            loaded: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn anchors(&self) -> Result<TrustAnchors, PublicRootsError> {
+        match self {
+            Self::Given(anchors) => Ok(anchors.clone()),
+            Self::Store { store, loaded } => loaded.get_or_init(|| store.load()).clone(),
+        }
+    }
+}
+
 impl Mailer {
-    /// A mailer that says `helo_name` in EHLO and plans under `policy`. It trusts no public
-    /// root until [`with_public_roots`](Self::with_public_roots): requirements that chain to
-    /// the public roots fail closed.
+    /// A mailer that says `helo_name` in EHLO and plans under `policy`. Its public roots are
+    /// the system trust store ([`PublicRoots::System`]), read at the first delivery that needs
+    /// them and kept; a store with no usable certificate fails such a delivery with
+    /// [`AnchorError::PublicRoots`] rather than trust nothing silently.
     pub fn new(helo_name: &str, policy: OutboundPolicy) -> Result<Self, ClientError> {
         Ok(Self {
             settings: ClientSettings::new(helo_name)?,
             policy: Arc::new(policy),
-            public_roots: TrustAnchors::new(),
+            public_roots: Roots::store(PublicRoots::System),
             connector: Connector::new(),
             identity: None,
         })
     }
 
-    /// The anchors the configuration's "public roots" stand for.
+    /// The anchors the configuration's "public roots" stand for, instead of a trust store
+    /// (a private PKI, a test CA).
     #[must_use]
     pub fn with_public_roots(mut self, anchors: TrustAnchors) -> Self {
-        self.public_roots = anchors;
+        self.public_roots = Roots::Given(anchors);
+        self
+    }
+
+    /// The trust store the "public roots" are loaded from (at the first delivery).
+    #[must_use]
+    pub fn with_trust_store(mut self, store: PublicRoots) -> Self {
+        self.public_roots = Roots::store(store);
         self
     }
 
@@ -155,9 +194,15 @@ impl Mailer {
         Ok(super::tokio::deliver(&mut delivery, messages, &self.connector).await)
     }
 
-    /// The delivery for `decision`: its `tafile=` anchors loaded, this mailer's settings.
+    /// The delivery for `decision`: the public roots and its `tafile=` anchors loaded, this
+    /// mailer's settings.
     pub fn delivery(&self, decision: Decision) -> Result<Delivery, AnchorError> {
-        let verifiers = verifiers_for(&decision, self.public_roots.clone())?;
+        let public = if needs_public_roots(&decision) {
+            self.public_roots.anchors()?
+        } else {
+            TrustAnchors::new()
+        };
+        let verifiers = verifiers_for(&decision, public)?;
         Ok(
             Delivery::new(self.settings.clone(), decision, Arc::new(verifiers))
                 .with_identity(self.identity.clone()),

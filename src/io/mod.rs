@@ -57,15 +57,18 @@ pub mod blocking;
 mod client;
 mod drive;
 mod mailer;
+pub mod sts_fetch;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
 pub use admission::{ConnectionLimits, ListenerNotice, Overload};
 pub use anchors::{
-    load_anchor_files, load_trust_anchors, verifiers_for, verifiers_for_hosts, AnchorError,
+    load_anchor_files, load_trust_anchors, needs_public_roots, verifiers_for, verifiers_for_hosts,
+    AnchorError, PublicRoots, PublicRootsError, UnknownPublicRoots,
 };
 pub use client::{Connector, DeliveryReport, Message};
 pub use mailer::Mailer;
+pub use sts_fetch::StsFetcher;
 
 /// `TCP_QUICKACK` on Linux: without it, a peer that writes a small reply and waits for our ACK
 /// before its next write (Postfix, behind Nagle) stalls 40 ms on our delayed ACK, once per new

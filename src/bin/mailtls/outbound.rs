@@ -9,7 +9,8 @@ use std::time::Duration;
 use mailtls::cert::TrustAnchors;
 use mailtls::client::{AttemptRecord, ClientSettings, Delivery, DeliveryOutcome};
 use mailtls::io::{
-    blocking, load_trust_anchors, verifiers_for, Connector, DeliveryReport, Message,
+    blocking, load_trust_anchors, needs_public_roots, verifiers_for, Connector, DeliveryReport,
+    Message, PublicRoots,
 };
 use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
@@ -147,9 +148,13 @@ pub struct PolicyArgs {
     /// host).
     #[arg(long, value_name = "DOMAIN")]
     pub nexthop: Option<String>,
-    /// Trust anchors (PEM); repeatable; replaces the default trust anchors.
+    /// Trust anchors (PEM); repeatable; replaces the public roots (and every `tafile=`).
     #[arg(long, value_name = "PEM")]
     pub tafile: Vec<PathBuf>,
+    /// Where the public roots come from: `system` (the host's store; honours SSL_CERT_FILE
+    /// and SSL_CERT_DIR) or `mozilla` (the Mozilla set built in). `--tafile` replaces either.
+    #[arg(long, value_name = "STORE", default_value = "system")]
+    pub trust_store: PublicRoots,
     /// A client certificate chain to present (PEM).
     #[arg(long, value_name = "PEM", requires = "key")]
     pub cert: Option<PathBuf>,
@@ -230,8 +235,17 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         }
     }
     let mut decision = decide(plan, &args.discovery)?;
-    let mut verifiers = verifiers_for(&decision, TrustAnchors::new())
-        .map_err(|e| Failure::config(e.to_string()))?;
+    // The public roots, loaded only when something chains to them (and --tafile does not
+    // replace them): a `may` probe does not need a readable trust store.
+    let public = if args.tafile.is_empty() && needs_public_roots(&decision) {
+        args.trust_store.load().map_err(|e| {
+            Failure::config(format!("--trust-store {}: {e}", args.trust_store.as_str()))
+        })?
+    } else {
+        TrustAnchors::new()
+    };
+    let mut verifiers =
+        verifiers_for(&decision, public).map_err(|e| Failure::config(e.to_string()))?;
     if !args.tafile.is_empty() {
         verifiers = verifiers.with_replacement(
             load_trust_anchors(&args.tafile).map_err(|e| Failure::config(e.to_string()))?,
