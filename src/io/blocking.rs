@@ -21,9 +21,18 @@ use super::admission::{
 };
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
+#[cfg(feature = "dns")]
+use super::{
+    anchors::AnchorError,
+    discover::{prepare, Discoverer, DomainReport, FetchPolicy, Prepared},
+    dns::Resolve,
+    mailer::Mailer,
+};
 use super::{
     now, quick_ack, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd,
 };
+#[cfg(feature = "dns")]
+use crate::{names::DnsName, policy::requiretls::MessageTls};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -267,7 +276,7 @@ pub fn deliver(
     let mut outbox = Outbox::new(messages);
     while let Some((mut session, target)) = outbox.next_attempt(delivery, connector) {
         let stream = match target {
-            Target::Addr(addr) => connect(addr, connector.connect_timeout),
+            Target::Addrs(addrs) => connect(addrs.as_slice(), connector.connect_timeout),
             Target::Name(name, port) => connect((name.as_str(), port), connector.connect_timeout),
         };
         match stream {
@@ -280,6 +289,39 @@ pub fn deliver(
         }
     }
     outbox.report(delivery)
+}
+
+/// Delivers `messages` to the recipient `domain`: discovery (MX, addresses, TLSA where the
+/// plan wants DANE, MTA-STS, TLS-RPT) through `discoverer`, the mailer's plan for the MX
+/// hosts found, precedence with the answers and the messages' `flags`, then [`deliver`]
+/// over the hosts in order at the addresses discovery found (on the discoverer's SMTP port
+/// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
+/// or bogus lookup: deferred) contacts nobody.
+#[cfg(feature = "dns")]
+pub fn deliver_to_domain<R: Resolve, F: FetchPolicy>(
+    mailer: &Mailer,
+    discoverer: &mut Discoverer<'_, R, F>,
+    domain: &DnsName,
+    messages: &[Message],
+    flags: MessageTls,
+) -> Result<DomainReport, AnchorError> {
+    let answers = discoverer.discover(mailer.policy(), domain, now());
+    match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
+        Prepared::NoHost(report) => Ok(*report),
+        Prepared::Deliver {
+            mut delivery,
+            connector,
+            discovery,
+            decision,
+        } => {
+            let report = deliver(&mut delivery, messages, &connector);
+            Ok(DomainReport {
+                discovery: *discovery,
+                decision: Some(*decision),
+                report,
+            })
+        }
+    }
 }
 
 /// Runs one client session over any stream to its end, sending `messages` in order; returns
