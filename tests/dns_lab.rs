@@ -71,11 +71,8 @@ fn name(s: &str) -> DnsName {
 fn discover(resolver: &BlockingResolver, domain: &str) -> DiscoveryAnswers {
     let mut cache = StsCache::default();
     let policy = OutboundPolicy::new().with_default_level(Level::Dane);
-    Discoverer::new(resolver, &NoFetch, &mut cache).discover(
-        &policy,
-        &name(domain),
-        mailtls::io::now(),
-    )
+    let mut discoverer = Discoverer::new(resolver, &NoFetch, &mut cache);
+    discoverer.discover(&policy, &name(domain), mailtls::io::now())
 }
 
 #[test]

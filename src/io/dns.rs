@@ -152,7 +152,7 @@ pub enum DnsConfigError {
 #[derive(Clone)]
 enum Backend {
     /// hickory validates (and caches).
-    Validating(TokioResolver),
+    Validating(Box<TokioResolver>),
     /// A loopback validating resolver's AD bit is trusted.
     AdBit(NameServerPool<TokioRuntimeProvider>),
 }
@@ -230,7 +230,7 @@ impl HickoryResolver {
                         .with_trust_anchor(Arc::new(anchors))
                         .build()
                         .map_err(|e| DnsConfigError::Setup(e.to_string()))?;
-                Backend::Validating(resolver)
+                Backend::Validating(Box::new(resolver))
             }
             DnssecSource::TrustLocalResolverAd => {
                 if let Some(server) = settings.servers.iter().find(|s| !s.ip().is_loopback()) {
