@@ -4,7 +4,9 @@
 //! answers itself from the lab's `test.` key; the AD-bit route asks unbound.
 //!
 //! Reads the lab's `lab.env` from `MAILTLS_LAB_ENV` (`LAB_DNS`, `LAB_RESOLVER`,
-//! `LAB_TRUST_ANCHOR`, `LAB_SMTP_PORT`, ...). Without it the tests pass vacuously, unless
+//! `LAB_TRUST_ANCHOR`, ...). hickory trusts an anchored zone's DNSKEY RRset without a DS
+//! lookup only when every key in it is an anchor, so `LAB_TRUST_ANCHOR` must list every
+//! `test.` DNSKEY (KSK and ZSK), not the KSK alone. Without it the tests pass vacuously, unless
 //! `CI=true`: then a missing lab fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
