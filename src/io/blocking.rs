@@ -297,6 +297,32 @@ pub fn deliver(
 /// over the hosts in order at the addresses discovery found (on the discoverer's SMTP port
 /// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
 /// or bogus lookup: deferred) contacts nobody.
+///
+/// ```no_run
+/// use mailtls::io::discover::{Discoverer, NoFetch};
+/// use mailtls::io::dns::{BlockingResolver, DnsSettings};
+/// use mailtls::io::{blocking, Mailer, Message};
+/// use mailtls::names::DnsName;
+/// use mailtls::policy::mta_sts::StsCache;
+/// use mailtls::policy::requiretls::MessageTls;
+/// use mailtls::policy::{Level, OutboundPolicy};
+///
+/// // A validating resolver (root trust anchor) asking a recursive server.
+/// let resolver = BlockingResolver::new(&DnsSettings::new(["127.0.0.1:53".parse()?]))?;
+/// let mut sts_cache = StsCache::default();
+/// let mut discoverer = Discoverer::new(&resolver, &NoFetch, &mut sts_cache);
+/// let policy = OutboundPolicy::new().with_default_level(Level::Dane);
+/// let mailer = Mailer::new("relay.example.org", policy)?;
+/// let message = Message::new("a@example.org", ["b@example.net"], b"Subject: hi\r\n\r\nhello\r\n")?;
+/// let domain = DnsName::parse("example.net")?;
+/// let report =
+///     blocking::deliver_to_domain(&mailer, &mut discoverer, &domain, &[message], MessageTls::default())?;
+/// println!("{}", report.discovery); // MX, addresses, TLSA, MTA-STS, TLS-RPT with DNSSEC status
+/// if let Some(decision) = &report.decision {
+///     println!("{decision}"); // which source decided each host, and why
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[cfg(feature = "dns")]
 pub fn deliver_to_domain<R: Resolve, F: FetchPolicy>(
     mailer: &Mailer,

@@ -288,7 +288,10 @@ impl HickoryResolver {
         match ::tokio::time::timeout(self.timeout, query).await {
             Ok(result) => result,
             Err(_) => Err(LookupError::Temporary {
-                detail: format!("{owner} {record_type}: no answer within {:?}", self.timeout),
+                detail: format!(
+                    "{owner} {record_type}: no answer within {} ms",
+                    self.timeout.as_millis()
+                ),
             }),
         }
     }
@@ -596,7 +599,8 @@ impl AsyncResolve for HickoryResolver {
     }
 }
 
-/// A [`HickoryResolver`] on its own current-thread tokio runtime: blocking lookups.
+/// A [`HickoryResolver`] on its own current-thread tokio runtime: blocking lookups. For
+/// threads outside any async runtime (it blocks; inside one, use [`HickoryResolver`]).
 #[derive(Debug)]
 pub struct BlockingResolver {
     runtime: ::tokio::runtime::Runtime,

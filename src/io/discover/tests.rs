@@ -419,7 +419,7 @@ fn sts_policy_is_fetched_once_and_refetched_when_the_id_changes() {
             assert_eq!(policy.mode(), StsMode::Enforce);
             assert!(!from_cache);
         }
-        other => panic!("{other:?}"),
+        _ => panic!("expected a fetched policy\n{answers}"),
     }
     assert_eq!(
         decide(&answers, &policy).hosts[0].decided_by,
@@ -472,7 +472,7 @@ fn a_policy_host_without_address_is_a_failed_fetch() {
         Some(StsLookup::NoPolicy {
             fetch_error: Some(e),
         }) => assert_eq!(e.result_type(), ResultType::StsPolicyFetchError),
-        other => panic!("{other:?}"),
+        _ => panic!("expected a failed fetch\n{answers}"),
     }
 }
 
@@ -536,12 +536,10 @@ fn the_connector_reaches_hosts_at_discovered_addresses_on_the_lab_port() {
     match prepare(&mailer, answers, MessageTls::default(), Some(2525), 1).unwrap() {
         Prepared::Deliver { connector, .. } => {
             let host = crate::names::HostId::Dns(name("mx.example.com"));
-            match connector.target(&host, 25) {
-                super::super::client::Target::Addrs(addrs) => {
-                    assert_eq!(addrs, ["192.0.2.25:2525".parse().unwrap()]);
-                }
-                other => panic!("{other:?}"),
-            }
+            let super::super::client::Target::Addrs(addrs) = connector.target(&host, 25) else {
+                panic!("expected fixed addresses");
+            };
+            assert_eq!(addrs, ["192.0.2.25:2525".parse().unwrap()]);
         }
         Prepared::NoHost(report) => panic!("{}", report.discovery),
     }
