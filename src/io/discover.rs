@@ -3,7 +3,7 @@
 //! the `_mta-sts` TXT record, the MTA-STS cache and, when the cache asks, the policy fetch,
 //! then the `_smtp._tls` TXT record. The result is the core's
 //! [`DiscoveryAnswers`], which [`precedence`](crate::policy::precedence) turns into a
-//! [`Decision`](crate::policy::Decision).
+//! [`Decision`].
 //!
 //! The order of lookups is one private state machine; [`Discoverer::discover`] (blocking,
 //! over [`Resolve`] and [`FetchPolicy`]) and [`Discoverer::discover_async`] (over
