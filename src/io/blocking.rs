@@ -21,9 +21,18 @@ use super::admission::{
 };
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
+#[cfg(feature = "dns")]
+use super::{
+    anchors::AnchorError,
+    discover::{prepare, Discoverer, DomainReport, FetchPolicy, Prepared},
+    dns::Resolve,
+    mailer::Mailer,
+};
 use super::{
     now, quick_ack, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd,
 };
+#[cfg(feature = "dns")]
+use crate::{names::DnsName, policy::requiretls::MessageTls};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -267,7 +276,7 @@ pub fn deliver(
     let mut outbox = Outbox::new(messages);
     while let Some((mut session, target)) = outbox.next_attempt(delivery, connector) {
         let stream = match target {
-            Target::Addr(addr) => connect(addr, connector.connect_timeout),
+            Target::Addrs(addrs) => connect(addrs.as_slice(), connector.connect_timeout),
             Target::Name(name, port) => connect((name.as_str(), port), connector.connect_timeout),
         };
         match stream {
@@ -280,6 +289,65 @@ pub fn deliver(
         }
     }
     outbox.report(delivery)
+}
+
+/// Delivers `messages` to the recipient `domain`: discovery (MX, addresses, TLSA where the
+/// plan wants DANE, MTA-STS, TLS-RPT) through `discoverer`, the mailer's plan for the MX
+/// hosts found, precedence with the answers and the messages' `flags`, then [`deliver`]
+/// over the hosts in order at the addresses discovery found (on the discoverer's SMTP port
+/// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
+/// or bogus lookup: deferred) contacts nobody.
+///
+/// ```no_run
+/// use mailtls::io::discover::{Discoverer, NoFetch};
+/// use mailtls::io::dns::{BlockingResolver, DnsSettings};
+/// use mailtls::io::{blocking, Mailer, Message};
+/// use mailtls::names::DnsName;
+/// use mailtls::policy::mta_sts::StsCache;
+/// use mailtls::policy::requiretls::MessageTls;
+/// use mailtls::policy::{Level, OutboundPolicy};
+///
+/// // A validating resolver (root trust anchor) asking a recursive server.
+/// let resolver = BlockingResolver::new(&DnsSettings::new(["127.0.0.1:53".parse()?]))?;
+/// let mut sts_cache = StsCache::default();
+/// let mut discoverer = Discoverer::new(&resolver, &NoFetch, &mut sts_cache);
+/// let policy = OutboundPolicy::new().with_default_level(Level::Dane);
+/// let mailer = Mailer::new("relay.example.org", policy)?;
+/// let message = Message::new("a@example.org", ["b@example.net"], b"Subject: hi\r\n\r\nhello\r\n")?;
+/// let domain = DnsName::parse("example.net")?;
+/// let report =
+///     blocking::deliver_to_domain(&mailer, &mut discoverer, &domain, &[message], MessageTls::default())?;
+/// println!("{}", report.discovery); // MX, addresses, TLSA, MTA-STS, TLS-RPT with DNSSEC status
+/// if let Some(decision) = &report.decision {
+///     println!("{decision}"); // which source decided each host, and why
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "dns")]
+pub fn deliver_to_domain<R: Resolve, F: FetchPolicy>(
+    mailer: &Mailer,
+    discoverer: &mut Discoverer<'_, R, F>,
+    domain: &DnsName,
+    messages: &[Message],
+    flags: MessageTls,
+) -> Result<DomainReport, AnchorError> {
+    let answers = discoverer.discover(mailer.policy(), domain, now());
+    match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
+        Prepared::NoHost(report) => Ok(*report),
+        Prepared::Deliver {
+            mut delivery,
+            connector,
+            discovery,
+            decision,
+        } => {
+            let report = deliver(&mut delivery, messages, &connector);
+            Ok(DomainReport {
+                discovery: *discovery,
+                decision: Some(*decision),
+                report,
+            })
+        }
+    }
 }
 
 /// Runs one client session over any stream to its end, sending `messages` in order; returns

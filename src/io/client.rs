@@ -77,7 +77,7 @@ impl DeliveryReport {
 pub struct Connector {
     /// How long one TCP connect may take.
     pub connect_timeout: Duration,
-    routes: HashMap<String, SocketAddr>,
+    routes: HashMap<String, Vec<SocketAddr>>,
 }
 
 impl Default for Connector {
@@ -104,20 +104,36 @@ impl Connector {
 
     /// Connects to `addr` whenever a plan names `host` (whatever the plan's port).
     #[must_use]
-    pub fn route(mut self, host: &str, addr: SocketAddr) -> Self {
-        self.routes
-            .insert(host.trim_end_matches('.').to_ascii_lowercase(), addr);
+    pub fn route(self, host: &str, addr: SocketAddr) -> Self {
+        self.route_all(host, [addr])
+    }
+
+    /// Connects to these addresses, in order until one answers, whenever a plan names
+    /// `host` (whatever the plan's port). No address at all makes every connection to `host`
+    /// fail: how discovery says a host has no address.
+    #[must_use]
+    pub fn route_all(mut self, host: &str, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.routes.insert(
+            host.trim_end_matches('.').to_ascii_lowercase(),
+            addrs.into_iter().collect(),
+        );
         self
+    }
+
+    /// Whether `host` has a fixed route.
+    pub fn has_route(&self, host: &str) -> bool {
+        self.routes
+            .contains_key(&host.trim_end_matches('.').to_ascii_lowercase())
     }
 
     /// The fixed address for `host`, or what to resolve: an IP literal, or the name and port.
     pub(crate) fn target(&self, host: &HostId, port: u16) -> Target {
         match host {
-            HostId::Ip(ip) => Target::Addr(SocketAddr::new(*ip, port)),
+            HostId::Ip(ip) => Target::Addrs(vec![SocketAddr::new(*ip, port)]),
             HostId::Dns(name) => match self.routes.get(name.as_str()) {
-                Some(addr) => Target::Addr(*addr),
+                Some(addrs) => Target::Addrs(addrs.clone()),
                 None => match name.as_str().parse::<IpAddr>() {
-                    Ok(ip) => Target::Addr(SocketAddr::new(ip, port)),
+                    Ok(ip) => Target::Addrs(vec![SocketAddr::new(ip, port)]),
                     Err(_) => Target::Name(name.as_str().to_owned(), port),
                 },
             },
@@ -128,7 +144,8 @@ impl Connector {
 /// Where to connect.
 #[derive(Clone, Debug)]
 pub(crate) enum Target {
-    Addr(SocketAddr),
+    /// Fixed addresses, tried in order (none: the connection fails).
+    Addrs(Vec<SocketAddr>),
     Name(String, u16),
 }
 

@@ -151,6 +151,16 @@ impl Mailer {
         self
     }
 
+    /// The outbound configuration this mailer plans under.
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+
+    /// How this mailer connects (timeouts, fixed routes).
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
     /// The decision for `destination` from the configuration alone (no discovery answers):
     /// what [`send`](Self::send) acts on. Print it to see why.
     pub fn decide(&self, destination: &Destination) -> Decision {

@@ -24,6 +24,11 @@
 //! (the core reads no files) into the [`PlanVerifiers`](crate::client::PlanVerifiers) that
 //! compiles each host's certificate verifier.
 //!
+//! With feature `dns`, [`dns`](mod@self::dns) looks up MX, addresses, TLSA and the discovery
+//! TXT records with their DNSSEC status (hickory-resolver), and [`discover`] turns one
+//! recipient domain into the core's discovery answers; `deliver_to_domain` (in either
+//! adapter) then decides and delivers over the MX hosts it found.
+//!
 //! The application side of an inbound session is an [`Application`]: a trait with one method,
 //! implemented for closures too.
 //!
@@ -55,6 +60,10 @@ mod anchors;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod client;
+#[cfg(feature = "dns")]
+pub mod discover;
+#[cfg(feature = "dns")]
+pub mod dns;
 mod drive;
 mod mailer;
 pub mod sts_fetch;

@@ -21,9 +21,18 @@ use crate::session::Session;
 use super::admission::{is_transient_accept_error, next_backoff, overload_reply, Admission};
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
 use super::drive::{Driver, Handler};
+#[cfg(feature = "dns")]
+use super::{
+    anchors::AnchorError,
+    discover::{prepare, AsyncFetchPolicy, Discoverer, DomainReport, Prepared},
+    dns::AsyncResolve,
+    mailer::Mailer,
+};
 use super::{
     now, quick_ack, until, Answering, Application, ConnectionLimits, ListenerNotice, SessionEnd,
 };
+#[cfg(feature = "dns")]
+use crate::{names::DnsName, policy::requiretls::MessageTls};
 
 /// The read size; a TLS record is at most ~16 KiB.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -160,7 +169,7 @@ pub async fn deliver(
     let mut outbox = Outbox::new(messages);
     while let Some((mut session, target)) = outbox.next_attempt(delivery, connector) {
         let stream = match target {
-            Target::Addr(addr) => connect(addr, connector.connect_timeout).await,
+            Target::Addrs(addrs) => connect(addrs.as_slice(), connector.connect_timeout).await,
             Target::Name(name, port) => {
                 connect((name.as_str(), port), connector.connect_timeout).await
             }
@@ -175,6 +184,42 @@ pub async fn deliver(
         }
     }
     outbox.report(delivery)
+}
+
+/// Delivers `messages` to the recipient `domain`: discovery (MX, addresses, TLSA where the
+/// plan wants DANE, MTA-STS, TLS-RPT) through `discoverer`, the mailer's plan for the MX
+/// hosts found, precedence with the answers and the messages' `flags`, then [`deliver`]; the async twin of
+/// [`blocking::deliver_to_domain`](super::blocking::deliver_to_domain)
+/// over the hosts in order at the addresses discovery found (on the discoverer's SMTP port
+/// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
+/// or bogus lookup: deferred) contacts nobody.
+#[cfg(feature = "dns")]
+pub async fn deliver_to_domain<R: AsyncResolve, F: AsyncFetchPolicy>(
+    mailer: &Mailer,
+    discoverer: &mut Discoverer<'_, R, F>,
+    domain: &DnsName,
+    messages: &[Message],
+    flags: MessageTls,
+) -> Result<DomainReport, AnchorError> {
+    let answers = discoverer
+        .discover_async(mailer.policy(), domain, now())
+        .await;
+    match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
+        Prepared::NoHost(report) => Ok(*report),
+        Prepared::Deliver {
+            mut delivery,
+            connector,
+            discovery,
+            decision,
+        } => {
+            let report = deliver(&mut delivery, messages, &connector).await;
+            Ok(DomainReport {
+                discovery: *discovery,
+                decision: Some(*decision),
+                report,
+            })
+        }
+    }
 }
 
 /// Runs one client session over any async stream to its end, sending `messages` in order;

@@ -35,7 +35,8 @@
 //!
 //! ## What no discovery means
 //!
-//! mailtls does not look anything up by itself yet. Without discovery answers,
+//! Discovery is the `dns` feature's job ([`_05_discovery`](super::_05_discovery)). Without
+//! discovery answers,
 //! [`Decision::from_plan`](crate::policy::Decision::from_plan) treats `dane` as Postfix does
 //! without DNSSEC support (effective `may`, and the trace says so) and skips every host of a
 //! `dane-only` destination (a mandatory policy is never met by downgrading it). A verifier

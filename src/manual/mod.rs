@@ -9,8 +9,11 @@
 //!    outbound delivery goes, and what each step is for.
 //! 4. [`_04_public_roots_and_sts_fetch`]: which anchors "the public roots" are, and the rules
 //!    of the MTA-STS policy fetch over HTTPS.
+//! 5. [`_05_discovery`]: how a recipient domain's MX, TLSA and MTA-STS answers are found
+//!    (feature `dns`), and why a failed lookup never downgrades.
 
 pub mod _01_starttls_pitfalls;
 pub mod _02_defaults;
 pub mod _03_outbound_path;
 pub mod _04_public_roots_and_sts_fetch;
+pub mod _05_discovery;

@@ -19,11 +19,13 @@
 //! - [`protocol`]: versions and suites (never below TLS 1.2, forward-secret AEAD only).
 //! - [`postfix`]: `smtp_tls_policy_maps` import and lookup.
 //! - [`connector`]: Exchange-style connectors in TOML (outbound and inbound).
+//! - [`discovery`]: what DNS and MTA-STS discovery found for a domain, lent to [`precedence`].
 //! - [`inbound`]: accept / reject / tempfail by the inbound connectors ([`inbound::decide_inbound`]).
 
 pub mod connector;
 pub mod dane;
 mod destination;
+pub mod discovery;
 pub mod explain;
 mod fast_hash;
 pub mod inbound;

@@ -77,15 +77,13 @@
 //! ```
 
 mod aggregate;
-mod record;
 
 pub use aggregate::{
     AddOutcome, Aggregator, DateRange, FailureDetail, PolicyReport, Report, ReportMeta,
     ReportPeriod, Summary, MAX_DOMAINS, MAX_FAILURE_DETAILS, MAX_POLICIES_PER_DOMAIN,
 };
-pub use record::{ReportUri, TlsRptRecord, TLSRPT_VERSION};
 // The vocabulary, re-exported for users; code inside the crate names `crate::tlsrpt`.
 pub use crate::tlsrpt::{
-    PolicyRef, PolicyType, ResultType, SessionFailure, SessionOutcome, TxtSelectError,
-    TxtSyntaxError, UnknownResultType, MAX_TXT_LEN,
+    PolicyRef, PolicyType, ReportUri, ResultType, SessionFailure, SessionOutcome, TlsRptRecord,
+    TxtSelectError, TxtSyntaxError, UnknownResultType, MAX_TXT_LEN, TLSRPT_VERSION,
 };

@@ -9,15 +9,19 @@
 //! - [`SessionOutcome`] and [`SessionFailure`]: what one delivery session records.
 //! - The tag-value TXT grammar shared by the `_smtp._tls` (RFC 8460 §3) and `_mta-sts`
 //!   (RFC 8461 §3.1) records: [`TxtSyntaxError`], [`TxtSelectError`], [`MAX_TXT_LEN`].
+//! - [`TlsRptRecord`]: the `_smtp._tls.<domain>` record itself, which discovery (in `policy`)
+//!   carries as one of a destination's answers.
 //!
 //! Aggregation and the report documents built from these words live in
 //! [`report`](crate::report), which re-exports them under their familiar paths
 //! (`mailtls::report::ResultType` and so on).
 
 mod outcome;
+mod record;
 mod result_type;
 pub(crate) mod txt;
 
 pub use outcome::{PolicyRef, PolicyType, SessionFailure, SessionOutcome};
+pub use record::{ReportUri, TlsRptRecord, TLSRPT_VERSION};
 pub use result_type::{ResultType, UnknownResultType};
 pub use txt::{TxtSelectError, TxtSyntaxError, MAX_TXT_LEN};
