@@ -243,3 +243,83 @@ fn send_defers_a_5xx_greeting_with_exit_75() {
         assert_eq!(server.join().unwrap(), b"QUIT\r\n", "{policy}");
     }
 }
+
+/// A listener on an ephemeral loopback port that greets with `greeting` and reads to the end.
+fn greeting_server(greeting: &'static [u8]) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(greeting).unwrap();
+        let mut heard = Vec::new();
+        let _ = stream.read_to_end(&mut heard);
+        heard
+    });
+    (port, server)
+}
+
+/// Issue 16: one exit-code table for every command. `probe` exits 75 where `send` defers
+/// (here a 5xx greeting, which `send` defers as Postfix `smtp_skip_5xx_greeting` does).
+#[test]
+fn probe_exits_75_where_send_defers() {
+    let (port, server) = greeting_server(b"554 5.7.1 go away\r\n");
+    let server_arg = format!("mx.partner.test:{port}");
+    let output = mailtls(&[
+        "probe",
+        &server_arg,
+        "--address",
+        "127.0.0.1",
+        "--policy",
+        "encrypt",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(server.join().unwrap(), b"QUIT\r\n");
+}
+
+/// The exit-code table is in `--help` and, word for word, in the README.
+#[test]
+fn the_exit_code_table_is_in_help_and_readme() {
+    let output = mailtls(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = stdout(&output);
+    let start = help.find("Exit codes").expect("the table in --help");
+    let table = &help[start..];
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for code in ["0", "64", "68", "69", "70", "74", "75", "78"] {
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{code} ")))
+            .unwrap_or_else(|| panic!("exit code {code} missing from --help: {table}"));
+        assert!(readme.contains(line), "README lacks {line:?}");
+    }
+}
+
+/// `mailtls demo | head -1`: the reader goes away after one line; the command neither panics
+/// (exit 101) nor dies of SIGPIPE, and ends with its own exit code.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("scenario"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(output.status.code(), Some(0), "{err}");
+}

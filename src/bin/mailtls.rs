@@ -1,10 +1,10 @@
 //! The `mailtls` admin command: demo, probe, send, serve, explain.
 //!
-//! Exit codes follow sysexits: 0 success, 64 usage, 69 refused permanently, 75 deferred,
-//! 78 configuration, 1 a policy not satisfied (probe) or a demo scenario that went wrong.
+//! Exit codes follow sysexits, one table for every command: [`common::EXIT_CODES`].
 
 #![allow(unreachable_pub)]
 
+#[macro_use]
 #[path = "mailtls/common.rs"]
 mod common;
 #[path = "mailtls/demo.rs"]
@@ -28,7 +28,7 @@ use common::Failure;
 
 /// Transport TLS for mail servers: try it, probe a peer, send, serve, explain a decision.
 #[derive(Debug, Parser)]
-#[command(name = "mailtls", version, about)]
+#[command(name = "mailtls", version, about, after_help = common::EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,7 +41,8 @@ enum Command {
     /// Plan the TLS policy for a destination and explain every rule that fired (no network).
     Explain(explain::Args),
     /// Connect to a server, STARTTLS as the policy says, and show what it presents and
-    /// whether the policy is satisfied (like posttls-finger). Exit 0 when satisfied.
+    /// whether the policy is satisfied (like posttls-finger). Exit 0 when satisfied, 75 when
+    /// not (the delivery would be deferred).
     Probe(probe::Args),
     /// Send a message read from stdin: exit 0 delivered, 75 deferred, 69 refused (a 5xx to
     /// the message; a 5xx greeting defers, as Postfix `smtp_skip_5xx_greeting`).
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure { code, message }) => {
-            eprintln!("mailtls: {message}");
+            errln!("mailtls: {message}");
             ExitCode::from(code)
         }
     }

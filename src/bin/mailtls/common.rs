@@ -1,11 +1,26 @@
-//! What every subcommand shares: exit codes, errors, PEM loading, certificate summaries.
+//! What every subcommand shares: exit codes, errors, output, PEM loading, certificate
+//! summaries.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use mailtls::tls::TlsIdentity;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The exit codes, for `--help` and the README: one table for every command (sysexits.h).
+pub const EXIT_CODES: &str = "\
+Exit codes (sysexits.h, the same for every command):
+   0  done: delivered, policy satisfied, configuration without errors
+  64  EX_USAGE        a bad flag or argument
+  68  EX_NOHOST       the server's name resolves to no address
+  69  EX_UNAVAILABLE  refused permanently (a 5xx to the message)
+  70  EX_SOFTWARE     a demo scenario ended other than expected; an internal error
+  74  EX_IOERR        reading stdin, listening or writing the Maildir failed
+  75  EX_TEMPFAIL     deferred: TLS policy not satisfied, connection failed, 4xx, 5xx greeting
+  78  EX_CONFIG       a configuration file is wrong (`mailtls check` lists every error)";
 
 /// sysexits EX_USAGE: a bad flag or argument.
 pub const EX_USAGE: u8 = 64;
@@ -19,6 +34,50 @@ pub const EX_CONFIG: u8 = 78;
 pub const EX_NOHOST: u8 = 68;
 /// sysexits EX_IOERR.
 pub const EX_IOERR: u8 = 74;
+/// sysexits EX_SOFTWARE: something that should not happen did (a demo scenario that went
+/// wrong).
+pub const EX_SOFTWARE: u8 = 70;
+
+/// Set once stdout is gone (a closed pipe: `mailtls demo | head -1`); later output is dropped
+/// and the command ends with its own exit code instead of a panic.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout; a write error (a reader that went away) silences the rest.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes one line to stderr (a log line, a warning); a closed stderr is not an error.
+pub fn write_err(line: std::fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
+/// `print!` that survives a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::common::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` that survives a closed stdout.
+macro_rules! outln {
+    () => { $crate::common::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::common::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` that survives a closed stderr.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::common::write_err(format_args!($($arg)*)) };
+}
 
 /// A subcommand that cannot go on: the exit code and what to tell the user.
 #[derive(Debug)]

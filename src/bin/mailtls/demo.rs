@@ -19,7 +19,7 @@ use mailtls::tls::TlsIdentity;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::common::Failure;
+use crate::common::{Failure, EX_SOFTWARE};
 use crate::outbound::decide_with;
 use crate::serve::Inbound;
 
@@ -216,13 +216,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             failures += 1;
         }
         if args.verbose {
-            println!("{}:\n{}", scenario.name, row.trace);
+            outln!("{}:\n{}", scenario.name, row.trace);
         }
         rows.push(row);
     }
     let _ = std::fs::remove_file(&tafile);
     print_table(&rows);
-    println!(
+    outln!(
         "\n{} scenarios in {:.2} s; {}",
         rows.len(),
         started.elapsed().as_secs_f64(),
@@ -232,7 +232,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             format!("{failures} did NOT end as expected")
         }
     );
-    Ok(if failures == 0 { 0 } else { 1 })
+    Ok(if failures == 0 { 0 } else { EX_SOFTWARE })
 }
 
 /// One row of the table.
@@ -488,10 +488,10 @@ fn print_table(rows: &[Row]) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", parts.join(" | ").trim_end());
+        outln!("{}", parts.join(" | ").trim_end());
     };
     line(&headers.map(str::to_owned));
-    println!("{}", widths.map(|w| "-".repeat(w)).join("-+-"));
+    outln!("{}", widths.map(|w| "-".repeat(w)).join("-+-"));
     for row in &cells {
         line(row);
     }

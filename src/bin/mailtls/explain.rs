@@ -37,7 +37,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let plan = explain(&policy, &destination);
     // The same decision `probe` and `send` act on.
     let decision = decide(plan, &args.discovery)?;
-    print!("{decision}");
+    out!("{decision}");
     Ok(0)
 }
 
@@ -58,7 +58,7 @@ pub fn outbound_policy(
         let table = PolicyTable::parse(&text)
             .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
         for warning in table.warnings() {
-            eprintln!("mailtls: {}: warning: {warning}", path.display());
+            errln!("mailtls: {}: warning: {warning}", path.display());
         }
         policy = policy.with_table(table);
     }

@@ -103,7 +103,7 @@ pub fn decide_with(
         .collect();
     for (host, set) in &sets {
         for unusable in set.unusable() {
-            eprintln!(
+            errln!(
                 "mailtls: --tlsa for {host}: unusable record {}: {}",
                 quoted(&unusable.presented),
                 unusable.reason
@@ -204,7 +204,7 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         let table = PolicyTable::parse(&line)
             .map_err(|e| Failure::usage(format!("--policy {}: {}", quoted(value), e.kind)))?;
         for warning in table.warnings() {
-            eprintln!("mailtls: --policy: warning: {warning}");
+            errln!("mailtls: --policy: warning: {warning}");
         }
         policy = policy.with_table(table);
     }
@@ -448,9 +448,9 @@ fn reply_text(reply: &mailtls::smtp::Reply) -> String {
 
 /// Prints the verdict as text.
 pub fn print_text(verdict: &Verdict, decision: &Decision) {
-    println!("server:    {}", verdict.server);
-    println!("policy:    {}", verdict.policy);
-    println!("attempts:");
+    outln!("server:    {}", verdict.server);
+    outln!("policy:    {}", verdict.policy);
+    outln!("attempts:");
     for (i, a) in verdict.attempts.iter().enumerate() {
         let rt = a
             .result_type
@@ -466,7 +466,7 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             (Some(policy), Some(result)) => format!(" (TLS-RPT {policy}: {result})"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "  {}. {} rung {}: {}{tls}{rt}{report}",
             i + 1,
             a.host,
@@ -475,27 +475,27 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
         );
     }
     for e in &verdict.connect_errors {
-        println!("  connect failed: {e}");
+        outln!("  connect failed: {e}");
     }
     match (verdict.tls_version, verdict.cipher, &verdict.group) {
-        (Some(v), Some(c), Some(g)) => println!("tls:       {v} {c} {g}"),
-        (Some(v), Some(c), None) => println!("tls:       {v} {c}"),
-        _ => println!("tls:       none"),
+        (Some(v), Some(c), Some(g)) => outln!("tls:       {v} {c} {g}"),
+        (Some(v), Some(c), None) => outln!("tls:       {v} {c}"),
+        _ => outln!("tls:       none"),
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {
-        println!("peer certificate {i}:");
-        println!("  subject:      {}", cert.subject);
-        println!("  issuer:       {}", cert.issuer);
-        println!("  SANs:         {}", cert.sans.join(", "));
-        println!("  valid:        {} .. {}", cert.not_before, cert.not_after);
-        println!("  sha256:       {}", cert.sha256);
-        println!("  spki sha256:  {}", cert.spki_sha256);
+        outln!("peer certificate {i}:");
+        outln!("  subject:      {}", cert.subject);
+        outln!("  issuer:       {}", cert.issuer);
+        outln!("  SANs:         {}", cert.sans.join(", "));
+        outln!("  valid:        {} .. {}", cert.not_before, cert.not_after);
+        outln!("  sha256:       {}", cert.sha256);
+        outln!("  spki sha256:  {}", cert.spki_sha256);
     }
     for (i, m) in verdict.messages.iter().enumerate() {
-        println!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
+        outln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
     }
-    println!("delivery:  {}", verdict.delivery);
-    println!(
+    outln!("delivery:  {}", verdict.delivery);
+    outln!(
         "verdict:   {}{}",
         verdict.outcome,
         verdict
@@ -504,15 +504,15 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    println!("explanation:");
-    print!("{decision}");
+    outln!("explanation:");
+    out!("{decision}");
 }
 
 /// Prints the verdict as one JSON object.
 pub fn print_json(verdict: &Verdict) {
     match serde_json::to_string(verdict) {
-        Ok(json) => println!("{json}"),
-        Err(e) => eprintln!("mailtls: JSON: {e}"),
+        Ok(json) => outln!("{json}"),
+        Err(e) => errln!("mailtls: JSON: {e}"),
     }
 }
 

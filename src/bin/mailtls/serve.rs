@@ -131,7 +131,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             }
         })
         .map_err(|e| Failure::io(format!("cannot start the tmp/ sweeper: {e}")))?;
-    eprintln!(
+    errln!(
         "{}",
         serde_json::json!({
             "listening": local.to_string(),
@@ -226,7 +226,7 @@ fn log_notice(notice: ListenerNotice<'_>) {
         }),
         _ => return,
     };
-    eprintln!("{line}");
+    errln!("{line}");
 }
 
 /// A Maildir (only `new/` and `tmp/` are written).
@@ -310,7 +310,7 @@ impl Maildir {
     /// Sweeps tmp/ and logs how many files went.
     fn sweep_and_log(&self) {
         let (removed, failed) = self.sweep_tmp(STALE_TMP);
-        eprintln!(
+        errln!(
             "{}",
             serde_json::json!({
                 "maildir_tmp_removed": removed,
@@ -689,7 +689,7 @@ impl Inbound {
             "bytes_out": end.map(|e| e.bytes_out),
             "error": error,
         });
-        eprintln!("{line}");
+        errln!("{line}");
     }
 }
 
