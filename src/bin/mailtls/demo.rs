@@ -254,6 +254,8 @@ fn run_scenario(
 ) -> Result<Row, Failure> {
     // The receiving server, with a partner connector and a client-certificate check.
     let mut config = ServerConfig::new(MX);
+    // As `serve` does: the connectors decide what a client certificate means.
+    config.connectors = Some(Arc::clone(connectors));
     let identity = pki.issue(scenario.server_cert)?;
     let tlsa_record = match scenario.discovery {
         Discovery::Tlsa { matching: true } => tlsa_311(&identity)?,
