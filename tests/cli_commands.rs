@@ -113,7 +113,7 @@ fn errors_say_what_is_wrong_and_where_with_sysexits_codes() {
                 bad_map.to_str().unwrap(),
             ],
             78,
-            "line 2",
+            "bad_policy:2:12: error: unknown security level",
         ),
         (
             vec![
@@ -322,4 +322,85 @@ fn a_closed_stdout_is_not_a_panic() {
     let err = stderr(&output);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(output.status.code(), Some(0), "{err}");
+}
+
+/// `mailtls check` (issue 16): every error and warning at once, each as FILE:LINE:COLUMN, like
+/// `postfix check`; semantic errors (a name given twice, `*.*.example`) and what the parsers
+/// let pass (empty `ciphers=`/`exclude=`/`match=`, a missing `tafile=`) included; a `hash:`
+/// prefix names the source file. `explain` reports the same findings and exits 78.
+#[test]
+fn check_lists_every_error_with_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("mailtls-cli-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map = dir.join("tls_policy");
+    std::fs::write(
+        &map,
+        "# partners\n\
+         partner.test secure match=mx.partner.test\n\
+         other.test sekure\n\
+         third.test encrypt ciphers=high exclude=\n\
+         fourth.test verify match= tafile=/nonexistent/ca.pem\n\
+         Partner.test may\n",
+    )
+    .unwrap();
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(
+        &connectors,
+        "[[outbound]]\nname = \"A\"\nrecipient_domains = [\"*.*.example\"]\n\n\
+         [[outbound]]\nname = \"A\"\nrecipient_domains = [\"b.example\"]\n\n\
+         [[inbound]]\nname = \"P\"\nconnector_type = \"partner\"\nsender_domains = [\"p.example\"]\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    let hash_map = format!("hash:{}", map.display());
+    let output = mailtls(&[
+        "check",
+        "--connectors",
+        connectors.to_str().unwrap(),
+        "--policy-map",
+        &hash_map,
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(78), "{text}{}", stderr(&output));
+    let c = connectors.display().to_string();
+    let m = map.display().to_string();
+    for expected in [
+        format!("{c}:3:22: error: outbound connector \"A\", recipient_domains:"),
+        format!("{c}:6:8: error: connector name \"A\" is already used at line 2"),
+        format!("{c}:13:1: error: unknown field `colour`"),
+        format!("{m}:3:12: error: unknown security level \"sekure\""),
+        format!("{m}:4:33: error: exclude= has no value"),
+        format!("{m}:5:20: error: match= has no value"),
+        format!("{m}:5:27: error: tafile=/nonexistent/ca.pem: no such file"),
+        format!("{m}:6:1: warning: duplicate key \"Partner.test\""),
+        "7 error(s), 1 warning(s)".to_owned(),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&expected)),
+            "{expected}\n{text}"
+        );
+    }
+    // A clean file passes; explain says the same findings on stderr and exits 78.
+    let good = dir.join("good_policy");
+    std::fs::write(&good, "partner.test secure match=mx.partner.test\n").unwrap();
+    let output = mailtls(&["check", "--policy-map", good.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = mailtls(&["explain", "partner.test", "--policy-map", &hash_map]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains(&format!("{m}:4:33: error: exclude= has no value")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{m}:5:27: error: tafile=")), "{err}");
+}
+
+/// `explain '[192.0.2.1]'` plans the address literal itself: no MX, no SNI.
+#[test]
+fn explain_plans_an_address_literal() {
+    let output = mailtls(&["explain", "[192.0.2.1]"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.starts_with("plan for [192.0.2.1]"), "{text}");
+    assert!(text.contains("  192.0.2.1:25: "), "{text}");
+    assert!(text.contains("no SNI"), "{text}");
 }

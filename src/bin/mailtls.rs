@@ -7,6 +7,8 @@
 #[macro_use]
 #[path = "mailtls/common.rs"]
 mod common;
+#[path = "mailtls/check.rs"]
+mod check;
 #[path = "mailtls/demo.rs"]
 mod demo;
 #[path = "mailtls/explain.rs"]
@@ -36,6 +38,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check connector and policy-map files: every error and warning at once, each with its
+    /// file, line and column (like `postfix check`). Exit 0 without errors, 78 with.
+    Check(check::Args),
     /// Run both ends in-process with fresh certificates and show what each policy does.
     Demo(demo::Args),
     /// Plan the TLS policy for a destination and explain every rule that fired (no network).
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Check(args) => check::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Probe(args) => probe::run_probe(&args),

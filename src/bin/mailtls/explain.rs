@@ -15,9 +15,9 @@ pub struct Args {
     /// Candidate MX hosts, in preference order (default: the domain itself).
     #[arg(long = "mx", value_name = "HOST")]
     mx: Vec<String>,
-    /// A Postfix `smtp_tls_policy_maps` table (text form).
-    #[arg(long, value_name = "FILE")]
-    policy_map: Option<PathBuf>,
+    /// A Postfix `smtp_tls_policy_maps` table (text form; `hash:FILE` names its source).
+    #[arg(long, value_name = "[TYPE:]FILE")]
+    policy_map: Option<String>,
     /// Exchange-style connectors (TOML).
     #[arg(long, value_name = "FILE")]
     connectors: Option<PathBuf>,
@@ -42,10 +42,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 }
 
 /// The outbound policy from a default level and an optional Postfix table file.
-pub fn outbound_policy(
-    level: &str,
-    table: Option<&std::path::Path>,
-) -> Result<OutboundPolicy, Failure> {
+pub fn outbound_policy(level: &str, table: Option<&str>) -> Result<OutboundPolicy, Failure> {
     let level = Level::parse(level).ok_or_else(|| {
         Failure::usage(format!(
             "--level {}: expected none, may, encrypt, dane, dane-only, fingerprint, verify or secure",
@@ -53,13 +50,17 @@ pub fn outbound_policy(
         ))
     })?;
     let mut policy = OutboundPolicy::new().with_default_level(level);
-    if let Some(path) = table {
-        let text = read_config(path, "policy map")?;
+    if let Some(map) = table {
+        let path = crate::check::policy_map_source(map)?;
+        let text = read_config(&path, "policy map")?;
+        // Every error and warning, as `mailtls check` says them.
+        crate::check::report(
+            &crate::check::check_policy_map(&path, &text),
+            "policy map",
+            &path,
+        )?;
         let table = PolicyTable::parse(&text)
             .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
-        for warning in table.warnings() {
-            errln!("mailtls: {}: warning: {warning}", path.display());
-        }
         policy = policy.with_table(table);
     }
     Ok(policy)

@@ -285,9 +285,15 @@ fn replace_anchors(authentication: &mut Authentication, tafile: &[PathBuf]) {
     }
 }
 
-/// Reads a connector file, saying where it is wrong.
+/// Reads a connector file, saying everything that is wrong with it and where (as `mailtls
+/// check` does).
 pub fn load_connectors(path: &std::path::Path) -> Result<Connectors, Failure> {
     let text = read_config(path, "connector file")?;
+    crate::check::report(
+        &crate::check::check_connectors(path, &text),
+        "connector file",
+        path,
+    )?;
     Connectors::from_toml(&text).map_err(|e| Failure::config(format!("{}: {e}", path.display())))
 }
 
