@@ -373,3 +373,46 @@ fn serve_warns_at_start_about_what_cannot_work() {
         "{warnings:#?}"
     );
 }
+
+/// `mailtls probe` tells what posttls-finger tells (issue 16): the trust word under `may`
+/// (`Untrusted` for a self-signed certificate), the peer certificate with RFC 3339 validity
+/// and SHA-256/SPKI fingerprints on success AND when verification fails, the reason, and
+/// exit 75 for the failure.
+#[test]
+fn probe_shows_the_trust_word_and_the_chain_on_success_and_failure() {
+    let dir = scratch("probe");
+    write_cert(&dir, "server", "mx.serve.test", "mx.serve.test", None);
+    let (mut child, addr, _lines) = serve(&dir, &["--max-sessions", "2"]);
+    let server = format!("mx.serve.test:{}", addr.port());
+    let probe = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args(["probe", &server, "--address", "127.0.0.1", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let may = probe(&[]);
+    assert_eq!(may.status.code(), Some(0), "{}", text(&may));
+    let json: serde_json::Value = serde_json::from_slice(&may.stdout).unwrap();
+    assert_eq!(json["trust"], "Untrusted", "{json}");
+    assert_eq!(json["attempts"][0]["trust"], "Untrusted", "{json}");
+    assert!(json["group"].is_string(), "{json}");
+    let failed = probe(&["--policy", "secure match=other.test"]);
+    assert_eq!(failed.status.code(), Some(75), "{}", text(&failed));
+    let failed: serde_json::Value = serde_json::from_slice(&failed.stdout).unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert!(failed["certificate_error"].is_string(), "{failed}");
+    for json in [&json, &failed] {
+        let cert = &json["peer_chain"][0];
+        assert_eq!(cert["subject"], "CN=mx.serve.test", "{json}");
+        assert_eq!(cert["sans"][0], "DNS:mx.serve.test", "{json}");
+        assert!(is_rfc3339(cert["not_before"].as_str().unwrap()), "{json}");
+        assert!(is_rfc3339(cert["not_after"].as_str().unwrap()), "{json}");
+        assert_eq!(cert["sha256"].as_str().unwrap().len(), 95, "{json}");
+        assert_eq!(cert["spki_sha256"].as_str().unwrap().len(), 95, "{json}");
+        // No Rust debug text anywhere.
+        let raw = json.to_string();
+        assert!(!raw.contains("Status {") && !raw.contains("Some("), "{raw}");
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -23,7 +23,9 @@ use mailtls::policy::{
     TestingPolicy,
 };
 
-use crate::common::{load_identity, quoted, read_config, summarize, CertSummary, Failure};
+use crate::common::{
+    load_identity, quoted, read_config, summarize, summary_of, CertSummary, Failure,
+};
 
 /// The discovery answers the caller gives by hand (no DNS, no HTTPS in this command):
 /// TLSA records and an MTA-STS policy. `explain`, `probe` and `send` take the same ones, so
@@ -302,14 +304,20 @@ pub fn run(prepared: &mut Prepared, messages: &[Message]) -> DeliveryReport {
     blocking::deliver(&mut prepared.delivery, messages, &prepared.connector)
 }
 
-/// The verdict of a run, as `--json` prints it.
+/// The verdict of a run, as `--json` prints it (the schema is documented in the README).
 #[derive(Debug, serde::Serialize)]
 pub struct Verdict {
     pub server: String,
     pub outcome: &'static str,
+    /// Postfix's word for the last TLS session: `Untrusted`, `Trusted` or `Verified` (as in
+    /// `Untrusted TLS connection established to ...`), also under `may`; `null` without TLS.
+    pub trust: Option<&'static str>,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
     pub group: Option<String>,
+    /// Why the peer certificate did not meet the requirement (also when an opportunistic
+    /// level let the session go on), as posttls-finger says it.
+    pub certificate_error: Option<String>,
     pub result_type: Option<String>,
     pub policy: String,
     pub delivery: String,
@@ -330,6 +338,8 @@ pub struct AttemptJson {
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
     pub group: Option<String>,
+    /// Postfix's trust word for this attempt's TLS session.
+    pub trust: Option<&'static str>,
     /// The RFC 8460 result under the governing policy (`success` or a result type), when
     /// the attempt reports one; under MTA-STS `testing`, what `enforce` would have said.
     pub tls_rpt_result: Option<String>,
@@ -375,6 +385,16 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
     Verdict {
         server: prepared.server.clone(),
         outcome,
+        trust: tls.map(|t| t.trust.as_str()),
+        certificate_error: last
+            .and_then(|a| {
+                a.tls
+                    .as_ref()
+                    .and_then(|t| t.verification.as_ref())
+                    .or(a.verification.as_ref())
+            })
+            .and_then(|o| o.error.as_ref())
+            .map(ToString::to_string),
         tls_version: tls.map(|t| t.facts.version.as_str()),
         cipher: tls.map(|t| t.facts.suite.iana_name()),
         group: tls.and_then(|t| t.facts.group).map(|g| g.to_string()),
@@ -391,9 +411,13 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .as_ref()
             .map_or_else(|| "no attempt".to_owned(), ToString::to_string),
         attempts: report.attempts.iter().map(attempt_json).collect(),
-        peer_chain: tls
-            .map(|t| t.facts.peer_chain.iter().map(|c| summarize(c)).collect())
-            .unwrap_or_default(),
+        // The whole chain after a handshake; after a failed verification, the end-entity
+        // certificate the verifier read (posttls-finger shows the chain it was given).
+        peer_chain: match (tls, last.and_then(|a| a.verification.as_ref())) {
+            (Some(t), _) => t.facts.peer_chain.iter().map(|c| summarize(c)).collect(),
+            (None, Some(outcome)) => outcome.facts.iter().map(summary_of).collect(),
+            (None, None) => Vec::new(),
+        },
         messages: report
             .messages
             .iter()
@@ -434,6 +458,7 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .as_ref()
             .and_then(|t| t.facts.group)
             .map(|g| g.to_string()),
+        trust: record.tls.as_ref().map(|t| t.trust.as_str()),
         tls_rpt_result: record.report_result().map(|r| match r {
             Ok(()) => "success".to_owned(),
             Err(failure) => failure.result_type.to_string(),
@@ -468,6 +493,10 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             (Some(v), Some(c), None) => format!(" ({v}, {c})"),
             _ => String::new(),
         };
+        let tls = match a.trust {
+            Some(trust) => format!("{tls} {trust}"),
+            None => tls,
+        };
         let report = match (a.tls_rpt_policy, a.tls_rpt_result.as_deref()) {
             (Some(policy), Some(result)) => format!(" (TLS-RPT {policy}: {result})"),
             _ => String::new(),
@@ -487,6 +516,16 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
         (Some(v), Some(c), Some(g)) => outln!("tls:       {v} {c} {g}"),
         (Some(v), Some(c), None) => outln!("tls:       {v} {c}"),
         _ => outln!("tls:       none"),
+    }
+    if let (Some(trust), Some(v), Some(c)) = (verdict.trust, verdict.tls_version, verdict.cipher) {
+        // posttls-finger's line.
+        outln!(
+            "{trust} TLS connection established to {}: {v} with cipher {c}",
+            verdict.server
+        );
+    }
+    if let Some(e) = &verdict.certificate_error {
+        outln!("certificate: {e}");
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {
         outln!("peer certificate {i}:");
