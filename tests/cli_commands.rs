@@ -26,7 +26,23 @@ fn demo_runs_every_scenario_as_expected() {
     let output = mailtls(&["demo"]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
-    let rows: Vec<&str> = text.lines().filter(|l| l.ends_with("| yes")).collect();
+    // One block per scenario: `yes NAME POLICY`, then indented detail lines; 100 columns.
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    let mut blocks: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("yes ") || line.starts_with("NO ") {
+            blocks.push(line.to_owned());
+        } else if line.starts_with("      ") {
+            if let Some(block) = blocks.last_mut() {
+                block.push_str(" | ");
+                block.push_str(line.trim());
+            }
+        }
+    }
+    let rows: Vec<&str> = blocks
+        .iter()
+        .filter_map(|b| b.strip_prefix("yes "))
+        .collect();
     assert_eq!(rows.len(), 11, "{text}");
     let row = |name: &str| *rows.iter().find(|r| r.starts_with(name)).unwrap();
     assert!(row("opportunistic, plaintext-only").contains("delivered in plaintext"));
@@ -317,7 +333,7 @@ fn a_closed_stdout_is_not_a_panic() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    assert!(first.starts_with("scenario"), "{first}");
+    assert!(first.contains("scenario"), "{first}");
     let output = child.wait_with_output().unwrap();
     let err = stderr(&output);
     assert!(!err.contains("panicked"), "{err}");
@@ -403,4 +419,49 @@ fn explain_plans_an_address_literal() {
     assert!(text.starts_with("plan for [192.0.2.1]"), "{text}");
     assert!(text.contains("  192.0.2.1:25: "), "{text}");
     assert!(text.contains("no SNI"), "{text}");
+}
+
+/// `--version` names the crate, rustls and ring versions; completions and the man page come
+/// from the command's definition; `-q` prints nothing; `--timeout` ends a stalled probe with
+/// 75 instead of waiting minutes.
+#[test]
+fn version_completions_man_quiet_and_timeout() {
+    let version = stdout(&mailtls(&["--version"]));
+    assert!(
+        version.starts_with(&format!("mailtls {} (rustls 0.", env!("CARGO_PKG_VERSION")))
+            && version.contains(", ring 0."),
+        "{version}"
+    );
+    let bash = mailtls(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    assert!(stdout(&bash).contains("_mailtls()"), "{}", stdout(&bash));
+    assert!(stdout(&bash).contains("--policy-map"));
+    let man = mailtls(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let man = stdout(&man);
+    assert!(
+        man.contains(".TH mailtls 1") && man.contains("probe"),
+        "{man}"
+    );
+    let quiet = mailtls(&["-q", "explain", "partner.test"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stdout.is_empty(), "{}", stdout(&quiet));
+    // A server that accepts and then says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut stream = stream;
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut sink);
+    });
+    let target = format!("127.0.0.1:{port}");
+    let output = mailtls(&["probe", &target, "--timeout", "1"]);
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("timed out after 1 s"),
+        "{}",
+        stderr(&output)
+    );
+    server.join().unwrap();
 }

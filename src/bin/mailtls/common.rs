@@ -20,7 +20,8 @@ Exit codes (sysexits.h, the same for every command):
   69  EX_UNAVAILABLE  refused permanently (a 5xx to the message)
   70  EX_SOFTWARE     a demo scenario ended other than expected; an internal error
   74  EX_IOERR        reading stdin, listening or writing the Maildir failed
-  75  EX_TEMPFAIL     deferred: TLS policy not satisfied, connection failed, 4xx, 5xx greeting
+  75  EX_TEMPFAIL     deferred: TLS policy not satisfied, connection failed, 4xx, 5xx greeting,
+                   --timeout reached
   78  EX_CONFIG       a configuration file is wrong (`mailtls check` lists every error)";
 
 /// sysexits EX_USAGE: a bad flag or argument.
@@ -43,9 +44,25 @@ pub const EX_SOFTWARE: u8 = 70;
 /// and the command ends with its own exit code instead of a panic.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 
+/// `-q`: nothing goes to stdout.
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// `-v`: more detail.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Sets the global `-q` and `-v`.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+    VERBOSE.store(verbose, Ordering::Relaxed);
+}
+
+/// Whether `-v` was given.
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
 /// Writes to stdout; a write error (a reader that went away) silences the rest.
 pub fn write_out(args: std::fmt::Arguments<'_>) {
-    if STDOUT_GONE.load(Ordering::Relaxed) {
+    if STDOUT_GONE.load(Ordering::Relaxed) || QUIET.load(Ordering::Relaxed) {
         return;
     }
     let mut stdout = std::io::stdout().lock();

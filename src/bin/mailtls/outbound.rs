@@ -549,8 +549,11 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    outln!("explanation:");
-    out!("{decision}");
+    // The rules behind the decision with -v (posttls-finger keeps its detail for -v too).
+    if crate::common::verbose() {
+        outln!("explanation:");
+        out!("{decision}");
+    }
 }
 
 /// Prints the verdict as one JSON object.
