@@ -118,7 +118,7 @@ fn serve(dir: &Path, args: &[&str]) -> (std::process::Child, SocketAddr, mpsc::R
 fn send(dir: &Path, addr: SocketAddr, cert: &str, from: &str) -> Output {
     let server = format!("mx.serve.test:{}", addr.port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
-        .args(["send", "--server", &server, "--address", "127.0.0.1"])
+        .args(["-v", "send", "--server", &server, "--address", "127.0.0.1"])
         .args([
             "--policy",
             "encrypt",
@@ -226,6 +226,17 @@ fn serve_asks_for_certificates_and_lets_connectors_judge_them() {
     );
     let ordinary = send(&dir, addr, "ordinary", "alice@other.test");
     assert_eq!(ordinary.status.code(), Some(0), "{}", text(&ordinary));
+    // -v shows the dialogue: the commands, never the message.
+    assert!(
+        text(&ordinary).contains("> MAIL FROM:<alice@other.test>"),
+        "{}",
+        text(&ordinary)
+    );
+    assert!(
+        !text(&ordinary).contains("Subject: hello"),
+        "{}",
+        text(&ordinary)
+    );
     let impostor = send(&dir, addr, "impostor", "bob@partner.test");
     assert_eq!(impostor.status.code(), Some(69), "{}", text(&impostor));
     assert!(text(&impostor).contains("550 5.7.1"), "{}", text(&impostor));
@@ -397,6 +408,28 @@ fn probe_shows_the_trust_word_and_the_chain_on_success_and_failure() {
     assert_eq!(json["trust"], "Untrusted", "{json}");
     assert_eq!(json["attempts"][0]["trust"], "Untrusted", "{json}");
     assert!(json["group"].is_string(), "{json}");
+    // The dialogue, as posttls-finger -v shows it, and the EHLO keywords after TLS.
+    let dialogue: Vec<&str> = json["attempts"][0]["dialogue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for expected in ["< 220 mx.serve.test", "> STARTTLS", "< 220 2.0.0", "> QUIT"] {
+        assert!(
+            dialogue.iter().any(|l| l.starts_with(expected)),
+            "{expected}: {dialogue:#?}"
+        );
+    }
+    assert!(
+        dialogue
+            .iter()
+            .any(|l| l.starts_with("= Untrusted TLS connection: TLSv1.")),
+        "{dialogue:#?}"
+    );
+    let capabilities = json["capabilities"].as_array().unwrap();
+    assert!(capabilities.iter().any(|c| c == "PIPELINING"), "{json}");
+    assert!(!capabilities.iter().any(|c| c == "STARTTLS"), "{json}");
     let failed = probe(&["--policy", "secure match=other.test"]);
     assert_eq!(failed.status.code(), Some(75), "{}", text(&failed));
     let failed: serde_json::Value = serde_json::from_slice(&failed.stdout).unwrap();

@@ -248,8 +248,10 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         }
     }
     let plan = &decision.plan;
-    let settings =
-        ClientSettings::new(&args.helo).map_err(|e| Failure::usage(format!("--helo: {e}")))?;
+    // The dialogue is kept for the report: capabilities always, every line with -v.
+    let settings = ClientSettings::new(&args.helo)
+        .map_err(|e| Failure::usage(format!("--helo: {e}")))?
+        .with_transcript(true);
     let identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => Some(load_identity(cert, key)?),
         _ => match plan
@@ -322,6 +324,8 @@ pub struct Verdict {
     pub policy: String,
     pub delivery: String,
     pub attempts: Vec<AttemptJson>,
+    /// The EHLO keywords of the last attempt (after TLS when TLS was up).
+    pub capabilities: Vec<String>,
     pub peer_chain: Vec<CertSummary>,
     pub messages: Vec<Option<String>>,
     pub connect_errors: Vec<String>,
@@ -346,6 +350,8 @@ pub struct AttemptJson {
     /// The policy TLS-RPT counts the attempt against (`tlsa`, `sts`, `no-policy-found`).
     pub tls_rpt_policy: Option<&'static str>,
     pub next: String,
+    /// The dialogue: `> COMMAND`, `< REPLY`, `= ...` (no message content).
+    pub dialogue: Vec<String>,
 }
 
 impl Verdict {
@@ -411,6 +417,9 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .as_ref()
             .map_or_else(|| "no attempt".to_owned(), ToString::to_string),
         attempts: report.attempts.iter().map(attempt_json).collect(),
+        capabilities: last
+            .map(|a| capabilities(&a.transcript))
+            .unwrap_or_default(),
         // The whole chain after a handshake; after a failed verification, the end-entity
         // certificate the verifier read (posttls-finger shows the chain it was given).
         peer_chain: match (tls, last.and_then(|a| a.verification.as_ref())) {
@@ -468,7 +477,26 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .as_ref()
             .map(|d| d.report_policy.policy_type.as_str()),
         next: record.next.to_string(),
+        dialogue: record.transcript.clone(),
     }
+}
+
+/// The keywords of the last EHLO reply in a dialogue (its first line names the server).
+fn capabilities(transcript: &[String]) -> Vec<String> {
+    let Some(ehlo) = transcript.iter().rposition(|l| {
+        l.get(..7)
+            .is_some_and(|c| c.eq_ignore_ascii_case("> EHLO "))
+    }) else {
+        return Vec::new();
+    };
+    transcript
+        .iter()
+        .skip(ehlo + 1)
+        .take_while(|l| l.starts_with("< 250"))
+        .skip(1)
+        .filter_map(|l| l.get(6..))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn reply_text(reply: &mailtls::smtp::Reply) -> String {
@@ -508,6 +536,14 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             a.rung,
             a.result
         );
+        if crate::common::verbose() {
+            for line in &a.dialogue {
+                outln!("     {line}");
+            }
+        }
+    }
+    if !verdict.capabilities.is_empty() {
+        outln!("ehlo:      {}", verdict.capabilities.join(", "));
     }
     for e in &verdict.connect_errors {
         outln!("  connect failed: {e}");
