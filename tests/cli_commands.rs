@@ -465,3 +465,28 @@ fn version_completions_man_quiet_and_timeout() {
     );
     server.join().unwrap();
 }
+
+/// `explain --json`: the decision in the documented fields, no debug text.
+#[test]
+fn explain_json_has_the_documented_fields() {
+    let output = mailtls(&[
+        "explain",
+        "partner.test",
+        "--mx",
+        "mx.partner.test",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["destination"], "partner.test");
+    assert!(json["hosts"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("mx.partner.test:25: "));
+    assert!(!json["explanation"].as_array().unwrap().is_empty());
+    let decision = &json["decision"][0];
+    assert_eq!(decision["host"], "mx.partner.test");
+    assert_eq!(decision["decided_by"], "the default level");
+    assert_eq!(decision["tls_rpt_policy"], "no-policy-found");
+    assert!(!json.to_string().contains("Some("), "{json}");
+}

@@ -26,6 +26,30 @@ pub struct Args {
     /// The default security level when nothing more specific matches.
     #[arg(long, value_name = "LEVEL", default_value = "may")]
     level: String,
+    /// Print one JSON object instead of text (schema in the README).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `explain --json`: the same decision as the text, in stable fields.
+#[derive(Debug, serde::Serialize)]
+struct ExplainJson {
+    destination: String,
+    /// One line per candidate host: requirement, names, SNI, protocols, ladder, on failure.
+    hosts: Vec<String>,
+    /// Every rule that fired, in order.
+    explanation: Vec<String>,
+    /// Per host: who decided, what is done, which policy TLS-RPT counts it against.
+    decision: Vec<DecisionJson>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DecisionJson {
+    host: String,
+    decided_by: String,
+    action: String,
+    tls_rpt_policy: &'static str,
+    overruled: Vec<String>,
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -37,7 +61,41 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let plan = explain(&policy, &destination);
     // The same decision `probe` and `send` act on.
     let decision = decide(plan, &args.discovery)?;
-    out!("{decision}");
+    if !args.json {
+        out!("{decision}");
+        return Ok(0);
+    }
+    let json = ExplainJson {
+        destination: args.destination.clone(),
+        hosts: decision
+            .plan
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        explanation: decision
+            .plan
+            .trace
+            .steps()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        decision: decision
+            .hosts
+            .iter()
+            .map(|h| DecisionJson {
+                host: h.host.to_string(),
+                decided_by: h.decided_by.to_string(),
+                action: h.action.to_string(),
+                tls_rpt_policy: h.report_policy.policy_type.as_str(),
+                overruled: h.overruled.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+    };
+    match serde_json::to_string(&json) {
+        Ok(text) => outln!("{text}"),
+        Err(e) => return Err(Failure::io(format!("JSON: {e}"))),
+    }
     Ok(0)
 }
 
