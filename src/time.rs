@@ -135,15 +135,37 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
+/// RFC 3339 in UTC, with milliseconds when there are any: `2021-01-01T00:00:00Z`,
+/// `2021-01-01T00:00:00.250Z` (what a person reads in an error message or a log).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "@{}.{:03}", self.0.as_secs(), self.0.subsec_millis())
+        let text = self.rfc3339();
+        match self.0.subsec_millis() {
+            0 => f.write_str(&text),
+            millis => write!(
+                f,
+                "{}.{millis:03}Z",
+                text.strip_suffix('Z').unwrap_or(&text)
+            ),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_is_rfc3339_with_milliseconds_when_there_are_any() {
+        assert_eq!(
+            Timestamp::from_unix_secs(1_609_459_200).to_string(),
+            "2021-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_millis(1_609_459_200_250).to_string(),
+            "2021-01-01T00:00:00.250Z"
+        );
+    }
 
     /// Weekdays checked against `date -u -d @SECS -R` (GNU coreutils).
     #[test]
@@ -171,6 +193,9 @@ mod tests {
             Duration::ZERO
         );
         assert_eq!(t.to_unix_time().as_secs(), 10);
-        assert_eq!(Timestamp::from_unix_millis(1_500).to_string(), "@1.500");
+        assert_eq!(
+            Timestamp::from_unix_millis(1_500).to_string(),
+            "1970-01-01T00:00:01.500Z"
+        );
     }
 }

@@ -6,7 +6,7 @@ use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
 
 use crate::common::{quoted, read_config, Failure};
-use crate::outbound::{decide, load_connectors, DiscoveryArgs};
+use crate::outbound::{decide, explanation, load_connectors, DiscoveryArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,13 +73,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             .iter()
             .map(ToString::to_string)
             .collect(),
-        explanation: decision
-            .plan
-            .trace
-            .steps()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        explanation: explanation(&decision),
         decision: decision
             .hosts
             .iter()

@@ -443,15 +443,19 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .iter()
             .map(|(host, e)| format!("{host}: {e}"))
             .collect(),
-        explanation: prepared
-            .decision
-            .plan
-            .trace
-            .steps()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        explanation: explanation(&prepared.decision),
     }
+}
+
+/// The rules behind a decision, one line each (the JSON `explanation` of every command).
+pub fn explanation(decision: &Decision) -> Vec<String> {
+    decision
+        .plan
+        .trace
+        .steps()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn attempt_json(record: &AttemptRecord) -> AttemptJson {
