@@ -396,7 +396,7 @@ fn probe_reports_every_certificate_and_level() {
                     continue;
                 }
             };
-            let want_code = if *outcome == "failed" { 1 } else { 0 };
+            let want_code = if *outcome == "failed" { 75 } else { 0 };
             let got = (
                 code,
                 json["outcome"].as_str().unwrap_or_default().to_owned(),
@@ -431,7 +431,7 @@ fn probe_reports_every_certificate_and_level() {
     }
     let (code, out, _) = mailtls(&["probe", &plain, "--policy", "encrypt", "--json"], None);
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    if code != Some(1) || json["result_type"] != "starttls-not-supported" {
+    if code != Some(75) || json["result_type"] != "starttls-not-supported" {
         failures.push(format!("plain encrypt: {code:?} {out}"));
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

@@ -158,7 +158,14 @@ fn swaks_and_openssl_against_mailtls_serve() {
     )
     .expect("delivered");
     let mail = wait_for_mail(&serve.maildir, |m| m.contains(&token), Duration::ZERO).unwrap();
-    assert!(mail.text.starts_with("Received: from "), "{}", mail.text);
+    assert!(
+        mail.text
+            .starts_with("Return-Path: <orders@partner.test>\r\n")
+            && mail.text.contains("\r\nReceived: from ")
+            && mail.text.contains(" with ESMTPS id "),
+        "{}",
+        mail.text
+    );
 
     // No certificate: refused at MAIL FROM by the connector.
     let out = peers.swaks(&[

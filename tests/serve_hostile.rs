@@ -457,7 +457,8 @@ fn refusals_after_data_are_logged_with_their_reply() {
     let new = files_in(&serve.maildir("new"));
     assert_eq!(new.len(), 1, "{new:?}");
     let stored = std::fs::read_to_string(&new[0]).unwrap();
-    assert!(stored.starts_with("Received: from client.hostile.test"));
+    assert!(stored.starts_with("Return-Path: <fine@client.hostile.test>\r\n"));
+    assert!(stored.contains("\r\nReceived: from client.hostile.test"));
     assert!(
         stored.ends_with("Subject: fine\r\n\r\nhello\r\n"),
         "{stored:?}"

@@ -61,8 +61,9 @@ pub enum ChainError {
         /// What webpki reported.
         reason: String,
     },
-    /// No path leads from the certificate to any anchor.
-    #[error("the certificate does not chain to a trust anchor ({reason})")]
+    /// No path leads from the certificate to any anchor. (webpki's `reason` is only its
+    /// variant name, so the message leaves it out.)
+    #[error("the certificate does not chain to a trust anchor")]
     UnknownIssuer {
         /// What webpki reported.
         reason: String,

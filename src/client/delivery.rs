@@ -297,6 +297,7 @@ fn skipped(plan: &HostPlan, decision: &Arc<HostDecision>) -> Option<AttemptRecor
         tls: None,
         verification: None,
         receiving_helo: None,
+        transcript: Vec::new(),
         decision: Some(Arc::clone(decision)),
         next,
     })

@@ -420,6 +420,11 @@ pub struct AttemptRecord {
     pub decision: Option<Arc<HostDecision>>,
     /// What to do next.
     pub next: NextStep,
+    /// The dialogue, when [`ClientSettings::transcript`](super::ClientSettings::transcript)
+    /// is on: `> COMMAND` sent, `< REPLY LINE` received, `= TLS ...` when the handshake
+    /// completed; at most [`TRANSCRIPT_MAX`](super::TRANSCRIPT_MAX) lines. Never
+    /// message content.
+    pub transcript: Vec<String>,
 }
 
 impl AttemptRecord {

@@ -28,5 +28,5 @@ pub use event::{
     PlaintextReason, Stage, StarttlsFault, TlsSummary,
 };
 pub use session::ClientSession;
-pub use settings::{Attempt, ClientSettings, Timeouts, REPLY_LINE_LIMIT};
+pub use settings::{Attempt, ClientSettings, Timeouts, REPLY_LINE_LIMIT, TRANSCRIPT_MAX};
 pub use verifiers::{PlanVerifiers, VerifierHandle, VerifierSource};

@@ -53,6 +53,8 @@ pub struct ClientSession {
     expect: VecDeque<Stage>,
     caps: Option<Capabilities>,
     receiving_helo: Option<String>,
+    /// The dialogue, when the settings ask for it.
+    transcript: Vec<String>,
     out: Vec<u8>,
     plain: Vec<u8>,
     events: VecDeque<ClientEvent>,
@@ -141,6 +143,7 @@ impl ClientSession {
             expect: VecDeque::new(),
             caps: None,
             receiving_helo: None,
+            transcript: Vec::new(),
             out: Vec::new(),
             plain: Vec::new(),
             events: VecDeque::new(),
@@ -330,6 +333,7 @@ impl ClientSession {
             Command::Data.encode(&mut flight);
             self.expect.push_back(Stage::Data);
         }
+        self.note_sent(&flight);
         self.txn = Some(Transaction {
             mail_ok: false,
             accepted: Vec::new(),
@@ -409,6 +413,7 @@ impl ClientSession {
         }
         let mut flight = Vec::new();
         Command::Quit.encode(&mut flight);
+        self.note_sent(&flight);
         self.write(&flight);
         self.expect_reply(Stage::Quit, now);
         Ok(())
@@ -580,6 +585,8 @@ impl ClientSession {
             })
         });
         if let Some(summary) = &summary {
+            let line = format!("= {} TLS connection: {}", summary.trust, summary.facts);
+            self.note(|| line);
             self.events
                 .push_back(ClientEvent::TlsEstablished(summary.clone()));
         }
@@ -596,6 +603,11 @@ impl ClientSession {
     }
 
     fn on_reply(&mut self, reply: Reply, now: Timestamp) {
+        if self.settings.transcript {
+            for line in String::from_utf8_lossy(&reply.to_bytes()).lines() {
+                self.note(|| format!("< {line}"));
+            }
+        }
         let Some(stage) = self.expect.pop_front() else {
             return self.violation(format!("unexpected reply {}", reply.code()));
         };
@@ -913,6 +925,7 @@ impl ClientSession {
     fn send_command(&mut self, command: &Command, stage: Stage, now: Timestamp) {
         let mut wire = Vec::new();
         command.encode(&mut wire);
+        self.note_sent(&wire);
         self.write(&wire);
         self.expect_reply(stage, now);
     }
@@ -937,6 +950,24 @@ impl ClientSession {
             None => return,
         };
         self.deadline = Some(now.saturating_add(timeout));
+    }
+
+    /// Keeps one dialogue line, when the settings ask for it and there is room.
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if self.settings.transcript && self.transcript.len() < super::settings::TRANSCRIPT_MAX {
+            self.transcript.push(line());
+        }
+    }
+
+    /// Keeps the commands of a flight (never message content: the callers are the command
+    /// writers only).
+    fn note_sent(&mut self, wire: &[u8]) {
+        if !self.settings.transcript {
+            return;
+        }
+        for command in String::from_utf8_lossy(wire).split_terminator("\r\n") {
+            self.note(|| format!("> {command}"));
+        }
     }
 
     fn write(&mut self, data: &[u8]) {
@@ -1105,6 +1136,7 @@ impl ClientSession {
         if ending.polite {
             let mut wire = Vec::new();
             Command::Quit.encode(&mut wire);
+            self.note_sent(&wire);
             self.write(&wire);
             if self.is_finished() {
                 return; // the QUIT could not be encrypted: that ended the attempt
@@ -1133,6 +1165,7 @@ impl ClientSession {
             receiving_helo: self.receiving_helo.clone(),
             decision: self.attempt.decision.clone(),
             next: ending.next,
+            transcript: std::mem::take(&mut self.transcript),
         };
         self.events
             .push_back(ClientEvent::Finished(Box::new(record)));

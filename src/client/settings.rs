@@ -73,7 +73,16 @@ pub struct ClientSettings {
     /// Limits of the reply parser. [`ClientSettings::new`] reads reply lines of up to
     /// [`REPLY_LINE_LIMIT`] octets.
     pub reply: ReplyConfig,
+    /// Whether each attempt's record keeps the dialogue ([`AttemptRecord::transcript`]):
+    /// commands and replies as `posttls-finger -v` shows them, never message content. Off by
+    /// default (it costs an allocation per line).
+    ///
+    /// [`AttemptRecord::transcript`]: super::AttemptRecord::transcript
+    pub transcript: bool,
 }
+
+/// The most dialogue lines one attempt keeps; later ones are counted, not kept.
+pub const TRANSCRIPT_MAX: usize = 200;
 
 /// The longest reply line a client reads by default, CRLF included: 2048 octets, Postfix's
 /// `line_length_limit` (postconf(5)), the bound its SMTP client reads server replies with.
@@ -96,11 +105,19 @@ impl ClientSettings {
             helo_name,
             timeouts: Timeouts::default(),
             pipelining: true,
+            transcript: false,
             reply: ReplyConfig {
                 max_line_len: REPLY_LINE_LIMIT,
                 ..ReplyConfig::default()
             },
         })
+    }
+
+    /// Keeps (or not) each attempt's dialogue in its record.
+    #[must_use]
+    pub fn with_transcript(mut self, transcript: bool) -> Self {
+        self.transcript = transcript;
+        self
     }
 
     /// Other timeouts.

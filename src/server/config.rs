@@ -81,7 +81,10 @@ pub struct ClientAuth {
     pub requirement: CertificateCheck,
     /// Fail the handshake when a certificate does not satisfy the requirement
     /// ([`OnFailure::Abort`]), or record the failure and refuse `MAIL FROM` with
-    /// `550 5.7.1` ([`OnFailure::Continue`]), which the client can log and report.
+    /// `550 5.7.1` ([`OnFailure::Continue`]), which the client can log and report. With
+    /// [`ClientCertRequest::Optional`] and [`ServerConfig::connectors`] set, `Continue`
+    /// refuses no one for the certificate itself: it is recorded (Untrusted), and only a
+    /// connector that names a certificate refuses the client.
     pub on_failure: OnFailure,
     /// Certificate authorities named to the client as acceptable issuers.
     pub hints: Option<Arc<TrustAnchors>>,

@@ -177,13 +177,24 @@ impl Enforcement {
                 (5, 7, 0),
                 "Client certificate required",
             )),
-            Some(outcome) if !outcome.is_verified() => Some(refusal(
-                Code::MAILBOX_UNAVAILABLE,
-                (5, 7, 1),
-                "Client certificate not accepted",
-            )),
+            // Under `Optional` with connectors, an unverified certificate is no worse than
+            // none: only a connector that names a certificate refuses it (issue 16: an MX
+            // must not bounce ordinary MTAs with self-signed certificates).
+            Some(outcome) if !outcome.is_verified() && !self.connectors_judge(auth) => {
+                Some(refusal(
+                    Code::MAILBOX_UNAVAILABLE,
+                    (5, 7, 1),
+                    "Client certificate not accepted",
+                ))
+            }
             _ => None,
         }
+    }
+
+    /// Whether the connectors, not the server-wide rule, decide what an unverified
+    /// certificate means: a certificate is optional and an inbound policy is configured.
+    fn connectors_judge(&self, auth: &ClientAuth) -> bool {
+        auth.certificate == ClientCertRequest::Optional && self.connectors.is_some()
     }
 
     /// The inbound policy's refusal of this recipient, if any.

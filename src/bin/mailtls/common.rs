@@ -1,11 +1,28 @@
-//! What every subcommand shares: exit codes, errors, PEM loading, certificate summaries.
+//! What every subcommand shares: exit codes, errors, output, PEM loading, certificate
+//! summaries.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use mailtls::cert::CertFacts;
 use mailtls::tls::TlsIdentity;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The exit codes, for `--help` and the README: one table for every command (sysexits.h).
+pub const EXIT_CODES: &str = "\
+Exit codes (sysexits.h, the same for every command):
+   0  done: delivered, policy satisfied, configuration without errors
+  64  EX_USAGE        a bad flag or argument
+  68  EX_NOHOST       the server's name resolves to no address
+  69  EX_UNAVAILABLE  refused permanently (a 5xx to the message)
+  70  EX_SOFTWARE     a demo scenario ended other than expected; an internal error
+  74  EX_IOERR        reading stdin, listening or writing the Maildir failed
+  75  EX_TEMPFAIL     deferred: TLS policy not satisfied, connection failed, 4xx, 5xx greeting,
+                   --timeout reached
+  78  EX_CONFIG       a configuration file is wrong (`mailtls check` lists every error)";
 
 /// sysexits EX_USAGE: a bad flag or argument.
 pub const EX_USAGE: u8 = 64;
@@ -19,6 +36,66 @@ pub const EX_CONFIG: u8 = 78;
 pub const EX_NOHOST: u8 = 68;
 /// sysexits EX_IOERR.
 pub const EX_IOERR: u8 = 74;
+/// sysexits EX_SOFTWARE: something that should not happen did (a demo scenario that went
+/// wrong).
+pub const EX_SOFTWARE: u8 = 70;
+
+/// Set once stdout is gone (a closed pipe: `mailtls demo | head -1`); later output is dropped
+/// and the command ends with its own exit code instead of a panic.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// `-q`: nothing goes to stdout.
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// `-v`: more detail.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Sets the global `-q` and `-v`.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+    VERBOSE.store(verbose, Ordering::Relaxed);
+}
+
+/// Whether `-v` was given.
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// Writes to stdout; a write error (a reader that went away) silences the rest.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) || QUIET.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes one line to stderr (a log line, a warning); a closed stderr is not an error.
+pub fn write_err(line: std::fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
+/// `print!` that survives a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::common::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` that survives a closed stdout.
+macro_rules! outln {
+    () => { $crate::common::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::common::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` that survives a closed stderr.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::common::write_err(format_args!($($arg)*)) };
+}
 
 /// A subcommand that cannot go on: the exit code and what to tell the user.
 #[derive(Debug)]
@@ -93,11 +170,13 @@ pub fn load_identity(cert: &Path, key: &Path) -> Result<TlsIdentity, Failure> {
     })
 }
 
-/// What a person wants to know about one certificate.
+/// What a person wants to know about one certificate (the JSON `peer_chain` items). Times
+/// are RFC 3339; fingerprints are colon hex, as Postfix prints and takes them.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct CertSummary {
     pub subject: String,
     pub issuer: String,
+    /// `DNS:name` and `IP:address`, as `openssl x509 -text` prints them.
     pub sans: Vec<String>,
     pub not_before: String,
     pub not_after: String,
@@ -105,51 +184,38 @@ pub struct CertSummary {
     pub spki_sha256: String,
 }
 
-/// Summarises a DER certificate (unparseable ones keep only their fingerprint).
+/// Summarises a DER certificate (an unreadable one keeps only its fingerprint).
 pub fn summarize(der: &[u8]) -> CertSummary {
-    let mut summary = CertSummary {
-        sha256: colon_hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref()),
-        ..CertSummary::default()
-    };
-    if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) {
-        summary.subject = cert.subject().to_string();
-        summary.issuer = cert.issuer().to_string();
-        summary.not_before = cert.validity().not_before.to_string();
-        summary.not_after = cert.validity().not_after.to_string();
-        summary.spki_sha256 =
-            colon_hex(ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw).as_ref());
-        if let Ok(Some(san)) = cert.subject_alternative_name() {
-            summary.sans = san
-                .value
-                .general_names
-                .iter()
-                .map(|name| {
-                    use x509_parser::extensions::GeneralName as N;
-                    // The OpenSSL `x509 -text` prefixes, so the output reads like its output.
-                    match name {
-                        N::DNSName(d) => format!("DNS:{d}"),
-                        N::IPAddress(ip) => format!("IP:{}", ip_text(ip)),
-                        N::RFC822Name(m) => format!("email:{m}"),
-                        N::URI(u) => format!("URI:{u}"),
-                        N::DirectoryName(n) => format!("DirName:{n}"),
-                        N::RegisteredID(oid) => format!("Registered ID:{oid}"),
-                        N::OtherName(oid, _) => format!("othername:{oid}"),
-                        N::X400Address(_) => "X400Name:<unsupported>".to_owned(),
-                        N::EDIPartyName(_) => "EdiPartyName:<unsupported>".to_owned(),
-                        N::Invalid(..) => "invalid name".to_owned(),
-                    }
-                })
-                .collect();
-        }
+    match CertFacts::from_der(der) {
+        Ok(facts) => summary_of(&facts),
+        Err(_) => CertSummary {
+            sha256: colon_hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref()),
+            ..CertSummary::default()
+        },
     }
-    summary
+}
+
+/// Summarises what the library read from a certificate.
+pub fn summary_of(facts: &CertFacts) -> CertSummary {
+    CertSummary {
+        subject: facts.subject.clone(),
+        issuer: facts.issuer.clone(),
+        sans: facts
+            .dns_names
+            .iter()
+            .map(|d| format!("DNS:{d}"))
+            .chain(facts.ip_addresses.iter().map(|ip| format!("IP:{ip}")))
+            .collect(),
+        not_before: facts.not_before.rfc3339(),
+        not_after: facts.not_after.rfc3339(),
+        sha256: colon_hex(&facts.fingerprints.sha256),
+        spki_sha256: colon_hex(&facts.fingerprints.spki_sha256),
+    }
 }
 
 /// The subject of the first certificate in a chain, if it parses.
 pub fn subject_of(chain: &[CertificateDer<'static>]) -> Option<String> {
-    let first = chain.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(first.as_ref()).ok()?;
-    Some(cert.subject().to_string())
+    Some(CertFacts::from_der(chain.first()?.as_ref()).ok()?.subject)
 }
 
 /// `AB:CD:...` upper-case hex, the form Postfix prints and takes.
@@ -162,20 +228,4 @@ pub fn colon_hex(bytes: &[u8]) -> String {
         let _ = write!(out, "{b:02X}");
     }
     out
-}
-
-fn ip_text(raw: &[u8]) -> String {
-    match raw.len() {
-        4 => {
-            let mut octets = [0_u8; 4];
-            octets.copy_from_slice(raw);
-            std::net::Ipv4Addr::from(octets).to_string()
-        }
-        16 => {
-            let mut octets = [0_u8; 16];
-            octets.copy_from_slice(raw);
-            std::net::Ipv6Addr::from(octets).to_string()
-        }
-        _ => colon_hex(raw),
-    }
 }

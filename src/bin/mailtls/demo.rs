@@ -19,16 +19,13 @@ use mailtls::tls::TlsIdentity;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::common::Failure;
+use crate::common::{Failure, EX_SOFTWARE};
 use crate::outbound::decide_with;
 use crate::serve::Inbound;
 
+/// The demo takes only the global flags (`-v` prints each scenario's explanation trace).
 #[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Also print each scenario's explanation trace.
-    #[arg(long)]
-    verbose: bool,
-}
+pub struct Args {}
 
 const MX: &str = "mx.partner.test";
 
@@ -77,7 +74,7 @@ struct Scenario {
     expect_attempts: usize,
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(_args: &Args) -> Result<u8, Failure> {
     let started = Instant::now();
     let pki = Pki::new().map_err(|e| Failure::io(format!("certificates: {e}")))?;
     let tafile = std::env::temp_dir().join(format!("mailtls-demo-{}.pem", std::process::id()));
@@ -215,14 +212,14 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         if !row.as_expected {
             failures += 1;
         }
-        if args.verbose {
-            println!("{}:\n{}", scenario.name, row.trace);
+        if crate::common::verbose() {
+            outln!("{}:\n{}", scenario.name, row.trace);
         }
         rows.push(row);
     }
     let _ = std::fs::remove_file(&tafile);
     print_table(&rows);
-    println!(
+    outln!(
         "\n{} scenarios in {:.2} s; {}",
         rows.len(),
         started.elapsed().as_secs_f64(),
@@ -232,7 +229,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             format!("{failures} did NOT end as expected")
         }
     );
-    Ok(if failures == 0 { 0 } else { 1 })
+    Ok(if failures == 0 { 0 } else { EX_SOFTWARE })
 }
 
 /// One row of the table.
@@ -254,6 +251,8 @@ fn run_scenario(
 ) -> Result<Row, Failure> {
     // The receiving server, with a partner connector and a client-certificate check.
     let mut config = ServerConfig::new(MX);
+    // As `serve` does: the connectors decide what a client certificate means.
+    config.connectors = Some(Arc::clone(connectors));
     let identity = pki.issue(scenario.server_cert)?;
     let tlsa_record = match scenario.discovery {
         Discovery::Tlsa { matching: true } => tlsa_311(&identity)?,
@@ -452,48 +451,36 @@ fn classify(
     (how, Expect::Failed)
 }
 
+/// The widest line the demo prints: the table fits a 100-column terminal.
+const WIDTH: usize = 100;
+
+/// One block per scenario: `yes`/`NO`, its name and policy, then the outcome, the TLS
+/// session and the RFC 8460 result, each on its own line within [`WIDTH`] columns.
 fn print_table(rows: &[Row]) {
-    let headers = [
-        "scenario",
-        "policy",
-        "rungs tried",
-        "outcome",
-        "TLS",
-        "RFC 8460",
-        "ok",
-    ];
-    let cells: Vec<[String; 7]> = rows
+    let name_width = rows
         .iter()
-        .map(|r| {
-            [
-                r.scenario.to_owned(),
-                r.policy.clone(),
-                r.attempts.clone(),
-                shorten(&r.outcome, 60),
-                r.tls.clone(),
-                r.result_type.clone(),
-                if r.as_expected { "yes" } else { "NO" }.to_owned(),
-            ]
-        })
-        .collect();
-    let mut widths = headers.map(str::len);
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+        .map(|r| r.scenario.chars().count())
+        .max()
+        .unwrap_or(0);
+    outln!(
+        "{}",
+        shorten(&format!("ok  {:<name_width$}  policy", "scenario"), WIDTH)
+    );
+    outln!("{}", "-".repeat(WIDTH.min(name_width + 40)));
+    for r in rows {
+        let ok = if r.as_expected { "yes" } else { "NO " };
+        let head = format!("{ok} {:<name_width$}  {}", r.scenario, r.policy);
+        outln!("{}", shorten(&head, WIDTH));
+        for (label, value) in [
+            ("outcome", &r.outcome),
+            ("rungs", &r.attempts),
+            ("TLS", &r.tls),
+            ("RFC 8460", &r.result_type),
+        ] {
+            if !value.is_empty() {
+                outln!("{}", shorten(&format!("      {label:<9} {value}"), WIDTH));
+            }
         }
-    }
-    let line = |cells: &[String]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", parts.join(" | ").trim_end());
-    };
-    line(&headers.map(str::to_owned));
-    println!("{}", widths.map(|w| "-".repeat(w)).join("-+-"));
-    for row in &cells {
-        line(row);
     }
 }
 

@@ -6,7 +6,7 @@ use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
 
 use crate::common::{quoted, read_config, Failure};
-use crate::outbound::{decide, load_connectors, DiscoveryArgs};
+use crate::outbound::{decide, explanation, load_connectors, DiscoveryArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,9 +15,9 @@ pub struct Args {
     /// Candidate MX hosts, in preference order (default: the domain itself).
     #[arg(long = "mx", value_name = "HOST")]
     mx: Vec<String>,
-    /// A Postfix `smtp_tls_policy_maps` table (text form).
-    #[arg(long, value_name = "FILE")]
-    policy_map: Option<PathBuf>,
+    /// A Postfix `smtp_tls_policy_maps` table (text form; `hash:FILE` names its source).
+    #[arg(long, value_name = "[TYPE:]FILE")]
+    policy_map: Option<String>,
     /// Exchange-style connectors (TOML).
     #[arg(long, value_name = "FILE")]
     connectors: Option<PathBuf>,
@@ -26,6 +26,30 @@ pub struct Args {
     /// The default security level when nothing more specific matches.
     #[arg(long, value_name = "LEVEL", default_value = "may")]
     level: String,
+    /// Print one JSON object instead of text (schema in the README).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `explain --json`: the same decision as the text, in stable fields.
+#[derive(Debug, serde::Serialize)]
+struct ExplainJson {
+    destination: String,
+    /// One line per candidate host: requirement, names, SNI, protocols, ladder, on failure.
+    hosts: Vec<String>,
+    /// Every rule that fired, in order.
+    explanation: Vec<String>,
+    /// Per host: who decided, what is done, which policy TLS-RPT counts it against.
+    decision: Vec<DecisionJson>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DecisionJson {
+    host: String,
+    decided_by: String,
+    action: String,
+    tls_rpt_policy: &'static str,
+    overruled: Vec<String>,
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -37,15 +61,40 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let plan = explain(&policy, &destination);
     // The same decision `probe` and `send` act on.
     let decision = decide(plan, &args.discovery)?;
-    print!("{decision}");
+    if !args.json {
+        out!("{decision}");
+        return Ok(0);
+    }
+    let json = ExplainJson {
+        destination: args.destination.clone(),
+        hosts: decision
+            .plan
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        explanation: explanation(&decision),
+        decision: decision
+            .hosts
+            .iter()
+            .map(|h| DecisionJson {
+                host: h.host.to_string(),
+                decided_by: h.decided_by.to_string(),
+                action: h.action.to_string(),
+                tls_rpt_policy: h.report_policy.policy_type.as_str(),
+                overruled: h.overruled.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+    };
+    match serde_json::to_string(&json) {
+        Ok(text) => outln!("{text}"),
+        Err(e) => return Err(Failure::io(format!("JSON: {e}"))),
+    }
     Ok(0)
 }
 
 /// The outbound policy from a default level and an optional Postfix table file.
-pub fn outbound_policy(
-    level: &str,
-    table: Option<&std::path::Path>,
-) -> Result<OutboundPolicy, Failure> {
+pub fn outbound_policy(level: &str, table: Option<&str>) -> Result<OutboundPolicy, Failure> {
     let level = Level::parse(level).ok_or_else(|| {
         Failure::usage(format!(
             "--level {}: expected none, may, encrypt, dane, dane-only, fingerprint, verify or secure",
@@ -53,13 +102,17 @@ pub fn outbound_policy(
         ))
     })?;
     let mut policy = OutboundPolicy::new().with_default_level(level);
-    if let Some(path) = table {
-        let text = read_config(path, "policy map")?;
+    if let Some(map) = table {
+        let path = crate::check::policy_map_source(map)?;
+        let text = read_config(&path, "policy map")?;
+        // Every error and warning, as `mailtls check` says them.
+        crate::check::report(
+            &crate::check::check_policy_map(&path, &text),
+            "policy map",
+            &path,
+        )?;
         let table = PolicyTable::parse(&text)
             .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
-        for warning in table.warnings() {
-            eprintln!("mailtls: {}: warning: {warning}", path.display());
-        }
         policy = policy.with_table(table);
     }
     Ok(policy)

@@ -24,7 +24,9 @@ use mailtls::policy::{
     TestingPolicy,
 };
 
-use crate::common::{load_identity, quoted, read_config, summarize, CertSummary, Failure};
+use crate::common::{
+    load_identity, quoted, read_config, summarize, summary_of, CertSummary, Failure,
+};
 
 /// The discovery answers the caller gives by hand (no DNS, no HTTPS in this command):
 /// TLSA records and an MTA-STS policy. `explain`, `probe` and `send` take the same ones, so
@@ -104,7 +106,7 @@ pub fn decide_with(
         .collect();
     for (host, set) in &sets {
         for unusable in set.unusable() {
-            eprintln!(
+            errln!(
                 "mailtls: --tlsa for {host}: unusable record {}: {}",
                 quoted(&unusable.presented),
                 unusable.reason
@@ -209,7 +211,7 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         let table = PolicyTable::parse(&line)
             .map_err(|e| Failure::usage(format!("--policy {}: {}", quoted(value), e.kind)))?;
         for warning in table.warnings() {
-            eprintln!("mailtls: --policy: warning: {warning}");
+            errln!("mailtls: --policy: warning: {warning}");
         }
         policy = policy.with_table(table);
     }
@@ -260,8 +262,10 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         }
     }
     let plan = &decision.plan;
-    let settings =
-        ClientSettings::new(&args.helo).map_err(|e| Failure::usage(format!("--helo: {e}")))?;
+    // The dialogue is kept for the report: capabilities always, every line with -v.
+    let settings = ClientSettings::new(&args.helo)
+        .map_err(|e| Failure::usage(format!("--helo: {e}")))?
+        .with_transcript(true);
     let identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => Some(load_identity(cert, key)?),
         _ => match plan
@@ -299,9 +303,15 @@ fn replace_anchors(authentication: &mut Authentication, tafile: &[PathBuf]) {
     }
 }
 
-/// Reads a connector file, saying where it is wrong.
+/// Reads a connector file, saying everything that is wrong with it and where (as `mailtls
+/// check` does).
 pub fn load_connectors(path: &std::path::Path) -> Result<Connectors, Failure> {
     let text = read_config(path, "connector file")?;
+    crate::check::report(
+        &crate::check::check_connectors(path, &text),
+        "connector file",
+        path,
+    )?;
     Connectors::from_toml(&text).map_err(|e| Failure::config(format!("{}: {e}", path.display())))
 }
 
@@ -310,18 +320,26 @@ pub fn run(prepared: &mut Prepared, messages: &[Message]) -> DeliveryReport {
     blocking::deliver(&mut prepared.delivery, messages, &prepared.connector)
 }
 
-/// The verdict of a run, as `--json` prints it.
+/// The verdict of a run, as `--json` prints it (the schema is documented in the README).
 #[derive(Debug, serde::Serialize)]
 pub struct Verdict {
     pub server: String,
     pub outcome: &'static str,
+    /// Postfix's word for the last TLS session: `Untrusted`, `Trusted` or `Verified` (as in
+    /// `Untrusted TLS connection established to ...`), also under `may`; `null` without TLS.
+    pub trust: Option<&'static str>,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
     pub group: Option<String>,
+    /// Why the peer certificate did not meet the requirement (also when an opportunistic
+    /// level let the session go on), as posttls-finger says it.
+    pub certificate_error: Option<String>,
     pub result_type: Option<String>,
     pub policy: String,
     pub delivery: String,
     pub attempts: Vec<AttemptJson>,
+    /// The EHLO keywords of the last attempt (after TLS when TLS was up).
+    pub capabilities: Vec<String>,
     pub peer_chain: Vec<CertSummary>,
     pub messages: Vec<Option<String>>,
     pub connect_errors: Vec<String>,
@@ -338,12 +356,16 @@ pub struct AttemptJson {
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
     pub group: Option<String>,
+    /// Postfix's trust word for this attempt's TLS session.
+    pub trust: Option<&'static str>,
     /// The RFC 8460 result under the governing policy (`success` or a result type), when
     /// the attempt reports one; under MTA-STS `testing`, what `enforce` would have said.
     pub tls_rpt_result: Option<String>,
     /// The policy TLS-RPT counts the attempt against (`tlsa`, `sts`, `no-policy-found`).
     pub tls_rpt_policy: Option<&'static str>,
     pub next: String,
+    /// The dialogue: `> COMMAND`, `< REPLY`, `= ...` (no message content).
+    pub dialogue: Vec<String>,
 }
 
 impl Verdict {
@@ -383,6 +405,16 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
     Verdict {
         server: prepared.server.clone(),
         outcome,
+        trust: tls.map(|t| t.trust.as_str()),
+        certificate_error: last
+            .and_then(|a| {
+                a.tls
+                    .as_ref()
+                    .and_then(|t| t.verification.as_ref())
+                    .or(a.verification.as_ref())
+            })
+            .and_then(|o| o.error.as_ref())
+            .map(ToString::to_string),
         tls_version: tls.map(|t| t.facts.version.as_str()),
         cipher: tls.map(|t| t.facts.suite.iana_name()),
         group: tls.and_then(|t| t.facts.group).map(|g| g.to_string()),
@@ -399,9 +431,16 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .as_ref()
             .map_or_else(|| "no attempt".to_owned(), ToString::to_string),
         attempts: report.attempts.iter().map(attempt_json).collect(),
-        peer_chain: tls
-            .map(|t| t.facts.peer_chain.iter().map(|c| summarize(c)).collect())
+        capabilities: last
+            .map(|a| capabilities(&a.transcript))
             .unwrap_or_default(),
+        // The whole chain after a handshake; after a failed verification, the end-entity
+        // certificate the verifier read (posttls-finger shows the chain it was given).
+        peer_chain: match (tls, last.and_then(|a| a.verification.as_ref())) {
+            (Some(t), _) => t.facts.peer_chain.iter().map(|c| summarize(c)).collect(),
+            (None, Some(outcome)) => outcome.facts.iter().map(summary_of).collect(),
+            (None, None) => Vec::new(),
+        },
         messages: report
             .messages
             .iter()
@@ -418,15 +457,19 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .iter()
             .map(|(host, e)| format!("{host}: {e}"))
             .collect(),
-        explanation: prepared
-            .decision
-            .plan
-            .trace
-            .steps()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        explanation: explanation(&prepared.decision),
     }
+}
+
+/// The rules behind a decision, one line each (the JSON `explanation` of every command).
+pub fn explanation(decision: &Decision) -> Vec<String> {
+    decision
+        .plan
+        .trace
+        .steps()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn attempt_json(record: &AttemptRecord) -> AttemptJson {
@@ -442,6 +485,7 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .as_ref()
             .and_then(|t| t.facts.group)
             .map(|g| g.to_string()),
+        trust: record.tls.as_ref().map(|t| t.trust.as_str()),
         tls_rpt_result: record.report_result().map(|r| match r {
             Ok(()) => "success".to_owned(),
             Err(failure) => failure.result_type.to_string(),
@@ -451,7 +495,26 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .as_ref()
             .map(|d| d.report_policy.policy_type.as_str()),
         next: record.next.to_string(),
+        dialogue: record.transcript.clone(),
     }
+}
+
+/// The keywords of the last EHLO reply in a dialogue (its first line names the server).
+fn capabilities(transcript: &[String]) -> Vec<String> {
+    let Some(ehlo) = transcript.iter().rposition(|l| {
+        l.get(..7)
+            .is_some_and(|c| c.eq_ignore_ascii_case("> EHLO "))
+    }) else {
+        return Vec::new();
+    };
+    transcript
+        .iter()
+        .skip(ehlo + 1)
+        .take_while(|l| l.starts_with("< 250"))
+        .skip(1)
+        .filter_map(|l| l.get(6..))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn reply_text(reply: &mailtls::smtp::Reply) -> String {
@@ -462,9 +525,9 @@ fn reply_text(reply: &mailtls::smtp::Reply) -> String {
 
 /// Prints the verdict as text.
 pub fn print_text(verdict: &Verdict, decision: &Decision) {
-    println!("server:    {}", verdict.server);
-    println!("policy:    {}", verdict.policy);
-    println!("attempts:");
+    outln!("server:    {}", verdict.server);
+    outln!("policy:    {}", verdict.policy);
+    outln!("attempts:");
     for (i, a) in verdict.attempts.iter().enumerate() {
         let rt = a
             .result_type
@@ -476,40 +539,62 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             (Some(v), Some(c), None) => format!(" ({v}, {c})"),
             _ => String::new(),
         };
+        let tls = match a.trust {
+            Some(trust) => format!("{tls} {trust}"),
+            None => tls,
+        };
         let report = match (a.tls_rpt_policy, a.tls_rpt_result.as_deref()) {
             (Some(policy), Some(result)) => format!(" (TLS-RPT {policy}: {result})"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "  {}. {} rung {}: {}{tls}{rt}{report}",
             i + 1,
             a.host,
             a.rung,
             a.result
         );
+        if crate::common::verbose() {
+            for line in &a.dialogue {
+                outln!("     {line}");
+            }
+        }
+    }
+    if !verdict.capabilities.is_empty() {
+        outln!("ehlo:      {}", verdict.capabilities.join(", "));
     }
     for e in &verdict.connect_errors {
-        println!("  connect failed: {e}");
+        outln!("  connect failed: {e}");
     }
     match (verdict.tls_version, verdict.cipher, &verdict.group) {
-        (Some(v), Some(c), Some(g)) => println!("tls:       {v} {c} {g}"),
-        (Some(v), Some(c), None) => println!("tls:       {v} {c}"),
-        _ => println!("tls:       none"),
+        (Some(v), Some(c), Some(g)) => outln!("tls:       {v} {c} {g}"),
+        (Some(v), Some(c), None) => outln!("tls:       {v} {c}"),
+        _ => outln!("tls:       none"),
+    }
+    if let (Some(trust), Some(v), Some(c)) = (verdict.trust, verdict.tls_version, verdict.cipher) {
+        // posttls-finger's line.
+        outln!(
+            "{trust} TLS connection established to {}: {v} with cipher {c}",
+            verdict.server
+        );
+    }
+    if let Some(e) = &verdict.certificate_error {
+        outln!("certificate: {e}");
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {
-        println!("peer certificate {i}:");
-        println!("  subject:      {}", cert.subject);
-        println!("  issuer:       {}", cert.issuer);
-        println!("  SANs:         {}", cert.sans.join(", "));
-        println!("  valid:        {} .. {}", cert.not_before, cert.not_after);
-        println!("  sha256:       {}", cert.sha256);
-        println!("  spki sha256:  {}", cert.spki_sha256);
+        outln!("peer certificate {i}:");
+        outln!("  subject:      {}", cert.subject);
+        outln!("  issuer:       {}", cert.issuer);
+        outln!("  SANs:         {}", cert.sans.join(", "));
+        outln!("  valid:        {} .. {}", cert.not_before, cert.not_after);
+        outln!("  sha256:       {}", cert.sha256);
+        outln!("  spki sha256:  {}", cert.spki_sha256);
     }
     for (i, m) in verdict.messages.iter().enumerate() {
-        println!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
+        outln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
     }
-    println!("delivery:  {}", verdict.delivery);
-    println!(
+    outln!("delivery:  {}", verdict.delivery);
+    outln!(
         "verdict:   {}{}",
         verdict.outcome,
         verdict
@@ -518,15 +603,18 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    println!("explanation:");
-    print!("{decision}");
+    // The rules behind the decision with -v (posttls-finger keeps its detail for -v too).
+    if crate::common::verbose() {
+        outln!("explanation:");
+        out!("{decision}");
+    }
 }
 
 /// Prints the verdict as one JSON object.
 pub fn print_json(verdict: &Verdict) {
     match serde_json::to_string(verdict) {
-        Ok(json) => println!("{json}"),
-        Err(e) => eprintln!("mailtls: JSON: {e}"),
+        Ok(json) => outln!("{json}"),
+        Err(e) => errln!("mailtls: JSON: {e}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `mailtls probe`: connect, STARTTLS as the policy says, show what the server presents and
 //! whether the policy is satisfied (like posttls-finger).
 
-use crate::common::Failure;
+use crate::common::{Failure, EX_TEMPFAIL};
 use crate::outbound::{prepare, print_json, print_text, run, verdict, PolicyArgs};
 
 #[derive(Debug, clap::Args)]
@@ -21,5 +21,6 @@ pub fn run_probe(args: &Args) -> Result<u8, Failure> {
     } else {
         print_text(&verdict, &prepared.decision);
     }
-    Ok(if verdict.satisfied() { 0 } else { 1 })
+    // Not satisfied is what `send` calls deferred (Postfix defers a TLS failure): the same 75.
+    Ok(if verdict.satisfied() { 0 } else { EX_TEMPFAIL })
 }

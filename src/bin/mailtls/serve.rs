@@ -1,6 +1,11 @@
 //! `mailtls serve`: an inbound SMTP server with STARTTLS that stores accepted mail in a
 //! Maildir and logs one JSON line per session on stderr.
+//!
+//! Client certificates are asked for when `--client-ca` or an inbound connector needs them;
+//! what an unverified one means is the connectors' business alone (an MX must take mail from
+//! ordinary MTAs with self-signed certificates). Every JSON line has an RFC 3339 `time`.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufWriter, Write as _};
 use std::net::{SocketAddr, TcpListener};
@@ -10,7 +15,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mailtls::cert::{self, ClientCertRequest, OnFailure, Outcome};
+use mailtls::cert::{self, ClientCertRequest, OnFailure, Outcome, TrustLevel};
 use mailtls::io::{blocking, Answer, ConnectionLimits, ListenerNotice, SessionEnd};
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::inbound::{
@@ -22,7 +27,7 @@ use mailtls::server::{ClientAuth, ServerConfig, ServerEvent, ServerTls};
 use mailtls::smtp::{Code, EnhancedCode, Reply};
 use mailtls::tls::{alert_name, TlsFacts, TlsFailure};
 
-use crate::common::{load_identity, subject_of, Failure};
+use crate::common::{load_certs, load_identity, subject_of, Failure};
 use crate::outbound::load_connectors;
 
 /// Maildir `tmp/` files older than this were left by a crash or a full disk: removed (the
@@ -90,10 +95,17 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let identity = load_identity(&args.cert, &args.key)?;
     let maildir = Maildir::create(&args.maildir)?;
     maildir.sweep_and_log();
-    let connectors = match &args.connectors {
+    let mut connectors = match &args.connectors {
         Some(path) => Some(Arc::new(load_connectors(path)?)),
         None => None,
     };
+    for warning in startup_warnings(args, connectors.as_deref()) {
+        log_json(serde_json::json!({ "warning": warning }));
+    }
+    if connectors.is_none() && args.client_ca.is_some() {
+        // An (empty) inbound policy decides what an unverified certificate means: nothing.
+        connectors = Some(Arc::new(Connectors::default()));
+    }
     let mut tls = ServerTls::new(identity, Rung::Modern);
     if let Some(path) = &args.client_ca {
         let pem = std::fs::read(path)
@@ -114,6 +126,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     }
     let mut config = ServerConfig::new(args.hostname.clone());
     config.tls = Some(tls);
+    // The session asks for client certificates when a connector names one, and enforces
+    // the connectors' TLS requirements per client address.
+    config.connectors = connectors.clone();
     config.require_tls = args.require_tls;
     if let Some(size) = args.max_message_size {
         config.limits.max_message_size = size;
@@ -131,16 +146,14 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             }
         })
         .map_err(|e| Failure::io(format!("cannot start the tmp/ sweeper: {e}")))?;
-    eprintln!(
-        "{}",
-        serde_json::json!({
-            "listening": local.to_string(),
-            "max_connections": args.max_connections,
-            "max_per_client": args.max_per_client,
-            "backlog": args.backlog,
-            "max_message_size": config.limits.max_message_size,
-        })
-    );
+    log_json(serde_json::json!({
+        "listening": local.to_string(),
+        "hostname": args.hostname,
+        "max_connections": args.max_connections,
+        "max_per_client": args.max_per_client,
+        "backlog": args.backlog,
+        "max_message_size": config.limits.max_message_size,
+    }));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let limits = ConnectionLimits {
         max_connections: args.max_connections,
@@ -152,12 +165,16 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             let config = Arc::clone(&config);
             let connectors = connectors.clone();
             let maildir = maildir.clone();
+            let hostname = args.hostname.clone();
             move || {
                 blocking::serve(
                     &listener,
                     config,
                     limits,
-                    move |peer| Inbound::new(peer, Some(maildir.clone()), connectors.clone()),
+                    move |peer| {
+                        Inbound::new(peer, Some(maildir.clone()), connectors.clone())
+                            .with_hostname(&hostname)
+                    },
                     move |peer, app: Inbound, result| {
                         app.log(peer, &result);
                         let _ = done_tx.send(());
@@ -182,6 +199,98 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             Err(_) => Err(Failure::io("the accept loop panicked")),
         },
     }
+}
+
+/// One JSON log line on stderr, stamped with the RFC 3339 time.
+fn log_json(mut line: serde_json::Value) {
+    if let Some(object) = line.as_object_mut() {
+        object.insert("time".into(), mailtls::io::now().rfc3339().into());
+    }
+    errln!("{line}");
+}
+
+/// What this configuration says but cannot do, said at start.
+fn startup_warnings(args: &Args, connectors: Option<&Connectors>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let inbound = connectors.map_or(&[][..], Connectors::inbound);
+    let naming: Vec<&str> = inbound
+        .iter()
+        .filter(|c| c.tls_sender_certificate_name.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    if args.client_ca.is_none() {
+        for name in &naming {
+            warnings.push(format!(
+                "inbound connector {} names a partner certificate \
+                 (tls_sender_certificate_name) but --client-ca is not given: certificates are \
+                 asked for but cannot be verified, so the partner is refused",
+                crate::common::quoted(name)
+            ));
+        }
+    } else if naming.is_empty() {
+        warnings.push(
+            "--client-ca is given but no inbound connector names a certificate: client \
+             certificates are verified and logged, and no client is refused for one"
+                .to_owned(),
+        );
+    }
+    if args.require_tls && !args.listen.ip().is_loopback() {
+        warnings.push(format!(
+            "--require-tls on {}: a publicly referenced MX must not require TLS \
+             (RFC 3207 section 4); inbound connectors can require it of partners",
+            args.listen
+        ));
+    }
+    if args.max_per_client > args.max_connections {
+        warnings.push(format!(
+            "--max-per-client {} is above --max-connections {}: it never applies",
+            args.max_per_client, args.max_connections
+        ));
+    }
+    if let Ok(chain) = load_certs(&args.cert) {
+        if let Some(Ok(facts)) = chain
+            .first()
+            .map(|der| mailtls::cert::CertFacts::from_der(der.as_ref()))
+        {
+            let now = mailtls::io::now();
+            if !facts.is_valid_at(now) {
+                warnings.push(format!(
+                    "--cert {}: valid only from {} to {}; clients that verify refuse it",
+                    args.cert.display(),
+                    facts.not_before.rfc3339(),
+                    facts.not_after.rfc3339()
+                ));
+            }
+            if !covers(&facts.dns_names, &args.hostname) {
+                warnings.push(format!(
+                    "--cert {} does not name --hostname {} (it names {}): clients that \
+                     verify the MX name refuse it",
+                    args.cert.display(),
+                    crate::common::quoted(&args.hostname),
+                    if facts.dns_names.is_empty() {
+                        "no DNS name".to_owned()
+                    } else {
+                        facts.dns_names.join(", ")
+                    }
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+/// Whether a certificate's DNS names cover `host` (a `*.` wildcard covers one label).
+fn covers(names: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    names.iter().any(|name| {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        match name.strip_prefix("*.") {
+            Some(parent) => host
+                .split_once('.')
+                .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+            None => name == host,
+        }
+    })
 }
 
 /// A listening socket on `addr` with room for `backlog` queued connections (std's
@@ -226,7 +335,7 @@ fn log_notice(notice: ListenerNotice<'_>) {
         }),
         _ => return,
     };
-    eprintln!("{line}");
+    log_json(line);
 }
 
 /// A Maildir (only `new/` and `tmp/` are written).
@@ -261,10 +370,12 @@ impl Maildir {
         );
         let tmp = self.root.join("tmp").join(&name);
         let new = self.root.join("new").join(&name);
-        let opened = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp);
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Mail is private: readable by the owner alone, as Postfix's local(8) writes it.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let opened = options.open(&tmp);
         let (file, error) = match opened {
             Ok(file) => (Some(BufWriter::with_capacity(WRITE_BUFFER, file)), None),
             Err(e) => (None, Some(e)),
@@ -310,14 +421,11 @@ impl Maildir {
     /// Sweeps tmp/ and logs how many files went.
     fn sweep_and_log(&self) {
         let (removed, failed) = self.sweep_tmp(STALE_TMP);
-        eprintln!(
-            "{}",
-            serde_json::json!({
-                "maildir_tmp_removed": removed,
-                "maildir_tmp_remove_failed": failed,
-                "older_than_hours": STALE_TMP.as_secs() / 3600,
-            })
-        );
+        log_json(serde_json::json!({
+            "maildir_tmp_removed": removed,
+            "maildir_tmp_remove_failed": failed,
+            "older_than_hours": STALE_TMP.as_secs() / 3600,
+        }));
     }
 }
 
@@ -386,6 +494,10 @@ impl Drop for Draft {
 #[derive(Debug)]
 pub struct Inbound {
     peer: SocketAddr,
+    /// The name this server gives in `Received:` (`--hostname`).
+    hostname: String,
+    /// EHLO rather than HELO (`ESMTP` rather than `SMTP` in `Received:`).
+    extended: bool,
     maildir: Option<Maildir>,
     connectors: Option<Arc<Connectors>>,
     tls: Option<TlsFacts>,
@@ -424,6 +536,8 @@ impl Inbound {
     ) -> Self {
         Self {
             peer,
+            hostname: "mailtls.localhost".to_owned(),
+            extended: false,
             maildir,
             connectors,
             tls: None,
@@ -448,9 +562,19 @@ impl Inbound {
         }
     }
 
+    /// The name this server gives in the `Received:` header it adds.
+    #[must_use]
+    pub fn with_hostname(mut self, hostname: &str) -> Self {
+        hostname.clone_into(&mut self.hostname);
+        self
+    }
+
     fn on_event(&mut self, event: &ServerEvent) -> Answer {
         match event {
-            ServerEvent::Greeted { host, .. } => self.helo = Some(host.to_string()),
+            ServerEvent::Greeted { host, extended } => {
+                self.helo = Some(host.to_string());
+                self.extended = *extended;
+            }
             ServerEvent::TlsEstablished {
                 facts,
                 client_certificate,
@@ -477,10 +601,11 @@ impl Inbound {
             ServerEvent::MessageStart => {
                 self.aborted = None;
                 self.store_error = None;
-                let header = self.trace_header();
-                self.message_size = header.len() as u64;
                 // A draft left from before is dropped (and its tmp/ file removed).
                 self.draft = self.maildir.as_ref().map(Maildir::begin);
+                let id = self.draft.as_ref().map(|d| d.name.clone());
+                let header = self.trace_header(id.as_deref());
+                self.message_size = header.len() as u64;
                 if let Some(draft) = &mut self.draft {
                     draft.write(&header);
                 }
@@ -555,10 +680,10 @@ impl Inbound {
                 (
                     facts.map(|f| f.dns_names.clone()).unwrap_or_default(),
                     facts.map(|f| f.common_names.clone()).unwrap_or_default(),
-                    if outcome.is_verified() {
-                        Verification::Verified
-                    } else {
-                        Verification::NotVerified
+                    // As the session decides: a chain to the --client-ca anchors counts.
+                    match outcome.trust {
+                        TrustLevel::Trusted | TrustLevel::Verified => Verification::Verified,
+                        _ => Verification::NotVerified,
                     },
                 )
             }
@@ -605,20 +730,80 @@ impl Inbound {
         Some(Answer::Reject(status.to_reply()))
     }
 
-    /// The `Received:` header this server adds, with the TLS facts (RFC 5321 §4.4).
-    fn trace_header(&self) -> Vec<u8> {
+    /// The trace fields this server adds on top of the message: `Return-Path:`,
+    /// `Delivered-To:` per recipient, and `Received:` per RFC 5321 §4.4 with the RFC 3848
+    /// protocol (`ESMTPS` under TLS) and the TLS details Postfix writes (`id` is the name the
+    /// message is stored under). Peer-controlled text is made safe for a header.
+    fn trace_header(&self, id: Option<&str>) -> Vec<u8> {
+        let mut out = String::new();
+        let from = self.from.as_deref().unwrap_or("<>");
+        let _ = write!(out, "Return-Path: {}\r\n", header_safe(from));
+        for rcpt in &self.rcpts {
+            let bare = rcpt.trim_start_matches('<').trim_end_matches('>');
+            let _ = write!(out, "Delivered-To: {}\r\n", header_safe(bare));
+        }
+        let helo = self.helo.as_deref().unwrap_or("unknown");
+        let _ = write!(
+            out,
+            "Received: from {} (unknown [{}])\r\n",
+            header_safe(helo),
+            self.peer.ip()
+        );
+        if let Some(tls) = &self.tls {
+            let _ = write!(
+                out,
+                "\t(using {} with cipher {}",
+                tls.version,
+                tls.openssl_suite()
+            );
+            if let Some(group) = tls.group {
+                let _ = write!(out, "\r\n\t key-exchange {group}");
+            }
+            out.push_str(")\r\n");
+            let _ = write!(out, "\t({})\r\n", self.client_certificate_note());
+        }
+        let protocol = match (self.extended, self.tls.is_some()) {
+            (true, true) => "ESMTPS",
+            (true, false) => "ESMTP",
+            (false, true) => "SMTPS",
+            (false, false) => "SMTP",
+        };
+        let _ = write!(
+            out,
+            "\tby {} (mailtls) with {protocol}",
+            header_safe(&self.hostname)
+        );
+        if let Some(id) = id {
+            let _ = write!(out, " id {}", header_safe(id));
+        }
+        // One recipient only, as Postfix does: more would tell each one about the others.
+        if let [rcpt] = self.rcpts.as_slice() {
+            let _ = write!(out, "\r\n\tfor {}", header_safe(rcpt));
+        }
+        let _ = write!(out, "; {}\r\n", mailtls::io::now().rfc5322());
+        out.into_bytes()
+    }
+
+    /// What Postfix's `Received:` says about the client certificate.
+    fn client_certificate_note(&self) -> String {
+        let Some(facts) = self.client_outcome.as_ref().and_then(|o| o.facts.as_ref()) else {
+            return "no client certificate".to_owned();
+        };
+        // Postfix names the issuer by its common name.
+        let issuer_cn = facts
+            .issuer
+            .split(',')
+            .find_map(|rdn| rdn.trim().strip_prefix("CN="))
+            .unwrap_or(&facts.issuer);
         format!(
-            "Received: from {} ([{}]) by mailtls with {}; {}\r\n",
-            self.helo.as_deref().unwrap_or("unknown"),
-            self.peer.ip(),
-            if self.client_subject.is_some() {
-                "ESMTPS (client certificate)"
-            } else {
-                "ESMTP"
-            },
-            mailtls::io::now().unix_secs()
+            "Client CN \"{}\", Issuer \"{}\" ({})",
+            header_safe(facts.common_names.first().map_or("", String::as_str)),
+            header_safe(issuer_cn),
+            match self.client_trust() {
+                Some("Trusted" | "Verified") => "verified OK",
+                _ => "not verified",
+            }
         )
-        .into_bytes()
     }
 
     fn note_refusal(&mut self, refusal: String) {
@@ -638,11 +823,30 @@ impl Inbound {
         self.refusals.first().cloned()
     }
 
+    /// Postfix's word for the client's authentication: `Anonymous` (TLS, no certificate),
+    /// `Untrusted`, `Trusted` (chain to --client-ca), `Verified`; `None` without TLS.
+    fn client_trust(&self) -> Option<&'static str> {
+        self.tls.as_ref()?;
+        Some(
+            self.client_outcome
+                .as_ref()
+                .filter(|o| o.facts.is_some())
+                .map_or(TrustLevel::Anonymous, |o| o.trust)
+                .as_str(),
+        )
+    }
+
     fn log(&self, peer: SocketAddr, result: &std::io::Result<SessionEnd>) {
         let (end, error) = match result {
             Ok(end) => (Some(end), None),
             Err(e) => (None, Some(e.to_string())),
         };
+        // A failed handshake is an error of the session, said in words, never `null`.
+        let error = error.or_else(|| {
+            self.tls_failure
+                .as_ref()
+                .map(|f| format!("TLS {}: {}", f.class.as_str(), f.cause))
+        });
         let tls = end.and_then(|e| e.tls.as_ref());
         let verdict = if self.delivered_total > 0 {
             "accepted"
@@ -658,6 +862,12 @@ impl Inbound {
             "cipher": tls.map(|t| t.suite.iana_name()),
             "group": tls.and_then(|t| t.group).map(|g| g.to_string()),
             "client_certificate_subject": self.client_subject,
+            "client_trust": self.client_trust(),
+            "client_certificate_error": self
+                .client_outcome
+                .as_ref()
+                .and_then(|o| o.error.as_ref())
+                .map(ToString::to_string),
             "connector": self.connector,
             "decision": self.decision,
             "verdict": verdict,
@@ -689,7 +899,7 @@ impl Inbound {
             "bytes_out": end.map(|e| e.bytes_out),
             "error": error,
         });
-        eprintln!("{line}");
+        log_json(line);
     }
 }
 
@@ -704,6 +914,14 @@ fn reply_text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.to_bytes())
         .trim_end()
         .replace("\r\n", " | ")
+}
+
+/// `text` fit for a header field: control characters (CR, LF, ...) become `?`, so a peer's
+/// name cannot end the field and start another.
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// The domain of `<local@domain>`; `None` for `<>`.
