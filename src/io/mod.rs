@@ -24,6 +24,10 @@
 //! (the core reads no files) into the [`PlanVerifiers`](crate::client::PlanVerifiers) that
 //! compiles each host's certificate verifier.
 //!
+//! The public roots those verifiers chain to come from a [`PublicRoots`] store (the system
+//! store by default, or the Mozilla set); [`StsFetcher`] performs the MTA-STS policy fetch
+//! over HTTPS with the RFC 8461 rules ([`sts_fetch`]).
+//!
 //! The application side of an inbound session is an [`Application`]: a trait with one method,
 //! implemented for closures too.
 //!
