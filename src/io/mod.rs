@@ -29,6 +29,10 @@
 //! recipient domain into the core's discovery answers; `deliver_to_domain` (in either
 //! adapter) then decides and delivers over the MX hosts it found.
 //!
+//! The public roots those verifiers chain to come from a [`PublicRoots`] store (the system
+//! store by default, or the Mozilla set); [`StsFetcher`] performs the MTA-STS policy fetch
+//! over HTTPS with the RFC 8461 rules ([`sts_fetch`]).
+//!
 //! The application side of an inbound session is an [`Application`]: a trait with one method,
 //! implemented for closures too.
 //!
