@@ -215,6 +215,13 @@ sign() {
     read -r owner _ _ flags proto alg key _ <"$DNS/keys/$ksk.key"
     [ "$flags" = 257 ] && [ "$alg" = 13 ] || die "unexpected KSK file $ksk.key"
     echo "$owner IN DNSKEY $flags $proto $alg $key" >"$DNS/test.anchor"
+    # hickory-resolver 0.26 trusts an anchored zone's DNSKEY RRset only when every key in it
+    # is an anchor (seen with 0.26.3; a real root anchor is the KSK alone), so the
+    # anchor file lists the ZSK too. delv gets the KSK alone, as a real root anchor.
+    read -r owner _ _ flags proto alg key _ <"$DNS/keys/$zsk.key"
+    [ "$flags" = 256 ] || die "unexpected ZSK file $zsk.key"
+    echo "$owner IN DNSKEY $flags $proto $alg $key" >>"$DNS/test.anchor"
+    read -r owner _ _ flags proto alg key _ <"$DNS/keys/$ksk.key"
     printf 'trust-anchors {\n  %s static-key %s %s %s "%s";\n};\n' "$owner" "$flags" "$proto" \
       "$alg" "$key" >"$DNS/test.anchor.bind"
   fi

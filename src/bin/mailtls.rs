@@ -11,6 +11,8 @@ mod common;
 mod check;
 #[path = "mailtls/demo.rs"]
 mod demo;
+#[path = "mailtls/discovery.rs"]
+mod discovery;
 #[path = "mailtls/explain.rs"]
 mod explain;
 #[path = "mailtls/outbound.rs"]

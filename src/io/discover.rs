@@ -95,6 +95,28 @@ impl AsyncFetchPolicy for NoFetch {
     }
 }
 
+// The HTTPS fetcher of `io::sts_fetch` is the fetcher discovery uses in production.
+impl FetchPolicy for super::StsFetcher {
+    fn fetch(
+        &self,
+        request: &StsFetchRequest,
+        addresses: &[IpAddr],
+    ) -> Result<StsPolicy, StsFetchError> {
+        super::StsFetcher::fetch(self, request, addresses)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncFetchPolicy for super::StsFetcher {
+    async fn fetch(
+        &self,
+        request: &StsFetchRequest,
+        addresses: &[IpAddr],
+    ) -> Result<StsPolicy, StsFetchError> {
+        self.fetch_async(request, addresses).await
+    }
+}
+
 /// A number below `n` from the operating system's random source (ring), for shuffling MX
 /// hosts of equal preference. Zero if the source fails (the order is then the sorted one).
 pub fn system_random(n: usize) -> usize {

@@ -6,7 +6,13 @@ use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::{explain, Destination, Level, OutboundPolicy};
 
 use crate::common::{quoted, read_config, Failure};
-use crate::outbound::{decide, explanation, load_connectors, DiscoveryArgs};
+use mailtls::io::PublicRoots;
+use mailtls::policy::requiretls::MessageTls;
+
+use crate::discovery::{discover, domain_target, DiscoveryJson, DnsArgs};
+use crate::outbound::{
+    decide, decision_json, explanation, load_connectors, DecisionJson, DiscoveryArgs,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,6 +29,16 @@ pub struct Args {
     connectors: Option<PathBuf>,
     #[command(flatten)]
     discovery: DiscoveryArgs,
+    /// Discover the destination domain (MX, addresses, TLSA, MTA-STS, TLS-RPT) as `probe` and
+    /// `send` do for a domain, instead of taking --mx, --tlsa and --sts-policy; implied by
+    /// any DNS flag.
+    #[arg(long)]
+    discover: bool,
+    #[command(flatten)]
+    dns: DnsArgs,
+    /// Where the public roots for the MTA-STS policy fetch come from (`system`, `mozilla`).
+    #[arg(long, value_name = "STORE", default_value = "system")]
+    trust_store: PublicRoots,
     /// The default security level when nothing more specific matches.
     #[arg(long, value_name = "LEVEL", default_value = "may")]
     level: String,
@@ -41,15 +57,8 @@ struct ExplainJson {
     explanation: Vec<String>,
     /// Per host: who decided, what is done, which policy TLS-RPT counts it against.
     decision: Vec<DecisionJson>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct DecisionJson {
-    host: String,
-    decided_by: String,
-    action: String,
-    tls_rpt_policy: &'static str,
-    overruled: Vec<String>,
+    /// What discovery found, with --discover.
+    discovery: Option<DiscoveryJson>,
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -57,11 +66,41 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     if let Some(path) = &args.connectors {
         policy = policy.with_connectors(load_connectors(path)?);
     }
-    let destination = destination(&args.destination, &args.mx)?;
-    let plan = explain(&policy, &destination);
-    // The same decision `probe` and `send` act on.
-    let decision = decide(plan, &args.discovery)?;
+    let mut answers = None;
+    let decision = if args.discover || args.dns.given() {
+        let domain = domain_target(&args.destination).ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: only a domain is discovered",
+                quoted(&args.destination)
+            ))
+        })?;
+        let anchors = args.trust_store.load().map_err(|e| {
+            Failure::config(format!("--trust-store {}: {e}", args.trust_store.as_str()))
+        })?;
+        let found = discover(&domain, &policy, &args.dns, anchors)?;
+        if let Some(status) = found.mx.failure() {
+            return Ok(crate::outbound::print_no_host(&found, &status, args.json));
+        }
+        let destination = found
+            .destination()
+            .map_err(|e| Failure::usage(format!("{}: {e}", quoted(&args.destination))))?;
+        let mut plan = explain(&policy, &destination);
+        for host in &mut plan.hosts {
+            host.port = args.dns.port.unwrap_or(25);
+        }
+        let decision = found.decide(plan, MessageTls::default());
+        answers = Some(found);
+        decision
+    } else {
+        let destination = destination(&args.destination, &args.mx)?;
+        let plan = explain(&policy, &destination);
+        // The same decision `probe` and `send` act on.
+        decide(plan, &args.discovery)?
+    };
     if !args.json {
+        if let Some(found) = &answers {
+            out!("{found}");
+        }
         out!("{decision}");
         return Ok(0);
     }
@@ -74,17 +113,8 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             .map(ToString::to_string)
             .collect(),
         explanation: explanation(&decision),
-        decision: decision
-            .hosts
-            .iter()
-            .map(|h| DecisionJson {
-                host: h.host.to_string(),
-                decided_by: h.decided_by.to_string(),
-                action: h.action.to_string(),
-                tls_rpt_policy: h.report_policy.policy_type.as_str(),
-                overruled: h.overruled.iter().map(ToString::to_string).collect(),
-            })
-            .collect(),
+        decision: decision_json(&decision),
+        discovery: answers.as_ref().map(DiscoveryJson::of),
     };
     match serde_json::to_string(&json) {
         Ok(text) => outln!("{text}"),

@@ -15,18 +15,20 @@ use mailtls::io::{
 use mailtls::names::DnsName;
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::dane::{DnssecStatus, TlsaSet};
+use mailtls::policy::discovery::DiscoveryAnswers;
 use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
 use mailtls::policy::postfix::PolicyTable;
 use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{
-    explain, AnchorSource, Authentication, Decision, Destination, OutboundPolicy, Plan,
+    explain, AnchorSource, Authentication, Decision, Destination, OutboundPolicy, Plan, Status,
     TestingPolicy,
 };
 
 use crate::common::{
     load_identity, quoted, read_config, summarize, summary_of, CertSummary, Failure,
 };
+use crate::discovery::{discover, domain_target, DiscoveryJson, DnsArgs};
 
 /// The discovery answers the caller gives by hand (no DNS, no HTTPS in this command):
 /// TLSA records and an MTA-STS policy. `explain`, `probe` and `send` take the same ones, so
@@ -181,18 +183,95 @@ pub struct PolicyArgs {
     pub json: bool,
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
+    #[command(flatten)]
+    pub dns: DnsArgs,
 }
 
-/// A decision and everything needed to run it against one server.
+/// A decision and everything needed to run it against its hosts.
 pub struct Prepared {
     pub decision: Decision,
     pub delivery: Delivery,
     pub connector: Connector,
+    /// The target as the user named it: `ADDRESS:PORT` for a host, the domain when
+    /// discovered.
     pub server: String,
+    /// What discovery found, when the target was a domain.
+    pub discovery: Option<DiscoveryAnswers>,
 }
 
-/// Plans the delivery to `server` (`HOST[:PORT]`, default port 25) under the policy flags.
-pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
+/// What `prepare` leads to: a delivery to run, or a domain discovery that left no host to try.
+pub enum Outbound {
+    /// Run it.
+    Deliver(Box<Prepared>),
+    /// The MX lookup ended the delivery (null MX, no such domain, a failed or bogus answer).
+    NoHost {
+        answers: Box<DiscoveryAnswers>,
+        status: Status,
+    },
+}
+
+/// Plans the delivery to `target` under the policy flags: `HOST[:PORT]`, `[HOST]` or a host
+/// with `--address` names one host (port 25 by default); a bare domain is discovered (MX,
+/// addresses, TLSA, MTA-STS, TLS-RPT) as posttls-finger does.
+pub fn prepare(target: &str, args: &PolicyArgs) -> Result<Outbound, Failure> {
+    let domain = domain_target(target).filter(|_| args.address.is_none() && args.nexthop.is_none());
+    let Some(domain) = domain else {
+        if args.dns.given() {
+            return Err(Failure::usage(format!(
+                "{}: the DNS flags apply to a domain; a host (`[host]`, `host:port`, --address) is not discovered",
+                quoted(target)
+            )));
+        }
+        return prepare_host(target, args).map(|p| Outbound::Deliver(Box::new(p)));
+    };
+    if !args.discovery.tlsa.is_empty() || args.discovery.sts_policy.is_some() {
+        return Err(Failure::usage(format!(
+            "{}: a domain is discovered; --tlsa and --sts-policy answer for a host target only",
+            quoted(target)
+        )));
+    }
+    let named = Destination::parse(domain.as_str())
+        .map_err(|e| Failure::usage(format!("{}: {e}", quoted(target))))?;
+    let policy = outbound_policy(&named, args)?;
+    // The MTA-STS policy host's certificate chains to the same public roots (or the
+    // --tafile anchors that replace them).
+    let sts_anchors = if args.tafile.is_empty() {
+        args.trust_store.load().map_err(|e| {
+            Failure::config(format!("--trust-store {}: {e}", args.trust_store.as_str()))
+        })?
+    } else {
+        load_trust_anchors(&args.tafile).map_err(|e| Failure::config(e.to_string()))?
+    };
+    let answers = discover(&domain, &policy, &args.dns, sts_anchors)?;
+    if let Some(status) = answers.mx.failure() {
+        return Ok(Outbound::NoHost {
+            answers: Box::new(answers),
+            status,
+        });
+    }
+    let destination = answers
+        .destination()
+        .map_err(|e| Failure::usage(format!("{}: {e}", quoted(target))))?;
+    let port = args.dns.port.unwrap_or(25);
+    let plan = host_plan(&policy, &destination, port, args)?;
+    let decision = answers.decide(plan, MessageTls::default());
+    let routes = answers
+        .hosts
+        .iter()
+        .map(|h| {
+            let addrs = h.addresses.iter().map(|ip| SocketAddr::new(*ip, port));
+            (h.host.name.to_string(), addrs.collect())
+        })
+        .collect();
+    let prepared = finish(decision, routes, domain.to_string(), args)?;
+    Ok(Outbound::Deliver(Box::new(Prepared {
+        discovery: Some(answers),
+        ..prepared
+    })))
+}
+
+/// [`prepare`] for one named host.
+fn prepare_host(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
     let (host, port) = split_host_port(server)?;
     let addr = match args.address {
         Some(ip) => SocketAddr::new(ip, port),
@@ -205,6 +284,23 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         None => Destination::parse(&format!("[{host}]:{port}"))
             .map_err(|e| Failure::usage(format!("server {}: {e}", quoted(server))))?,
     };
+    let policy = outbound_policy(&destination, args)?;
+    let plan = host_plan(&policy, &destination, port, args)?;
+    let decision = decide(plan, &args.discovery)?;
+    let routes = decision
+        .plan
+        .hosts
+        .iter()
+        .map(|h| (h.host.to_string(), vec![addr]))
+        .collect();
+    finish(decision, routes, addr.to_string(), args)
+}
+
+/// The outbound policy of `--policy` (a table entry for the destination) and `--connectors`.
+fn outbound_policy(
+    destination: &Destination,
+    args: &PolicyArgs,
+) -> Result<OutboundPolicy, Failure> {
     let mut policy = OutboundPolicy::new();
     if let Some(value) = &args.policy {
         let line = format!("{} {value}\n", destination.lookup_key());
@@ -218,7 +314,20 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
     if let Some(path) = &args.connectors {
         policy = policy.with_connectors(load_connectors(path)?);
     }
-    let mut plan = explain(&policy, &destination);
+    Ok(policy)
+}
+
+/// The plan for `destination`, each host on `port`, with `--servername` and `--tafile`
+/// applied: what is printed must be what is checked, so --tafile anchors replace the public
+/// roots and every tafile= of the policy in the plan (and so in its trace) and in what
+/// precedence adds (MTA-STS).
+fn host_plan(
+    policy: &OutboundPolicy,
+    destination: &Destination,
+    port: u16,
+    args: &PolicyArgs,
+) -> Result<Plan, Failure> {
+    let mut plan = explain(policy, destination);
     for host in &mut plan.hosts {
         host.port = port;
         if let Some(name) = &args.servername {
@@ -227,16 +336,21 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
                     .map_err(|e| Failure::usage(format!("--servername {}: {e}", quoted(name))))?,
             );
         }
-    }
-    // What is printed must be what is checked: --tafile anchors replace the public roots and
-    // every tafile= of the policy, in the plan (and so in its trace) and in what precedence
-    // adds (MTA-STS).
-    if !args.tafile.is_empty() {
-        for host in &mut plan.hosts {
+        if !args.tafile.is_empty() {
             replace_anchors(&mut host.requirement.authentication, &args.tafile);
         }
     }
-    let mut decision = decide(plan, &args.discovery)?;
+    Ok(plan)
+}
+
+/// The delivery for `decision`: verifiers, client identity, and a connector routing each
+/// host name to its addresses.
+fn finish(
+    mut decision: Decision,
+    routes: Vec<(String, Vec<SocketAddr>)>,
+    server: String,
+    args: &PolicyArgs,
+) -> Result<Prepared, Failure> {
     // The public roots, loaded only when something chains to them (and --tafile does not
     // replace them): a `may` probe does not need a readable trust store.
     let public = if args.tafile.is_empty() && needs_public_roots(&decision) {
@@ -279,8 +393,8 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
     };
     let mut connector =
         Connector::new().with_connect_timeout(Duration::from_secs(args.connect_timeout));
-    for host in &plan.hosts {
-        connector = connector.route(&host.host.to_string(), addr);
+    for (host, addrs) in routes {
+        connector = connector.route_all(&host, addrs);
     }
     let delivery =
         Delivery::new(settings, decision.clone(), Arc::new(verifiers)).with_identity(identity);
@@ -288,7 +402,8 @@ pub fn prepare(server: &str, args: &PolicyArgs) -> Result<Prepared, Failure> {
         decision,
         delivery,
         connector,
-        server: addr.to_string(),
+        server,
+        discovery: None,
     })
 }
 
@@ -344,6 +459,36 @@ pub struct Verdict {
     pub messages: Vec<Option<String>>,
     pub connect_errors: Vec<String>,
     pub explanation: Vec<String>,
+    /// Per host: which source decided, what is done, which policy TLS-RPT counts it against.
+    pub decision: Vec<DecisionJson>,
+    /// What discovery found (MX, addresses, TLSA, MTA-STS, TLS-RPT with DNSSEC status), when
+    /// the target was a domain.
+    pub discovery: Option<DiscoveryJson>,
+}
+
+/// One host's precedence decision (`probe`, `send` and `explain` JSON).
+#[derive(Debug, serde::Serialize)]
+pub struct DecisionJson {
+    pub host: String,
+    pub decided_by: String,
+    pub action: String,
+    pub tls_rpt_policy: &'static str,
+    pub overruled: Vec<String>,
+}
+
+/// The per-host decisions of `decision`.
+pub fn decision_json(decision: &Decision) -> Vec<DecisionJson> {
+    decision
+        .hosts
+        .iter()
+        .map(|h| DecisionJson {
+            host: h.host.to_string(),
+            decided_by: h.decided_by.to_string(),
+            action: h.action.to_string(),
+            tls_rpt_policy: h.report_policy.policy_type.as_str(),
+            overruled: h.overruled.iter().map(ToString::to_string).collect(),
+        })
+        .collect()
 }
 
 /// One rung tried.
@@ -458,6 +603,8 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
             .map(|(host, e)| format!("{host}: {e}"))
             .collect(),
         explanation: explanation(&prepared.decision),
+        decision: decision_json(&prepared.decision),
+        discovery: prepared.discovery.as_ref().map(DiscoveryJson::of),
     }
 }
 
@@ -524,7 +671,11 @@ fn reply_text(reply: &mailtls::smtp::Reply) -> String {
 }
 
 /// Prints the verdict as text.
-pub fn print_text(verdict: &Verdict, decision: &Decision) {
+pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
+    let decision = &prepared.decision;
+    if let Some(answers) = &prepared.discovery {
+        out!("{answers}");
+    }
     outln!("server:    {}", verdict.server);
     outln!("policy:    {}", verdict.policy);
     outln!("attempts:");
@@ -593,6 +744,13 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
     for (i, m) in verdict.messages.iter().enumerate() {
         outln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
     }
+    if prepared.discovery.is_some() {
+        // Which source decided each host: the point of discovering.
+        outln!("decision:");
+        for host in &decision.hosts {
+            outln!("  {host}");
+        }
+    }
     outln!("delivery:  {}", verdict.delivery);
     outln!(
         "verdict:   {}{}",
@@ -608,6 +766,40 @@ pub fn print_text(verdict: &Verdict, decision: &Decision) {
         outln!("explanation:");
         out!("{decision}");
     }
+}
+
+/// A domain discovery that left no host to try: what was found and why, as text or JSON;
+/// the exit code says deferred (75) or refused for good (69), as for a delivery.
+pub fn print_no_host(answers: &DiscoveryAnswers, status: &Status, json: bool) -> u8 {
+    let code = if status.is_permanent() {
+        crate::common::EX_UNAVAILABLE
+    } else {
+        crate::common::EX_TEMPFAIL
+    };
+    if json {
+        #[derive(serde::Serialize)]
+        struct NoHost {
+            server: String,
+            outcome: &'static str,
+            delivery: String,
+            discovery: DiscoveryJson,
+        }
+        let view = NoHost {
+            server: answers.domain.to_string(),
+            outcome: "failed",
+            delivery: status.to_string(),
+            discovery: DiscoveryJson::of(answers),
+        };
+        match serde_json::to_string(&view) {
+            Ok(text) => outln!("{text}"),
+            Err(e) => errln!("mailtls: JSON: {e}"),
+        }
+    } else {
+        out!("{answers}");
+        outln!("delivery:  {status}");
+        outln!("verdict:   failed");
+    }
+    code
 }
 
 /// Prints the verdict as one JSON object.

@@ -7,13 +7,16 @@ use mailtls::io::Message;
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
 
 use crate::common::{quoted, Failure, EX_TEMPFAIL, EX_UNAVAILABLE};
-use crate::outbound::{prepare, print_json, print_text, run, verdict, PolicyArgs};
+use crate::outbound::{
+    prepare, print_json, print_no_host, print_text, run, verdict, Outbound, PolicyArgs,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The server: HOST[:PORT], default port 25.
+    /// The server: HOST[:PORT] (default port 25), `[HOST]`, or a domain whose MX hosts are
+    /// discovered. Default: the recipients' domain, discovered.
     #[arg(long, value_name = "HOST[:PORT]")]
-    server: String,
+    server: Option<String>,
     /// The envelope sender (empty for `<>`).
     #[arg(long, value_name = "ADDR")]
     from: String,
@@ -41,13 +44,22 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
         .map_err(|e| Failure::io(format!("stdin: {e}")))?;
     let content = crlf(&raw);
     let envelope = Envelope::new(from, to).with_size(content.len() as u64);
-    let mut prepared = prepare(&args.server, &args.policy)?;
+    let target = match &args.server {
+        Some(server) => server.clone(),
+        None => recipient_domain(&args.to)?,
+    };
+    let mut prepared = match prepare(&target, &args.policy)? {
+        Outbound::Deliver(prepared) => prepared,
+        Outbound::NoHost { answers, status } => {
+            return Ok(print_no_host(&answers, &status, args.policy.json))
+        }
+    };
     let report = run(&mut prepared, &[Message { envelope, content }]);
     let verdict = verdict(&prepared, &report);
     if args.policy.json {
         print_json(&verdict);
     } else {
-        print_text(&verdict, &prepared.decision);
+        print_text(&verdict, &prepared);
     }
     if report.all_accepted() {
         return Ok(0);
@@ -63,6 +75,26 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
     } else {
         EX_TEMPFAIL
     })
+}
+
+/// The one domain of every recipient (one delivery goes to one destination).
+fn recipient_domain(to: &[String]) -> Result<String, Failure> {
+    let mut domains = to.iter().map(|t| {
+        let inner = t.trim().trim_start_matches('<').trim_end_matches('>');
+        inner
+            .rsplit_once('@')
+            .map(|(_, domain)| domain.to_ascii_lowercase())
+    });
+    let first = domains.next().flatten().ok_or_else(|| {
+        Failure::usage("--to: a recipient without a domain; give --server".to_owned())
+    })?;
+    if domains.any(|d| d.as_deref() != Some(first.as_str())) {
+        return Err(Failure::usage(
+            "--to: recipients in several domains; send to one domain at a time, or give --server"
+                .to_owned(),
+        ));
+    }
+    Ok(first)
 }
 
 fn mailbox(flag: &str, text: &str) -> Result<Mailbox, Failure> {
