@@ -1,4 +1,4 @@
-//! The `mailtls` admin command: demo, probe, send, serve, explain.
+//! The `mailtls` admin command: demo, probe, send, serve, explain, policyd.
 //!
 //! Exit codes follow sysexits: 0 success, 64 usage, 69 refused permanently, 75 deferred,
 //! 78 configuration, 1 a policy not satisfied (probe) or a demo scenario that went wrong.
@@ -13,6 +13,8 @@ mod demo;
 mod explain;
 #[path = "mailtls/outbound.rs"]
 mod outbound;
+#[path = "mailtls/policyd.rs"]
+mod policyd;
 #[path = "mailtls/probe.rs"]
 mod probe;
 #[path = "mailtls/send.rs"]
@@ -48,6 +50,9 @@ enum Command {
     Send(send::Args),
     /// Serve SMTP with STARTTLS, enforcing the inbound connectors, into a Maildir.
     Serve(serve::Args),
+    /// Answer Postfix's outbound TLS policy lookups (socketmap or tcp_table) for
+    /// `smtp_tls_policy_maps`, or `--query` one next hop with its explanation.
+    Policyd(policyd::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => probe::run_probe(&args),
         Command::Send(args) => send::run_send(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Policyd(args) => policyd::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

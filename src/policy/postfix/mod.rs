@@ -15,7 +15,9 @@
 //! column.
 
 mod lexer;
+pub mod lookup;
 mod protocols;
+mod render;
 
 use core::fmt;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ use crate::cert::{Pin, PinError};
 use crate::names::{Dialect, NamePattern};
 use lexer::Token;
 pub use lexer::MAX_LOGICAL_LINE;
+pub use render::{PolicyAnswer, PolicyValue, RenderOptions};
 
 /// A parsed `smtp_tls_policy_maps` table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
