@@ -329,21 +329,18 @@ impl LookupDecoder {
 /// Finds one netstring at the start of `bytes`: its payload and the bytes it takes.
 fn frame_netstring(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, LookupError> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    // Seven digits or more is far past the limit, whatever follows (leading zeros are valid
+    // netstring syntax, but no client needs that many).
+    if digits >= 7 {
+        return Err(LookupError::Oversized {
+            len: bytes.len(),
+            max: MAX_REQUEST,
+        });
+    }
     match bytes.get(digits) {
-        None if digits < 7 => return Ok(None),
+        None => return Ok(None),
         Some(b':') if digits > 0 => {}
-        // Leading zeros are allowed by the netstring definition; more than 7 digits is far
-        // past the limit anyway.
-        _ => {
-            return Err(if digits >= 7 {
-                LookupError::Oversized {
-                    len: bytes.len(),
-                    max: MAX_REQUEST,
-                }
-            } else {
-                LookupError::BadLength
-            })
-        }
+        _ => return Err(LookupError::BadLength),
     }
     let len: usize = bytes
         .get(..digits)
@@ -494,14 +491,14 @@ mod tests {
         let vectors: Vec<(&[u8], Vec<Result<LookupRequest, LookupError>>)> = vec![
             (b"18:policy example.com,", vec![request(Some("policy"), "example.com")]),
             (
-                b"27:policy [mx.example.com]:587,17:policy a.example:25,",
+                b"27:policy [mx.example.com]:587,19:policy a.example:25,",
                 vec![
                     request(Some("policy"), "[mx.example.com]:587"),
                     request(Some("policy"), "a.example:25"),
                 ],
             ),
             // Leading zeros are valid netstring syntax.
-            (b"0018:policy example.com,", vec![request(Some("policy"), "example.com")]),
+            (b"00018:policy example.com,", vec![request(Some("policy"), "example.com")]),
             // Incomplete: wait for more.
             (b"18:policy exam", vec![]),
             (b"18", vec![]),
@@ -521,6 +518,10 @@ mod tests {
                 b"123456789012:x",
                 vec![Err(LookupError::Oversized { len: 14, max: MAX_REQUEST })],
             ),
+            (
+                b"0000000018:policy example.com,",
+                vec![Err(LookupError::Oversized { len: 30, max: MAX_REQUEST })],
+            ),
             (exact.as_bytes(), vec![request(Some("policy"), &long_key)]),
             // Framed but unusable: answered, the stream goes on.
             (
@@ -530,7 +531,7 @@ mod tests {
             (b"7:policy ,", vec![Err(LookupError::NoMapName)]),
             (b"0:,", vec![Err(LookupError::NoMapName)]),
             (b"8:policy \xff,", vec![Err(LookupError::NotText)]),
-            (b"9:policy a\nb,", vec![Err(LookupError::NotText)]),
+            (b"10:policy a\nb,", vec![Err(LookupError::NotText)]),
         ];
         for (input, expected) in vectors {
             assert_eq!(
@@ -646,7 +647,7 @@ mod tests {
         let huge = "x".repeat(SOCKETMAP_MAX_REPLY);
         let mut out = Vec::new();
         LookupReply::Found(huge.clone()).encode(LookupProtocol::Socketmap, &mut out);
-        assert!(out.starts_with(b"47:TEMP "), "{}", String::from_utf8_lossy(&out));
+        assert!(out.starts_with(b"48:TEMP "), "{}", String::from_utf8_lossy(&out));
         out.clear();
         LookupReply::TempFail(huge.clone()).encode(LookupProtocol::Socketmap, &mut out);
         let text = String::from_utf8(out.clone()).unwrap();

@@ -3,8 +3,8 @@
 //! `dane-only`, `fingerprint match=...`, ...), for a policy server such as `mailtls policyd`.
 //!
 //! Postfix asks once per next hop and applies the value to every MX host it then finds, so the
-//! value is host-independent: a host's own name becomes the strategy `hostname`, the next hop
-//! `nexthop`, names below it `dot-nexthop`. Postfix's syntax cannot say everything a decision
+//! value is host-independent: a host's own name becomes the strategy `hostname`; names from
+//! the next hop are written out, as the next hop is the lookup key. Postfix's syntax cannot say everything a decision
 //! says; where it cannot, the answer is never weaker than the decision:
 //!
 //! - a lookup that failed (DANE bogus or temporary, MTA-STS discovery failed) on any host is a
@@ -283,11 +283,7 @@ fn decided(host: &HostPlan, verdict: &HostDecision, options: &RenderOptions) -> 
             },
             Source::MtaSts,
         ) => Some(sts_value(&verdict.report_policy, options)),
-        (HostAction::Skip { status, .. }, _) => Some(PolicyAnswer::Defer(format!(
-            "{}: {}",
-            verdict.decided_by,
-            status.text()
-        ))),
+        (HostAction::Skip { status, .. }, _) => Some(PolicyAnswer::Defer(status.text().to_owned())),
         (HostAction::Connect, Source::MtaSts) => Some(sts_value(&verdict.report_policy, options)),
         (HostAction::Connect, Source::Dane) => match &host.requirement.authentication {
             Authentication::Tlsa(_) => Some(PolicyAnswer::Value(PolicyValue::new(Level::DaneOnly))),
@@ -361,9 +357,10 @@ fn configured(host: &HostPlan, destination: &Destination) -> PolicyAnswer {
             };
             let mut value = PolicyValue::new(level);
             for id in reference_ids {
-                match strategy(id, &host.host, destination) {
-                    Some(word) => push_unique(&mut value.matches, word.to_owned()),
-                    None => push_pattern(&mut value, id),
+                if is_hostname(id, &host.host) {
+                    push_unique(&mut value.matches, "hostname".to_owned());
+                } else {
+                    push_pattern(&mut value, id);
                 }
             }
             if value.matches.is_empty() {
@@ -398,21 +395,11 @@ fn configured(host: &HostPlan, destination: &Destination) -> PolicyAnswer {
     PolicyAnswer::Value(value)
 }
 
-/// The `match=` strategy a resolved name came from, if it came from one.
-fn strategy(id: &NamePattern, host: &HostId, destination: &Destination) -> Option<&'static str> {
-    let next_hop = destination.next_hop_name();
-    if let Some(name) = id.as_exact() {
-        if matches!(host, HostId::Dns(h) if h == name) {
-            return Some("hostname");
-        }
-        if next_hop == Some(name) {
-            return Some("nexthop");
-        }
-        return None;
-    }
-    let dot_form = id.to_string().starts_with('.');
-    (dot_form && id.dialect() == Dialect::PostfixMatch && next_hop == Some(id.suffix()))
-        .then_some("dot-nexthop")
+/// Whether a resolved name is the host's own name: Postfix's `hostname` strategy. Names from
+/// the next hop are written out (`example.com:.example.com`): the next hop is the lookup key,
+/// so they are host-independent already.
+fn is_hostname(id: &NamePattern, host: &HostId) -> bool {
+    matches!((id.as_exact(), host), (Some(name), HostId::Dns(h)) if h == name)
 }
 
 /// Adds a fixed pattern in Postfix `match=` syntax: `name` exact, `.name` one or more labels
@@ -484,4 +471,356 @@ fn colon_hex(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::connector::Connectors;
+    use crate::policy::dane::{DnssecStatus, TlsaSet};
+    use crate::policy::mta_sts::{StsLookup, StsPolicy};
+    use crate::policy::outbound::{explain, OutboundPolicy};
+    use crate::policy::postfix::PolicyTable;
+    use crate::policy::precedence::{self, HostTlsa, PrecedenceInputs};
+    use crate::policy::requiretls::MessageTls;
+
+    const PLACEHOLDER: &str = "mx.placeholder.invalid";
+
+    const TABLE: &str = "\
+partner.test        secure match=mx.partner.test servername=hostname
+[relay.example]:587 fingerprint match=3D:95:34:51:24:66:33:B9:D2:40:F8:C9:06:53:F1:31:A5:0F:0A:EF:B1:3F:C6:8F:6D:9A:0E:68:50:12:BB:DA
+.sub.example        verify
+secure.example      secure
+dane.example        dane
+daneonly.example    dane-only
+plain.example       none
+tls12.example       encrypt protocols=<=TLSv1.2
+anchored.example    secure match=nexthop tafile=/etc/postfix/partner-ca.pem
+";
+
+    const CONNECTORS: &str = "\
+[[outbound]]
+name = \"Contoso\"
+recipient_domains = [\"contoso.com\"]
+tls_settings = \"domain_validation\"
+tls_domain = \"*.contoso.com\"
+
+[[outbound]]
+name = \"Fabrikam\"
+recipient_domains = [\"fabrikam.test\"]
+tls_settings = \"encryption_only\"
+
+[[outbound]]
+name = \"Chain only\"
+recipient_domains = [\"chain.test\"]
+tls_settings = \"certificate_validation\"
+";
+
+    fn policy() -> OutboundPolicy {
+        OutboundPolicy::new()
+            .with_table(PolicyTable::parse(TABLE).unwrap())
+            .with_connectors(Connectors::from_toml(CONNECTORS).unwrap())
+    }
+
+    fn configured(next_hop: &str) -> Plan {
+        let dest = Destination::parse(next_hop).unwrap();
+        let dest = if dest.is_literal() {
+            dest
+        } else {
+            dest.with_hosts([PLACEHOLDER]).unwrap()
+        };
+        explain(&policy(), &dest)
+    }
+
+    fn answer(next_hop: &str) -> String {
+        PolicyAnswer::for_plan(&configured(next_hop), &RenderOptions::default()).to_string()
+    }
+
+    /// Configuration only: every table level and connector setting, as Postfix reads it.
+    #[test]
+    fn configuration_answers() {
+        let vectors = [
+            ("partner.test", "OK secure match=mx.partner.test servername=hostname"),
+            (
+                "[relay.example]:587",
+                "OK fingerprint match=3D:95:34:51:24:66:33:B9:D2:40:F8:C9:06:53:F1:31:A5:0F:0A:EF:B1:3F:C6:8F:6D:9A:0E:68:50:12:BB:DA servername=hostname",
+            ),
+            ("a.b.sub.example", "OK verify match=hostname servername=hostname"),
+            (
+                "secure.example",
+                "OK secure match=secure.example:.secure.example servername=hostname",
+            ),
+            ("dane.example", "OK dane"),
+            ("daneonly.example", "OK dane-only"),
+            ("plain.example", "OK none"),
+            (
+                "tls12.example",
+                "OK encrypt protocols=>=TLSv1.2:<=TLSv1.2 servername=hostname",
+            ),
+            (
+                "anchored.example",
+                "OK secure match=anchored.example tafile=/etc/postfix/partner-ca.pem servername=hostname",
+            ),
+            ("contoso.com", "OK secure match=contoso.com:.contoso.com servername=hostname"),
+            ("fabrikam.test", "OK encrypt servername=hostname"),
+            ("elsewhere.example", "NOTFOUND"),
+            // Brackets and ports never reach a bare-domain entry.
+            ("[partner.test]", "NOTFOUND"),
+            ("partner.test:2525", "NOTFOUND"),
+        ];
+        for (next_hop, expected) in vectors {
+            assert_eq!(answer(next_hop), expected, "{next_hop}");
+        }
+    }
+
+    /// What Postfix cannot say is refused, never weakened to `encrypt`.
+    #[test]
+    fn a_chain_check_without_names_is_unexpressible() {
+        let answer = PolicyAnswer::for_plan(&configured("chain.test"), &RenderOptions::default());
+        assert!(matches!(answer, PolicyAnswer::Unexpressible(_)), "{answer}");
+        assert!(answer.to_string().starts_with("PERM "));
+    }
+
+    /// Every rendered value is valid policy-table syntax, and reads back as the same entry.
+    #[test]
+    fn rendered_values_are_a_fixpoint_of_the_table_parser() {
+        for next_hop in [
+            "partner.test",
+            "[relay.example]:587",
+            "a.sub.example",
+            "secure.example",
+            "dane.example",
+            "daneonly.example",
+            "plain.example",
+            "tls12.example",
+            "anchored.example",
+            "contoso.com",
+            "fabrikam.test",
+        ] {
+            let PolicyAnswer::Value(value) =
+                PolicyAnswer::for_plan(&configured(next_hop), &RenderOptions::default())
+            else {
+                panic!("{next_hop}: no value");
+            };
+            let reread = PolicyTable::parse(&format!("{next_hop} {value}\n")).unwrap();
+            assert!(reread.warnings().is_empty(), "{next_hop}: {:?}", reread.warnings());
+            // Planned again from the rendered entry, the answer is the same: a fixpoint.
+            let again = explain(
+                &OutboundPolicy::new().with_table(reread),
+                &configured(next_hop).destination,
+            );
+            let original = configured(next_hop);
+            assert_eq!(
+                PolicyAnswer::for_plan(&again, &RenderOptions::default()),
+                PolicyAnswer::Value(value.clone()),
+                "{next_hop}"
+            );
+            for (a, b) in again.hosts.iter().zip(&original.hosts) {
+                assert_eq!(a.requirement.level(), b.requirement.level(), "{next_hop}");
+                assert_eq!(a.sni, b.sni, "{next_hop}");
+                assert_eq!(a.protocols, b.protocols, "{next_hop}");
+            }
+        }
+    }
+
+    const STS: &str = "version: STSv1\nmode: enforce\nmx: mx1.sts.example\nmx: *.mail.sts.example\nmax_age: 86400\n";
+
+    struct Answers {
+        mx: Vec<&'static str>,
+        mx_status: DnssecStatus,
+        tlsa: Vec<(&'static str, DnssecStatus, &'static [&'static str])>,
+        sts: Option<StsLookup>,
+    }
+
+    fn decided(next_hop: &str, answers: &Answers, options: &RenderOptions) -> PolicyAnswer {
+        let dest = Destination::parse(next_hop).unwrap();
+        let plan = explain(&policy(), &dest.clone().with_hosts(answers.mx.iter()).unwrap());
+        let names: Vec<(DnsName, DnssecStatus, TlsaSet)> = answers
+            .tlsa
+            .iter()
+            .map(|(host, status, records)| {
+                (
+                    DnsName::parse(host).unwrap(),
+                    *status,
+                    TlsaSet::from_presentation(records.iter().copied()),
+                )
+            })
+            .collect();
+        let dane: Vec<HostTlsa<'_>> = names
+            .iter()
+            .map(|(host, status, set)| HostTlsa {
+                host,
+                address_status: *status,
+                tlsa_status: *status,
+                tlsa: set,
+                tlsa_base_domain: host,
+            })
+            .collect();
+        let inputs = PrecedenceInputs {
+            message: MessageTls::default(),
+            mx_status: answers.mx_status,
+            sts: answers.sts.as_ref(),
+            dane: &dane,
+        };
+        let decision = precedence::apply(plan, &inputs);
+        PolicyAnswer::for_decision(&configured(next_hop), &decision, options)
+    }
+
+    fn sts() -> Option<StsLookup> {
+        Some(StsLookup::Policy {
+            policy: StsPolicy::parse(STS.as_bytes()).unwrap(),
+            from_cache: true,
+            refresh_error: None,
+        })
+    }
+
+    const TLSA: &[&str] = &["3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"];
+
+    #[test]
+    fn mta_sts_enforce_is_secure_with_the_mx_patterns() {
+        let answers = Answers {
+            mx: vec!["mx1.sts.example", "a.mail.sts.example"],
+            mx_status: DnssecStatus::Insecure,
+            tlsa: Vec::new(),
+            sts: sts(),
+        };
+        let PolicyAnswer::Value(value) = decided("sts.example", &answers, &RenderOptions::default())
+        else {
+            panic!("no value");
+        };
+        assert_eq!(
+            value.to_string(),
+            "secure match=mx1.sts.example:.mail.sts.example servername=hostname"
+        );
+        // The one-label wildcard is wider in Postfix's syntax: said, not hidden.
+        assert!(value.notes.iter().any(|n| n.contains("*.mail.sts.example")), "{:?}", value.notes);
+
+        let with_tlsrpt = decided("sts.example", &answers, &RenderOptions::default().with_tlsrpt(true));
+        assert_eq!(
+            with_tlsrpt.to_string(),
+            "OK secure match=mx1.sts.example:.mail.sts.example servername=hostname \
+             policy_type=sts policy_domain=sts.example mx_host_pattern=mx1.sts.example \
+             mx_host_pattern=*.mail.sts.example { policy_string = version: STSv1 } \
+             { policy_string = mode: enforce } { policy_string = mx: mx1.sts.example } \
+             { policy_string = mx: *.mail.sts.example } { policy_string = max_age: 86400 }"
+        );
+        // The TLSRPT attributes are Postfix syntax too (this parser warns and ignores them).
+        let PolicyAnswer::Value(value) = with_tlsrpt else { panic!() };
+        let table = PolicyTable::parse(&format!("sts.example {value}\n")).unwrap();
+        assert_eq!(table.get("sts.example").unwrap().level, Level::Secure);
+    }
+
+    #[test]
+    fn dane_found_by_discovery_is_dane_only_and_beats_mta_sts() {
+        let answers = Answers {
+            mx: vec!["mx1.sts.example"],
+            mx_status: DnssecStatus::Secure,
+            tlsa: vec![("mx1.sts.example", DnssecStatus::Secure, TLSA)],
+            sts: sts(),
+        };
+        assert_eq!(
+            decided("sts.example", &answers, &RenderOptions::default()).to_string(),
+            "OK dane-only"
+        );
+    }
+
+    /// A failed lookup never lowers the answer: any host that must be skipped defers all.
+    #[test]
+    fn failed_lookups_defer_never_downgrade() {
+        let bogus = Answers {
+            mx: vec!["mx1.sts.example", "mx2.sts.example"],
+            mx_status: DnssecStatus::Secure,
+            tlsa: vec![("mx2.sts.example", DnssecStatus::Bogus, TLSA)],
+            sts: sts(),
+        };
+        let answer = decided("sts.example", &bogus, &RenderOptions::default());
+        assert!(matches!(answer, PolicyAnswer::Defer(_)), "{answer}");
+        assert!(answer.to_string().starts_with("TEMP "), "{answer}");
+
+        let sts_down = Answers {
+            mx: vec!["mx.partner.test"],
+            mx_status: DnssecStatus::Insecure,
+            tlsa: Vec::new(),
+            sts: Some(StsLookup::TemporaryFailure),
+        };
+        // Even where the configuration alone would say `secure`.
+        let answer = decided("partner.test", &sts_down, &RenderOptions::default());
+        assert!(matches!(answer, PolicyAnswer::Defer(_)), "{answer}");
+
+        let indeterminate = Answers {
+            mx: vec!["mx.dane.example"],
+            mx_status: DnssecStatus::Secure,
+            tlsa: vec![("mx.dane.example", DnssecStatus::Indeterminate, TLSA)],
+            sts: None,
+        };
+        let answer = decided("dane.example", &indeterminate, &RenderOptions::default());
+        assert!(matches!(answer, PolicyAnswer::Defer(_)), "{answer}");
+    }
+
+    /// The configuration decides where discovery found nothing: names come from the
+    /// placeholder plan, so a configured name equal to the MX host stays a name.
+    #[test]
+    fn configuration_decides_when_discovery_finds_nothing() {
+        let nothing = Answers {
+            mx: vec!["mx.partner.test"],
+            mx_status: DnssecStatus::Insecure,
+            tlsa: Vec::new(),
+            sts: Some(StsLookup::NoPolicy { fetch_error: None }),
+        };
+        assert_eq!(
+            decided("partner.test", &nothing, &RenderOptions::default()).to_string(),
+            "OK secure match=mx.partner.test servername=hostname"
+        );
+        assert_eq!(
+            decided("elsewhere.example", &nothing, &RenderOptions::default()).to_string(),
+            "NOTFOUND"
+        );
+        // Configured `dane` without usable TLSA: Postfix does its own DANE.
+        assert_eq!(
+            decided("dane.example", &nothing, &RenderOptions::default()).to_string(),
+            "OK dane"
+        );
+    }
+
+    #[test]
+    fn secure_tlsa_all_unusable_raise_the_floor_to_encrypt() {
+        let unusable = Answers {
+            mx: vec!["mx.other.example"],
+            mx_status: DnssecStatus::Secure,
+            tlsa: vec![("mx.other.example", DnssecStatus::Secure, &["0 0 1 00"])],
+            sts: None,
+        };
+        assert_eq!(
+            decided("other.example", &unusable, &RenderOptions::default()).to_string(),
+            "OK encrypt"
+        );
+    }
+
+    #[test]
+    fn pins_postfix_cannot_compare_are_left_out_or_refused() {
+        let sha512 = Pin::postfix(&"AB:".repeat(63).chars().chain("AB".chars()).collect::<String>())
+            .unwrap();
+        let sha256 = Pin::postfix(&"CD:".repeat(31).chars().chain("CD".chars()).collect::<String>())
+            .unwrap();
+        let value = fingerprint(&[sha512.clone(), sha256]).unwrap();
+        assert_eq!(value.matches.len(), 1);
+        assert_eq!(value.notes.len(), 1);
+        assert!(fingerprint(&[sha512]).is_err());
+    }
+
+    #[test]
+    fn hosts_that_disagree_get_the_strongest_value() {
+        let may = PolicyAnswer::Value(PolicyValue::new(Level::May));
+        let secure = PolicyAnswer::Value(PolicyValue::new(Level::Secure));
+        let PolicyAnswer::Value(value) = combine(vec![may.clone(), secure.clone()]) else {
+            panic!()
+        };
+        assert_eq!(value.level, Level::Secure);
+        assert_eq!(value.notes.len(), 1);
+        assert!(matches!(
+            combine(vec![secure, PolicyAnswer::Defer("x".into()), may]),
+            PolicyAnswer::Defer(_)
+        ));
+        assert_eq!(combine(Vec::new()), PolicyAnswer::Defer("no candidate host".into()));
+    }
 }
