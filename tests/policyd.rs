@@ -169,7 +169,9 @@ fn read_netstring(stream: &mut TcpStream) -> Option<String> {
 }
 
 fn socketmap(stream: &mut TcpStream, name: &str, key: &str) -> String {
-    stream.write_all(&netstring(&format!("{name} {key}"))).unwrap();
+    stream
+        .write_all(&netstring(&format!("{name} {key}")))
+        .unwrap();
     read_netstring(stream).unwrap()
 }
 
@@ -218,7 +220,10 @@ fn socketmap_answers_configuration_and_discovery_cases_on_one_connection() {
         // DANE before MTA-STS, and mandatory once mailtls has seen the signed TLSA records.
         ("signed.example", "OK dane-only"),
         // Failed lookups defer; they never lower the answer.
-        ("bogus.example", "TEMP DANE: DNSSEC validation failed (bogus)"),
+        (
+            "bogus.example",
+            "TEMP DANE: DNSSEC validation failed (bogus)",
+        ),
         (
             "stsdown.example",
             "TEMP MTA-STS policy discovery failed temporarily",
@@ -233,7 +238,9 @@ fn socketmap_answers_configuration_and_discovery_cases_on_one_connection() {
     let mut both = netstring("policy partner.test");
     both.extend(netstring("policy elsewhere.example"));
     stream.write_all(&both).unwrap();
-    assert!(read_netstring(&mut stream).unwrap().starts_with("OK secure"));
+    assert!(read_netstring(&mut stream)
+        .unwrap()
+        .starts_with("OK secure"));
     assert_eq!(read_netstring(&mut stream).unwrap(), "NOTFOUND ");
 }
 
@@ -273,7 +280,11 @@ fn hostile_requests_never_take_the_server_down() {
         (oversized.as_bytes(), Some("PERM bad request"), false),
         (b"12345678901234567890", Some("PERM bad request"), false),
         (b"12:partner.test,", Some("PERM bad request"), true),
-        (b"18:other partner.test,", Some("PERM unknown map name"), true),
+        (
+            b"18:other partner.test,",
+            Some("PERM unknown map name"),
+            true,
+        ),
         (b"9:policy \xff\xfe,", Some("PERM bad request"), true),
     ];
     for (input, expected, lives) in cases {
@@ -360,7 +371,10 @@ fn a_lookup_past_its_budget_is_temp() {
     let mut other = server.connect();
     assert!(socketmap(&mut other, "policy", "partner.test").starts_with("OK secure"));
     let reply = read_netstring(&mut slow).unwrap();
-    assert!(reply.starts_with("TEMP ") && reply.contains("budget"), "{reply}");
+    assert!(
+        reply.starts_with("TEMP ") && reply.contains("budget"),
+        "{reply}"
+    );
     // The same connection goes on.
     assert!(socketmap(&mut slow, "policy", "contoso.com").starts_with("OK secure"));
 }
@@ -389,7 +403,10 @@ fn query_prints_the_answer_and_its_explanation() {
     let out = run("sts.example");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("decided by MTA-STS"), "{text}");
-    assert!(text.contains("note: *.mail.sts.example is one label"), "{text}");
+    assert!(
+        text.contains("note: *.mail.sts.example is one label"),
+        "{text}"
+    );
 
     let out = run("bogus.example");
     assert_eq!(out.status.code(), Some(75));

@@ -18,9 +18,7 @@ use std::time::Duration;
 use mailtls::names::DnsName;
 use mailtls::policy::dane::{DnssecStatus, TlsaSet};
 use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
-use mailtls::policy::postfix::lookup::{
-    LookupDecoder, LookupProtocol, LookupReply, LookupRequest,
-};
+use mailtls::policy::postfix::lookup::{LookupDecoder, LookupProtocol, LookupReply, LookupRequest};
 use mailtls::policy::postfix::{PolicyAnswer, RenderOptions};
 use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
@@ -158,8 +156,9 @@ impl HandAnswers {
             .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
         let mut out = BTreeMap::new();
         for (domain, answers) in domains {
-            let name = DnsName::parse(&domain)
-                .map_err(|e| Failure::config(format!("{}: {}: {e}", path.display(), quoted(&domain))))?;
+            let name = DnsName::parse(&domain).map_err(|e| {
+                Failure::config(format!("{}: {}: {e}", path.display(), quoted(&domain)))
+            })?;
             if let Some(text) = &answers.sts_policy {
                 StsPolicy::parse(text.as_bytes()).map_err(|e| {
                     Failure::config(format!("{}: {domain}: sts_policy: {e}", path.display()))
@@ -210,13 +209,15 @@ impl Discover for HandAnswers {
         }
         found.sts = match (&answers.sts_failure, &answers.sts_policy) {
             (Some(_), _) => Some(StsLookup::TemporaryFailure),
-            (None, Some(text)) => StsPolicy::parse(text.as_bytes()).ok().map(|policy| {
-                StsLookup::Policy {
-                    policy,
-                    from_cache: true,
-                    refresh_error: None,
-                }
-            }),
+            (None, Some(text)) => {
+                StsPolicy::parse(text.as_bytes())
+                    .ok()
+                    .map(|policy| StsLookup::Policy {
+                        policy,
+                        from_cache: true,
+                        refresh_error: None,
+                    })
+            }
             (None, None) => Some(StsLookup::NoPolicy { fetch_error: None }),
         };
         Discovery::Found(found)
@@ -409,7 +410,11 @@ struct Limits {
     protocol: LookupProtocol,
 }
 
-async fn serve(listen: SocketAddr, responder: Arc<Responder>, limits: Limits) -> Result<u8, Failure> {
+async fn serve(
+    listen: SocketAddr,
+    responder: Arc<Responder>,
+    limits: Limits,
+) -> Result<u8, Failure> {
     let failed = |e: std::io::Error| Failure::io(format!("--listen {listen}: {e}"));
     let socket = if listen.is_ipv4() {
         tokio::net::TcpSocket::new_v4()
@@ -494,7 +499,10 @@ async fn connection(mut stream: tokio::net::TcpStream, responder: Arc<Responder>
         }
         if !out.is_empty() {
             let write = stream.write_all(&out);
-            if !matches!(tokio::time::timeout(limits.request, write).await, Ok(Ok(()))) {
+            if !matches!(
+                tokio::time::timeout(limits.request, write).await,
+                Ok(Ok(()))
+            ) {
                 return;
             }
             out.clear();

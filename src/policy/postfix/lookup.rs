@@ -441,8 +441,12 @@ fn percent_encode(text: &str, out: &mut String) {
     for b in text.bytes() {
         if b == b'%' || !b.is_ascii_graphic() {
             out.push('%');
-            out.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-            out.push(char::from(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0')));
+            out.push(char::from(
+                HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+            ));
+            out.push(char::from(
+                HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+            ));
         } else {
             out.push(char::from(b));
         }
@@ -455,7 +459,10 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 mod tests {
     use super::*;
 
-    fn decode_all(protocol: LookupProtocol, input: &[u8]) -> Vec<Result<LookupRequest, LookupError>> {
+    fn decode_all(
+        protocol: LookupProtocol,
+        input: &[u8],
+    ) -> Vec<Result<LookupRequest, LookupError>> {
         let mut decoder = LookupDecoder::new(protocol);
         decoder.feed(input);
         let mut out = Vec::new();
@@ -489,7 +496,10 @@ mod tests {
         let long_key = "a".repeat(MAX_REQUEST - 7);
         let exact = format!("{}:policy {long_key},", MAX_REQUEST);
         let vectors: Vec<(&[u8], Vec<Result<LookupRequest, LookupError>>)> = vec![
-            (b"18:policy example.com,", vec![request(Some("policy"), "example.com")]),
+            (
+                b"18:policy example.com,",
+                vec![request(Some("policy"), "example.com")],
+            ),
             (
                 b"27:policy [mx.example.com]:587,19:policy a.example:25,",
                 vec![
@@ -498,7 +508,10 @@ mod tests {
                 ],
             ),
             // Leading zeros are valid netstring syntax.
-            (b"00018:policy example.com,", vec![request(Some("policy"), "example.com")]),
+            (
+                b"00018:policy example.com,",
+                vec![request(Some("policy"), "example.com")],
+            ),
             // Incomplete: wait for more.
             (b"18:policy exam", vec![]),
             (b"18", vec![]),
@@ -509,24 +522,39 @@ mod tests {
             (b"-1:policy,", vec![Err(LookupError::BadLength)]),
             (b"18 policy example.com,", vec![Err(LookupError::BadLength)]),
             (b"12:hello world!;", vec![Err(LookupError::MissingComma)]),
-            (b"5:policy example.com,", vec![Err(LookupError::MissingComma)]),
+            (
+                b"5:policy example.com,",
+                vec![Err(LookupError::MissingComma)],
+            ),
             (
                 b"99999:policy x",
-                vec![Err(LookupError::Oversized { len: 99999, max: MAX_REQUEST })],
+                vec![Err(LookupError::Oversized {
+                    len: 99999,
+                    max: MAX_REQUEST,
+                })],
             ),
             (
                 b"123456789012:x",
-                vec![Err(LookupError::Oversized { len: 14, max: MAX_REQUEST })],
+                vec![Err(LookupError::Oversized {
+                    len: 14,
+                    max: MAX_REQUEST,
+                })],
             ),
             (
                 b"0000000018:policy example.com,",
-                vec![Err(LookupError::Oversized { len: 30, max: MAX_REQUEST })],
+                vec![Err(LookupError::Oversized {
+                    len: 30,
+                    max: MAX_REQUEST,
+                })],
             ),
             (exact.as_bytes(), vec![request(Some("policy"), &long_key)]),
             // Framed but unusable: answered, the stream goes on.
             (
                 b"11:example.com,18:policy example.com,",
-                vec![Err(LookupError::NoMapName), request(Some("policy"), "example.com")],
+                vec![
+                    Err(LookupError::NoMapName),
+                    request(Some("policy"), "example.com"),
+                ],
             ),
             (b"7:policy ,", vec![Err(LookupError::NoMapName)]),
             (b"0:,", vec![Err(LookupError::NoMapName)]),
@@ -548,25 +576,37 @@ mod tests {
     fn tcp_table_requests() {
         let vectors: Vec<(&[u8], Vec<Result<LookupRequest, LookupError>>)> = vec![
             (b"get example.com\n", vec![request(None, "example.com")]),
-            (b"get [mx.example.com]:587\r\n", vec![request(None, "[mx.example.com]:587")]),
-            (b"get a%2eexample\nget b%2Eexample\n", vec![
-                request(None, "a.example"),
-                request(None, "b.example"),
-            ]),
+            (
+                b"get [mx.example.com]:587\r\n",
+                vec![request(None, "[mx.example.com]:587")],
+            ),
+            (
+                b"get a%2eexample\nget b%2Eexample\n",
+                vec![request(None, "a.example"), request(None, "b.example")],
+            ),
             (b"get %25\n", vec![request(None, "%")]),
-            (b"get caf%C3%A9.example\n", vec![request(None, "caf\u{e9}.example")]),
+            (
+                b"get caf%C3%A9.example\n",
+                vec![request(None, "caf\u{e9}.example")],
+            ),
             (b"get example.com", vec![]),
-            (b"put example.com value\n", vec![Err(LookupError::UnknownCommand)]),
+            (
+                b"put example.com value\n",
+                vec![Err(LookupError::UnknownCommand)],
+            ),
             (b"get \n", vec![Err(LookupError::UnknownCommand)]),
             (b"get a%2\n", vec![Err(LookupError::BadEncoding)]),
             (b"get a%zz\n", vec![Err(LookupError::BadEncoding)]),
             (b"get a%0Ab\n", vec![Err(LookupError::NotText)]),
             (b"get a%FF\n", vec![Err(LookupError::NotText)]),
             // An error line does not stop the next request.
-            (b"bogus\nget example.com\n", vec![
-                Err(LookupError::UnknownCommand),
-                request(None, "example.com"),
-            ]),
+            (
+                b"bogus\nget example.com\n",
+                vec![
+                    Err(LookupError::UnknownCommand),
+                    request(None, "example.com"),
+                ],
+            ),
         ];
         for (input, expected) in vectors {
             assert_eq!(
@@ -620,20 +660,40 @@ mod tests {
         let s = LookupProtocol::Socketmap;
         let t = LookupProtocol::TcpTable;
         let vectors: [(LookupReply, LookupProtocol, &[u8]); 10] = [
-            (LookupReply::Found("dane-only".into()), s, b"12:OK dane-only,"),
+            (
+                LookupReply::Found("dane-only".into()),
+                s,
+                b"12:OK dane-only,",
+            ),
             (LookupReply::NotFound, s, b"9:NOTFOUND ,"),
-            (LookupReply::TempFail("dns down".into()), s, b"13:TEMP dns down,"),
+            (
+                LookupReply::TempFail("dns down".into()),
+                s,
+                b"13:TEMP dns down,",
+            ),
             (LookupReply::Timeout("slow".into()), s, b"12:TIMEOUT slow,"),
-            (LookupReply::PermFail("bad\nline".into()), s, b"13:PERM bad line,"),
+            (
+                LookupReply::PermFail("bad\nline".into()),
+                s,
+                b"13:PERM bad line,",
+            ),
             (
                 LookupReply::Found("secure match=nexthop".into()),
                 t,
                 b"200 secure%20match=nexthop\n",
             ),
             (LookupReply::NotFound, t, b"500 not%20found\n"),
-            (LookupReply::TempFail("try 100%".into()), t, b"400 try%20100%25\n"),
+            (
+                LookupReply::TempFail("try 100%".into()),
+                t,
+                b"400 try%20100%25\n",
+            ),
             (LookupReply::PermFail("x".into()), t, b"400 x\n"),
-            (LookupReply::Found("caf\u{e9}".into()), t, b"200 caf%C3%A9\n"),
+            (
+                LookupReply::Found("caf\u{e9}".into()),
+                t,
+                b"200 caf%C3%A9\n",
+            ),
         ];
         for (reply, protocol, expected) in vectors {
             let mut out = Vec::new();
@@ -647,7 +707,11 @@ mod tests {
         let huge = "x".repeat(SOCKETMAP_MAX_REPLY);
         let mut out = Vec::new();
         LookupReply::Found(huge.clone()).encode(LookupProtocol::Socketmap, &mut out);
-        assert!(out.starts_with(b"48:TEMP "), "{}", String::from_utf8_lossy(&out));
+        assert!(
+            out.starts_with(b"48:TEMP "),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
         out.clear();
         LookupReply::TempFail(huge.clone()).encode(LookupProtocol::Socketmap, &mut out);
         let text = String::from_utf8(out.clone()).unwrap();

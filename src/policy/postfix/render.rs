@@ -273,7 +273,11 @@ fn combine(answers: Vec<PolicyAnswer>) -> PolicyAnswer {
 }
 
 /// What DANE or MTA-STS decided for a host, or `None` when the configuration decided.
-fn decided(host: &HostPlan, verdict: &HostDecision, options: &RenderOptions) -> Option<PolicyAnswer> {
+fn decided(
+    host: &HostPlan,
+    verdict: &HostDecision,
+    options: &RenderOptions,
+) -> Option<PolicyAnswer> {
     match (&verdict.action, &verdict.decided_by) {
         // The MX host matches no pattern: Postfix, given the policy, refuses it too.
         (
@@ -289,9 +293,14 @@ fn decided(host: &HostPlan, verdict: &HostDecision, options: &RenderOptions) -> 
             Authentication::Tlsa(_) => Some(PolicyAnswer::Value(PolicyValue::new(Level::DaneOnly))),
             _ => None,
         },
-        (HostAction::Connect, _) => match (&host.requirement.encryption, verdict.report_policy.policy_type) {
+        (HostAction::Connect, _) => match (
+            &host.requirement.encryption,
+            verdict.report_policy.policy_type,
+        ) {
             // Secure TLSA records, all unusable: DANE raised the floor to encrypt.
-            (Encryption::Required, PolicyType::Tlsa) if !host.requirement.authentication.verifies() => {
+            (Encryption::Required, PolicyType::Tlsa)
+                if !host.requirement.authentication.verifies() =>
+            {
                 Some(PolicyAnswer::Value(PolicyValue::new(Level::Encrypt)))
             }
             _ => None,
@@ -341,12 +350,10 @@ fn configured(host: &HostPlan, destination: &Destination) -> PolicyAnswer {
             Ok(value) => value,
             Err(reason) => return PolicyAnswer::Unexpressible(reason),
         },
-        Authentication::Chain(_) => {
-            return PolicyAnswer::Unexpressible(
-                "a certificate chain check without a name check cannot be written as a Postfix policy"
-                    .into(),
-            )
-        }
+        Authentication::Chain(_) => return PolicyAnswer::Unexpressible(
+            "a certificate chain check without a name check cannot be written as a Postfix policy"
+                .into(),
+        ),
         Authentication::ChainAndName {
             trust,
             reference_ids,
@@ -603,7 +610,11 @@ tls_settings = \"certificate_validation\"
                 panic!("{next_hop}: no value");
             };
             let reread = PolicyTable::parse(&format!("{next_hop} {value}\n")).unwrap();
-            assert!(reread.warnings().is_empty(), "{next_hop}: {:?}", reread.warnings());
+            assert!(
+                reread.warnings().is_empty(),
+                "{next_hop}: {:?}",
+                reread.warnings()
+            );
             // Planned again from the rendered entry, the answer is the same: a fixpoint.
             let again = explain(
                 &OutboundPolicy::new().with_table(reread),
@@ -634,7 +645,10 @@ tls_settings = \"certificate_validation\"
 
     fn decided(next_hop: &str, answers: &Answers, options: &RenderOptions) -> PolicyAnswer {
         let dest = Destination::parse(next_hop).unwrap();
-        let plan = explain(&policy(), &dest.clone().with_hosts(answers.mx.iter()).unwrap());
+        let plan = explain(
+            &policy(),
+            &dest.clone().with_hosts(answers.mx.iter()).unwrap(),
+        );
         let names: Vec<(DnsName, DnssecStatus, TlsaSet)> = answers
             .tlsa
             .iter()
@@ -674,7 +688,8 @@ tls_settings = \"certificate_validation\"
         })
     }
 
-    const TLSA: &[&str] = &["3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"];
+    const TLSA: &[&str] =
+        &["3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"];
 
     #[test]
     fn mta_sts_enforce_is_secure_with_the_mx_patterns() {
@@ -684,7 +699,8 @@ tls_settings = \"certificate_validation\"
             tlsa: Vec::new(),
             sts: sts(),
         };
-        let PolicyAnswer::Value(value) = decided("sts.example", &answers, &RenderOptions::default())
+        let PolicyAnswer::Value(value) =
+            decided("sts.example", &answers, &RenderOptions::default())
         else {
             panic!("no value");
         };
@@ -693,9 +709,17 @@ tls_settings = \"certificate_validation\"
             "secure match=mx1.sts.example:.mail.sts.example servername=hostname"
         );
         // The one-label wildcard is wider in Postfix's syntax: said, not hidden.
-        assert!(value.notes.iter().any(|n| n.contains("*.mail.sts.example")), "{:?}", value.notes);
+        assert!(
+            value.notes.iter().any(|n| n.contains("*.mail.sts.example")),
+            "{:?}",
+            value.notes
+        );
 
-        let with_tlsrpt = decided("sts.example", &answers, &RenderOptions::default().with_tlsrpt(true));
+        let with_tlsrpt = decided(
+            "sts.example",
+            &answers,
+            &RenderOptions::default().with_tlsrpt(true),
+        );
         assert_eq!(
             with_tlsrpt.to_string(),
             "OK secure match=mx1.sts.example:.mail.sts.example servername=hostname \
@@ -705,7 +729,9 @@ tls_settings = \"certificate_validation\"
              { policy_string = mx: *.mail.sts.example } { policy_string = max_age: 86400 }"
         );
         // The TLSRPT attributes are Postfix syntax too (this parser warns and ignores them).
-        let PolicyAnswer::Value(value) = with_tlsrpt else { panic!() };
+        let PolicyAnswer::Value(value) = with_tlsrpt else {
+            panic!()
+        };
         let table = PolicyTable::parse(&format!("sts.example {value}\n")).unwrap();
         assert_eq!(table.get("sts.example").unwrap().level, Level::Secure);
     }
@@ -798,10 +824,22 @@ tls_settings = \"certificate_validation\"
 
     #[test]
     fn pins_postfix_cannot_compare_are_left_out_or_refused() {
-        let sha512 = Pin::postfix(&"AB:".repeat(63).chars().chain("AB".chars()).collect::<String>())
-            .unwrap();
-        let sha256 = Pin::postfix(&"CD:".repeat(31).chars().chain("CD".chars()).collect::<String>())
-            .unwrap();
+        let sha512 = Pin::postfix(
+            &"AB:"
+                .repeat(63)
+                .chars()
+                .chain("AB".chars())
+                .collect::<String>(),
+        )
+        .unwrap();
+        let sha256 = Pin::postfix(
+            &"CD:"
+                .repeat(31)
+                .chars()
+                .chain("CD".chars())
+                .collect::<String>(),
+        )
+        .unwrap();
         let value = fingerprint(&[sha512.clone(), sha256]).unwrap();
         assert_eq!(value.matches.len(), 1);
         assert_eq!(value.notes.len(), 1);
@@ -821,6 +859,9 @@ tls_settings = \"certificate_validation\"
             combine(vec![secure, PolicyAnswer::Defer("x".into()), may]),
             PolicyAnswer::Defer(_)
         ));
-        assert_eq!(combine(Vec::new()), PolicyAnswer::Defer("no candidate host".into()));
+        assert_eq!(
+            combine(Vec::new()),
+            PolicyAnswer::Defer("no candidate host".into())
+        );
     }
 }
