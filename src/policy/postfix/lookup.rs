@@ -459,6 +459,8 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 mod tests {
     use super::*;
 
+    type Decoded = Result<LookupRequest, LookupError>;
+
     fn decode_all(
         protocol: LookupProtocol,
         input: &[u8],
@@ -495,7 +497,7 @@ mod tests {
     fn socketmap_requests() {
         let long_key = "a".repeat(MAX_REQUEST - 7);
         let exact = format!("{}:policy {long_key},", MAX_REQUEST);
-        let vectors: Vec<(&[u8], Vec<Result<LookupRequest, LookupError>>)> = vec![
+        let vectors: Vec<(&[u8], Vec<Decoded>)> = vec![
             (
                 b"18:policy example.com,",
                 vec![request(Some("policy"), "example.com")],
@@ -574,7 +576,7 @@ mod tests {
     /// tcp_table(5) requests: `get SPACE key NEWLINE`, `%XX` in any case.
     #[test]
     fn tcp_table_requests() {
-        let vectors: Vec<(&[u8], Vec<Result<LookupRequest, LookupError>>)> = vec![
+        let vectors: Vec<(&[u8], Vec<Decoded>)> = vec![
             (b"get example.com\n", vec![request(None, "example.com")]),
             (
                 b"get [mx.example.com]:587\r\n",
