@@ -74,6 +74,19 @@ struct Policyd {
 
 impl Policyd {
     fn start(args: &[&str]) -> Self {
+        let dir = Self::fresh_dir();
+        let mut argv = vec![
+            "policyd".to_owned(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        argv.extend(config_args(&dir));
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        Self::start_argv(dir, &argv)
+    }
+
+    /// A fresh directory with the test configuration files.
+    fn fresh_dir() -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "mailtls-policyd-{}-{}",
             std::process::id(),
@@ -82,11 +95,13 @@ impl Policyd {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         write_config(&dir);
+        dir
+    }
+
+    /// Starts `mailtls` with exactly `argv` (which must listen on port 0).
+    fn start_argv(dir: PathBuf, argv: &[String]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
-            .arg("policyd")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(config_args(&dir))
-            .args(args)
+            .args(argv)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -470,4 +485,100 @@ fn real_postfix_postmap_reads_both_protocols() {
         .unwrap();
     assert!(!out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown map name"));
+}
+
+/// The body of the README's first fenced block at or after `marker`.
+fn readme_block(marker: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find(marker).unwrap();
+    let fence = start + readme[start..].find("```").unwrap();
+    let body = &readme[fence..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_owned()
+}
+
+/// The README's systemd unit is valid (`systemd-analyze verify`), its `ExecStart` runs, and
+/// its `main.cf` snippet is valid Postfix (`postconf`) whose map, queried by `postmap`, reaches
+/// that server.
+#[test]
+fn readme_unit_and_main_cf_snippet_work() {
+    let Some(peers) = Peers::require("readme_unit_and_main_cf_snippet_work") else {
+        return;
+    };
+    let unit = readme_block("```ini");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let mut argv: Vec<String> = exec.split_whitespace().map(str::to_owned).collect();
+    assert_eq!(argv[0], "/usr/local/bin/mailtls");
+    let dir = Policyd::fresh_dir();
+
+    // The unit, with the binary under test in place of the installed one.
+    let unit_file = dir.join("mailtls-policyd.service");
+    std::fs::write(
+        &unit_file,
+        unit.replace("/usr/local/bin/mailtls", env!("CARGO_BIN_EXE_mailtls")),
+    )
+    .unwrap();
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit_file)
+        .output()
+    {
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(!stderr.contains("Unknown"), "{stderr}");
+        }
+        Err(e) => eprintln!("systemd-analyze not run: {e}"),
+    }
+
+    // Its command line, with the test's files and a free port.
+    argv.remove(0);
+    let listen = argv.iter().position(|a| a == "--listen").unwrap();
+    let configured_addr = argv[listen + 1].clone();
+    argv[listen + 1] = "127.0.0.1:0".into();
+    for arg in &mut argv {
+        *arg = match arg.as_str() {
+            "/etc/mailtls/tls_policy" => dir.join("table").display().to_string(),
+            "/etc/mailtls/connectors.toml" => dir.join("connectors.toml").display().to_string(),
+            other => other.to_owned(),
+        };
+    }
+    let server = Policyd::start_argv(dir.clone(), &argv);
+
+    // The main.cf snippet as the whole main.cf, beside a real master.cf.
+    let snippet = readme_block("And the Postfix side");
+    let config = dir.join("postfix");
+    std::fs::create_dir_all(&config).unwrap();
+    let relay = peers.relay().config_dir;
+    std::fs::copy(relay.join("master.cf"), config.join("master.cf")).unwrap();
+    std::fs::write(
+        config.join("main.cf"),
+        snippet.replace(&configured_addr, &server.addr.to_string()),
+    )
+    .unwrap();
+    let out = Command::new("postconf")
+        .arg("-c")
+        .arg(&config)
+        .args(["-h", "smtp_tls_policy_maps"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+    let map = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(map, format!("socketmap:inet:{}:policy", server.addr));
+    let out = Command::new("postmap")
+        .arg("-c")
+        .arg(&config)
+        .args(["-q", "partner.test", &map])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "secure match=mx.partner.test servername=hostname",
+        "{out:?}"
+    );
 }
