@@ -1,4 +1,4 @@
-//! The `mailtls` admin command: demo, probe, send, serve, explain.
+//! The `mailtls` admin command: demo, probe, send, serve, explain, policyd.
 //!
 //! Exit codes follow sysexits, one table for every command: [`common::EXIT_CODES`].
 
@@ -17,6 +17,8 @@ mod discovery;
 mod explain;
 #[path = "mailtls/outbound.rs"]
 mod outbound;
+#[path = "mailtls/policyd.rs"]
+mod policyd;
 #[path = "mailtls/probe.rs"]
 mod probe;
 #[path = "mailtls/send.rs"]
@@ -67,6 +69,9 @@ enum Command {
     Send(send::Args),
     /// Serve SMTP with STARTTLS, enforcing the inbound connectors, into a Maildir.
     Serve(serve::Args),
+    /// Answer Postfix's outbound TLS policy lookups (socketmap or tcp_table) for
+    /// `smtp_tls_policy_maps`, or `--query` one next hop with its explanation.
+    Policyd(policyd::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
         Command::Man => Ok(print_generated(|buffer| {
             clap_mangen::Man::new(definition()).render(buffer)
         })),
+        Command::Policyd(args) => policyd::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,9 +11,12 @@
 //!    of the MTA-STS policy fetch over HTTPS.
 //! 5. [`_05_discovery`]: how a recipient domain's MX, TLSA and MTA-STS answers are found
 //!    (feature `dns`), and why a failed lookup never downgrades.
+//! 6. [`_06_postfix_policy_server`]: how `mailtls policyd` answers Postfix's policy lookups,
+//!    and why a failure is never a weaker answer.
 
 pub mod _01_starttls_pitfalls;
 pub mod _02_defaults;
 pub mod _03_outbound_path;
 pub mod _04_public_roots_and_sts_fetch;
 pub mod _05_discovery;
+pub mod _06_postfix_policy_server;

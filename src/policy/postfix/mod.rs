@@ -15,7 +15,9 @@
 //! column.
 
 mod lexer;
+pub mod lookup;
 mod protocols;
+mod render;
 
 use core::fmt;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ use crate::cert::{Pin, PinError};
 use crate::names::{Dialect, NamePattern};
 use lexer::Token;
 pub use lexer::MAX_LOGICAL_LINE;
+pub use render::{PolicyAnswer, PolicyValue, RenderOptions};
 
 /// A parsed `smtp_tls_policy_maps` table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -325,7 +328,12 @@ fn parse_entry(tokens: &[Token<'_>]) -> Result<PolicyEntry, TableError> {
             )
         })?;
         let lower = name.to_ascii_lowercase();
-        if !matches!(lower.as_str(), "match" | "tafile") {
+        // Repeatable: `match=`, `tafile=`, and Postfix 3.10's TLSRPT `mx_host_pattern=` and
+        // `policy_string=` (one per pattern or policy line).
+        if !matches!(
+            lower.as_str(),
+            "match" | "tafile" | "mx_host_pattern" | "policy_string"
+        ) {
             if let Some((_, first_column)) = seen.iter().find(|(n, _)| *n == lower) {
                 return Err(at(
                     token,
