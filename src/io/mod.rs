@@ -57,6 +57,8 @@ pub mod blocking;
 mod client;
 mod drive;
 mod mailer;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+pub mod store;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

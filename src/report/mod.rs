@@ -79,6 +79,7 @@
 mod aggregate;
 mod record;
 
+pub(crate) use aggregate::rfc3339;
 pub use aggregate::{
     AddOutcome, Aggregator, DateRange, FailureDetail, PolicyReport, Report, ReportMeta,
     ReportPeriod, Summary, MAX_DOMAINS, MAX_FAILURE_DETAILS, MAX_POLICIES_PER_DOMAIN,
