@@ -553,4 +553,54 @@ mod tests {
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn another_programs_database_is_refused_untouched() {
+        let dir =
+            std::env::temp_dir().join(format!("mailtls-sqlite-foreign-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("other.db");
+        let _ = std::fs::remove_file(&path);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE invoices (n INTEGER); INSERT INTO invoices VALUES (1);")
+            .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::NotAStateFile { .. }), "{err}");
+        assert!(err.to_string().contains("other.db"), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM invoices", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        let app: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_both_versions() {
+        let dir = std::env::temp_dir().join(format!("mailtls-sqlite-newer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.sqlite");
+        let _ = std::fs::remove_file(&path);
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::NewerSchema {
+                location: path.display().to_string(),
+                found: SCHEMA_VERSION + 1,
+                supported: SCHEMA_VERSION,
+            }
+        );
+        assert!(err.to_string().contains("upgrade mailtls"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
