@@ -325,9 +325,16 @@ pub const fn rung_rank(rung: Rung) -> u8 {
     }
 }
 
-/// Reads a rung back from [`Rung::as_str`].
-pub fn rung_from_str(text: &str) -> Option<Rung> {
-    Rung::ALL.into_iter().find(|r| r.as_str() == text)
+/// Reads a rung back from [`Rung::as_str`]; the error names what was found (at most 40
+/// printable characters of it).
+pub fn rung_from_str(text: &str) -> Result<Rung, String> {
+    Rung::ALL
+        .into_iter()
+        .find(|r| r.as_str() == text)
+        .ok_or_else(|| {
+            let shown: String = text.chars().filter(|c| !c.is_control()).take(40).collect();
+            format!("unknown rung '{shown}'")
+        })
 }
 
 /// A policy domain as the store keys it: lower case, no trailing dot.

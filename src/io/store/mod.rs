@@ -1,4 +1,4 @@
-//! Adapters for the [`Store`](crate::state::Store) trait.
+//! Adapters for the [`Store`] trait.
 //!
 //! - [`SqliteStore`] (feature `sqlite`): one SQLite file, the embedded default. rusqlite with
 //!   its bundled SQLite, so no system library is needed.
@@ -18,6 +18,7 @@ pub use redis::{RedisOptions, RedisStore, REDIS_SCHEMA_VERSION};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, APPLICATION_ID, SCHEMA_VERSION};
 
+use crate::state::{Store, StoreError};
 use crate::time::Timestamp;
 
 /// A timestamp as stores write it: milliseconds since the epoch, saturating.
@@ -28,4 +29,28 @@ pub(crate) fn millis(t: Timestamp) -> i64 {
 /// A timestamp read back from [`millis`]; a negative number reads as the epoch.
 pub(crate) fn timestamp(millis: i64) -> Timestamp {
     Timestamp::from_unix_millis(u64::try_from(millis).unwrap_or(0))
+}
+
+/// Opens the store a `--state` argument names: a `redis://` URL (feature `redis`) or the path
+/// of a SQLite file (feature `sqlite`), created on first use.
+///
+/// A kind of store this build was compiled without fails with [`StoreError::Unavailable`]
+/// saying which feature it needs.
+pub fn open(spec: &str) -> Result<Box<dyn Store>, StoreError> {
+    if spec.starts_with("redis://") {
+        #[cfg(feature = "redis")]
+        return Ok(Box::new(RedisStore::open(spec)?));
+        #[cfg(not(feature = "redis"))]
+        return Err(StoreError::Unavailable {
+            location: spec.to_owned(),
+            detail: "this mailtls was built without the redis feature".to_owned(),
+        });
+    }
+    #[cfg(feature = "sqlite")]
+    return Ok(Box::new(SqliteStore::open(spec)?));
+    #[cfg(not(feature = "sqlite"))]
+    Err(StoreError::Unavailable {
+        location: spec.to_owned(),
+        detail: "this mailtls was built without the sqlite feature".to_owned(),
+    })
 }

@@ -561,15 +561,7 @@ impl Store for RedisStore {
         let (Some(rung), Some(at)) = (items.next().flatten(), items.next().flatten()) else {
             return Ok(None);
         };
-        let rung = rung_from_str(&rung).ok_or_else(|| {
-            self.bad(
-                what(),
-                format!(
-                    "unknown rung {:?}",
-                    rung.chars().take(40).collect::<String>()
-                ),
-            )
-        })?;
+        let rung = rung_from_str(&rung).map_err(|detail| self.bad(what(), detail))?;
         let at = at
             .parse::<i64>()
             .map_err(|_| self.bad(what(), "seen_at is not a number".to_owned()))?;

@@ -355,15 +355,8 @@ impl Store for SqliteStore {
         let Some((rung, at)) = row else {
             return Ok(None);
         };
-        let rung = rung_from_str(&rung).ok_or_else(|| {
-            self.bad(
-                format!("downgrade memory for {host}"),
-                format!(
-                    "unknown rung {:?}",
-                    rung.chars().take(40).collect::<String>()
-                ),
-            )
-        })?;
+        let rung = rung_from_str(&rung)
+            .map_err(|detail| self.bad(format!("downgrade memory for {host}"), detail))?;
         Ok(Some(RungSeen {
             rung,
             at: timestamp(at),
