@@ -57,7 +57,7 @@ pub mod blocking;
 mod client;
 mod drive;
 mod mailer;
-#[cfg(any(feature = "sqlite", feature = "redis"))]
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "reports"))]
 pub mod store;
 #[cfg(feature = "tokio")]
 pub mod tokio;

@@ -345,7 +345,7 @@ pub(crate) fn rfc3339(t: Timestamp) -> String {
 
 /// Gregorian date of a day count since 1970-01-01 (the era-based conversion: 400-year eras of
 /// 146097 days, years starting in March).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;

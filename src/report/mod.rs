@@ -77,6 +77,7 @@
 //! ```
 
 mod aggregate;
+mod mail;
 mod record;
 
 pub(crate) use aggregate::rfc3339;
@@ -84,6 +85,7 @@ pub use aggregate::{
     AddOutcome, Aggregator, DateRange, FailureDetail, PolicyReport, Report, ReportMeta,
     ReportPeriod, Summary, MAX_DOMAINS, MAX_FAILURE_DETAILS, MAX_POLICIES_PER_DOMAIN,
 };
+pub use mail::{mailto_address, report_message, rfc5322_date, ReportMail, ReportMailError};
 pub use record::{ReportUri, TlsRptRecord, TLSRPT_VERSION};
 // The vocabulary, re-exported for users; code inside the crate names `crate::tlsrpt`.
 pub use crate::tlsrpt::{

@@ -6,10 +6,14 @@
 //!   MTAs, spoken to over a small RESP2 client of its own on `std::net::TcpStream` (no TLS; a
 //!   fleet store sits on a trusted network or behind a local tunnel).
 //!
+//! [`reports`] (feature `reports`) sends the TLS-RPT reports a store holds.
+//!
 //! [`open`] picks one from a `--state` argument: `redis://...` or a file path.
 
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "reports")]
+pub mod reports;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
