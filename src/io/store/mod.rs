@@ -23,18 +23,17 @@ pub use redis::{RedisOptions, RedisStore, REDIS_SCHEMA_VERSION};
 pub use sqlite::{SqliteOptions, SqliteStore, APPLICATION_ID, SCHEMA_VERSION};
 
 use crate::state::{Store, StoreError};
-use crate::time::Timestamp;
 
 #[cfg(any(feature = "sqlite", feature = "redis"))]
 /// A timestamp as stores write it: milliseconds since the epoch, saturating.
-pub(crate) fn millis(t: Timestamp) -> i64 {
+pub(crate) fn millis(t: crate::time::Timestamp) -> i64 {
     i64::try_from(t.since_epoch().as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(any(feature = "sqlite", feature = "redis"))]
 /// A timestamp read back from [`millis`]; a negative number reads as the epoch.
-pub(crate) fn timestamp(millis: i64) -> Timestamp {
-    Timestamp::from_unix_millis(u64::try_from(millis).unwrap_or(0))
+pub(crate) fn timestamp(millis: i64) -> crate::time::Timestamp {
+    crate::time::Timestamp::from_unix_millis(u64::try_from(millis).unwrap_or(0))
 }
 
 /// Opens the store a `--state` argument names: a `redis://` URL (feature `redis`) or the path
