@@ -53,6 +53,7 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod smtp;
+pub mod state;
 pub mod time;
 pub mod tls;
 pub mod tlsrpt;

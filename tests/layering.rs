@@ -56,6 +56,7 @@ const LAYERS: &[Layer] = &[
     layer("client", 7, "sessions", "the sans-IO client session drives tls under a policy plan"),
     layer("server", 7, "sessions", "the sans-IO server session drives tls under inbound policy"),
     layer("report", 8, "report", "TLS-RPT aggregation and documents, fed with session outcomes"),
+    layer("state", 8, "report", "the store trait: MTA-STS cache, downgrade memory, TLS-RPT counts"),
     layer("io", 9, "io", "adapters: sockets, runtimes and files drive the sessions"),
     layer("ffi", 10, "ffi", "the C ABI wraps every layer below"),
     layer("manual", 10, "docs", "documentation chapters only: no code may depend on them"),

@@ -16,7 +16,7 @@ EXIM_PREFIX=${MAILTLS_EXIM_PREFIX:-/opt/mailtls-exim}
 EXIM_BIN=$EXIM_PREFIX/usr/sbin/exim4
 export DEBIAN_FRONTEND=noninteractive
 
-APT_PACKAGES=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl openssl libmilter-dev)
+APT_PACKAGES=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl openssl libmilter-dev redis-server)
 
 log() { printf 'peers/install: %s\n' "$*" >&2; }
 die() { printf 'peers/install: FAILED: %s\n' "$*" >&2; exit 1; }

@@ -70,6 +70,8 @@ pub mod discover;
 pub mod dns;
 mod drive;
 mod mailer;
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "reports"))]
+pub mod store;
 pub mod sts_fetch;
 #[cfg(feature = "tokio")]
 pub mod tokio;

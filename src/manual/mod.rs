@@ -13,6 +13,8 @@
 //!    (feature `dns`), and why a failed lookup never downgrades.
 //! 6. [`_06_postfix_policy_server`]: how `mailtls policyd` answers Postfix's policy lookups,
 //!    and why a failure is never a weaker answer.
+//! 7. [`_07_state`]: the MTA-STS cache, the downgrade memory and the TLS-RPT counts that
+//!    survive a restart and are shared by a fleet.
 
 pub mod _01_starttls_pitfalls;
 pub mod _02_defaults;
@@ -20,3 +22,4 @@ pub mod _03_outbound_path;
 pub mod _04_public_roots_and_sts_fetch;
 pub mod _05_discovery;
 pub mod _06_postfix_policy_server;
+pub mod _07_state;

@@ -173,35 +173,54 @@ impl Aggregator {
         if secs < self.period.start.unix_secs() || secs > self.period.end.unix_secs() {
             return AddOutcome::OutsidePeriod;
         }
-        let domain = normalise(&outcome.policy.policy_domain);
+        let detail = FailureDetail::of_session(outcome);
+        self.add_count(&outcome.policy, detail.as_ref(), 1)
+    }
+
+    /// Counts `count` sessions against `policy` at once, already known to fall in the period
+    /// (a counter kept by a [`Store`](crate::state::Store)): successful ones when `failure` is
+    /// `None`, else failed ones with that detail (its `failed_session_count` is ignored).
+    pub fn add_count(
+        &mut self,
+        policy: &PolicyRef,
+        failure: Option<&FailureDetail>,
+        count: u64,
+    ) -> AddOutcome {
+        let domain = normalise(&policy.policy_domain);
         if !self.domains.contains_key(&domain) && self.domains.len() >= MAX_DOMAINS {
             return AddOutcome::OverCap;
         }
         let policies = self.domains.entry(domain).or_default();
-        if !policies.contains_key(&outcome.policy) && policies.len() >= MAX_POLICIES_PER_DOMAIN {
+        if !policies.contains_key(policy) && policies.len() >= MAX_POLICIES_PER_DOMAIN {
             return AddOutcome::OverCap;
         }
-        let tally = policies.entry(outcome.policy.clone()).or_default();
-        let Err(failure) = &outcome.result else {
-            tally.summary.total_successful_session_count += 1;
+        let tally = policies.entry(policy.clone()).or_default();
+        let Some(failure) = failure else {
+            tally.summary.total_successful_session_count = tally
+                .summary
+                .total_successful_session_count
+                .saturating_add(count);
             return AddOutcome::Counted;
         };
-        tally.summary.total_failure_session_count += 1;
+        tally.summary.total_failure_session_count = tally
+            .summary
+            .total_failure_session_count
+            .saturating_add(count);
         let key: DetailKey = (
             failure.result_type,
-            outcome.sending_ip.map(|ip| ip.to_string()),
-            outcome.mx_host.clone(),
-            outcome.receiving_helo.clone(),
-            outcome.receiving_ip.map(|ip| ip.to_string()),
+            failure.sending_mta_ip.clone(),
+            failure.receiving_mx_hostname.clone(),
+            failure.receiving_mx_helo.clone(),
+            failure.receiving_ip.clone(),
             failure.additional_information.clone(),
             failure.failure_reason_code.clone(),
         );
         if let Some(n) = tally.details.get_mut(&key) {
-            *n += 1;
+            *n = n.saturating_add(count);
         } else if tally.details.len() >= MAX_FAILURE_DETAILS {
             return AddOutcome::CountedWithoutDetail;
         } else {
-            tally.details.insert(key, 1);
+            tally.details.insert(key, count);
         }
         AddOutcome::Counted
     }
@@ -243,6 +262,23 @@ impl Aggregator {
                         .collect(),
                 })
                 .collect(),
+        })
+    }
+}
+
+impl FailureDetail {
+    /// The failure detail of one failed session, counted once; `None` for a success.
+    pub fn of_session(outcome: &SessionOutcome) -> Option<Self> {
+        let failure = outcome.result.as_ref().err()?;
+        Some(Self {
+            result_type: failure.result_type,
+            sending_mta_ip: outcome.sending_ip.map(|ip| ip.to_string()),
+            receiving_mx_hostname: outcome.mx_host.clone(),
+            receiving_mx_helo: outcome.receiving_helo.clone(),
+            receiving_ip: outcome.receiving_ip.map(|ip| ip.to_string()),
+            failed_session_count: 1,
+            additional_information: failure.additional_information.clone(),
+            failure_reason_code: failure.failure_reason_code.clone(),
         })
     }
 }

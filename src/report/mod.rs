@@ -77,11 +77,14 @@
 //! ```
 
 mod aggregate;
+mod mail;
 
+pub(crate) use aggregate::rfc3339;
 pub use aggregate::{
     AddOutcome, Aggregator, DateRange, FailureDetail, PolicyReport, Report, ReportMeta,
     ReportPeriod, Summary, MAX_DOMAINS, MAX_FAILURE_DETAILS, MAX_POLICIES_PER_DOMAIN,
 };
+pub use mail::{mailto_address, report_message, ReportMail, ReportMailError};
 // The vocabulary, re-exported for users; code inside the crate names `crate::tlsrpt`.
 pub use crate::tlsrpt::{
     PolicyRef, PolicyType, ReportUri, ResultType, SessionFailure, SessionOutcome, TlsRptRecord,

@@ -193,6 +193,22 @@ impl StsCache {
         }
     }
 
+    /// Puts a policy cached elsewhere (a persistent store, another MTA of a fleet) into
+    /// memory, as if it had been fetched at its `fetched_at`. Nothing changes when the entry
+    /// has expired at `now`, or memory holds a policy fetched later. Returns whether it was
+    /// taken.
+    pub fn restore(&mut self, domain: &DnsName, entry: CachedPolicy, now: Timestamp) -> bool {
+        let newer_in_memory = self
+            .entries
+            .get(domain)
+            .is_some_and(|held| held.fetched_at > entry.fetched_at);
+        if now >= entry.expires_at || newer_in_memory {
+            return false;
+        }
+        self.insert(domain.clone(), entry, now);
+        true
+    }
+
     /// Drops every expired entry.
     pub fn purge_expired(&mut self, now: Timestamp) {
         self.entries.retain(|_, e| now < e.expires_at);

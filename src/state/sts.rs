@@ -1,0 +1,113 @@
+//! The MTA-STS cache in memory, in front of a [`Store`].
+
+use super::{Store, StoreHealth, StoreNotice};
+use crate::names::DnsName;
+use crate::policy::mta_sts::{CacheStep, Discovery, StsCache, StsFetchError, StsLookup, StsPolicy};
+use crate::time::Timestamp;
+
+/// An [`StsCache`] in memory with a [`Store`] behind it: the same two calls
+/// ([`step`](Self::step), [`complete_fetch`](Self::complete_fetch)) with the store consulted on
+/// a memory miss and written after every successful fetch.
+///
+/// - Memory first: a policy in memory is used without asking the store, unless the TXT id
+///   changed (then the store may already hold the new policy, fetched by another MTA of the
+///   fleet, and no fetch is needed).
+/// - A stored policy that has not expired is copied into memory and applies exactly as if this
+///   process had fetched it, in particular when the TXT record is gone (RFC 8461 §5.1).
+/// - When the store fails, the lookup continues on memory alone: a policy in memory still
+///   applies, a miss goes the RFC 8461 way (fetch, no policy, or a temporary failure that
+///   defers). The failure comes back as a [`StoreNotice`] once, until the store recovers.
+#[derive(Debug)]
+pub struct StsState<S> {
+    cache: StsCache,
+    store: S,
+    health: StoreHealth,
+}
+
+/// What [`StsState::step`] decided, and a store notice to log when its health changed.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StsStepped {
+    /// The next step, as [`StsCache::step`] gives it.
+    pub step: CacheStep,
+    /// The store started failing or recovered: log this once.
+    pub notice: Option<StoreNotice>,
+}
+
+impl<S: Store> StsState<S> {
+    /// The memory cache `cache` in front of `store`.
+    pub fn new(cache: StsCache, store: S) -> Self {
+        Self {
+            cache,
+            store,
+            health: StoreHealth::new(),
+        }
+    }
+
+    /// The memory cache.
+    pub const fn cache(&self) -> &StsCache {
+        &self.cache
+    }
+
+    /// The store behind it.
+    pub const fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Whether the last store operation failed.
+    pub fn store_failing(&self) -> bool {
+        self.health.is_failing()
+    }
+
+    /// [`StsCache::step`], after copying the store's policy into memory when memory has none
+    /// for `domain` (or one under another TXT id than `discovery` names).
+    pub fn step(
+        &mut self,
+        domain: &DnsName,
+        discovery: Discovery<'_>,
+        now: Timestamp,
+    ) -> StsStepped {
+        let in_memory = self.cache.get(domain, now);
+        let ask_store = match (in_memory, discovery) {
+            (None, _) => true,
+            (Some(cached), Discovery::Record(record)) => cached.id != record.id,
+            (Some(_), _) => false,
+        };
+        let mut notice = None;
+        if ask_store {
+            let (found, changed) = self
+                .health
+                .observe(self.store.location(), self.store.sts_policy(domain));
+            notice = changed;
+            if let Some(Some(entry)) = found {
+                self.cache.restore(domain, entry, now);
+            }
+        }
+        StsStepped {
+            step: self.cache.step(domain, discovery, now),
+            notice,
+        }
+    }
+
+    /// [`StsCache::complete_fetch`], then stores a fetched policy for the next process and the
+    /// rest of the fleet. A store failure changes nothing in the lookup; it comes back as a
+    /// notice when the store's health changed.
+    pub fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        let fetched = result.is_ok();
+        let lookup = self.cache.complete_fetch(domain, id, result, now);
+        let mut notice = None;
+        if fetched {
+            if let Some(entry) = self.cache.get(domain, now) {
+                let stored = self.store.put_sts_policy(domain, entry);
+                notice = self.health.observe(self.store.location(), stored).1;
+            }
+        }
+        (lookup, notice)
+    }
+}
