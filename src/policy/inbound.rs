@@ -18,7 +18,7 @@ use core::net::IpAddr;
 use super::connector::{ConnectorType, Connectors, InboundConnector};
 use super::protocol::{CipherSuite, TlsVersion};
 use super::status::Status;
-use crate::names::{match_presented, Dialect, DnsName};
+use crate::names::{Dialect, DnsName, NamePattern};
 
 /// What the server knows when it decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,6 +409,8 @@ struct Presented<'a> {
     has_cn: bool,
     verified: Verification,
     matched: core::cell::Cell<Option<*const InboundConnector>>,
+    /// The names read as certificate names (Exchange dialect), once, when first matched.
+    parsed: core::cell::OnceCell<Vec<NamePattern>>,
 }
 
 impl<'a> Presented<'a> {
@@ -425,6 +427,7 @@ impl<'a> Presented<'a> {
                 has_cn: false,
                 verified,
                 matched: core::cell::Cell::new(None),
+                parsed: core::cell::OnceCell::new(),
             },
             ClientCertificateFacts::MilterMacros {
                 subject, verified, ..
@@ -435,6 +438,7 @@ impl<'a> Presented<'a> {
                 has_cn: !common_name(subject).is_empty(),
                 verified,
                 matched: core::cell::Cell::new(None),
+                parsed: core::cell::OnceCell::new(),
             },
             _ => Self {
                 sans: &[],
@@ -443,6 +447,7 @@ impl<'a> Presented<'a> {
                 has_cn: false,
                 verified: Verification::NotVerified,
                 matched: core::cell::Cell::new(None),
+                parsed: core::cell::OnceCell::new(),
             },
         }
     }
@@ -478,15 +483,19 @@ impl<'a> Presented<'a> {
         connector
             .tls_sender_certificate_name
             .as_ref()
-            .is_some_and(|name| {
-                match_presented(
-                    Dialect::ExchangeConnector,
-                    core::slice::from_ref(name),
-                    self.sans,
-                    self.cns(),
-                )
-                .is_ok()
-            })
+            .is_some_and(|name| self.presented().iter().any(|p| name.overlaps(p)))
+    }
+
+    /// The DNS SANs and common names that read as certificate names, in the Exchange
+    /// dialect (where the CN always counts next to the SANs): what
+    /// [`match_presented`](crate::names::match_presented) considers, read once per decision
+    /// however many connectors are checked.
+    fn presented(&self) -> &[NamePattern] {
+        self.parsed.get_or_init(|| {
+            self.names()
+                .filter_map(|name| NamePattern::presented(name, Dialect::ExchangeConnector).ok())
+                .collect()
+        })
     }
 }
 

@@ -363,3 +363,54 @@ fn milter_macros_parse() {
     assert_eq!(common_name("mx.example"), "mx.example");
     assert_eq!(common_name("/O=x/CN=a.example/emailAddress=b"), "a.example");
 }
+
+/// The decision reads the certificate's names once and matches every connector against that
+/// reading: it must agree with `match_presented` in the Exchange dialect on every case.
+#[test]
+fn presented_names_match_as_match_presented_does() {
+    use crate::names::match_presented;
+    let patterns = [
+        "mail.fabrikam.com",
+        "*.fabrikam.com",
+        "fabrikam.com",
+        "*.b.fabrikam.com",
+    ];
+    let names: [&[&str]; 7] = [
+        &[],
+        &["mail.fabrikam.com"],
+        &["*.fabrikam.com"],
+        &["x.b.fabrikam.com", "Mail.Fabrikam.COM."],
+        &["*"],
+        &["mail.*.com", "bad name"],
+        &["a.b.c.fabrikam.com"],
+    ];
+    for pattern in patterns {
+        let reference = NamePattern::parse(pattern, Dialect::ExchangeConnector).unwrap();
+        let connector = InboundConnector {
+            tls_sender_certificate_name: Some(reference.clone()),
+            ..connectors().inbound()[0].clone()
+        };
+        for sans in names {
+            for cns in names {
+                let facts = ClientCertificateFacts::Names {
+                    dns_sans: sans,
+                    common_names: cns,
+                    verified: Verification::Verified,
+                };
+                let expected = match_presented(
+                    Dialect::ExchangeConnector,
+                    core::slice::from_ref(&reference),
+                    sans,
+                    cns,
+                )
+                .is_ok();
+                let cert = Presented::from_facts(&facts);
+                assert_eq!(
+                    cert.matches(&connector),
+                    expected,
+                    "{pattern} {sans:?} {cns:?}"
+                );
+            }
+        }
+    }
+}
