@@ -150,13 +150,44 @@ pub enum Attribution {
     RcptDomain(String),
 }
 
+impl Attribution {
+    /// What it was attributed by, and the name.
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::CertificateDomain(name) => ("certificate domain ", name),
+            Self::MailFromDomain(name) => ("MAIL FROM domain ", name),
+            Self::RcptDomain(name) => ("RCPT TO domain ", name),
+        }
+    }
+
+    /// Appends the [`Display`](fmt::Display) form to `out`.
+    fn push_to(&self, out: &mut String) {
+        let (by, name) = self.parts();
+        out.push_str(by);
+        out.push_str(name);
+    }
+}
+
 impl fmt::Display for Attribution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::CertificateDomain(name) => write!(f, "certificate domain {name}"),
-            Self::MailFromDomain(name) => write!(f, "MAIL FROM domain {name}"),
-            Self::RcptDomain(name) => write!(f, "RCPT TO domain {name}"),
-        }
+        let (by, name) = self.parts();
+        f.write_str(by)?;
+        f.write_str(name)
+    }
+}
+
+/// Appends `text` as `{:?}` writes it: quoted, with escapes when it needs any.
+fn push_quoted(out: &mut String, text: &str) {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        // Writing to a String cannot fail.
+        let _ = fmt::Write::write_fmt(out, format_args!("{text:?}"));
     }
 }
 
@@ -265,10 +296,13 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
             return verdict(InboundAction::Accept, None, reasons);
         }
     }
-    reasons.push(format!(
-        "connector {:?} attributed by {attribution}",
-        connector.name
-    ));
+    // The reasons of every accepted message: built without the formatting machinery.
+    let mut reason = String::with_capacity(64);
+    reason.push_str("connector ");
+    push_quoted(&mut reason, &connector.name);
+    reason.push_str(" attributed by ");
+    attribution.push_to(&mut reason);
+    reasons.push(reason);
     if connector.require_tls {
         match facts.tls {
             None => {
@@ -300,7 +334,17 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
                     reasons,
                 );
             }
-            Some(tls) => reasons.push(format!("TLS 0x{:04x} with {}", tls.version, tls.cipher)),
+            Some(tls) => {
+                let mut reason = String::with_capacity(16 + tls.cipher.len());
+                reason.push_str("TLS 0x");
+                for shift in [12, 8, 4, 0] {
+                    let digit = (tls.version >> shift) & 0xf;
+                    reason.push(char::from_digit(u32::from(digit), 16).unwrap_or('?'));
+                }
+                reason.push_str(" with ");
+                reason.push_str(tls.cipher);
+                reasons.push(reason);
+            }
         }
     }
     attributed_verdict(InboundAction::Accept, connector, attribution, reasons)

@@ -414,3 +414,48 @@ fn presented_names_match_as_match_presented_does() {
         }
     }
 }
+
+/// The reasons built by hand read exactly as the formatted ones would.
+#[test]
+fn hand_built_reasons_match_formatting() {
+    for name in [
+        "Fabrikam partner",
+        "quote\"d",
+        "back\\slash",
+        "tab\there",
+        "é",
+        "",
+    ] {
+        let mut out = String::new();
+        push_quoted(&mut out, name);
+        assert_eq!(out, format!("{name:?}"));
+    }
+    for by in [
+        Attribution::CertificateDomain("a.example".into()),
+        Attribution::MailFromDomain("b.example".into()),
+        Attribution::RcptDomain("c.example".into()),
+    ] {
+        let mut out = String::new();
+        by.push_to(&mut out);
+        assert_eq!(out, by.to_string());
+    }
+    let connectors = connectors();
+    for version in ["TLSv1.2", "TLSv1.3"] {
+        let tls = InboundTls::from_macros(version, "TLS_AES_256_GCM_SHA384");
+        let f = InboundFacts {
+            tls,
+            ..facts(
+                "192.0.2.10",
+                Some("fabrikam.com"),
+                &[],
+                None,
+                san(&["mail.fabrikam.com"], Verification::Verified),
+            )
+        };
+        let verdict = decide_inbound(&connectors, &f);
+        if let Some(tls) = tls {
+            let expected = format!("TLS 0x{:04x} with {}", tls.version, tls.cipher);
+            assert!(verdict.reasons.contains(&expected), "{verdict}");
+        }
+    }
+}
