@@ -91,6 +91,7 @@ proptest! {
         let plan = plan(source, versions, suites);
         let gates = gates(requiretls, sasl, age);
         let ladder = plan.ladder();
+        prop_assert_eq!(plan.first_rung(), ladder.first());
         let Some(mut rung) = plan.first_rung() else {
             // Unusable: TLS required and nothing to negotiate.
             prop_assert!(plan.requirement.requires_tls());

@@ -274,7 +274,72 @@ fn text_line_limit_is_hit_exactly() {
     );
 }
 
+/// Decodes `wire` fed `chunk` octets at a time: content, the first violation, and where the
+/// data ended (octets of `wire` up to the marker).
+fn decode_split(
+    wire: &[u8],
+    chunk: usize,
+    max: usize,
+    bare: BareLineEnds,
+) -> (Vec<u8>, Option<DataError>, Option<usize>) {
+    let mut dec = DataDecoder::new(max, bare);
+    let mut out = Vec::new();
+    for (i, piece) in wire.chunks(chunk).enumerate() {
+        if let DataStatus::End { consumed, result } = dec.decode(piece, &mut out) {
+            return (out, result.err(), Some(i * chunk + consumed));
+        }
+    }
+    (out, dec.error().cloned(), None)
+}
+
+/// Encodes `text` fed `chunk` octets at a time: the wire (or how far it got) and the error.
+fn encode_split(text: &[u8], chunk: usize, max: usize) -> (Vec<u8>, Option<DataError>) {
+    let mut enc = DataEncoder::new(max);
+    let mut out = Vec::new();
+    for piece in text.chunks(chunk) {
+        if let Err(e) = enc.encode(piece, &mut out) {
+            return (out, Some(e));
+        }
+    }
+    enc.finish(&mut out);
+    (out, None)
+}
+
 proptest::proptest! {
+    // The whole-line fast paths take lines only when the input holds them in full, so feeding
+    // one octet at a time runs the byte-wise steps: every split must give the same result.
+    #[test]
+    fn decoder_is_the_same_for_every_split(
+        wire in proptest::collection::vec(proptest::sample::select(b".\r\nab".to_vec()), 0..120),
+        chunk in 1usize..9,
+        max in 2usize..12,
+        keep in proptest::bool::ANY,
+    ) {
+        let bare = if keep { BareLineEnds::Keep } else { BareLineEnds::Reject };
+        // Content stops at a violation, at a point that depends on the split: compare it
+        // only when there is none.
+        let seen = |(out, err, end): (Vec<u8>, Option<DataError>, Option<usize>)| {
+            (if err.is_none() { out } else { Vec::new() }, err, end)
+        };
+        let whole = seen(decode_split(&wire, wire.len().max(1), max, bare));
+        proptest::prop_assert_eq!(&seen(decode_split(&wire, 1, max, bare)), &whole);
+        proptest::prop_assert_eq!(&seen(decode_split(&wire, chunk, max, bare)), &whole);
+    }
+
+    #[test]
+    fn encoder_is_the_same_for_every_split(
+        text in proptest::collection::vec(proptest::sample::select(b".\r\nab".to_vec()), 0..120),
+        chunk in 1usize..9,
+        max in 2usize..12,
+    ) {
+        let whole = encode_split(&text, text.len().max(1), max);
+        let (one, one_err) = encode_split(&text, 1, max);
+        proptest::prop_assert_eq!(&one_err, &whole.1);
+        if whole.1.is_none() {
+            proptest::prop_assert_eq!(&one, &whole.0);
+            proptest::prop_assert_eq!(&encode_split(&text, chunk, max), &whole);
+        }
+    }
     #[test]
     fn decode_of_encode_is_identity_for_crlf_text(
         lines in proptest::collection::vec("[.a-z \r\n]{0,30}", 0..20),

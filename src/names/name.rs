@@ -213,6 +213,14 @@ impl DnsName {
         if trimmed.is_empty() {
             return Err(NameError::Empty);
         }
+        if is_plain_name(trimmed, syntax) {
+            return Ok(Self(trimmed.to_ascii_lowercase()));
+        }
+        Self::parse_full(input, trimmed, syntax)
+    }
+
+    /// The general parse of `input` (`trimmed` without its trailing dot), IDNA included.
+    fn parse_full(input: &str, trimmed: &str, syntax: Syntax) -> Result<Self, NameError> {
         if trimmed.parse::<IpAddr>().is_ok() {
             return Err(NameError::IpAddress {
                 input: input.to_owned(),
@@ -315,6 +323,52 @@ fn to_a_labels(input: &str) -> Result<String, NameError> {
         .map_err(|_| NameError::Idna {
             input: input.to_owned(),
         })
+}
+
+/// Whether `name` (no trailing dot) is, in any case, a valid name needing no IDNA: labels of
+/// 1 to 63 letters, digits and hyphens (and `_` for owner names), no hyphen at either end of
+/// a label, no `xn--` label, the last label not all digits (so not an IPv4 address), at most
+/// [`MAX_NAME_LEN`] octets. One pass, for the common case; anything else (errors included)
+/// is left to the full parse, which gives the same normal form for what this accepts.
+fn is_plain_name(name: &str, syntax: Syntax) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_NAME_LEN {
+        return false;
+    }
+    let mut label_len = 0usize;
+    let mut all_digits = true;
+    let mut prev = b'.';
+    // The label's first four octets, folded, to spot `xn--`.
+    let mut head = 0u32;
+    for &b in bytes {
+        let c = b.to_ascii_lowercase();
+        match c {
+            b'.' => {
+                if label_len == 0 || prev == b'-' {
+                    return false;
+                }
+                label_len = 0;
+                all_digits = true;
+                head = 0;
+                prev = c;
+                continue;
+            }
+            b'a'..=b'z' => all_digits = false,
+            b'0'..=b'9' => {}
+            b'-' if label_len > 0 => all_digits = false,
+            b'_' if syntax == Syntax::Owner => all_digits = false,
+            _ => return false,
+        }
+        if label_len < 4 {
+            head |= u32::from(c) << (8 * label_len);
+        }
+        label_len += 1;
+        if label_len > MAX_LABEL_LEN || (label_len == 4 && head == u32::from_le_bytes(*b"xn--")) {
+            return false;
+        }
+        prev = c;
+    }
+    label_len > 0 && prev != b'-' && !all_digits
 }
 
 fn check_syntax(name: &str, syntax: Syntax) -> Result<(), NameError> {
@@ -478,6 +532,53 @@ mod tests {
             DnsName::parse("::1"),
             Err(NameError::IpAddress { .. })
         ));
+    }
+
+    /// The one-pass check accepts only names the general parse accepts, with the same
+    /// normal form; it may leave valid names to the general parse, never wrong ones.
+    #[test]
+    fn plain_names_parse_as_the_general_parse_does() {
+        let alphabet = b"aZ9-_.xn";
+        let mut cases: Vec<String> = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = cases
+                .iter()
+                .filter(|c| c.len() == cases.last().map_or(0, String::len))
+                .flat_map(|c| {
+                    alphabet.iter().map(move |&b| {
+                        let mut c = c.clone();
+                        c.push(char::from(b));
+                        c
+                    })
+                })
+                .collect();
+            cases.extend(longer);
+        }
+        cases.extend(
+            [
+                "xn--bcher-kva.example",
+                "XN--abc.example",
+                "1.2.3.4",
+                "a.1",
+                "1a.example",
+                &"a".repeat(63),
+                &"a".repeat(64),
+                &["a"; 127].join("."),
+                &["a"; 128].join("."),
+            ]
+            .map(str::to_owned),
+        );
+        let mut plain = 0;
+        for case in &cases {
+            for syntax in [Syntax::Host, Syntax::Owner] {
+                if is_plain_name(case, syntax) {
+                    plain += 1;
+                    let full = DnsName::parse_full(case, case, syntax);
+                    assert_eq!(full.map(|n| n.0), Ok(case.to_ascii_lowercase()), "{case:?}");
+                }
+            }
+        }
+        assert!(plain > 1000, "the fast path is taken: {plain}");
     }
 
     #[test]

@@ -177,15 +177,21 @@ impl NamePattern {
                     input: input.to_owned(),
                 });
             }
-            return Ok(Self {
-                dialect,
-                form: Form::Dot,
-                suffix: DnsName::parse(rest)?,
-                min_extra: 1,
-                max_extra: None,
-            });
+            return Ok(Self::below(DnsName::parse(rest)?));
         }
         Ok(Self::exact(DnsName::parse(input)?, dialect))
+    }
+
+    /// Postfix `.name` ([`Dialect::PostfixMatch`]): one or more labels below `name`; the
+    /// pattern `parse(".name")` gives, without reading the name again.
+    pub(crate) fn below(name: DnsName) -> Self {
+        Self {
+            dialect: Dialect::PostfixMatch,
+            form: Form::Dot,
+            suffix: name,
+            min_extra: 1,
+            max_extra: None,
+        }
     }
 
     /// The pattern that matches exactly `name`.

@@ -18,7 +18,7 @@ use core::net::IpAddr;
 use super::connector::{ConnectorType, Connectors, InboundConnector};
 use super::protocol::{CipherSuite, TlsVersion};
 use super::status::Status;
-use crate::names::{match_presented, Dialect, DnsName};
+use crate::names::{Dialect, DnsName, NamePattern};
 
 /// What the server knows when it decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,13 +150,44 @@ pub enum Attribution {
     RcptDomain(String),
 }
 
+impl Attribution {
+    /// What it was attributed by, and the name.
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::CertificateDomain(name) => ("certificate domain ", name),
+            Self::MailFromDomain(name) => ("MAIL FROM domain ", name),
+            Self::RcptDomain(name) => ("RCPT TO domain ", name),
+        }
+    }
+
+    /// Appends the [`Display`](fmt::Display) form to `out`.
+    fn push_to(&self, out: &mut String) {
+        let (by, name) = self.parts();
+        out.push_str(by);
+        out.push_str(name);
+    }
+}
+
 impl fmt::Display for Attribution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::CertificateDomain(name) => write!(f, "certificate domain {name}"),
-            Self::MailFromDomain(name) => write!(f, "MAIL FROM domain {name}"),
-            Self::RcptDomain(name) => write!(f, "RCPT TO domain {name}"),
-        }
+        let (by, name) = self.parts();
+        f.write_str(by)?;
+        f.write_str(name)
+    }
+}
+
+/// Appends `text` as `{:?}` writes it: quoted, with escapes when it needs any.
+fn push_quoted(out: &mut String, text: &str) {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        // Writing to a String cannot fail.
+        let _ = fmt::Write::write_fmt(out, format_args!("{text:?}"));
     }
 }
 
@@ -265,10 +296,13 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
             return verdict(InboundAction::Accept, None, reasons);
         }
     }
-    reasons.push(format!(
-        "connector {:?} attributed by {attribution}",
-        connector.name
-    ));
+    // The reasons of every accepted message: built without the formatting machinery.
+    let mut reason = String::with_capacity(64);
+    reason.push_str("connector ");
+    push_quoted(&mut reason, &connector.name);
+    reason.push_str(" attributed by ");
+    attribution.push_to(&mut reason);
+    reasons.push(reason);
     if connector.require_tls {
         match facts.tls {
             None => {
@@ -300,7 +334,17 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
                     reasons,
                 );
             }
-            Some(tls) => reasons.push(format!("TLS 0x{:04x} with {}", tls.version, tls.cipher)),
+            Some(tls) => {
+                let mut reason = String::with_capacity(16 + tls.cipher.len());
+                reason.push_str("TLS 0x");
+                for shift in [12, 8, 4, 0] {
+                    let digit = (tls.version >> shift) & 0xf;
+                    reason.push(char::from_digit(u32::from(digit), 16).unwrap_or('?'));
+                }
+                reason.push_str(" with ");
+                reason.push_str(tls.cipher);
+                reasons.push(reason);
+            }
         }
     }
     attributed_verdict(InboundAction::Accept, connector, attribution, reasons)
@@ -409,6 +453,8 @@ struct Presented<'a> {
     has_cn: bool,
     verified: Verification,
     matched: core::cell::Cell<Option<*const InboundConnector>>,
+    /// The names read as certificate names (Exchange dialect), once, when first matched.
+    parsed: core::cell::OnceCell<Vec<NamePattern>>,
 }
 
 impl<'a> Presented<'a> {
@@ -425,6 +471,7 @@ impl<'a> Presented<'a> {
                 has_cn: false,
                 verified,
                 matched: core::cell::Cell::new(None),
+                parsed: core::cell::OnceCell::new(),
             },
             ClientCertificateFacts::MilterMacros {
                 subject, verified, ..
@@ -435,6 +482,7 @@ impl<'a> Presented<'a> {
                 has_cn: !common_name(subject).is_empty(),
                 verified,
                 matched: core::cell::Cell::new(None),
+                parsed: core::cell::OnceCell::new(),
             },
             _ => Self {
                 sans: &[],
@@ -443,6 +491,7 @@ impl<'a> Presented<'a> {
                 has_cn: false,
                 verified: Verification::NotVerified,
                 matched: core::cell::Cell::new(None),
+                parsed: core::cell::OnceCell::new(),
             },
         }
     }
@@ -478,15 +527,19 @@ impl<'a> Presented<'a> {
         connector
             .tls_sender_certificate_name
             .as_ref()
-            .is_some_and(|name| {
-                match_presented(
-                    Dialect::ExchangeConnector,
-                    core::slice::from_ref(name),
-                    self.sans,
-                    self.cns(),
-                )
-                .is_ok()
-            })
+            .is_some_and(|name| self.presented().iter().any(|p| name.overlaps(p)))
+    }
+
+    /// The DNS SANs and common names that read as certificate names, in the Exchange
+    /// dialect (where the CN always counts next to the SANs): what
+    /// [`match_presented`](crate::names::match_presented) considers, read once per decision
+    /// however many connectors are checked.
+    fn presented(&self) -> &[NamePattern] {
+        self.parsed.get_or_init(|| {
+            self.names()
+                .filter_map(|name| NamePattern::presented(name, Dialect::ExchangeConnector).ok())
+                .collect()
+        })
     }
 }
 

@@ -34,10 +34,7 @@ pub(crate) fn exact(name: &DnsName, dialect: Dialect) -> NamePattern {
 
 /// Postfix `dot-nexthop`: one or more labels below `name`.
 pub(crate) fn below(name: &DnsName) -> Option<NamePattern> {
-    let mut dotted = String::with_capacity(name.as_str().len() + 1);
-    dotted.push('.');
-    dotted.push_str(name.as_str());
-    NamePattern::parse(&dotted, Dialect::PostfixMatch).ok()
+    Some(NamePattern::below(name.clone()))
 }
 
 #[cfg(test)]
@@ -54,6 +51,10 @@ mod tests {
         assert!(matches!(host("mx.example.com"), Ok(HostId::Dns(_))));
         let name = domain("example.com").unwrap();
         let dot = below(&name).unwrap();
+        assert_eq!(
+            dot,
+            NamePattern::parse(".example.com", Dialect::PostfixMatch).unwrap()
+        );
         assert!(dot.matches(&domain("a.b.example.com").unwrap()));
         assert!(!dot.matches(&name));
         assert!(

@@ -135,7 +135,17 @@ impl HostPlan {
     /// The first rung to try, `None` when nothing is allowed at all (TLS required but the
     /// protocols leave nothing: the host is unusable).
     pub fn first_rung(&self) -> Option<Rung> {
-        self.ladder().first()
+        // `ladder().first()`, stopping at the first rung allowed (strongest first).
+        if self.requirement.encryption != super::requirement::Encryption::Never {
+            for rung in [Rung::Modern, Rung::Tls12Only, Rung::Tls12Conservative] {
+                if self.protocols_on(rung).is_some() {
+                    return Some(rung);
+                }
+            }
+        }
+        self.requirement
+            .allows_plaintext()
+            .then_some(Rung::Plaintext)
     }
 
     /// The floor: the weakest rung this host may ever reach.

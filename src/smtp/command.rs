@@ -290,11 +290,16 @@ impl AuthMechanism {
             name: [0; 20],
             len: 0,
         };
+        // One table load per octet: its upper-case form, or 0 when it is not allowed. No
+        // early exit, so the loop is a straight run.
+        let mut bad = false;
         for (slot, &b) in out.name.iter_mut().zip(bytes) {
-            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return None;
-            }
-            *slot = b.to_ascii_uppercase();
+            let upper = SASL_UPPER.get(usize::from(b)).copied().unwrap_or(0);
+            bad |= upper == 0;
+            *slot = upper;
+        }
+        if bad {
+            return None;
         }
         // At most 20, checked above.
         out.len = bytes.len() as u8;
@@ -308,6 +313,24 @@ impl AuthMechanism {
         std::str::from_utf8(name).unwrap_or_default()
     }
 }
+
+/// For each octet, its upper-case form when it may appear in a SASL mechanism name
+/// (`A-Z a-z 0-9 - _`), else 0.
+#[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
+static SASL_UPPER: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0u8;
+    loop {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            table[b as usize] = b.to_ascii_uppercase();
+        }
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    table
+};
 
 impl InitialResponse {
     /// An initial response: `=` or non-empty base64 (`A-Z a-z 0-9 + /`, `=` padding at the

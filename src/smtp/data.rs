@@ -154,7 +154,13 @@ impl DataEncoder {
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DataError> {
         out.reserve(input.len() + input.len() / 64 + 4);
         let mut rest = input;
-        while let Some((&b, tail)) = rest.split_first() {
+        loop {
+            if self.state != EncState::Cr {
+                rest = self.whole_lines(rest, out);
+            }
+            let Some((&b, tail)) = rest.split_first() else {
+                break;
+            };
             match (self.state, b) {
                 (EncState::Cr, b'\n') => {
                     self.end_line(out);
@@ -180,10 +186,7 @@ impl DataEncoder {
                 }
                 _ => {
                     // Copy the run up to the next CR or LF in one go.
-                    let n = rest
-                        .iter()
-                        .position(|&c| c == b'\r' || c == b'\n')
-                        .unwrap_or(rest.len());
+                    let n = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
                     let (run, after) = rest.split_at(n);
                     out.extend_from_slice(run);
                     self.grow(n)?;
@@ -193,6 +196,58 @@ impl DataEncoder {
             }
         }
         Ok(())
+    }
+
+    /// The common case in one pass: lines that need no stuffing, ended by CRLF or a bare LF
+    /// or CR, copied to `out` in as few pieces as their line ends allow. Stops (returning the
+    /// input not taken) before anything else: a line starting with `.`, a line over the
+    /// limit, a CR at the end of the input. What it took leaves the encoder exactly as the
+    /// byte-wise steps of [`DataEncoder::encode`] would have.
+    fn whole_lines<'a>(&mut self, input: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
+        // `input[copied..at]` is due to `out` verbatim.
+        let (mut copied, mut at) = (0, 0);
+        loop {
+            let rest = input.get(at..).unwrap_or_default();
+            if self.state == EncState::LineStart && rest.first().is_none_or(|&b| b == b'.') {
+                break;
+            }
+            let Some(n) = memchr::memchr2(b'\r', b'\n', rest) else {
+                if self.line_len + rest.len() + 2 <= self.max_line {
+                    self.line_len += rest.len();
+                    self.state = EncState::Mid;
+                    at = input.len();
+                }
+                break;
+            };
+            if self.line_len + n + 2 > self.max_line {
+                break;
+            }
+            let crlf = rest.get(n..n + 2) == Some(b"\r\n");
+            let bare = !crlf && (rest.get(n) == Some(&b'\n') || n + 1 < rest.len());
+            if !crlf && !bare {
+                // A CR at the end of the input: the next piece decides.
+                self.line_len += n;
+                if n > 0 {
+                    self.state = EncState::Mid;
+                }
+                at += n;
+                break;
+            }
+            if bare {
+                // A bare LF or CR goes out as CRLF.
+                out.extend_from_slice(input.get(copied..at + n).unwrap_or_default());
+                out.extend_from_slice(b"\r\n");
+                at += n + 1;
+                copied = at;
+            } else {
+                at += n + 2;
+            }
+            self.state = EncState::LineStart;
+            self.line_len = 0;
+            self.line += 1;
+        }
+        out.extend_from_slice(input.get(copied..at).unwrap_or_default());
+        input.get(at..).unwrap_or_default()
     }
 
     /// Ends the message: a CRLF if the last line was not ended, then `.\r\n`.
@@ -301,7 +356,13 @@ impl DataDecoder {
     /// `consumed: 0`.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> DataStatus {
         let mut at = 0;
-        while let Some(&b) = input.get(at) {
+        loop {
+            if matches!(self.state, DecState::LineStart | DecState::Mid) && self.error.is_none() {
+                at = self.whole_lines(input, at, out);
+            }
+            let Some(&b) = input.get(at) else {
+                break;
+            };
             at += 1;
             match self.state {
                 DecState::Done => {
@@ -368,10 +429,7 @@ impl DataDecoder {
                     _ => {
                         let start = at - 1;
                         let run = input.get(start..).unwrap_or_default();
-                        let n = run
-                            .iter()
-                            .position(|&c| c == b'\r' || c == b'\n')
-                            .unwrap_or(run.len());
+                        let n = memchr::memchr2(b'\r', b'\n', run).unwrap_or(run.len());
                         self.count(n);
                         self.emit(out, run.get(..n).unwrap_or_default());
                         at = start + n;
@@ -383,6 +441,47 @@ impl DataDecoder {
             return self.end(at);
         }
         DataStatus::NeedMore
+    }
+
+    /// The common case in one pass: from `at`, lines that are not dot-stuffed and end in
+    /// CRLF, copied to `out` in one piece. Stops (returning where) before anything else: a
+    /// line starting with `.`, a bare CR or LF, a line over the limit, the end of the input.
+    /// What it took leaves the decoder exactly as the byte-wise steps of
+    /// [`DataDecoder::decode`] would have; it is only used while no violation was seen.
+    fn whole_lines(&mut self, input: &[u8], start: usize, out: &mut Vec<u8>) -> usize {
+        let mut at = start;
+        loop {
+            let rest = input.get(at..).unwrap_or_default();
+            if self.state == DecState::LineStart && rest.first().is_none_or(|&b| b == b'.') {
+                break;
+            }
+            let Some(n) = memchr::memchr2(b'\r', b'\n', rest) else {
+                if self.line_len + rest.len() <= self.max_line {
+                    self.line_len += rest.len();
+                    self.state = DecState::Mid;
+                    at = input.len();
+                }
+                break;
+            };
+            if rest.get(n..n + 2) != Some(b"\r\n") {
+                // A bare CR or LF, or a CR at the end of the input: take the run before it.
+                if self.line_len + n <= self.max_line && n > 0 {
+                    self.line_len += n;
+                    self.state = DecState::Mid;
+                    at += n;
+                }
+                break;
+            }
+            if self.line_len + n + 2 > self.max_line {
+                break;
+            }
+            at += n + 2;
+            self.state = DecState::LineStart;
+            self.line_len = 0;
+            self.line += 1;
+        }
+        out.extend_from_slice(input.get(start..at).unwrap_or_default());
+        at
     }
 
     fn end(&mut self, consumed: usize) -> DataStatus {

@@ -223,41 +223,48 @@ impl Capabilities {
 
     /// Adds one capability line (UTF-8, as every reply line is).
     fn add_line(&mut self, line: &[u8]) -> Result<(), &'static str> {
-        const BAD_PARAMS: &str = "parameters are not printable ASCII separated by single spaces";
-        let (keyword, params) = match line.iter().position(|&b| b == b' ') {
-            Some(p) => (line.get(..p).unwrap_or_default(), line.get(p + 1..)),
+        // One pass over the keyword: it ends at the first byte that is not a letter, digit
+        // or hyphen, which must be SP or the end of the line.
+        let k = line
+            .iter()
+            .position(|&b| !is_keyword_byte(b))
+            .unwrap_or(line.len());
+        let (keyword, params) = match line.get(k) {
             None => (line, None),
+            Some(b' ') => (line.get(..k).unwrap_or_default(), line.get(k + 1..)),
+            Some(_) => return self.add_other_form(line),
         };
-        let params_ok = params.is_none_or(params_are_words);
-        let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
-        if keyword.len() <= 20 && starts_with_ignore_case(keyword, b"AUTH=") {
-            // The pre-standard `AUTH=LOGIN PLAIN` form.
-            let first = keyword.get(5..).unwrap_or_default();
-            if !params_ok {
-                return Err(BAD_PARAMS);
-            }
-            return self.add_auth(std::iter::once(first).chain(words));
+        if !keyword.first().is_some_and(u8::is_ascii_alphanumeric) {
+            return Err(BAD_KEYWORD);
         }
-        if !is_keyword(keyword) {
-            return Err("keyword is not letters, digits and hyphens");
-        }
-        if !params_ok {
+        if !params.is_none_or(params_are_words) {
             return Err(BAD_PARAMS);
         }
-        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
-        // Dispatch on the length first, so each line is compared with one or two names.
+        let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
+        // Keyword bytes are letters, digits and hyphens, so OR-ing 0x20 lower-cases them
+        // exactly: each line is told apart by its length and first eight octets, folded.
+        let head = fold8(keyword);
+        let tail = keyword.get(8..).unwrap_or_default();
         let known = match keyword.len() {
-            3 if is(b"DSN") => Known::Dsn,
-            4 if is(b"AUTH") => Known::Auth,
-            4 if is(b"SIZE") => Known::Size,
-            8 if is(b"8BITMIME") => Known::EightBitMime,
-            8 if is(b"CHUNKING") => Known::Chunking,
-            8 if is(b"SMTPUTF8") => Known::Smtputf8,
-            8 if is(b"STARTTLS") => Known::StartTls,
-            10 if is(b"BINARYMIME") => Known::BinaryMime,
-            10 if is(b"PIPELINING") => Known::Pipelining,
-            10 if is(b"REQUIRETLS") => Known::RequireTls,
-            19 if is(b"ENHANCEDSTATUSCODES") => Known::EnhancedStatusCodes,
+            3 if head == const { pack8(b"dsn") } => Known::Dsn,
+            4 if head == const { pack8(b"auth") } => Known::Auth,
+            4 if head == const { pack8(b"size") } => Known::Size,
+            8 if head == const { pack8(b"8bitmime") } => Known::EightBitMime,
+            8 if head == const { pack8(b"chunking") } => Known::Chunking,
+            8 if head == const { pack8(b"smtputf8") } => Known::Smtputf8,
+            8 if head == const { pack8(b"starttls") } => Known::StartTls,
+            10 if head == const { pack8(b"binarymi") } && folded_eq(tail, b"me") => {
+                Known::BinaryMime
+            }
+            10 if head == const { pack8(b"pipelini") } && folded_eq(tail, b"ng") => {
+                Known::Pipelining
+            }
+            10 if head == const { pack8(b"requiret") } && folded_eq(tail, b"ls") => {
+                Known::RequireTls
+            }
+            19 if head == const { pack8(b"enhanced") } && folded_eq(tail, b"statuscodes") => {
+                Known::EnhancedStatusCodes
+            }
             _ => Known::Other,
         };
         let slot = match known {
@@ -304,6 +311,24 @@ impl Capabilities {
         Ok(())
     }
 
+    /// A line whose keyword holds a byte other than a letter, digit or hyphen: the
+    /// pre-standard `AUTH=LOGIN PLAIN` form, or an error.
+    fn add_other_form(&mut self, line: &[u8]) -> Result<(), &'static str> {
+        let (keyword, params) = match line.iter().position(|&b| b == b' ') {
+            Some(p) => (line.get(..p).unwrap_or_default(), line.get(p + 1..)),
+            None => (line, None),
+        };
+        if keyword.len() <= 20 && starts_with_ignore_case(keyword, b"AUTH=") {
+            if !params.is_none_or(params_are_words) {
+                return Err(BAD_PARAMS);
+            }
+            let first = keyword.get(5..).unwrap_or_default();
+            let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
+            return self.add_auth(std::iter::once(first).chain(words));
+        }
+        Err(BAD_KEYWORD)
+    }
+
     fn add_auth<'a>(&mut self, mechs: impl Iterator<Item = &'a [u8]>) -> Result<(), &'static str> {
         for name in mechs {
             let m = AuthMechanism::from_bytes(name).ok_or("AUTH mechanism is not a SASL name")?;
@@ -313,6 +338,41 @@ impl Capabilities {
         }
         Ok(())
     }
+}
+
+const BAD_PARAMS: &str = "parameters are not printable ASCII separated by single spaces";
+const BAD_KEYWORD: &str = "keyword is not letters, digits and hyphens";
+
+/// A letter, digit or hyphen.
+fn is_keyword_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// The first eight octets (or fewer, zero-padded) with 0x20 OR-ed in: lower case for a
+/// keyword's letters, digits and hyphens unchanged.
+fn fold8(keyword: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    for (w, &b) in word.iter_mut().zip(keyword) {
+        *w = b | 0x20;
+    }
+    u64::from_le_bytes(word)
+}
+
+/// A lower-case name's first eight octets as [`fold8`] packs them (for constants only).
+#[allow(clippy::indexing_slicing)]
+const fn pack8(name: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let mut i = 0;
+    while i < name.len() && i < 8 {
+        word[i] = name[i];
+        i += 1;
+    }
+    u64::from_le_bytes(word)
+}
+
+/// Whether keyword octets, folded as in [`fold8`], spell the lower-case `name`.
+fn folded_eq(keyword: &[u8], name: &[u8]) -> bool {
+    keyword.len() == name.len() && keyword.iter().zip(name).all(|(&k, &n)| k | 0x20 == n)
 }
 
 /// The capability keywords interpreted here.

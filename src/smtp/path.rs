@@ -553,6 +553,40 @@ impl<'a> Cursor<'a> {
 
 /// atext (RFC 5322) plus UTF-8 (RFC 6531).
 fn is_atext(b: u8) -> bool {
+    BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0) & ATEXT != 0
+}
+
+/// A domain octet other than `.`: letter, digit, hyphen, or UTF-8.
+fn is_domain_byte(b: u8) -> bool {
+    BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0) & DOMAIN != 0
+}
+
+const ATEXT: u8 = 1;
+const DOMAIN: u8 = 2;
+
+/// The classes of each octet, so a scan costs one load per octet.
+#[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0u8;
+    loop {
+        let mut class = 0;
+        if is_atext_slow(b) {
+            class |= ATEXT;
+        }
+        if b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80 {
+            class |= DOMAIN;
+        }
+        table[b as usize] = class;
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    table
+};
+
+const fn is_atext_slow(b: u8) -> bool {
     matches!(
         b,
         b'a'..=b'z'
@@ -591,7 +625,7 @@ fn check_domain(text: &str, offset: usize) -> Result<(), PathError> {
         if b == b'.' {
             check_label(bytes, label_start, i, offset)?;
             label_start = i + 1;
-        } else if !(b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80) {
+        } else if !is_domain_byte(b) {
             let found = text.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
             return Err(PathError::Unexpected {
                 column: offset + i + 1,

@@ -363,3 +363,99 @@ fn milter_macros_parse() {
     assert_eq!(common_name("mx.example"), "mx.example");
     assert_eq!(common_name("/O=x/CN=a.example/emailAddress=b"), "a.example");
 }
+
+/// The decision reads the certificate's names once and matches every connector against that
+/// reading: it must agree with `match_presented` in the Exchange dialect on every case.
+#[test]
+fn presented_names_match_as_match_presented_does() {
+    use crate::names::match_presented;
+    let patterns = [
+        "mail.fabrikam.com",
+        "*.fabrikam.com",
+        "fabrikam.com",
+        "*.b.fabrikam.com",
+    ];
+    let names: [&[&str]; 7] = [
+        &[],
+        &["mail.fabrikam.com"],
+        &["*.fabrikam.com"],
+        &["x.b.fabrikam.com", "Mail.Fabrikam.COM."],
+        &["*"],
+        &["mail.*.com", "bad name"],
+        &["a.b.c.fabrikam.com"],
+    ];
+    for pattern in patterns {
+        let reference = NamePattern::parse(pattern, Dialect::ExchangeConnector).unwrap();
+        let connector = InboundConnector {
+            tls_sender_certificate_name: Some(reference.clone()),
+            ..connectors().inbound()[0].clone()
+        };
+        for sans in names {
+            for cns in names {
+                let facts = ClientCertificateFacts::Names {
+                    dns_sans: sans,
+                    common_names: cns,
+                    verified: Verification::Verified,
+                };
+                let expected = match_presented(
+                    Dialect::ExchangeConnector,
+                    core::slice::from_ref(&reference),
+                    sans,
+                    cns,
+                )
+                .is_ok();
+                let cert = Presented::from_facts(&facts);
+                assert_eq!(
+                    cert.matches(&connector),
+                    expected,
+                    "{pattern} {sans:?} {cns:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The reasons built by hand read exactly as the formatted ones would.
+#[test]
+fn hand_built_reasons_match_formatting() {
+    for name in [
+        "Fabrikam partner",
+        "quote\"d",
+        "back\\slash",
+        "tab\there",
+        "é",
+        "",
+    ] {
+        let mut out = String::new();
+        push_quoted(&mut out, name);
+        assert_eq!(out, format!("{name:?}"));
+    }
+    for by in [
+        Attribution::CertificateDomain("a.example".into()),
+        Attribution::MailFromDomain("b.example".into()),
+        Attribution::RcptDomain("c.example".into()),
+    ] {
+        let mut out = String::new();
+        by.push_to(&mut out);
+        assert_eq!(out, by.to_string());
+    }
+    let connectors = connectors();
+    for version in ["TLSv1.2", "TLSv1.3"] {
+        let tls = InboundTls::from_macros(version, "TLS_AES_256_GCM_SHA384");
+        let f = InboundFacts {
+            tls,
+            ..facts(
+                "192.0.2.10",
+                Some("fabrikam.com"),
+                &[],
+                None,
+                san(&["mail.fabrikam.com"], Verification::Verified),
+            )
+        };
+        let verdict = decide_inbound(&connectors, &f);
+        if let Some(tls) = tls {
+            let expected = format!("TLS 0x{:04x} with {}", tls.version, tls.cipher);
+            assert!(verdict.reasons.contains(&expected), "{verdict}");
+        }
+    }
+}
