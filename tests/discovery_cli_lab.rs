@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::io::Write as _;
