@@ -74,6 +74,23 @@ pub fn discover(
     args: &DnsArgs,
     sts_anchors: TrustAnchors,
 ) -> Result<DiscoveryAnswers, Failure> {
+    let resolver = resolver(args)?;
+    let mut fetcher = StsFetcher::new(sts_anchors);
+    if let Some(port) = args.sts_port {
+        fetcher = fetcher.with_port(port);
+    }
+    // One process, one destination: the MTA-STS cache lives as long as the command.
+    let mut cache = StsCache::default();
+    let mut discoverer = Discoverer::new(&resolver, &fetcher, &mut cache);
+    if let Some(port) = args.port {
+        discoverer = discoverer.with_smtp_port(port);
+    }
+    Ok(discoverer.discover(policy, domain, now()))
+}
+
+/// The resolver the DNS flags describe: `--resolver` (else /etc/resolv.conf), validating
+/// from `--trust-anchor` (else the root) or trusting a loopback resolver's AD bit.
+pub fn resolver(args: &DnsArgs) -> Result<BlockingResolver, Failure> {
     let servers = if args.resolver.is_empty() {
         system_resolvers()?
     } else {
@@ -90,18 +107,7 @@ pub fn discover(
     let settings = DnsSettings::new(servers)
         .with_dnssec(dnssec)
         .with_timeout(Duration::from_secs(args.dns_timeout.max(1)));
-    let resolver = BlockingResolver::new(&settings).map_err(|e| Failure::config(e.to_string()))?;
-    let mut fetcher = StsFetcher::new(sts_anchors);
-    if let Some(port) = args.sts_port {
-        fetcher = fetcher.with_port(port);
-    }
-    // One process, one destination: the MTA-STS cache lives as long as the command.
-    let mut cache = StsCache::default();
-    let mut discoverer = Discoverer::new(&resolver, &fetcher, &mut cache);
-    if let Some(port) = args.port {
-        discoverer = discoverer.with_smtp_port(port);
-    }
-    Ok(discoverer.discover(policy, domain, now()))
+    BlockingResolver::new(&settings).map_err(|e| Failure::config(e.to_string()))
 }
 
 /// `IP[:PORT]` (or `[IPv6]:PORT`), port 53 by default.

@@ -12,20 +12,24 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailtls::io::discover::Discoverer;
+use mailtls::io::dns::BlockingResolver;
+use mailtls::io::{now, PublicRoots, StsFetcher};
 use mailtls::names::DnsName;
 use mailtls::policy::dane::{DnssecStatus, TlsaSet};
-use mailtls::policy::mta_sts::{StsLookup, StsPolicy};
+use mailtls::policy::discovery::{DiscoveryAnswers, HostAnswers, MxHost, MxOutcome, TlsaAnswer};
+use mailtls::policy::mta_sts::{StsCache, StsLookup, StsPolicy};
 use mailtls::policy::postfix::lookup::{LookupDecoder, LookupProtocol, LookupReply, LookupRequest};
 use mailtls::policy::postfix::{PolicyAnswer, RenderOptions};
-use mailtls::policy::precedence::{self, HostTlsa, PrecedenceInputs};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{quoted, read_config, Failure, EX_CONFIG, EX_TEMPFAIL};
+use crate::discovery::{resolver, DnsArgs};
 use crate::explain::outbound_policy;
 use crate::outbound::load_connectors;
 
@@ -61,6 +65,13 @@ pub struct Args {
     /// HTTPS discovery: for tests and dry runs. See the README.
     #[arg(long, value_name = "FILE")]
     discovery_answers: Option<PathBuf>,
+    /// Discover each domain for real (MX, TLSA with DNSSEC, MTA-STS over HTTPS): any of these
+    /// flags turns it on.
+    #[command(flatten)]
+    dns: DnsArgs,
+    /// Where the public roots for the MTA-STS policy fetch come from (`system`, `mozilla`).
+    #[arg(long, value_name = "STORE", default_value = "system")]
+    trust_store: PublicRoots,
     /// The longest one lookup may take, in milliseconds; past it the answer is `TEMP`.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     budget_ms: u64,
@@ -83,31 +94,19 @@ fn protocol(text: &str) -> Result<LookupProtocol, String> {
     LookupProtocol::parse(text).ok_or_else(|| "expected socketmap or tcp_table".to_owned())
 }
 
-/// DANE and MTA-STS facts for one destination, as discovery found them.
-#[derive(Debug, Default)]
-pub struct Discovered {
-    /// The MX hosts, preference order.
-    pub mx_hosts: Vec<String>,
-    /// DNSSEC status of the MX RRset.
-    pub mx_status: Option<DnssecStatus>,
-    /// Per MX host: the TLSA RRset, with the DNSSEC status of its address and TLSA lookups.
-    pub tlsa: Vec<(DnsName, DnssecStatus, TlsaSet)>,
-    /// The MTA-STS lookup.
-    pub sts: Option<StsLookup>,
-}
-
 /// What discovery says about a destination.
 #[derive(Debug)]
 pub enum Discovery {
     /// Nothing to add: Postfix does its own DANE; no MTA-STS.
     Nothing,
     /// Answers.
-    Found(Discovered),
+    Found(Box<DiscoveryAnswers>),
     /// DNS failed for now (the MX lookup itself): the answer is `TEMP`.
     TemporaryFailure(String),
 }
 
-/// Where DNS and MTA-STS answers come from: a resolver (later), or answers given by hand.
+/// Where DNS and MTA-STS answers come from: DNS and HTTPS ([`DnsDiscover`]), or answers
+/// given by hand.
 pub trait Discover: Send + Sync {
     /// The answers for `destination`. May block; the caller bounds how long it waits.
     fn discover(&self, destination: &Destination) -> Discovery;
@@ -196,17 +195,46 @@ impl Discover for HandAnswers {
             Some(_) => DnssecStatus::Indeterminate,
             None => secure(answers.dnssec),
         };
-        let mut found = Discovered {
-            mx_hosts: answers.mx.clone(),
-            mx_status: Some(secure(answers.dnssec)),
-            ..Discovered::default()
+        let Some(domain) = destination.next_hop_name().cloned() else {
+            return Discovery::Nothing;
         };
-        for (host, records) in &answers.tlsa {
-            if let Ok(host) = DnsName::parse(host) {
-                let set = TlsaSet::from_presentation(records.iter().map(String::as_str));
-                found.tlsa.push((host, tlsa_status, set));
-            }
-        }
+        let hosts: Vec<MxHost> = answers
+            .mx
+            .iter()
+            .filter_map(|h| DnsName::parse(h).ok())
+            .zip(0_u16..)
+            .map(|(name, i)| MxHost {
+                name,
+                preference: i.saturating_mul(10),
+            })
+            .collect();
+        let mx = MxOutcome::Hosts {
+            hosts: hosts.clone(),
+            status: secure(answers.dnssec),
+        };
+        let mut found = DiscoveryAnswers::new(domain, mx);
+        found.hosts = hosts
+            .into_iter()
+            .map(|host| {
+                let tlsa = answers
+                    .tlsa
+                    .get(host.name.as_str())
+                    .map(|records| TlsaAnswer {
+                        status: tlsa_status,
+                        set: TlsaSet::from_presentation(records.iter().map(String::as_str)),
+                        base_domain: host.name.clone(),
+                        error: None,
+                    });
+                HostAnswers {
+                    addresses: Vec::new(),
+                    address_status: tlsa.as_ref().map_or(secure(answers.dnssec), |t| t.status),
+                    canonical: None,
+                    address_error: None,
+                    tlsa,
+                    host,
+                }
+            })
+            .collect();
         found.sts = match (&answers.sts_failure, &answers.sts_policy) {
             (Some(_), _) => Some(StsLookup::TemporaryFailure),
             (None, Some(text)) => {
@@ -220,7 +248,36 @@ impl Discover for HandAnswers {
             }
             (None, None) => Some(StsLookup::NoPolicy { fetch_error: None }),
         };
-        Discovery::Found(found)
+        Discovery::Found(Box::new(found))
+    }
+}
+
+/// Discovery for real: MX, addresses, TLSA (DNSSEC) and MTA-STS over HTTPS, with one MTA-STS
+/// cache for the life of the server.
+struct DnsDiscover {
+    policy: OutboundPolicy,
+    resolver: BlockingResolver,
+    fetcher: StsFetcher,
+    // One discovery at a time holds the cache; a store-backed cache (issue 14) lifts this.
+    cache: Mutex<StsCache>,
+}
+
+impl Discover for DnsDiscover {
+    fn discover(&self, destination: &Destination) -> Discovery {
+        let Some(domain) = destination.next_hop_name() else {
+            return Discovery::Nothing;
+        };
+        let Ok(mut cache) = self.cache.lock() else {
+            return Discovery::TemporaryFailure("the MTA-STS cache is unavailable".into());
+        };
+        let mut discoverer = Discoverer::new(&self.resolver, &self.fetcher, &mut cache);
+        let found = discoverer.discover(&self.policy, domain, now());
+        match found.mx.failure() {
+            // Postfix bounces a null MX or a missing domain itself.
+            Some(status) if status.is_permanent() => Discovery::Nothing,
+            Some(status) => Discovery::TemporaryFailure(status.to_string()),
+            None => Discovery::Found(Box::new(found)),
+        }
     }
 }
 
@@ -325,35 +382,20 @@ fn configured_plan(policy: &OutboundPolicy, destination: &Destination) -> Plan {
 }
 
 /// The decision with discovery's answers, over the real MX hosts.
-fn decide(policy: &OutboundPolicy, destination: &Destination, found: &Discovered) -> Decision {
-    let hosts: Vec<&str> = if found.mx_hosts.is_empty() {
-        vec![PLACEHOLDER_HOST]
+fn decide(
+    policy: &OutboundPolicy,
+    destination: &Destination,
+    found: &DiscoveryAnswers,
+) -> Decision {
+    let planned = if found.hosts.is_empty() {
+        destination
+            .clone()
+            .with_hosts([PLACEHOLDER_HOST])
+            .unwrap_or_else(|_| destination.clone())
     } else {
-        found.mx_hosts.iter().map(String::as_str).collect()
+        found.destination().unwrap_or_else(|_| destination.clone())
     };
-    let planned = destination
-        .clone()
-        .with_hosts(hosts)
-        .unwrap_or_else(|_| destination.clone());
-    let plan = explain(policy, &planned);
-    let dane: Vec<HostTlsa<'_>> = found
-        .tlsa
-        .iter()
-        .map(|(host, status, set)| HostTlsa {
-            host,
-            address_status: *status,
-            tlsa_status: *status,
-            tlsa: set,
-            tlsa_base_domain: host,
-        })
-        .collect();
-    let inputs = PrecedenceInputs {
-        message: MessageTls::default(),
-        mx_status: found.mx_status.unwrap_or(DnssecStatus::Insecure),
-        sts: found.sts.as_ref(),
-        dane: &dane,
-    };
-    precedence::apply(plan, &inputs)
+    found.decide(explain(policy, &planned), MessageTls::default())
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -363,6 +405,21 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     }
     let discover: Option<Arc<dyn Discover>> = match &args.discovery_answers {
         Some(path) => Some(Arc::new(HandAnswers::load(path)?)),
+        None if args.dns.given() => {
+            let anchors = args.trust_store.load().map_err(|e| {
+                Failure::config(format!("--trust-store {}: {e}", args.trust_store.as_str()))
+            })?;
+            let mut fetcher = StsFetcher::new(anchors);
+            if let Some(port) = args.dns.sts_port {
+                fetcher = fetcher.with_port(port);
+            }
+            Some(Arc::new(DnsDiscover {
+                policy: policy.clone(),
+                resolver: resolver(&args.dns)?,
+                fetcher,
+                cache: Mutex::new(StsCache::default()),
+            }))
+        }
         None => None,
     };
     let responder = Arc::new(Responder {
