@@ -1,5 +1,5 @@
 /*
- * session_loop.h: what the C examples that deliver share. The loop any program needs to drive
+ * session_loop.h: what the C examples that deliver or serve share. The loop any program needs to drive
  * a mailtls client session over a blocking socket: connect, flush every queued byte in one
  * flight, poll with the session's deadline, feed what arrives, answer READY/DATA_READY, and
  * report each event. Header-only (static inline) so each example stays one compile unit.
@@ -37,6 +37,25 @@ static inline void die(const char *what, mailtls_result r) {
   mailtls_result_message(r, msg, sizeof msg, &n);
   fprintf(stderr, "%s: %s: %s (%u)\n", program_name, what, msg, (unsigned)r);
   exit(1);
+}
+
+/* The whole file at PATH (malloc'd, not NUL-terminated; *len bytes), or NULL. */
+static inline char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0, got;
+  char *buf = malloc(cap);
+  while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (!bigger) free(buf);
+      buf = bigger;
+    }
+  }
+  fclose(f);
+  *len = n;
+  return buf;
 }
 
 static inline int connect_to(const char *host, uint16_t port) {

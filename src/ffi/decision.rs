@@ -716,6 +716,85 @@ mod tests {
         mailtls_plan_free(plan);
     }
 
+    /// REQUIRETLS from C: a `may` host cannot authenticate the server, so the message's
+    /// flag skips it; without the flag it is contacted.
+    #[test]
+    fn the_requiretls_flag_skips_a_host_that_cannot_authenticate() {
+        let plan = plan(c"may", c"example.com");
+        let mut discovery: *mut mailtls_discovery = core::ptr::null_mut();
+        assert_eq!(mailtls_discovery_new(&mut discovery), mailtls_result::Ok);
+        let mut plain: *mut mailtls_decision = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_decision_new(plan, discovery, &mut plain),
+            mailtls_result::Ok
+        );
+        assert!(!explain(plain).contains("REQUIRETLS"));
+        assert_eq!(
+            mailtls_discovery_set_message_tls(discovery, true, false),
+            mailtls_result::Ok
+        );
+        let mut flagged: *mut mailtls_decision = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_decision_new(plan, discovery, &mut flagged),
+            mailtls_result::Ok
+        );
+        let text = explain(flagged);
+        assert!(text.contains("decided by REQUIRETLS; skip"), "{text}");
+        mailtls_decision_free(plain);
+        mailtls_decision_free(flagged);
+        mailtls_discovery_free(discovery);
+        mailtls_plan_free(plan);
+    }
+
+    /// The TLSA base domain needs the host's lookup first, and then lands in the decision's
+    /// DANE inputs (the explanation names the host's TLSA policy either way).
+    #[test]
+    fn a_tlsa_base_domain_needs_a_lookup_of_its_host() {
+        let mut discovery: *mut mailtls_discovery = core::ptr::null_mut();
+        assert_eq!(mailtls_discovery_new(&mut discovery), mailtls_result::Ok);
+        assert_eq!(
+            mailtls_discovery_set_tlsa_base_domain(
+                discovery,
+                c"mx.partner.test".as_ptr(),
+                c"mx.cdn.partner.test".as_ptr()
+            ),
+            mailtls_result::WrongState
+        );
+        assert!(last_error(discovery).contains("mx.partner.test"));
+        let secure = mailtls_dnssec_status::Secure as u32;
+        let record = std::ffi::CString::new(RECORD).unwrap_or_default();
+        assert_eq!(
+            mailtls_discovery_add_tlsa(
+                discovery,
+                c"mx.partner.test".as_ptr(),
+                record.as_ptr(),
+                secure,
+                secure
+            ),
+            mailtls_result::Ok
+        );
+        assert_eq!(
+            mailtls_discovery_set_tlsa_base_domain(
+                discovery,
+                c"mx.partner.test".as_ptr(),
+                c"mx.cdn.partner.test".as_ptr()
+            ),
+            mailtls_result::Ok
+        );
+        let Ok(inner) = handle::borrow(discovery.cast_const()) else {
+            panic!("a live discovery handle");
+        };
+        assert_eq!(
+            inner
+                .tlsa
+                .first()
+                .and_then(|l| l.base_domain.as_ref())
+                .map(DnsName::as_str),
+            Some("mx.cdn.partner.test")
+        );
+        mailtls_discovery_free(discovery);
+    }
+
     #[test]
     fn an_mta_sts_policy_decides_for_the_hosts_it_lists() {
         let mut config: *mut mailtls_config = core::ptr::null_mut();
