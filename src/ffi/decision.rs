@@ -720,7 +720,7 @@ mod tests {
     /// flag skips it; without the flag it is contacted.
     #[test]
     fn the_requiretls_flag_skips_a_host_that_cannot_authenticate() {
-        let plan = plan(c"may", c"example.com");
+        let plan = plan(c"may", c"[mx.example.com]:25");
         let mut discovery: *mut mailtls_discovery = core::ptr::null_mut();
         assert_eq!(mailtls_discovery_new(&mut discovery), mailtls_result::Ok);
         let mut plain: *mut mailtls_decision = core::ptr::null_mut();
