@@ -126,19 +126,7 @@ static void serve(const mailtls_server_config *config, int fd, const char *clien
       pending_len -= taken;
       if (taken > 0) continue;
     }
-    int timeout = -1;
-    uint64_t deadline = 0;
-    if (mailtls_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
-      uint64_t now = now_ms();
-      timeout = deadline > now ? (int)(deadline - now) : 0;
-    }
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int ready = poll(&pfd, 1, timeout);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      mailtls_session_handle_timeout(s, now_ms());
-      continue;
-    }
+    if (!wait_readable(s, fd)) continue;
     if (pending_len == sizeof pending) continue; /* full: the session must answer first */
     ssize_t got = recv(fd, pending + pending_len, sizeof pending - pending_len, 0);
     if (got <= 0) {

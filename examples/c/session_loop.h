@@ -96,6 +96,22 @@ static inline int flush(mailtls_session *s, int fd) {
   }
 }
 
+/* Waits until FD is readable or the session's deadline passes (which it then tells the
+ * session). Returns 1 when the caller should read (a poll error included: the read fails
+ * and ends the session), 0 when it should poll events again. */
+static inline int wait_readable(mailtls_session *s, int fd) {
+  int timeout = -1;
+  uint64_t deadline = 0;
+  if (mailtls_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
+    uint64_t now = now_ms();
+    timeout = deadline > now ? (int)(deadline - now) : 0;
+  }
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  int ready = poll(&pfd, 1, timeout);
+  if (ready == 0) mailtls_session_handle_timeout(s, now_ms());
+  return ready > 0 || (ready < 0 && errno != EINTR);
+}
+
 static inline void print_detail(mailtls_session *s, const char *label) {
   size_t size = 0, n = 0;
   if (mailtls_session_event_detail_size(s, &size) != MAILTLS_RESULT_OK) return;
@@ -175,19 +191,7 @@ static inline void run_session(mailtls_session *s, int fd, const char *from, con
     }
     if (finished) break;
 
-    int timeout = -1;
-    uint64_t deadline = 0;
-    if (mailtls_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
-      uint64_t now = now_ms();
-      timeout = deadline > now ? (int)(deadline - now) : 0;
-    }
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int ready = poll(&pfd, 1, timeout);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      mailtls_session_handle_timeout(s, now_ms());
-      continue;
-    }
+    if (!wait_readable(s, fd)) continue;
     uint8_t buf[16384];
     ssize_t got = recv(fd, buf, sizeof buf, 0);
     if (got <= 0) {

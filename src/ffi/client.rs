@@ -18,7 +18,7 @@ use super::outbound::mailtls_plan;
 use super::result::mailtls_result;
 use super::server::identity_from_pem;
 use super::session::{mailtls_session, SessionHandle};
-use super::text::{self, MAILTLS_MAX_TEXT};
+use super::text;
 
 /// One delivery of one message along a plan: which host and rung next, and the outcome.
 /// Made by [`mailtls_delivery_new`], freed by [`mailtls_delivery_free`].
@@ -104,9 +104,7 @@ pub extern "C" fn mailtls_delivery_set_client_identity_pem(
 ) -> mailtls_result {
     boundary::call(|| {
         let delivery = handle::borrow_mut(delivery)?;
-        let chain = text::bytes(chain_pem, chain_len, MAILTLS_MAX_TEXT)?;
-        let key = text::bytes(key_pem, key_len, MAILTLS_MAX_TEXT)?;
-        let identity = identity_from_pem(chain, key)?;
+        let identity = identity_from_pem(chain_pem, chain_len, key_pem, key_len)?;
         delivery.set_identity(Some(identity));
         Ok(())
     })

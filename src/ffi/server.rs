@@ -66,9 +66,7 @@ pub extern "C" fn mailtls_server_config_set_identity_pem(
 ) -> mailtls_result {
     boundary::call(|| {
         let config = handle::borrow_mut(config)?;
-        let chain = text::bytes(chain_pem, chain_len, MAILTLS_MAX_TEXT)?;
-        let key = text::bytes(key_pem, key_len, MAILTLS_MAX_TEXT)?;
-        let identity = identity_from_pem(chain, key)?;
+        let identity = identity_from_pem(chain_pem, chain_len, key_pem, key_len)?;
         // A client-certificate request made earlier stays.
         let client_auth = config.tls.take().and_then(|tls| tls.client_auth);
         let mut tls = ServerTls::new(identity, Rung::Modern);
@@ -143,9 +141,16 @@ pub extern "C" fn mailtls_server_config_set_connectors(
     })
 }
 
-/// The certificate chain (PEM, leaf first) and key (PEM) as an identity, each failure with
-/// its own code.
-pub(crate) fn identity_from_pem(chain: &[u8], key: &[u8]) -> Result<TlsIdentity, mailtls_result> {
+/// The certificate chain (PEM, leaf first) and key (PEM), each given as pointer and length
+/// (at most `MAILTLS_MAX_TEXT`), as an identity; each failure has its own code.
+pub(crate) fn identity_from_pem(
+    chain_pem: *const u8,
+    chain_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> Result<TlsIdentity, mailtls_result> {
+    let chain = text::bytes(chain_pem, chain_len, MAILTLS_MAX_TEXT)?;
+    let key = text::bytes(key_pem, key_len, MAILTLS_MAX_TEXT)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
         .collect::<Result<_, _>>()
         .map_err(|_| mailtls_result::CertificatePem)?;
