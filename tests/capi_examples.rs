@@ -1066,22 +1066,23 @@ mod dane {
     }
 }
 
-/// Waits until the milter logs that it listens (it opens the socket first); panics with the
-/// log when it exits or takes longer than 30 s.
-fn wait_for_listening(milter: &mut Child, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Waits until a server program (the milter, the server example) logs that it listens (it
+/// opens the socket first); panics with the log when it exits or takes longer than 120 s
+/// (Valgrind on a loaded machine starts slowly; this bounds a hang, it measures nothing).
+fn wait_for_listening(program: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if text.contains("listening on") {
             return;
         }
-        if let Some(status) = milter.try_wait().unwrap() {
-            panic!("milter exited early ({status}):\n{text}");
+        if let Some(status) = program.try_wait().unwrap() {
+            panic!("the program exited early ({status}):\n{text}");
         }
         if Instant::now() >= deadline {
-            let _ = milter.kill();
-            let _ = milter.wait();
-            panic!("milter did not start:\n{text}");
+            let _ = program.kill();
+            let _ = program.wait();
+            panic!("the program did not start:\n{text}");
         }
         thread::sleep(Duration::from_millis(50));
     }
