@@ -400,6 +400,19 @@ impl Peers {
         run_tool(Command::new(self.var("PEERS_SWAKS")).args(args), None)
     }
 
+    /// swaks with `args` against a slow server: swaks waits up to `timeout` for each reply
+    /// and is killed after twice that.
+    pub fn swaks_within(&self, args: &[&str], timeout: Duration) -> ToolOutput {
+        let secs = timeout.as_secs().to_string();
+        run_tool_within(
+            Command::new(self.var("PEERS_SWAKS"))
+                .args(["--timeout", &secs])
+                .args(args),
+            None,
+            timeout * 2,
+        )
+    }
+
     /// The certificates `port` presents after STARTTLS, as PEM blocks, leaf first
     /// (`openssl s_client -showcerts`).
     pub fn presented_chain(&self, port: u16) -> Vec<String> {
@@ -490,6 +503,11 @@ impl ToolOutput {
 
 /// Run `cmd` with `stdin` (or none), capture both outputs, kill it after [`TOOL_TIMEOUT`].
 pub fn run_tool(cmd: &mut Command, stdin: Option<&[u8]>) -> ToolOutput {
+    run_tool_within(cmd, stdin, TOOL_TIMEOUT)
+}
+
+/// [`run_tool`] with another bound (a peer under Valgrind answers slowly).
+pub fn run_tool_within(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> ToolOutput {
     let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -516,7 +534,7 @@ pub fn run_tool(cmd: &mut Command, stdin: Option<&[u8]>) -> ToolOutput {
         let _ = stderr.read_to_end(&mut s);
         s
     });
-    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for tool") {
             break Some(status);
@@ -533,7 +551,7 @@ pub fn run_tool(cmd: &mut Command, stdin: Option<&[u8]>) -> ToolOutput {
         &err_reader.join().unwrap_or_default(),
     ));
     if status.is_none() {
-        text.push_str(&format!("\n[killed after {TOOL_TIMEOUT:?}: {cmd:?}]\n"));
+        text.push_str(&format!("\n[killed after {timeout:?}: {cmd:?}]\n"));
     }
     ToolOutput {
         code: status.and_then(|s| s.code()),
