@@ -168,9 +168,94 @@ enum mailtls_result
    */
   MAILTLS_RESULT_TLS = 9200,
   /**
+   * A certificate chain in PEM does not parse, or holds no certificate.
+   */
+  MAILTLS_RESULT_CERTIFICATE_PEM = 9201,
+  /**
+   * A private key in PEM does not parse, or holds no key.
+   */
+  MAILTLS_RESULT_PRIVATE_KEY_PEM = 9202,
+  /**
+   * The certificate chain and the key were refused together (the key does not belong to
+   * the certificate, or its type is not supported).
+   */
+  MAILTLS_RESULT_TLS_IDENTITY = 9203,
+  /**
+   * A trust-anchor file cannot be read or holds no usable anchor.
+   */
+  MAILTLS_RESULT_TRUST_ANCHORS = 9204,
+  /**
    * The session refused the call (answer without a pending event, ...).
    */
   MAILTLS_RESULT_SESSION = 9300,
+  /**
+   * Failure class (from `mailtls_session_event_failure`): the peer's certificate did not
+   * satisfy the policy.
+   */
+  MAILTLS_RESULT_CERTIFICATE_REJECTED = 9400,
+  /**
+   * Failure class: the peer sent bytes that are not TLS, or a TLS message that did not
+   * decode.
+   */
+  MAILTLS_RESULT_TLS_DECODE_ERROR = 9401,
+  /**
+   * Failure class: the peer closed the connection in the middle of the TLS handshake.
+   */
+  MAILTLS_RESULT_EOF_DURING_HANDSHAKE = 9402,
+  /**
+   * Failure class: the peer sent a `handshake_failure` alert (no common parameters).
+   */
+  MAILTLS_RESULT_HANDSHAKE_FAILURE_ALERT = 9403,
+  /**
+   * Failure class: the peer sent an `insufficient_security` alert.
+   */
+  MAILTLS_RESULT_INSUFFICIENT_SECURITY_ALERT = 9404,
+  /**
+   * Failure class: any other TLS alert or TLS error.
+   */
+  MAILTLS_RESULT_TLS_OTHER = 9405,
+  /**
+   * Failure class: the peer sent a `protocol_version` alert.
+   */
+  MAILTLS_RESULT_PROTOCOL_VERSION_ALERT = 9406,
+  /**
+   * Failure class: the server did not offer STARTTLS (or it was stripped on the way).
+   */
+  MAILTLS_RESULT_STARTTLS_NOT_OFFERED = 9407,
+  /**
+   * Failure class: the server answered STARTTLS with a 4xx or 5xx reply.
+   */
+  MAILTLS_RESULT_STARTTLS_REFUSED = 9408,
+  /**
+   * Failure class: the peer did not answer in time.
+   */
+  MAILTLS_RESULT_TIMEOUT = 9409,
+  /**
+   * Failure class: the reply to STARTTLS could not be trusted (plaintext pipelined behind
+   * it, or a code STARTTLS does not allow); the attempt never moves to a weaker rung.
+   */
+  MAILTLS_RESULT_UNTRUSTED_STARTTLS_REPLY = 9410,
+  /**
+   * Attempt result: the peer closed the connection.
+   */
+  MAILTLS_RESULT_CONNECTION_LOST = 9420,
+  /**
+   * Attempt result: the peer broke the SMTP protocol.
+   */
+  MAILTLS_RESULT_PROTOCOL_VIOLATION = 9421,
+  /**
+   * Attempt result: the server refused with a reply that ends the session
+   * (`mailtls_session_event_reply` gives it).
+   */
+  MAILTLS_RESULT_REJECTED = 9422,
+  /**
+   * Attempt result: the message could not be encoded for DATA (a line over 1000 octets).
+   */
+  MAILTLS_RESULT_MESSAGE_UNSENDABLE = 9423,
+  /**
+   * Attempt result: the precedence decision skipped the host; it was never contacted.
+   */
+  MAILTLS_RESULT_HOST_SKIPPED = 9424,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -257,6 +342,105 @@ typedef uint32_t mailtls_tlsrpt_added;
 #endif // __cplusplus
 
 /**
+ * An RFC 8460 result type (§4.3), or success. Functions that return one write it only on
+ * `MAILTLS_RESULT_OK`; [`mailtls_result_type_name`] gives the name reports use.
+ */
+enum mailtls_result_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The session succeeded under its policy.
+   */
+  MAILTLS_RESULT_TYPE_SUCCESS = 0,
+  /**
+   * `starttls-not-supported`.
+   */
+  MAILTLS_RESULT_TYPE_STARTTLS_NOT_SUPPORTED = 1,
+  /**
+   * `certificate-host-mismatch`.
+   */
+  MAILTLS_RESULT_TYPE_CERTIFICATE_HOST_MISMATCH = 2,
+  /**
+   * `certificate-expired`.
+   */
+  MAILTLS_RESULT_TYPE_CERTIFICATE_EXPIRED = 3,
+  /**
+   * `certificate-not-trusted`.
+   */
+  MAILTLS_RESULT_TYPE_CERTIFICATE_NOT_TRUSTED = 4,
+  /**
+   * `validation-failure`.
+   */
+  MAILTLS_RESULT_TYPE_VALIDATION_FAILURE = 5,
+  /**
+   * `tlsa-invalid`.
+   */
+  MAILTLS_RESULT_TYPE_TLSA_INVALID = 6,
+  /**
+   * `dnssec-invalid`.
+   */
+  MAILTLS_RESULT_TYPE_DNSSEC_INVALID = 7,
+  /**
+   * `dane-required`.
+   */
+  MAILTLS_RESULT_TYPE_DANE_REQUIRED = 8,
+  /**
+   * `sts-policy-fetch-error`.
+   */
+  MAILTLS_RESULT_TYPE_STS_POLICY_FETCH_ERROR = 9,
+  /**
+   * `sts-policy-invalid`.
+   */
+  MAILTLS_RESULT_TYPE_STS_POLICY_INVALID = 10,
+  /**
+   * `sts-webpki-invalid`.
+   */
+  MAILTLS_RESULT_TYPE_STS_WEBPKI_INVALID = 11,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_result_type mailtls_result_type;
+#else
+typedef uint32_t mailtls_result_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How far a peer's certificate was authenticated, in the words Postfix logs.
+ */
+enum mailtls_trust_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No certificate was presented (or none was asked for).
+   */
+  MAILTLS_TRUST_LEVEL_ANONYMOUS = 0,
+  /**
+   * A certificate was presented but not validated, or its validation failed.
+   */
+  MAILTLS_TRUST_LEVEL_UNTRUSTED = 1,
+  /**
+   * The chain validated, but the name was not checked or did not match.
+   */
+  MAILTLS_TRUST_LEVEL_TRUSTED = 2,
+  /**
+   * The certificate met the whole requirement.
+   */
+  MAILTLS_TRUST_LEVEL_VERIFIED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_trust_level mailtls_trust_level;
+#else
+typedef uint32_t mailtls_trust_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What to do with the message.
  */
 enum mailtls_action
@@ -282,6 +466,40 @@ enum mailtls_action
 typedef enum mailtls_action mailtls_action;
 #else
 typedef uint32_t mailtls_action;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How much a log line matters. Lower numbers matter more; a callback set with a maximum
+ * level receives that level and every lower one.
+ */
+enum mailtls_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Something failed that an operator should look at (a TLS failure).
+   */
+  MAILTLS_LOG_LEVEL_ERROR = 1,
+  /**
+   * A session ended badly or refused a command (a refusal, an aborted message).
+   */
+  MAILTLS_LOG_LEVEL_WARN = 2,
+  /**
+   * The milestones of a session (TLS established, a message accepted, the end).
+   */
+  MAILTLS_LOG_LEVEL_INFO = 3,
+  /**
+   * Every other event.
+   */
+  MAILTLS_LOG_LEVEL_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mailtls_log_level mailtls_log_level;
+#else
+typedef uint32_t mailtls_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -614,6 +832,39 @@ typedef struct mailtls_tlsrpt mailtls_tlsrpt;
 typedef struct mailtls_verdict mailtls_verdict;
 
 /**
+ * An SMTP reply's codes as integers: `code` (250, 550, ...) and the RFC 3463 enhanced code
+ * `enhanced_class.enhanced_subject.enhanced_detail` (5.7.1), all zero when the reply has none.
+ */
+typedef struct {
+  /**
+   * The three-digit reply code.
+   */
+  uint16_t code;
+  /**
+   * The enhanced code's class (2, 4 or 5), or 0 without one.
+   */
+  uint16_t enhanced_class;
+  /**
+   * The enhanced code's subject.
+   */
+  uint16_t enhanced_subject;
+  /**
+   * The enhanced code's detail.
+   */
+  uint16_t enhanced_detail;
+} mailtls_reply_code;
+
+/**
+ * A log callback: `userdata` as given to [`mailtls_set_log_callback`], the level, and the
+ * message (`len` bytes of UTF-8, NUL-terminated, valid only during the call). It may be
+ * called from any thread that drives a session, and must not call back into mailtls.
+ */
+typedef void (*mailtls_log_callback)(void *userdata,
+                                     mailtls_log_level level,
+                                     const char *message,
+                                     size_t len);
+
+/**
  * One delivery session as the sending side saw it. Strings are NUL-terminated UTF-8; the
  * optional ones may be NULL. The library copies what it keeps.
  */
@@ -684,7 +935,8 @@ extern "C" {
 #if defined(MAILTLS_CLIENT_SESSIONS)
 /**
  * A delivery along `plan` (its hosts in order), saying `helo_name` in EHLO. Trust-anchor
- * files the plan names (`tafile=`) are read now; `MAILTLS_RESULT_TLS` when one cannot be.
+ * files the plan names (`tafile=`) are read now; `MAILTLS_RESULT_TRUST_ANCHORS` when one
+ * cannot be.
  */
 mailtls_result mailtls_delivery_new(const mailtls_plan *plan,
                                     const char *helo_name,
@@ -694,12 +946,28 @@ mailtls_result mailtls_delivery_new(const mailtls_plan *plan,
 #if defined(MAILTLS_CLIENT_SESSIONS)
 /**
  * A delivery like [`mailtls_delivery_new`] whose certificate checks use the anchors in the
- * PEM file `anchors_file` instead of what the plan names (`posttls-finger -F`).
+ * PEM file `anchors_file` instead of what the plan names (`posttls-finger -F`);
+ * `MAILTLS_RESULT_TRUST_ANCHORS` when it cannot be read.
  */
 mailtls_result mailtls_delivery_new_with_anchors(const mailtls_plan *plan,
                                                  const char *helo_name,
                                                  const char *anchors_file,
                                                  mailtls_delivery **out_delivery);
+#endif
+
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The client certificate chain (PEM, leaf first) and key (PEM) every attempt made from now
+ * on presents when a server asks for one (a partner's connector, Postfix
+ * `smtpd_tls_ask_ccert`). Errors: `MAILTLS_RESULT_CERTIFICATE_PEM`,
+ * `MAILTLS_RESULT_PRIVATE_KEY_PEM`, `MAILTLS_RESULT_TLS_IDENTITY` (the key does not fit);
+ * the delivery is unchanged then.
+ */
+mailtls_result mailtls_delivery_set_client_identity_pem(mailtls_delivery *delivery,
+                                                        const uint8_t *chain_pem,
+                                                        size_t chain_len,
+                                                        const uint8_t *key_pem,
+                                                        size_t key_len);
 #endif
 
 #if defined(MAILTLS_CLIENT_SESSIONS)
@@ -814,6 +1082,28 @@ mailtls_result mailtls_discovery_set_sts_policy(mailtls_discovery *discovery,
                                                 size_t len);
 
 /**
+ * Sets the TLSA base domain of `host` (RFC 7672 §2.2.2: the name its TLSA records were
+ * found under after a DNSSEC-validated CNAME expansion, which the server certificate may
+ * also match); without it the base domain is the host. Call it after
+ * [`mailtls_discovery_add_tlsa`] for that host: `MAILTLS_RESULT_WRONG_STATE` when there was
+ * none, `MAILTLS_RESULT_DESTINATION` when either name is not a DNS name; nothing changes on
+ * error.
+ */
+mailtls_result mailtls_discovery_set_tlsa_base_domain(mailtls_discovery *discovery,
+                                                      const char *host,
+                                                      const char *base_domain);
+
+/**
+ * Sets the message's TLS flags for the decision: `requiretls` when its MAIL FROM carried
+ * the `REQUIRETLS` parameter (RFC 8689: every host must then offer verified TLS, or the
+ * message bounces), `tls_required_no` when it has a valid `TLS-Required: No` header field
+ * (RFC 8689 §4: the sender asks that TLS policies be ignored). Both false by default.
+ */
+mailtls_result mailtls_discovery_set_message_tls(mailtls_discovery *discovery,
+                                                 bool requiretls,
+                                                 bool tls_required_no);
+
+/**
  * Copies the message of the last error a call on these answers returned (which record or
  * policy, and why). `MAILTLS_RESULT_NOT_FOUND` when the last call succeeded.
  */
@@ -862,7 +1152,7 @@ mailtls_result mailtls_decision_explain_size(const mailtls_decision *decision, s
  * saying `helo_name` in EHLO. With `anchors_file` NULL, the trust-anchor files the
  * decision names (`tafile=`) are read now; otherwise the PEM file `anchors_file` replaces
  * them and the public roots (like `posttls-finger -F`). The decision stays the caller's.
- * Errors: `MAILTLS_RESULT_TLS` when an anchor file cannot be read or holds no usable
+ * Errors: `MAILTLS_RESULT_TRUST_ANCHORS` when an anchor file cannot be read or holds no usable
  * anchor, `MAILTLS_RESULT_INVALID_ARGUMENT` for an unusable HELO name,
  * `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE` and the string errors.
  */
@@ -918,6 +1208,16 @@ mailtls_result mailtls_tlsrpt_add_last_attempt(mailtls_tlsrpt *tlsrpt,
                                                mailtls_tlsrpt_added *out_added);
 #endif
 
+#if defined(MAILTLS_CLIENT_SESSIONS)
+/**
+ * The RFC 8460 result of the delivery's last recorded attempt as a
+ * `mailtls_result_type` (`MAILTLS_RESULT_TYPE_SUCCESS`, ...), the typed form of
+ * [`mailtls_delivery_last_tlsrpt_result`]; the same `MAILTLS_RESULT_NOT_FOUND` cases.
+ */
+mailtls_result mailtls_delivery_last_result_type(const mailtls_delivery *delivery,
+                                                 mailtls_result_type *out_result_type);
+#endif
+
 /**
  * Copies the description of `result` (any integer: unknown values get a message too) into
  * `buf` (`len` bytes), NUL-terminated and truncated at a character boundary if it does not
@@ -930,6 +1230,101 @@ mailtls_result mailtls_result_message(uint32_t result, char *buf, size_t len, si
  * Whether `result` (any integer) is a known code of this library.
  */
 bool mailtls_result_is_known(uint32_t result);
+
+/**
+ * The reply codes of the last polled event: the server's reply (client Greeted,
+ * MailResult, RcptResult, MessageResult; Closed when the server ended the session with a
+ * refusal or the host was skipped, with the status the delivery uses), or the reply the
+ * server session sent on its own (server Refused). `MAILTLS_RESULT_NOT_FOUND` for events
+ * without a reply; `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE`.
+ */
+mailtls_result mailtls_session_event_reply(const mailtls_session *session,
+                                           mailtls_reply_code *out_reply);
+
+/**
+ * The RFC 8460 result type of the last polled event: a client Closed event whose attempt
+ * failed a TLS policy, or a server TlsFailed event. `MAILTLS_RESULT_NOT_FOUND` for other
+ * events and for an attempt that failed nothing TLS-RPT counts.
+ */
+mailtls_result mailtls_session_event_result_type(const mailtls_session *session,
+                                                 mailtls_result_type *out_result_type);
+
+/**
+ * How the session's failure is classed, as a result code (rustls-ffi style): for a client
+ * Closed event how the attempt ended (`MAILTLS_RESULT_OK` when it ran to QUIT, else
+ * `MAILTLS_RESULT_CERTIFICATE_REJECTED`, `MAILTLS_RESULT_STARTTLS_NOT_OFFERED`,
+ * `MAILTLS_RESULT_REJECTED`, `MAILTLS_RESULT_TIMEOUT`, ...), for a server TlsFailed event
+ * the TLS failure class. `MAILTLS_RESULT_NOT_FOUND` for other events.
+ */
+mailtls_result mailtls_session_event_failure(const mailtls_session *session,
+                                             mailtls_result *out_failure);
+
+/**
+ * The established TLS session's protocol version as its IANA number (`0x0304` for TLS 1.3,
+ * `0x0303` for TLS 1.2). `MAILTLS_RESULT_NOT_FOUND` before TLS (for a client: before its
+ * TlsEstablished event was polled).
+ */
+mailtls_result mailtls_session_tls_version(const mailtls_session *session, uint16_t *out_version);
+
+/**
+ * The established TLS session's cipher suite as its IANA number (`0x1302` for
+ * `TLS_AES_256_GCM_SHA384`). `MAILTLS_RESULT_NOT_FOUND` before TLS.
+ */
+mailtls_result mailtls_session_cipher_suite(const mailtls_session *session, uint16_t *out_suite);
+
+/**
+ * The established TLS session's key-exchange group as its IANA number (`0x001d` for X25519,
+ * `0x11ec` for X25519MLKEM768). `MAILTLS_RESULT_NOT_FOUND` before TLS or when the group is
+ * not known.
+ */
+mailtls_result mailtls_session_kx_group(const mailtls_session *session, uint16_t *out_group);
+
+/**
+ * Server: how far the client's certificate was authenticated against the configuration's
+ * client-certificate requirement ([`mailtls_server_config_request_client_certificates`]),
+ * and the RFC 8460 result type of its failure (`MAILTLS_RESULT_TYPE_SUCCESS` when it met the
+ * requirement or none was presented). `MAILTLS_RESULT_NOT_FOUND` before TLS;
+ * `MAILTLS_RESULT_WRONG_ROLE` for a client session.
+ *
+ * [`mailtls_server_config_request_client_certificates`]: super::mailtls_server_config_request_client_certificates
+ */
+mailtls_result mailtls_session_client_certificate(const mailtls_session *session,
+                                                  mailtls_trust_level *out_trust,
+                                                  mailtls_result_type *out_result_type);
+
+/**
+ * The reply codes of a refusing verdict (see `mailtls_verdict_reply` for the text).
+ * `MAILTLS_RESULT_NOT_FOUND` for an accept.
+ */
+mailtls_result mailtls_verdict_reply_code(const mailtls_verdict *verdict,
+                                          mailtls_reply_code *out_reply);
+
+/**
+ * Copies the RFC 8460 name of `result_type` (a `mailtls_result_type` value: `success`,
+ * `certificate-expired`, ...) into `buf`. `MAILTLS_RESULT_INVALID_ARGUMENT` for an unknown
+ * value.
+ */
+mailtls_result mailtls_result_type_name(uint32_t result_type, char *buf, size_t len, size_t *out_n);
+
+/**
+ * Copies the name of the TLS version with IANA number `version` (`TLSv1.3`, `TLSv1.2`)
+ * into `buf`. `MAILTLS_RESULT_NOT_FOUND` for a version mailtls does not speak.
+ */
+mailtls_result mailtls_tls_version_name(uint16_t version, char *buf, size_t len, size_t *out_n);
+
+/**
+ * Copies the IANA name of the cipher suite with IANA number `suite`
+ * (`TLS_AES_256_GCM_SHA384`) into `buf`. `MAILTLS_RESULT_NOT_FOUND` for a suite mailtls does
+ * not negotiate.
+ */
+mailtls_result mailtls_cipher_suite_name(uint16_t suite, char *buf, size_t len, size_t *out_n);
+
+/**
+ * Copies the name of the key-exchange group with IANA number `group` (`X25519`,
+ * `secp256r1`, `X25519MLKEM768`) into `buf`. `MAILTLS_RESULT_NOT_FOUND` for a group mailtls
+ * has no name for.
+ */
+mailtls_result mailtls_kx_group_name(uint16_t group, char *buf, size_t len, size_t *out_n);
 
 /**
  * Loads Exchange-style connectors from `len` bytes of TOML (at most `MAILTLS_MAX_TEXT`),
@@ -1053,6 +1448,26 @@ mailtls_result mailtls_verdict_explain(const mailtls_verdict *verdict,
 mailtls_result mailtls_verdict_explain_size(const mailtls_verdict *verdict,
                                             uint32_t format,
                                             size_t *out_size);
+
+/**
+ * The library's version (`0.1.0`), NUL-terminated and static: never freed, valid for the life
+ * of the process.
+ */
+const char *mailtls_version(void);
+
+/**
+ * Sets the log callback for the process, once: `callback` receives every log line of level
+ * `max_level` (a `mailtls_log_level` value) or a more important one, with `userdata`.
+ * Session events are logged as they are polled (`mailtls_session_poll_event`), with their
+ * role, kind and detail as text for people; message contents are never logged.
+ *
+ * Errors: `MAILTLS_RESULT_NULL_PARAMETER` for a NULL callback,
+ * `MAILTLS_RESULT_INVALID_ARGUMENT` for an unknown level, `MAILTLS_RESULT_WRONG_STATE` when a
+ * callback was set before (the first one stays).
+ */
+mailtls_result mailtls_set_log_callback(mailtls_log_callback callback,
+                                        void *userdata,
+                                        uint32_t max_level);
 
 /**
  * A configuration with the product defaults: opportunistic TLS (`may`), no table, no
@@ -1217,13 +1632,46 @@ void mailtls_server_config_free(mailtls_server_config *config);
 
 /**
  * Offers STARTTLS with this certificate chain (PEM, leaf first) and private key (PEM),
- * on the modern profile (TLS 1.3 and 1.2, forward-secret AEAD suites).
+ * on the modern profile (TLS 1.3 and 1.2, forward-secret AEAD suites). Errors:
+ * `MAILTLS_RESULT_CERTIFICATE_PEM` (no certificate in `chain_pem`),
+ * `MAILTLS_RESULT_PRIVATE_KEY_PEM`, `MAILTLS_RESULT_TLS_IDENTITY` (the key does not fit).
  */
 mailtls_result mailtls_server_config_set_identity_pem(mailtls_server_config *config,
                                                       const uint8_t *chain_pem,
                                                       size_t chain_len,
                                                       const uint8_t *key_pem,
                                                       size_t key_len);
+
+/**
+ * Asks every client for a certificate during STARTTLS and verifies it against the CA
+ * certificates in `ca_pem` (PEM, at most `MAILTLS_MAX_TEXT` bytes), which are also named to
+ * the client as acceptable issuers. Needs an identity first
+ * ([`mailtls_server_config_set_identity_pem`]: `MAILTLS_RESULT_WRONG_STATE` without one).
+ *
+ * With `required` a client without a certificate fails the handshake. With
+ * `abort_on_failure` a certificate that does not verify fails the handshake; without it the
+ * handshake completes, the session records the failure
+ * (`mailtls_session_client_certificate`) and the inbound connectors decide what it means
+ * (a partner connector refuses `MAIL FROM` with `550 5.7.1`). Errors:
+ * `MAILTLS_RESULT_TRUST_ANCHORS` when `ca_pem` holds no usable CA certificate.
+ */
+mailtls_result mailtls_server_config_request_client_certificates(mailtls_server_config *config,
+                                                                 const uint8_t *ca_pem,
+                                                                 size_t ca_len,
+                                                                 bool required,
+                                                                 bool abort_on_failure);
+
+/**
+ * Applies the inbound connectors loaded into `connectors`
+ * (`mailtls_config_load_connectors`) to every session made from this configuration from now
+ * on, as the Rust server does: a client a TLS-requiring connector lists by address must use
+ * STARTTLS first, and `MAIL FROM` and `RCPT TO` are refused with the connector's reply
+ * (`550 5.7.1 ...`, seen as a Refused event) when the client's certificate, address or
+ * sender domain does not satisfy it. A copy is taken; `connectors` stays the caller's. A
+ * configuration without connectors removes them.
+ */
+mailtls_result mailtls_server_config_set_connectors(mailtls_server_config *config,
+                                                    const mailtls_config *connectors);
 
 /**
  * Whether every client must use STARTTLS before mail (answered `530 5.7.0` otherwise). A

@@ -117,6 +117,11 @@ fn make(lib: &Path, out: &Path, sanitize: Option<&str>) {
         .arg(&dir)
         .arg(format!("LIBDIR={}", lib.display()))
         .arg(format!("OUT={}", out.display()));
+    // The installed header (cargo cinstall puts it next to lib/), else the source tree's.
+    let installed = lib.parent().unwrap().join("include").join("mailtls");
+    if installed.join("mailtls.h").exists() {
+        cmd.arg(format!("INCLUDE={}", installed.display()));
+    }
     if let Some(s) = sanitize {
         cmd.arg(format!("SANITIZE={s}"));
     }
@@ -569,6 +574,339 @@ fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
     }
 }
 
+/// The port of the Exim instance this test file starts itself (the lab's servers use
+/// 2550-2556; the C server example takes a free port).
+const EXIM_PORT: u16 = 2557;
+
+/// The C server example terminates STARTTLS itself over a real socket, asks swaks (OpenSSL)
+/// for a client certificate, verifies it against the test CA and enforces the partner
+/// connector: the partner's certificate is accepted (the message arrives), a trusted
+/// certificate with another name and no certificate are refused at MAIL FROM with the
+/// library's reply, which the server reads back as integers.
+#[test]
+fn server_example_asks_for_client_certificates_and_enforces_the_partner_connector() {
+    let test = "server_example_asks_for_client_certificates_and_enforces_the_partner_connector";
+    let Some(examples) = examples(test) else {
+        return;
+    };
+    let Some(peers) = Peers::require(test) else {
+        return;
+    };
+    let dir = tempdir("server");
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(&connectors, CONNECTORS).unwrap();
+    let pki = |file: &str| peers.pki(file).display().to_string();
+    let cases: [(&str, Option<&str>, bool); 3] = [
+        ("relay", Some("client-relay"), true),
+        ("evil", Some("client-evil"), false),
+        ("anonymous", None, false),
+    ];
+    for variant in ALL {
+        let log = dir.join(format!("server-{variant:?}.log"));
+        let mut child = examples
+            .command(
+                variant,
+                "server",
+                &[
+                    "-p",
+                    "0",
+                    "-c",
+                    &pki("server-good.chain.pem"),
+                    "-k",
+                    &pki("server-good.key.pem"),
+                    "-C",
+                    &pki("ca-bundle.pem"),
+                    "-n",
+                    connectors.to_str().unwrap(),
+                    "-m",
+                    &cases.len().to_string(),
+                ],
+            )
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::options().append(true).open(&log).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        wait_for_listening(&mut child, &log);
+        let port = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
+            .unwrap();
+        let server = format!("127.0.0.1:{port}");
+        for (tag, client_cert, accepted) in cases {
+            let token = unique_token(&format!("capi-server-{variant:?}-{tag}"));
+            let subject = format!("Subject: {token}");
+            let cert =
+                client_cert.map(|c| (pki(&format!("{c}.chain.pem")), pki(&format!("{c}.key.pem"))));
+            let mut args = vec![
+                "--server",
+                &server,
+                "--tls",
+                "--from",
+                "someone@partner.test",
+                "--to",
+                "user@example.org",
+                "--header",
+                &subject,
+            ];
+            if let Some((c, k)) = &cert {
+                args.extend_from_slice(&["--tls-cert", c, "--tls-key", k]);
+            }
+            // Under Valgrind on a loaded machine the server takes its time.
+            let output = peers.swaks_within(&args, Duration::from_secs(120));
+            if accepted {
+                output.assert_contains("<~  250 ");
+                output.assert_lacks("<~* 5");
+            } else {
+                output.assert_contains(&format!("<~* {REFUSAL}"));
+            }
+        }
+        let status = wait_with_timeout(&mut child, Duration::from_secs(240));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status, Some(0), "{variant:?}: server exit\n{text}");
+        // Three sessions over TLS 1.3, each with its client-certificate verdict: both
+        // certificates chain to the test CA (Trusted: a CA check names no host), the third
+        // client presented none.
+        assert_eq!(text.matches("TLS 0x0304 TLS_").count(), 3, "{text}");
+        assert_eq!(
+            text.matches("CLIENT-CERT Trusted success").count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("CLIENT-CERT Anonymous success").count(),
+            1,
+            "{text}"
+        );
+        // Two refusals at MAIL FROM, read back as integers; one message taken.
+        assert_eq!(text.matches("REFUSED 550 5.7.1").count(), 2, "{text}");
+        assert_eq!(
+            text.matches("MAIL <someone@partner.test>").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("\nMESSAGE ").count(), 1, "{text}");
+    }
+}
+
+/// The Exim dlfunc inside the real Exim 4.96 (GnuTLS, `Expand_dlfunc`): an Exim of this test's
+/// own (port 2557, spool and log under the target dir) whose `acl_smtp_mail` calls
+/// `${dlfunc{...}{mailtls_exim_verdict}...}` from the module linked against the installed
+/// `libmailtls.so`. swaks sends partner-domain mail over STARTTLS with the partner's
+/// certificate (accepted: an arrival line in Exim's mainlog), with another trusted
+/// certificate and without one (refused at MAIL FROM with the library's reply, in the
+/// mainlog).
+#[test]
+fn exim_dlfunc_decides_the_partner_connector_inside_exim() {
+    let test = "exim_dlfunc_decides_the_partner_connector_inside_exim";
+    let Some(examples) = examples(test) else {
+        return;
+    };
+    let Some(peers) = Peers::require(test) else {
+        return;
+    };
+    let exim = Exim::start(&peers, &examples.path(Variant::Shared, "exim_dlfunc.so"));
+    let server = format!("127.0.0.1:{EXIM_PORT}");
+    let pki = |file: &str| peers.pki(file).display().to_string();
+    let cases: [(&str, Option<&str>, bool); 3] = [
+        ("relay", Some("client-relay"), true),
+        ("evil", Some("client-evil"), false),
+        ("anonymous", None, false),
+    ];
+    for (tag, client_cert, accepted) in cases {
+        let token = unique_token(&format!("capi-exim-{tag}"));
+        let subject = format!("Subject: {token}");
+        let cert =
+            client_cert.map(|c| (pki(&format!("{c}.chain.pem")), pki(&format!("{c}.key.pem"))));
+        let from = format!("{tag}@partner.test");
+        let mut args = vec![
+            "--server",
+            &server,
+            "--tls",
+            "--from",
+            &from,
+            "--to",
+            "user@example.org",
+            "--header",
+            &subject,
+        ];
+        if let Some((c, k)) = &cert {
+            args.extend_from_slice(&["--tls-cert", c, "--tls-key", k]);
+        }
+        let output = peers.swaks(&args);
+        let mainlog = std::fs::read_to_string(exim.dir.join("log/mainlog")).unwrap_or_default();
+        if accepted {
+            output.assert_contains("<~  250 ");
+            // The arrival line: from the partner, over TLS, certificate verified, our Subject.
+            let arrival = mainlog
+                .lines()
+                .find(|l| l.contains(" <= ") && l.contains(&token))
+                .unwrap_or_else(|| panic!("no arrival for {token} in the mainlog:\n{mainlog}"));
+            assert!(arrival.contains(&format!("<= {from}")), "{arrival}");
+            assert!(arrival.contains("CV=yes"), "{arrival}");
+            assert!(mainlog.contains("mailtls: accept"), "{mainlog}");
+        } else {
+            output.assert_contains(&format!("<~* {REFUSAL}"));
+            let refusal = mainlog
+                .lines()
+                .find(|l| l.contains("rejected MAIL") && l.contains(&from))
+                .unwrap_or_else(|| panic!("no refusal of {from} in the mainlog:\n{mainlog}"));
+            assert!(
+                refusal.contains("5.7.1 Sender domain requires a matching TLS client certificate"),
+                "{refusal}"
+            );
+            assert!(
+                !mainlog.contains(&token),
+                "{tag}: refused mail arrived:\n{mainlog}"
+            );
+        }
+    }
+}
+
+/// An Exim daemon of this test's own, stopped (by its pid) when dropped.
+struct Exim {
+    dir: PathBuf,
+    pid: Option<u32>,
+}
+
+impl Exim {
+    fn start(peers: &Peers, module: &Path) -> Exim {
+        let bin = peers.var("PEERS_EXIM_BIN").to_owned();
+        let dir = tempdir("exim-daemon");
+        for sub in ["spool", "log"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let connectors = dir.join("connectors.toml");
+        std::fs::write(&connectors, CONNECTORS).unwrap();
+        let key = dir.join("server.key.pem");
+        std::fs::copy(peers.pki("server-good.key.pem"), &key).unwrap();
+        std::fs::write(dir.join("log/mainlog"), "").unwrap();
+        // Exim drops root for a -C configuration it does not trust and runs as Debian-exim.
+        let owner = Command::new("id")
+            .args(["-u", "Debian-exim"])
+            .output()
+            .unwrap();
+        let uid: u32 = String::from_utf8_lossy(&owner.stdout)
+            .trim()
+            .parse()
+            .unwrap();
+        let group = Command::new("id")
+            .args(["-g", "Debian-exim"])
+            .output()
+            .unwrap();
+        let gid: u32 = String::from_utf8_lossy(&group.stdout)
+            .trim()
+            .parse()
+            .unwrap();
+        for path in [
+            dir.join("spool"),
+            dir.join("log"),
+            dir.join("log/mainlog"),
+            key.clone(),
+        ] {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+        }
+        let pki = |file: &str| peers.pki(file).display().to_string();
+        let config = format!(
+            r#"# Written by tests/capi_examples.rs: Exim calling the mailtls dlfunc in its MAIL ACL.
+exim_path = {bin}
+keep_environment =
+primary_hostname = mx.partner.test
+qualify_domain = partner.test
+spool_directory = {dir}/spool
+log_file_path = {dir}/log/%slog
+pid_file_path = {dir}/exim.pid
+local_interfaces = 127.0.0.1
+daemon_smtp_ports = {EXIM_PORT}
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts = *
+tls_certificate = {chain}
+tls_privatekey = {key}
+tls_verify_certificates = {ca}
+tls_try_verify_hosts = *
+log_selector = +tls_peerdn +tls_certificate_verified +subject
+acl_smtp_mail = acl_mail
+acl_smtp_rcpt = acl_rcpt
+
+begin acl
+acl_mail:
+  warn   set acl_m_mailtls = ${{dlfunc{{{module}}}{{mailtls_exim_verdict}}{{{connectors}}}\
+                  {{$sender_host_address}}{{$tls_in_ver}}{{$tls_in_cipher_std}}\
+                  {{$tls_in_peerdn}}{{$tls_in_certificate_verified}}{{$sender_address}}}}
+         logwrite = mailtls: $acl_m_mailtls
+  deny   condition = ${{if !eq{{$acl_m_mailtls}}{{accept}}}}
+         message   = ${{substr_4:$acl_m_mailtls}}
+  accept
+acl_rcpt:
+  accept
+
+begin routers
+discard:
+  driver = redirect
+  data = :blackhole:
+"#,
+            dir = dir.display(),
+            chain = pki("server-good.chain.pem"),
+            key = key.display(),
+            ca = pki("ca-bundle.pem"),
+            module = module.display(),
+            connectors = connectors.display(),
+        );
+        let conf = dir.join("exim.conf");
+        std::fs::write(&conf, config).unwrap();
+        let check = Command::new(&bin)
+            .arg("-C")
+            .arg(&conf)
+            .arg("-bV")
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "exim refuses the configuration:\n{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let started = Command::new(&bin)
+            .arg("-C")
+            .arg(&conf)
+            .arg("-bd")
+            .output()
+            .unwrap();
+        assert!(
+            started.status.success(),
+            "exim did not start:\n{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        let mut exim = Exim { dir, pid: None };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            exim.pid = std::fs::read_to_string(exim.dir.join("exim.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse().ok());
+            let listening = std::net::TcpStream::connect(("127.0.0.1", EXIM_PORT)).is_ok();
+            if listening && exim.pid.is_some() {
+                return exim;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "exim did not listen on {EXIM_PORT}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Exim {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
 /// The DANE example needs a mailtls server, which the blocking adapter provides.
 #[cfg(feature = "blocking")]
 mod dane {
@@ -729,22 +1067,23 @@ mod dane {
     }
 }
 
-/// Waits until the milter logs that it listens (it opens the socket first); panics with the
-/// log when it exits or takes longer than 30 s.
-fn wait_for_listening(milter: &mut Child, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Waits until a server program (the milter, the server example) logs that it listens (it
+/// opens the socket first); panics with the log when it exits or takes longer than 120 s
+/// (Valgrind on a loaded machine starts slowly; this bounds a hang, it measures nothing).
+fn wait_for_listening(program: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if text.contains("listening on") {
             return;
         }
-        if let Some(status) = milter.try_wait().unwrap() {
-            panic!("milter exited early ({status}):\n{text}");
+        if let Some(status) = program.try_wait().unwrap() {
+            panic!("the program exited early ({status}):\n{text}");
         }
         if Instant::now() >= deadline {
-            let _ = milter.kill();
-            let _ = milter.wait();
-            panic!("milter did not start:\n{text}");
+            let _ = program.kill();
+            let _ = program.wait();
+            panic!("the program did not start:\n{text}");
         }
         thread::sleep(Duration::from_millis(50));
     }

@@ -99,7 +99,7 @@ fn secure_probe_passes_with_the_root_in_a_system_style_ca_file() {
 #[test]
 fn secure_probe_fails_when_the_store_lacks_the_root() {
     let (output, json) = probe(&lab().other.tafile(), &["--policy", "secure"]);
-    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(75), "{}", describe(&output));
     assert_eq!(json["outcome"], "failed", "{}", describe(&output));
     assert_eq!(
         json["result_type"],
@@ -115,7 +115,7 @@ fn mozilla_set_ignores_the_system_store() {
         &lab().root.tafile(),
         &["--policy", "secure", "--trust-store", "mozilla"],
     );
-    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(75), "{}", describe(&output));
     assert_eq!(
         json["result_type"],
         "certificate-not-trusted",
@@ -147,7 +147,7 @@ fn tafile_replaces_the_trust_store() {
             lab().other.tafile().to_str().unwrap(),
         ],
     );
-    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(75), "{}", describe(&output));
     assert_eq!(json["result_type"], "certificate-not-trusted");
 }
 

@@ -138,6 +138,10 @@ fn secure_probe_of_a_lab_mx_passes_through_a_system_style_ca_file() {
     let other = rcgen::generate_simple_self_signed(vec!["unrelated.example".to_owned()]).unwrap();
     std::fs::write(&empty, other.cert.pem()).unwrap();
     let (output, json) = probe(&lab, mx, &empty);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "a secure probe that fails defers"
+    );
     assert_eq!(json["result_type"], "certificate-not-trusted");
 }

@@ -23,24 +23,6 @@
 #include "mailtls.h"
 #include "session_loop.h"
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0, got;
-  char *buf = malloc(cap);
-  while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    if (n == cap) {
-      char *bigger = realloc(buf, cap *= 2);
-      if (!bigger) free(buf);
-      buf = bigger;
-    }
-  }
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
 int main(int argc, char **argv) {
   program_name = "client";
   const char *anchors = NULL;

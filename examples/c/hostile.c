@@ -225,7 +225,7 @@ static void server_calls(void) {
   EXPECT(mailtls_server_config_new("mx.example.org", &config), OK);
   EXPECT(mailtls_server_config_set_identity_pem(config, (const uint8_t *)"junk", 4,
                                                 (const uint8_t *)"junk", 4),
-         MAILTLS_RESULT_TLS);
+         MAILTLS_RESULT_CERTIFICATE_PEM);
   EXPECT(mailtls_server_config_set_identity_pem(config, NULL, 0, NULL, 0), NUL);
   EXPECT(mailtls_session_new_server(config, "not an address", 0, &session), MAILTLS_RESULT_INVALID_ARGUMENT);
   EXPECT(mailtls_session_new_server(config, "192.0.2.1", 1000, &session), OK);
@@ -339,6 +339,11 @@ static void inbound_calls(void) {
   CHECK(code == 0 && en == 0); /* nothing written on failure */
   EXPECT(mailtls_verdict_reply(verdict, &code, enhanced, sizeof enhanced, &en, text, sizeof text, &tn), OK);
   CHECK(code == 550 && strcmp(enhanced, "5.7.1") == 0 && tn > 0);
+  mailtls_reply_code codes = {0, 0, 0, 0};
+  EXPECT(mailtls_verdict_reply_code(NULL, &codes), NUL);
+  EXPECT(mailtls_verdict_reply_code(verdict, NULL), NUL);
+  EXPECT(mailtls_verdict_reply_code(verdict, &codes), OK);
+  CHECK(codes.code == 550 && codes.enhanced_class == 5 && codes.enhanced_subject == 7 && codes.enhanced_detail == 1);
   EXPECT(mailtls_verdict_explain(verdict, MAILTLS_FORMAT_JSON, buf, sizeof buf, &n), OK);
   CHECK(strstr(buf, "\"action\":\"reject\"") != NULL);
   EXPECT(mailtls_verdict_connector(verdict, buf, sizeof buf, &n), OK);
@@ -346,6 +351,7 @@ static void inbound_calls(void) {
   mailtls_verdict_free(verdict);
   mailtls_verdict_free(verdict);
   EXPECT(mailtls_verdict_action(verdict, &action), MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_verdict_reply_code(verdict, &codes), MAILTLS_RESULT_INVALID_HANDLE);
 
   /* Facts passed where a config is expected, and the reverse. */
   EXPECT(mailtls_config_decide_inbound((const mailtls_config *)facts, facts, &verdict), MAILTLS_RESULT_INVALID_HANDLE);
@@ -376,7 +382,7 @@ static void client_calls(void) {
   EXPECT(mailtls_config_new(&config), OK);
   EXPECT(mailtls_config_plan(config, "[192.0.2.25]:2525", NULL, 0, &plan), OK);
   EXPECT(mailtls_delivery_new(plan, "bad helo!", &delivery), MAILTLS_RESULT_INVALID_ARGUMENT);
-  EXPECT(mailtls_delivery_new_with_anchors(plan, "client.example", "/nonexistent.pem", &delivery), MAILTLS_RESULT_TLS);
+  EXPECT(mailtls_delivery_new_with_anchors(plan, "client.example", "/nonexistent.pem", &delivery), MAILTLS_RESULT_TRUST_ANCHORS);
   EXPECT(mailtls_delivery_new(plan, "client.example", NULL), NUL);
   EXPECT(mailtls_delivery_new(plan, "client.example", &delivery), OK);
   mailtls_plan_free(plan);
@@ -475,6 +481,20 @@ static void decision_calls(void) {
   EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, SECURE, SECURE), OK);
   EXPECT(mailtls_discovery_add_tlsa(discovery, "mx.example.com", record, SECURE, MAILTLS_DNSSEC_STATUS_BOGUS),
          MAILTLS_RESULT_INVALID_ARGUMENT);
+  /* The TLSA base domain: only for a host with a lookup, only DNS names. */
+  EXPECT(mailtls_discovery_set_tlsa_base_domain(NULL, "mx.example.com", "mx.cdn.example"), NUL);
+  EXPECT(mailtls_discovery_set_tlsa_base_domain(discovery, "mx.example.com", NULL), NUL);
+  EXPECT(mailtls_discovery_set_tlsa_base_domain(discovery, "mx9.example.com", "mx.cdn.example"),
+         MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_discovery_set_tlsa_base_domain(discovery, "mx.example.com", "bad name!"),
+         MAILTLS_RESULT_DESTINATION);
+  EXPECT(mailtls_discovery_set_tlsa_base_domain(discovery, "mx.example.com", BAD_UTF8), MAILTLS_RESULT_INVALID_UTF8);
+  EXPECT(mailtls_discovery_set_tlsa_base_domain(discovery, "mx.example.com", "mx.cdn.example"), OK);
+  EXPECT(mailtls_discovery_set_tlsa_base_domain((mailtls_discovery *)record, "mx.example.com", "mx.cdn.example"),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  /* REQUIRETLS flags. */
+  EXPECT(mailtls_discovery_set_message_tls(NULL, true, false), NUL);
+  EXPECT(mailtls_discovery_set_message_tls(discovery, false, false), OK);
   /* A lookup without records (NULL) is an answer too. */
   EXPECT(mailtls_discovery_add_tlsa(discovery, "mx2.example.com", NULL, SECURE, MAILTLS_DNSSEC_STATUS_INDETERMINATE),
          OK);
@@ -540,7 +560,7 @@ static void decision_calls(void) {
   EXPECT(mailtls_delivery_new_from_decision(decision, "client.example", BAD_UTF8, &delivery),
          MAILTLS_RESULT_INVALID_UTF8);
   EXPECT(mailtls_delivery_new_from_decision(decision, "client.example", "/nonexistent.pem", &delivery),
-         MAILTLS_RESULT_TLS);
+         MAILTLS_RESULT_TRUST_ANCHORS);
   EXPECT(mailtls_delivery_new_from_decision((const mailtls_decision *)plan, "client.example", NULL, &delivery),
          MAILTLS_RESULT_INVALID_HANDLE);
   CHECK(delivery == NULL);
@@ -568,8 +588,34 @@ static void decision_calls(void) {
     if (event == MAILTLS_SESSION_EVENT_NONE) EXPECT(mailtls_session_handle_eof(session, 1200), OK);
   }
   CHECK(finished);
+  /* The Closed event, typed: the server's 554 ended the attempt. */
+  mailtls_result failure = MAILTLS_RESULT_PANIC;
+  mailtls_reply_code reply = {0, 0, 0, 0};
+  mailtls_result_type result_type = MAILTLS_RESULT_TYPE_DANE_REQUIRED;
+  EXPECT(mailtls_session_event_failure(NULL, &failure), NUL);
+  EXPECT(mailtls_session_event_failure(session, NULL), NUL);
+  EXPECT(mailtls_session_event_failure(session, &failure), OK);
+  CHECK(failure == MAILTLS_RESULT_REJECTED && mailtls_result_is_known(failure));
+  EXPECT(mailtls_session_event_reply(session, &reply), OK);
+  CHECK(reply.code == 554 && reply.enhanced_class == 0);
+  EXPECT(mailtls_session_event_result_type(session, &result_type), MAILTLS_RESULT_NOT_FOUND);
+  CHECK(result_type == MAILTLS_RESULT_TYPE_DANE_REQUIRED);
+  EXPECT(mailtls_session_client_certificate(session, NULL, NULL), MAILTLS_RESULT_WRONG_ROLE);
+  EXPECT(mailtls_delivery_last_result_type(delivery, &result_type), MAILTLS_RESULT_NOT_FOUND);
   EXPECT(mailtls_delivery_record(delivery, session), OK);
   mailtls_session_free(session);
+  EXPECT(mailtls_session_event_failure(session, &failure), MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_delivery_last_result_type(NULL, &result_type), NUL);
+  EXPECT(mailtls_delivery_last_result_type(delivery, NULL), NUL);
+  EXPECT(mailtls_delivery_last_result_type(delivery, &result_type), MAILTLS_RESULT_NOT_FOUND);
+  /* Outbound client certificates: the PEM is checked, the delivery stays usable. */
+  EXPECT(mailtls_delivery_set_client_identity_pem(NULL, (const uint8_t *)"x", 1, (const uint8_t *)"x", 1), NUL);
+  EXPECT(mailtls_delivery_set_client_identity_pem(delivery, NULL, 1, (const uint8_t *)"x", 1), NUL);
+  EXPECT(mailtls_delivery_set_client_identity_pem(delivery, (const uint8_t *)"junk", 4, (const uint8_t *)"junk", 4),
+         MAILTLS_RESULT_CERTIFICATE_PEM);
+  EXPECT(mailtls_delivery_set_client_identity_pem(delivery, (const uint8_t *)"x", (size_t)MAILTLS_MAX_TEXT + 1,
+                                                  (const uint8_t *)"x", 1),
+         MAILTLS_RESULT_TOO_LONG);
   EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
   EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, buf, 4, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
   EXPECT(mailtls_delivery_last_tlsrpt_policy_type(delivery, NULL, sizeof buf, &n), NUL);
@@ -596,7 +642,124 @@ static void decision_calls(void) {
   EXPECT(mailtls_delivery_last_tlsrpt_result(delivery, buf, sizeof buf, &n), MAILTLS_RESULT_INVALID_HANDLE);
 }
 
+static int log_lines = 0;
+static int log_bad = 0;
+
+static void count_log(void *userdata, mailtls_log_level level, const char *message, size_t len) {
+  if (userdata != &log_lines || level < MAILTLS_LOG_LEVEL_ERROR || level > MAILTLS_LOG_LEVEL_DEBUG ||
+      strlen(message) != len)
+    log_bad++;
+  log_lines++;
+}
+
+/* The version, the log callback, the typed event getters and the number names. */
+static void library_calls(void) {
+  const char *version = mailtls_version();
+  CHECK(version != NULL && strlen(version) >= 5 && strchr(version, '.') != NULL);
+  EXPECT(mailtls_set_log_callback(NULL, NULL, MAILTLS_LOG_LEVEL_DEBUG), NUL);
+  EXPECT(mailtls_set_log_callback(count_log, &log_lines, 0), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_set_log_callback(count_log, &log_lines, 99), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_set_log_callback(count_log, &log_lines, MAILTLS_LOG_LEVEL_DEBUG), OK);
+  /* Once per process. */
+  EXPECT(mailtls_set_log_callback(count_log, NULL, MAILTLS_LOG_LEVEL_ERROR), MAILTLS_RESULT_WRONG_STATE);
+
+  char buf[64];
+  size_t n = 0;
+  EXPECT(mailtls_cipher_suite_name(0x1302, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "TLS_AES_256_GCM_SHA384") == 0 && n == 22);
+  EXPECT(mailtls_cipher_suite_name(0x0005, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND); /* RC4 */
+  EXPECT(mailtls_cipher_suite_name(0x1302, buf, 4, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  EXPECT(mailtls_cipher_suite_name(0x1302, NULL, sizeof buf, &n), NUL);
+  EXPECT(mailtls_cipher_suite_name(0x1302, buf, sizeof buf, NULL), NUL);
+  EXPECT(mailtls_kx_group_name(0x001d, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "X25519") == 0);
+  EXPECT(mailtls_kx_group_name(0xfefe, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_kx_group_name(0x001d, NULL, 0, &n), NUL);
+  EXPECT(mailtls_tls_version_name(0x0304, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "TLSv1.3") == 0);
+  EXPECT(mailtls_tls_version_name(0x0300, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND); /* SSLv3 */
+  EXPECT(mailtls_result_type_name(MAILTLS_RESULT_TYPE_TLSA_INVALID, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "tlsa-invalid") == 0);
+  EXPECT(mailtls_result_type_name(MAILTLS_RESULT_TYPE_SUCCESS, buf, sizeof buf, &n), OK);
+  CHECK(strcmp(buf, "success") == 0);
+  EXPECT(mailtls_result_type_name(4242, buf, sizeof buf, &n), MAILTLS_RESULT_INVALID_ARGUMENT);
+  EXPECT(mailtls_result_type_name(MAILTLS_RESULT_TYPE_SUCCESS, buf, 0, &n), MAILTLS_RESULT_INSUFFICIENT_SIZE);
+  /* The failure codes are result codes with messages. */
+  CHECK(mailtls_result_is_known(MAILTLS_RESULT_CERTIFICATE_REJECTED));
+  CHECK(mailtls_result_is_known(MAILTLS_RESULT_HOST_SKIPPED));
+  CHECK(mailtls_result_is_known(MAILTLS_RESULT_TRUST_ANCHORS));
+  EXPECT(mailtls_result_message(MAILTLS_RESULT_STARTTLS_NOT_OFFERED, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "STARTTLS") != NULL);
+
+  /* A server session: a refusal's reply codes, and nothing TLS before TLS. */
+  mailtls_server_config *config = NULL;
+  mailtls_session *session = NULL;
+  mailtls_session_event event = MAILTLS_SESSION_EVENT_NONE;
+  mailtls_reply_code reply = {0, 0, 0, 0};
+  mailtls_result failure = MAILTLS_RESULT_OK;
+  mailtls_result_type result_type = MAILTLS_RESULT_TYPE_SUCCESS;
+  mailtls_trust_level trust = MAILTLS_TRUST_LEVEL_VERIFIED;
+  uint16_t number = 7;
+  size_t taken = 0;
+  uint8_t out[512];
+  EXPECT(mailtls_server_config_new("mx.example.org", &config), OK);
+  /* Client certificates need an identity first; connectors need a configuration handle. */
+  EXPECT(mailtls_server_config_request_client_certificates(NULL, (const uint8_t *)"x", 1, false, false), NUL);
+  EXPECT(mailtls_server_config_request_client_certificates(config, NULL, 1, false, false), NUL);
+  EXPECT(mailtls_server_config_request_client_certificates(config, (const uint8_t *)"junk", 4, true, true),
+         MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_server_config_request_client_certificates(config, (const uint8_t *)"x", (size_t)MAILTLS_MAX_TEXT + 1,
+                                                           false, false),
+         MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_server_config_set_connectors(config, NULL), NUL);
+  EXPECT(mailtls_server_config_set_connectors(NULL, NULL), NUL);
+  EXPECT(mailtls_server_config_set_connectors(config, (const mailtls_config *)config), MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_config *empty = NULL;
+  EXPECT(mailtls_config_new(&empty), OK);
+  EXPECT(mailtls_server_config_set_connectors(config, empty), OK);
+  mailtls_config_free(empty);
+  EXPECT(mailtls_session_new_server(config, "192.0.2.7", 1000, &session), OK);
+  mailtls_server_config_free(config);
+
+  EXPECT(mailtls_session_event_reply(session, &reply), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_event_reply(session, NULL), NUL);
+  EXPECT(mailtls_session_event_reply(NULL, &reply), NUL);
+  EXPECT(mailtls_session_event_result_type(session, &result_type), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_event_result_type(session, NULL), NUL);
+  EXPECT(mailtls_session_event_failure(session, &failure), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_tls_version(session, &number), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_cipher_suite(session, &number), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_kx_group(session, &number), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_tls_version(NULL, &number), NUL);
+  EXPECT(mailtls_session_cipher_suite(session, NULL), MAILTLS_RESULT_NOT_FOUND); /* nothing to write */
+  CHECK(number == 7);
+  EXPECT(mailtls_session_client_certificate(session, &trust, &result_type), MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_session_client_certificate(session, NULL, &result_type), NUL);
+  CHECK(trust == MAILTLS_TRUST_LEVEL_VERIFIED);
+  EXPECT(mailtls_session_client_certificate((const mailtls_session *)out, &trust, &result_type),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  while (mailtls_session_poll_transmit(session, out, sizeof out, &n) == OK && n > 0) {
+  }
+  /* MAIL before EHLO is refused by the session itself: 503 5.5.1. */
+  const char *mail = "MAIL FROM:<a@example.org>\r\n";
+  EXPECT(mailtls_session_handle_input(session, (const uint8_t *)mail, strlen(mail), 1100, &taken), OK);
+  int refused = 0;
+  for (int i = 0; i < 20 && !refused; i++) {
+    EXPECT(mailtls_session_poll_event(session, &event), OK);
+    if (event == MAILTLS_SESSION_EVENT_REFUSED) refused = 1;
+    if (event == MAILTLS_SESSION_EVENT_NONE) break;
+  }
+  CHECK(refused);
+  EXPECT(mailtls_session_event_reply(session, &reply), OK);
+  CHECK(reply.code == 503 && reply.enhanced_class == 5 && reply.enhanced_subject == 5 && reply.enhanced_detail == 1);
+  EXPECT(mailtls_session_event_failure(session, &failure), MAILTLS_RESULT_NOT_FOUND);
+  mailtls_session_free(session);
+  EXPECT(mailtls_session_event_reply(session, &reply), MAILTLS_RESULT_INVALID_HANDLE);
+  CHECK(log_lines > 0 && log_bad == 0);
+}
+
 int main(void) {
+  library_calls();
   result_messages();
   config_calls();
   tlsrpt_calls();

@@ -1,5 +1,5 @@
 /*
- * session_loop.h: what the C examples that deliver share. The loop any program needs to drive
+ * session_loop.h: what the C examples that deliver or serve share. The loop any program needs to drive
  * a mailtls client session over a blocking socket: connect, flush every queued byte in one
  * flight, poll with the session's deadline, feed what arrives, answer READY/DATA_READY, and
  * report each event. Header-only (static inline) so each example stays one compile unit.
@@ -39,6 +39,25 @@ static inline void die(const char *what, mailtls_result r) {
   exit(1);
 }
 
+/* The whole file at PATH (malloc'd, not NUL-terminated; *len bytes), or NULL. */
+static inline char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0, got;
+  char *buf = malloc(cap);
+  while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (!bigger) free(buf);
+      buf = bigger;
+    }
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
 static inline int connect_to(const char *host, uint16_t port) {
   char service[8];
   snprintf(service, sizeof service, "%u", (unsigned)port);
@@ -75,6 +94,22 @@ static inline int flush(mailtls_session *s, int fd) {
       off += (size_t)w;
     }
   }
+}
+
+/* Waits until FD is readable or the session's deadline passes (which it then tells the
+ * session). Returns 1 when the caller should read (a poll error included: the read fails
+ * and ends the session), 0 when it should poll events again. */
+static inline int wait_readable(mailtls_session *s, int fd) {
+  int timeout = -1;
+  uint64_t deadline = 0;
+  if (mailtls_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
+    uint64_t now = now_ms();
+    timeout = deadline > now ? (int)(deadline - now) : 0;
+  }
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  int ready = poll(&pfd, 1, timeout);
+  if (ready == 0) mailtls_session_handle_timeout(s, now_ms());
+  return ready > 0 || (ready < 0 && errno != EINTR);
 }
 
 static inline void print_detail(mailtls_session *s, const char *label) {
@@ -156,19 +191,7 @@ static inline void run_session(mailtls_session *s, int fd, const char *from, con
     }
     if (finished) break;
 
-    int timeout = -1;
-    uint64_t deadline = 0;
-    if (mailtls_session_poll_timeout(s, &deadline) == MAILTLS_RESULT_OK) {
-      uint64_t now = now_ms();
-      timeout = deadline > now ? (int)(deadline - now) : 0;
-    }
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int ready = poll(&pfd, 1, timeout);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      mailtls_session_handle_timeout(s, now_ms());
-      continue;
-    }
+    if (!wait_readable(s, fd)) continue;
     uint8_t buf[16384];
     ssize_t got = recv(fd, buf, sizeof buf, 0);
     if (got <= 0) {

@@ -111,6 +111,12 @@ impl Delivery {
         self
     }
 
+    /// Sets the client certificate the attempts made from now on present when asked (the
+    /// C API sets it on a delivery it already handed out).
+    pub fn set_identity(&mut self, identity: Option<TlsIdentity>) {
+        self.identity = identity;
+    }
+
     /// The plan the decision refined (hosts, requirements, the whole trace).
     pub fn plan(&self) -> &Plan {
         &self.plan

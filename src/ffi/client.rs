@@ -16,6 +16,7 @@ use super::boundary;
 use super::handle::{self, require_out, write_out, Castable};
 use super::outbound::mailtls_plan;
 use super::result::mailtls_result;
+use super::server::identity_from_pem;
 use super::session::{mailtls_session, SessionHandle};
 use super::text;
 
@@ -44,7 +45,8 @@ pub enum mailtls_delivery_state {
 }
 
 /// A delivery along `plan` (its hosts in order), saying `helo_name` in EHLO. Trust-anchor
-/// files the plan names (`tafile=`) are read now; `MAILTLS_RESULT_TLS` when one cannot be.
+/// files the plan names (`tafile=`) are read now; `MAILTLS_RESULT_TRUST_ANCHORS` when one
+/// cannot be.
 #[no_mangle]
 pub extern "C" fn mailtls_delivery_new(
     plan: *const mailtls_plan,
@@ -57,7 +59,7 @@ pub extern "C" fn mailtls_delivery_new(
         require_out(out_delivery)?;
         let settings = ClientSettings::new(helo).map_err(|_| mailtls_result::InvalidArgument)?;
         let verifiers = verifiers_for_hosts(&plan.hosts, cert::TrustAnchors::new())
-            .map_err(|_| mailtls_result::Tls)?;
+            .map_err(|_| mailtls_result::TrustAnchors)?;
         let decision = Decision::from_plan(plan.clone());
         let delivery = Delivery::new(settings, decision, Arc::new(verifiers));
         handle::give::<mailtls_delivery>(out_delivery, delivery)
@@ -65,7 +67,8 @@ pub extern "C" fn mailtls_delivery_new(
 }
 
 /// A delivery like [`mailtls_delivery_new`] whose certificate checks use the anchors in the
-/// PEM file `anchors_file` instead of what the plan names (`posttls-finger -F`).
+/// PEM file `anchors_file` instead of what the plan names (`posttls-finger -F`);
+/// `MAILTLS_RESULT_TRUST_ANCHORS` when it cannot be read.
 #[no_mangle]
 pub extern "C" fn mailtls_delivery_new_with_anchors(
     plan: *const mailtls_plan,
@@ -79,10 +82,31 @@ pub extern "C" fn mailtls_delivery_new_with_anchors(
         let anchors = PathBuf::from(text::string(anchors_file)?);
         require_out(out_delivery)?;
         let settings = ClientSettings::new(helo).map_err(|_| mailtls_result::InvalidArgument)?;
-        let anchors = load_trust_anchors(&[anchors]).map_err(|_| mailtls_result::Tls)?;
+        let anchors = load_trust_anchors(&[anchors]).map_err(|_| mailtls_result::TrustAnchors)?;
         let verifiers = PlanVerifiers::default().with_replacement(anchors);
         let delivery = Delivery::from_plan(settings, plan.clone(), Arc::new(verifiers));
         handle::give::<mailtls_delivery>(out_delivery, delivery)
+    })
+}
+
+/// The client certificate chain (PEM, leaf first) and key (PEM) every attempt made from now
+/// on presents when a server asks for one (a partner's connector, Postfix
+/// `smtpd_tls_ask_ccert`). Errors: `MAILTLS_RESULT_CERTIFICATE_PEM`,
+/// `MAILTLS_RESULT_PRIVATE_KEY_PEM`, `MAILTLS_RESULT_TLS_IDENTITY` (the key does not fit);
+/// the delivery is unchanged then.
+#[no_mangle]
+pub extern "C" fn mailtls_delivery_set_client_identity_pem(
+    delivery: *mut mailtls_delivery,
+    chain_pem: *const u8,
+    chain_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> mailtls_result {
+    boundary::call(|| {
+        let delivery = handle::borrow_mut(delivery)?;
+        let identity = identity_from_pem(chain_pem, chain_len, key_pem, key_len)?;
+        delivery.set_identity(Some(identity));
+        Ok(())
     })
 }
 

@@ -81,6 +81,9 @@ struct TlsaLookup {
     address_status: DnssecStatus,
     tlsa_status: DnssecStatus,
     records: Vec<TlsaRecord>,
+    /// The TLSA base domain when it is not the host (a secure CNAME expansion, RFC 7672
+    /// §2.2.2).
+    base_domain: Option<DnsName>,
 }
 
 /// What a discovery handle points to: owned answers, lent to [`PrecedenceInputs`] when a
@@ -90,6 +93,7 @@ pub(crate) struct Discovery {
     mx_status: DnssecStatus,
     tlsa: Vec<TlsaLookup>,
     sts: Option<StsLookup>,
+    message: MessageTls,
     last_error: Option<String>,
 }
 
@@ -119,11 +123,11 @@ impl Discovery {
                 address_status: lookup.address_status,
                 tlsa_status: lookup.tlsa_status,
                 tlsa: set,
-                tlsa_base_domain: &lookup.host,
+                tlsa_base_domain: lookup.base_domain.as_ref().unwrap_or(&lookup.host),
             })
             .collect();
         let inputs = PrecedenceInputs {
-            message: MessageTls::default(),
+            message: self.message,
             mx_status: self.mx_status,
             sts: self.sts.as_ref(),
             dane: &dane,
@@ -154,6 +158,7 @@ pub extern "C" fn mailtls_discovery_new(
             mx_status: DnssecStatus::Insecure,
             tlsa: Vec::new(),
             sts: None,
+            message: MessageTls::default(),
             last_error: None,
         };
         handle::give::<mailtls_discovery>(out_discovery, discovery)
@@ -249,6 +254,7 @@ pub extern "C" fn mailtls_discovery_add_tlsa(
                     address_status,
                     tlsa_status,
                     records: Vec::new(),
+                    base_domain: None,
                 });
                 discovery.tlsa.len() - 1
             }
@@ -310,6 +316,65 @@ pub extern "C" fn mailtls_discovery_set_sts_policy(
                 format!("MTA-STS policy: {error}"),
             )),
         }
+    })
+}
+
+/// Sets the TLSA base domain of `host` (RFC 7672 §2.2.2: the name its TLSA records were
+/// found under after a DNSSEC-validated CNAME expansion, which the server certificate may
+/// also match); without it the base domain is the host. Call it after
+/// [`mailtls_discovery_add_tlsa`] for that host: `MAILTLS_RESULT_WRONG_STATE` when there was
+/// none, `MAILTLS_RESULT_DESTINATION` when either name is not a DNS name; nothing changes on
+/// error.
+#[no_mangle]
+pub extern "C" fn mailtls_discovery_set_tlsa_base_domain(
+    discovery: *mut mailtls_discovery,
+    host: *const c_char,
+    base_domain: *const c_char,
+) -> mailtls_result {
+    boundary::call(|| {
+        let discovery = handle::borrow_mut(discovery)?;
+        let host_text = text::string(host)?;
+        let base_text = text::string(base_domain)?;
+        let mut parse = |text: &str| {
+            DnsName::parse(text).map_err(|error| {
+                discovery.fail(
+                    mailtls_result::Destination,
+                    format!("TLSA name \"{}\": {error}", text.escape_debug()),
+                )
+            })
+        };
+        let host = parse(host_text)?;
+        let base = parse(base_text)?;
+        let Some(lookup) = discovery.tlsa.iter_mut().find(|l| l.host == host) else {
+            return Err(discovery.fail(
+                mailtls_result::WrongState,
+                format!("no TLSA lookup of {host} was added"),
+            ));
+        };
+        lookup.base_domain = Some(base);
+        discovery.last_error = None;
+        Ok(())
+    })
+}
+
+/// Sets the message's TLS flags for the decision: `requiretls` when its MAIL FROM carried
+/// the `REQUIRETLS` parameter (RFC 8689: every host must then offer verified TLS, or the
+/// message bounces), `tls_required_no` when it has a valid `TLS-Required: No` header field
+/// (RFC 8689 §4: the sender asks that TLS policies be ignored). Both false by default.
+#[no_mangle]
+pub extern "C" fn mailtls_discovery_set_message_tls(
+    discovery: *mut mailtls_discovery,
+    requiretls: bool,
+    tls_required_no: bool,
+) -> mailtls_result {
+    boundary::call(|| {
+        let discovery = handle::borrow_mut(discovery)?;
+        discovery.message = MessageTls {
+            requiretls,
+            tls_required_no,
+        };
+        discovery.last_error = None;
+        Ok(())
     })
 }
 
@@ -409,6 +474,7 @@ mod delivery {
 
     use super::super::boundary;
     use super::super::client::mailtls_delivery;
+    use super::super::event::mailtls_result_type;
     use super::super::handle::{self, require_out, write_out};
     use super::super::report::{added, mailtls_tlsrpt, mailtls_tlsrpt_added};
     use super::super::result::mailtls_result;
@@ -420,7 +486,7 @@ mod delivery {
     /// saying `helo_name` in EHLO. With `anchors_file` NULL, the trust-anchor files the
     /// decision names (`tafile=`) are read now; otherwise the PEM file `anchors_file` replaces
     /// them and the public roots (like `posttls-finger -F`). The decision stays the caller's.
-    /// Errors: `MAILTLS_RESULT_TLS` when an anchor file cannot be read or holds no usable
+    /// Errors: `MAILTLS_RESULT_TRUST_ANCHORS` when an anchor file cannot be read or holds no usable
     /// anchor, `MAILTLS_RESULT_INVALID_ARGUMENT` for an unusable HELO name,
     /// `MAILTLS_RESULT_NULL_PARAMETER`, `MAILTLS_RESULT_INVALID_HANDLE` and the string errors.
     #[no_mangle]
@@ -439,10 +505,10 @@ mod delivery {
                 ClientSettings::new(helo).map_err(|_| mailtls_result::InvalidArgument)?;
             let verifiers = match anchors {
                 Some(path) => PlanVerifiers::default().with_replacement(
-                    load_trust_anchors(&[path]).map_err(|_| mailtls_result::Tls)?,
+                    load_trust_anchors(&[path]).map_err(|_| mailtls_result::TrustAnchors)?,
                 ),
                 None => verifiers_for(decision, cert::TrustAnchors::new())
-                    .map_err(|_| mailtls_result::Tls)?,
+                    .map_err(|_| mailtls_result::TrustAnchors)?,
             };
             let delivery = Delivery::new(settings, decision.clone(), Arc::new(verifiers));
             handle::give::<mailtls_delivery>(out_delivery, delivery)
@@ -515,6 +581,26 @@ mod delivery {
                 .session_outcome(Timestamp::from_unix_secs(at_unix))
                 .ok_or(mailtls_result::NotFound)?;
             write_out(out_added, added(aggregator.add(&outcome)))
+        })
+    }
+
+    /// The RFC 8460 result of the delivery's last recorded attempt as a
+    /// `mailtls_result_type` (`MAILTLS_RESULT_TYPE_SUCCESS`, ...), the typed form of
+    /// [`mailtls_delivery_last_tlsrpt_result`]; the same `MAILTLS_RESULT_NOT_FOUND` cases.
+    #[no_mangle]
+    pub extern "C" fn mailtls_delivery_last_result_type(
+        delivery: *const mailtls_delivery,
+        out_result_type: *mut mailtls_result_type,
+    ) -> mailtls_result {
+        boundary::call(|| {
+            let record = last_record(delivery)?;
+            require_out(out_result_type)?;
+            let result = record.report_result().ok_or(mailtls_result::NotFound)?;
+            let typed = match &result {
+                Ok(()) => mailtls_result_type::Success,
+                Err(failure) => mailtls_result_type::of(failure.result_type),
+            };
+            write_out(out_result_type, typed)
         })
     }
 
@@ -628,6 +714,85 @@ mod tests {
         mailtls_decision_free(without);
         mailtls_discovery_free(discovery);
         mailtls_plan_free(plan);
+    }
+
+    /// REQUIRETLS from C: a `may` host cannot authenticate the server, so the message's
+    /// flag skips it; without the flag it is contacted.
+    #[test]
+    fn the_requiretls_flag_skips_a_host_that_cannot_authenticate() {
+        let plan = plan(c"may", c"[mx.example.com]:25");
+        let mut discovery: *mut mailtls_discovery = core::ptr::null_mut();
+        assert_eq!(mailtls_discovery_new(&mut discovery), mailtls_result::Ok);
+        let mut plain: *mut mailtls_decision = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_decision_new(plan, discovery, &mut plain),
+            mailtls_result::Ok
+        );
+        assert!(!explain(plain).contains("REQUIRETLS"));
+        assert_eq!(
+            mailtls_discovery_set_message_tls(discovery, true, false),
+            mailtls_result::Ok
+        );
+        let mut flagged: *mut mailtls_decision = core::ptr::null_mut();
+        assert_eq!(
+            mailtls_decision_new(plan, discovery, &mut flagged),
+            mailtls_result::Ok
+        );
+        let text = explain(flagged);
+        assert!(text.contains("decided by REQUIRETLS; skip"), "{text}");
+        mailtls_decision_free(plain);
+        mailtls_decision_free(flagged);
+        mailtls_discovery_free(discovery);
+        mailtls_plan_free(plan);
+    }
+
+    /// The TLSA base domain needs the host's lookup first, and then lands in the decision's
+    /// DANE inputs (the explanation names the host's TLSA policy either way).
+    #[test]
+    fn a_tlsa_base_domain_needs_a_lookup_of_its_host() {
+        let mut discovery: *mut mailtls_discovery = core::ptr::null_mut();
+        assert_eq!(mailtls_discovery_new(&mut discovery), mailtls_result::Ok);
+        assert_eq!(
+            mailtls_discovery_set_tlsa_base_domain(
+                discovery,
+                c"mx.partner.test".as_ptr(),
+                c"mx.cdn.partner.test".as_ptr()
+            ),
+            mailtls_result::WrongState
+        );
+        assert!(last_error(discovery).contains("mx.partner.test"));
+        let secure = mailtls_dnssec_status::Secure as u32;
+        let record = std::ffi::CString::new(RECORD).unwrap_or_default();
+        assert_eq!(
+            mailtls_discovery_add_tlsa(
+                discovery,
+                c"mx.partner.test".as_ptr(),
+                record.as_ptr(),
+                secure,
+                secure
+            ),
+            mailtls_result::Ok
+        );
+        assert_eq!(
+            mailtls_discovery_set_tlsa_base_domain(
+                discovery,
+                c"mx.partner.test".as_ptr(),
+                c"mx.cdn.partner.test".as_ptr()
+            ),
+            mailtls_result::Ok
+        );
+        let Ok(inner) = handle::borrow(discovery.cast_const()) else {
+            panic!("a live discovery handle");
+        };
+        assert_eq!(
+            inner
+                .tlsa
+                .first()
+                .and_then(|l| l.base_domain.as_ref())
+                .map(DnsName::as_str),
+            Some("mx.cdn.partner.test")
+        );
+        mailtls_discovery_free(discovery);
     }
 
     #[test]

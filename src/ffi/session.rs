@@ -242,8 +242,40 @@ impl SessionHandle {
         }
     }
 
+    /// The last client event polled; `None` for a server session or before the first poll.
+    pub(crate) fn client_event(&self) -> Option<&ClientEvent> {
+        match &self.role {
+            Role::Client(state) => state.last_event.as_ref(),
+            Role::Server(_) => None,
+        }
+    }
+
+    /// The last server event polled; `None` for a client session or before the first poll.
+    pub(crate) fn server_event(&self) -> Option<&ServerEvent> {
+        match &self.role {
+            Role::Server(state) => state.last_event.as_ref(),
+            Role::Client(_) => None,
+        }
+    }
+
+    /// The server session; `WRONG_ROLE` for a client.
+    pub(crate) fn server_session(&self) -> Result<&ServerSession, mailtls_result> {
+        match &self.role {
+            Role::Server(state) => Ok(&state.session),
+            Role::Client(_) => Err(mailtls_result::WrongRole),
+        }
+    }
+
+    /// `client` or `server`, for log lines.
+    pub(crate) fn role_name(&self) -> &'static str {
+        match &self.role {
+            Role::Client(_) => "client",
+            Role::Server(_) => "server",
+        }
+    }
+
     /// The detail of the last event polled; `NOT_FOUND` when none was.
-    fn event_detail(&self) -> Result<Vec<u8>, mailtls_result> {
+    pub(crate) fn event_detail(&self) -> Result<Vec<u8>, mailtls_result> {
         let detail = match &self.role {
             Role::Client(state) => state.last_event.as_ref().map(client_detail),
             Role::Server(state) => state.last_event.as_ref().map(server_detail),
@@ -252,7 +284,7 @@ impl SessionHandle {
     }
 
     /// The established TLS session's facts; `NOT_FOUND` before TLS.
-    fn tls_facts(&self) -> Result<&TlsFacts, mailtls_result> {
+    pub(crate) fn tls_facts(&self) -> Result<&TlsFacts, mailtls_result> {
         let facts = match &self.role {
             Role::Client(state) => state.tls.as_ref().map(|summary| &summary.facts),
             Role::Server(state) => state.session.tls_facts(),
@@ -421,7 +453,9 @@ pub extern "C" fn mailtls_session_poll_event(
     boundary::call(|| {
         let inner = handle::borrow_mut(session)?;
         require_out(out_event)?;
-        write_out(out_event, inner.poll_event())
+        let kind = inner.poll_event();
+        super::event::log_event(inner, kind);
+        write_out(out_event, kind)
     })
 }
 

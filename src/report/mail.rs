@@ -208,18 +208,6 @@ mod tests {
     }
 
     #[test]
-    fn dates_format_as_rfc5322() {
-        assert_eq!(
-            Timestamp::from_unix_secs(0).rfc5322(),
-            "Thu, 01 Jan 1970 00:00:00 +0000"
-        );
-        assert_eq!(
-            Timestamp::from_unix_secs(1_796_684_480).rfc5322(),
-            "Mon, 07 Dec 2026 23:01:20 +0000"
-        );
-    }
-
-    #[test]
     fn mailto_addresses_decode() {
         assert_eq!(
             mailto_address("tlsrpt%40example.com").as_deref(),

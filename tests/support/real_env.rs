@@ -72,6 +72,11 @@ pub struct Captured {
 
 /// Runs `cmd` with `stdin` (or none), capturing both outputs; kills it after [`TOOL_TIMEOUT`].
 pub fn capture(cmd: &mut Command, stdin: Option<&[u8]>) -> Captured {
+    capture_within(cmd, stdin, TOOL_TIMEOUT)
+}
+
+/// [`capture`] with another bound (a peer under Valgrind answers slowly).
+pub fn capture_within(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Captured {
     let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -88,7 +93,7 @@ pub fn capture(cmd: &mut Command, stdin: Option<&[u8]>) -> Captured {
     }
     let stdout = child.stdout.take().map(drain);
     let stderr = child.stderr.take().map(drain);
-    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child
             .try_wait()

@@ -389,6 +389,19 @@ impl Peers {
         run_tool(Command::new(self.var("PEERS_SWAKS")).args(args), None)
     }
 
+    /// swaks with `args` against a slow server: swaks waits up to `timeout` for each reply
+    /// and is killed after twice that.
+    pub fn swaks_within(&self, args: &[&str], timeout: Duration) -> ToolOutput {
+        let secs = timeout.as_secs().to_string();
+        run_tool_within(
+            Command::new(self.var("PEERS_SWAKS"))
+                .args(["--timeout", &secs])
+                .args(args),
+            None,
+            timeout * 2,
+        )
+    }
+
     /// The certificates `port` presents after STARTTLS, as PEM blocks, leaf first
     /// (`openssl s_client -showcerts`).
     pub fn presented_chain(&self, port: u16) -> Vec<String> {
@@ -479,11 +492,20 @@ impl ToolOutput {
 
 /// Run `cmd` with `stdin` (or none), capture both outputs, kill it after [`TOOL_TIMEOUT`].
 pub fn run_tool(cmd: &mut Command, stdin: Option<&[u8]>) -> ToolOutput {
-    let run = real_env::capture(cmd, stdin);
+    run_tool_within(cmd, stdin, TOOL_TIMEOUT)
+}
+
+/// [`run_tool`] with another bound (a peer under Valgrind answers slowly).
+pub fn run_tool_within(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> ToolOutput {
+    let run = real_env::capture_within(cmd, stdin, timeout);
     let mut text = String::from_utf8_lossy(&run.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&run.stderr));
     if run.status.is_none() {
-        text.push_str(&format!("\n[killed after {TOOL_TIMEOUT:?}: {cmd:?}]\n"));
+        text.push_str(&format!(
+            "
+[killed after {timeout:?}: {cmd:?}]
+"
+        ));
     }
     ToolOutput {
         code: run.status.and_then(|s| s.code()),
