@@ -17,7 +17,7 @@
 //! and an MTA-STS TXT lookup that failed with nothing cached defers as well.
 
 use core::fmt;
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use super::dane::{DnssecStatus, TlsaSet};
 use super::mta_sts::StsLookup;

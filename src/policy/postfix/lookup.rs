@@ -13,7 +13,7 @@
 //! Postfix sends no request bigger than a next hop; [`MAX_REQUEST`] caps what the decoder
 //! buffers, so a client cannot make the server hold more. A framing error (a bad netstring
 //! length, a missing `,`, an oversized request) leaves the stream unsynchronised: the
-//! connection must be answered once and closed ([`LookupError::is_fatal`]). A request that
+//! connection must be answered once and closed ([`RequestError::is_fatal`]). A request that
 //! is framed but unusable (no map name, bad `%XX`, not UTF-8) is answered with a permanent
 //! error and the connection goes on.
 //!
@@ -29,7 +29,7 @@
 //! let mut out = Vec::new();
 //! LookupReply::Found("secure match=nexthop".into()).encode(LookupProtocol::Socketmap, &mut out);
 //! assert_eq!(out, b"23:OK secure match=nexthop,");
-//! # Ok::<(), mailtls::policy::postfix::lookup::LookupError>(())
+//! # Ok::<(), mailtls::policy::postfix::lookup::RequestError>(())
 //! ```
 
 use core::fmt;
@@ -201,7 +201,7 @@ impl fmt::Display for LookupReply {
 /// A request the decoder cannot use.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum LookupError {
+pub enum RequestError {
     /// The netstring length is not decimal digits followed by `:`.
     #[error("malformed netstring length")]
     BadLength,
@@ -230,7 +230,7 @@ pub enum LookupError {
     NotText,
 }
 
-impl LookupError {
+impl RequestError {
     /// Whether the stream is lost: the connection is answered once, then closed. Otherwise the
     /// request is answered with a permanent error and the connection goes on.
     pub const fn is_fatal(&self) -> bool {
@@ -257,7 +257,7 @@ pub struct LookupDecoder {
     /// Bytes at the front of `buffer` already decoded.
     consumed: usize,
     /// After a fatal error nothing more is decoded.
-    failed: Option<LookupError>,
+    failed: Option<RequestError>,
 }
 
 impl LookupDecoder {
@@ -295,8 +295,8 @@ impl LookupDecoder {
     }
 
     /// The next whole request, `None` when more bytes are needed. After a fatal error (see
-    /// [`LookupError::is_fatal`]) every call repeats it.
-    pub fn next_request(&mut self) -> Result<Option<LookupRequest>, LookupError> {
+    /// [`RequestError::is_fatal`]) every call repeats it.
+    pub fn next_request(&mut self) -> Result<Option<LookupRequest>, RequestError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -327,12 +327,12 @@ impl LookupDecoder {
 }
 
 /// Finds one netstring at the start of `bytes`: its payload and the bytes it takes.
-fn frame_netstring(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, LookupError> {
+fn frame_netstring(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, RequestError> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     // Seven digits or more is far past the limit, whatever follows (leading zeros are valid
     // netstring syntax, but no client needs that many).
     if digits >= 7 {
-        return Err(LookupError::Oversized {
+        return Err(RequestError::Oversized {
             len: bytes.len(),
             max: MAX_REQUEST,
         });
@@ -340,15 +340,15 @@ fn frame_netstring(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, LookupError> 
     match bytes.get(digits) {
         None => return Ok(None),
         Some(b':') if digits > 0 => {}
-        _ => return Err(LookupError::BadLength),
+        _ => return Err(RequestError::BadLength),
     }
     let len: usize = bytes
         .get(..digits)
         .and_then(|d| core::str::from_utf8(d).ok())
         .and_then(|d| d.parse().ok())
-        .ok_or(LookupError::BadLength)?;
+        .ok_or(RequestError::BadLength)?;
     if len > MAX_REQUEST {
-        return Err(LookupError::Oversized {
+        return Err(RequestError::Oversized {
             len,
             max: MAX_REQUEST,
         });
@@ -358,23 +358,23 @@ fn frame_netstring(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, LookupError> 
     match bytes.get(end) {
         None => Ok(None),
         Some(b',') => Ok(bytes.get(start..end).map(|payload| (payload, end + 1))),
-        Some(_) => Err(LookupError::MissingComma),
+        Some(_) => Err(RequestError::MissingComma),
     }
 }
 
 /// Finds one `\n`-terminated line at the start of `bytes` (a `\r` before it is dropped).
-fn frame_line(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, LookupError> {
+fn frame_line(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, RequestError> {
     match bytes.iter().position(|&b| b == b'\n') {
         Some(pos) if pos <= MAX_REQUEST + 1 => {
             let line = bytes.get(..pos).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             Ok(Some((line, pos + 1)))
         }
-        Some(pos) => Err(LookupError::Oversized {
+        Some(pos) => Err(RequestError::Oversized {
             len: pos,
             max: MAX_REQUEST,
         }),
-        None if bytes.len() > MAX_REQUEST + 1 => Err(LookupError::Oversized {
+        None if bytes.len() > MAX_REQUEST + 1 => Err(RequestError::Oversized {
             len: bytes.len(),
             max: MAX_REQUEST,
         }),
@@ -382,14 +382,14 @@ fn frame_line(bytes: &[u8]) -> Result<Option<(&[u8], usize)>, LookupError> {
     }
 }
 
-fn socketmap_request(payload: &[u8]) -> Result<LookupRequest, LookupError> {
-    let text = core::str::from_utf8(payload).map_err(|_| LookupError::NotText)?;
-    let (name, key) = text.split_once(' ').ok_or(LookupError::NoMapName)?;
+fn socketmap_request(payload: &[u8]) -> Result<LookupRequest, RequestError> {
+    let text = core::str::from_utf8(payload).map_err(|_| RequestError::NotText)?;
+    let (name, key) = text.split_once(' ').ok_or(RequestError::NoMapName)?;
     if name.is_empty() || key.is_empty() {
-        return Err(LookupError::NoMapName);
+        return Err(RequestError::NoMapName);
     }
     if text.chars().any(char::is_control) {
-        return Err(LookupError::NotText);
+        return Err(RequestError::NotText);
     }
     Ok(LookupRequest {
         map_name: Some(name.to_owned()),
@@ -397,14 +397,14 @@ fn socketmap_request(payload: &[u8]) -> Result<LookupRequest, LookupError> {
     })
 }
 
-fn tcp_table_request(line: &[u8]) -> Result<LookupRequest, LookupError> {
+fn tcp_table_request(line: &[u8]) -> Result<LookupRequest, RequestError> {
     let rest = line
         .strip_prefix(b"get ")
         .or_else(|| line.strip_prefix(b"GET "))
-        .ok_or(LookupError::UnknownCommand)?;
+        .ok_or(RequestError::UnknownCommand)?;
     let key = percent_decode(rest)?;
     if key.is_empty() {
-        return Err(LookupError::UnknownCommand);
+        return Err(RequestError::UnknownCommand);
     }
     Ok(LookupRequest {
         map_name: None,
@@ -413,7 +413,7 @@ fn tcp_table_request(line: &[u8]) -> Result<LookupRequest, LookupError> {
 }
 
 /// Decodes `%XX` (any case); the result must be UTF-8 without control characters.
-fn percent_decode(raw: &[u8]) -> Result<String, LookupError> {
+fn percent_decode(raw: &[u8]) -> Result<String, RequestError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut bytes = raw.iter();
     while let Some(&b) = bytes.next() {
@@ -422,15 +422,15 @@ fn percent_decode(raw: &[u8]) -> Result<String, LookupError> {
             let lo = bytes.next().and_then(|l| (*l as char).to_digit(16));
             match (hi, lo) {
                 (Some(hi), Some(lo)) => out.push(u8::try_from(hi * 16 + lo).unwrap_or(0)),
-                _ => return Err(LookupError::BadEncoding),
+                _ => return Err(RequestError::BadEncoding),
             }
         } else {
             out.push(b);
         }
     }
-    let text = String::from_utf8(out).map_err(|_| LookupError::NotText)?;
+    let text = String::from_utf8(out).map_err(|_| RequestError::NotText)?;
     if text.chars().any(char::is_control) {
-        return Err(LookupError::NotText);
+        return Err(RequestError::NotText);
     }
     Ok(text)
 }
@@ -459,12 +459,12 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 mod tests {
     use super::*;
 
-    type Decoded = Result<LookupRequest, LookupError>;
+    type Decoded = Result<LookupRequest, RequestError>;
 
     fn decode_all(
         protocol: LookupProtocol,
         input: &[u8],
-    ) -> Vec<Result<LookupRequest, LookupError>> {
+    ) -> Vec<Result<LookupRequest, RequestError>> {
         let mut decoder = LookupDecoder::new(protocol);
         decoder.feed(input);
         let mut out = Vec::new();
@@ -484,7 +484,7 @@ mod tests {
         out
     }
 
-    fn request(name: Option<&str>, key: &str) -> Result<LookupRequest, LookupError> {
+    fn request(name: Option<&str>, key: &str) -> Result<LookupRequest, RequestError> {
         Ok(LookupRequest {
             map_name: name.map(str::to_owned),
             key: key.to_owned(),
@@ -519,32 +519,35 @@ mod tests {
             (b"18", vec![]),
             (b"", vec![]),
             // Framing errors are fatal.
-            (b"x:policy example.com,", vec![Err(LookupError::BadLength)]),
-            (b":policy,", vec![Err(LookupError::BadLength)]),
-            (b"-1:policy,", vec![Err(LookupError::BadLength)]),
-            (b"18 policy example.com,", vec![Err(LookupError::BadLength)]),
-            (b"12:hello world!;", vec![Err(LookupError::MissingComma)]),
+            (b"x:policy example.com,", vec![Err(RequestError::BadLength)]),
+            (b":policy,", vec![Err(RequestError::BadLength)]),
+            (b"-1:policy,", vec![Err(RequestError::BadLength)]),
+            (
+                b"18 policy example.com,",
+                vec![Err(RequestError::BadLength)],
+            ),
+            (b"12:hello world!;", vec![Err(RequestError::MissingComma)]),
             (
                 b"5:policy example.com,",
-                vec![Err(LookupError::MissingComma)],
+                vec![Err(RequestError::MissingComma)],
             ),
             (
                 b"99999:policy x",
-                vec![Err(LookupError::Oversized {
+                vec![Err(RequestError::Oversized {
                     len: 99999,
                     max: MAX_REQUEST,
                 })],
             ),
             (
                 b"123456789012:x",
-                vec![Err(LookupError::Oversized {
+                vec![Err(RequestError::Oversized {
                     len: 14,
                     max: MAX_REQUEST,
                 })],
             ),
             (
                 b"0000000018:policy example.com,",
-                vec![Err(LookupError::Oversized {
+                vec![Err(RequestError::Oversized {
                     len: 30,
                     max: MAX_REQUEST,
                 })],
@@ -554,14 +557,14 @@ mod tests {
             (
                 b"11:example.com,18:policy example.com,",
                 vec![
-                    Err(LookupError::NoMapName),
+                    Err(RequestError::NoMapName),
                     request(Some("policy"), "example.com"),
                 ],
             ),
-            (b"7:policy ,", vec![Err(LookupError::NoMapName)]),
-            (b"0:,", vec![Err(LookupError::NoMapName)]),
-            (b"8:policy \xff,", vec![Err(LookupError::NotText)]),
-            (b"10:policy a\nb,", vec![Err(LookupError::NotText)]),
+            (b"7:policy ,", vec![Err(RequestError::NoMapName)]),
+            (b"0:,", vec![Err(RequestError::NoMapName)]),
+            (b"8:policy \xff,", vec![Err(RequestError::NotText)]),
+            (b"10:policy a\nb,", vec![Err(RequestError::NotText)]),
         ];
         for (input, expected) in vectors {
             assert_eq!(
@@ -594,18 +597,18 @@ mod tests {
             (b"get example.com", vec![]),
             (
                 b"put example.com value\n",
-                vec![Err(LookupError::UnknownCommand)],
+                vec![Err(RequestError::UnknownCommand)],
             ),
-            (b"get \n", vec![Err(LookupError::UnknownCommand)]),
-            (b"get a%2\n", vec![Err(LookupError::BadEncoding)]),
-            (b"get a%zz\n", vec![Err(LookupError::BadEncoding)]),
-            (b"get a%0Ab\n", vec![Err(LookupError::NotText)]),
-            (b"get a%FF\n", vec![Err(LookupError::NotText)]),
+            (b"get \n", vec![Err(RequestError::UnknownCommand)]),
+            (b"get a%2\n", vec![Err(RequestError::BadEncoding)]),
+            (b"get a%zz\n", vec![Err(RequestError::BadEncoding)]),
+            (b"get a%0Ab\n", vec![Err(RequestError::NotText)]),
+            (b"get a%FF\n", vec![Err(RequestError::NotText)]),
             // An error line does not stop the next request.
             (
                 b"bogus\nget example.com\n",
                 vec![
-                    Err(LookupError::UnknownCommand),
+                    Err(RequestError::UnknownCommand),
                     request(None, "example.com"),
                 ],
             ),
@@ -627,7 +630,7 @@ mod tests {
         decoder.feed(&big);
         assert!(matches!(
             decoder.next_request(),
-            Err(LookupError::Oversized { .. })
+            Err(RequestError::Oversized { .. })
         ));
         // A fatal error sticks, and frees the buffer.
         assert_eq!(decoder.buffered(), 0);
@@ -733,10 +736,10 @@ mod tests {
 
     #[test]
     fn errors_say_whether_the_stream_is_lost() {
-        assert!(LookupError::MissingComma.is_fatal());
-        assert!(!LookupError::NoMapName.is_fatal());
+        assert!(RequestError::MissingComma.is_fatal());
+        assert!(!RequestError::NoMapName.is_fatal());
         assert_eq!(
-            LookupError::NoMapName.reply().to_string(),
+            RequestError::NoMapName.reply().to_string(),
             "PERM bad request: socketmap request is not `name key`"
         );
     }
