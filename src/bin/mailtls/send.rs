@@ -43,11 +43,11 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
         .read_to_end(&mut raw)
         .map_err(|e| Failure::io(format!("stdin: {e}")))?;
     let content = crlf(&raw);
-    let envelope = Envelope::new(from, to).with_size(content.len() as u64);
     let target = match &args.server {
         Some(server) => server.clone(),
-        None => recipient_domain(&args.to)?,
+        None => recipient_domain(&to)?,
     };
+    let envelope = Envelope::new(from, to).with_size(content.len() as u64);
     let mut prepared = match prepare(&target, &args.policy)? {
         Outbound::Deliver(prepared) => prepared,
         Outbound::NoHost { answers, status } => {
@@ -77,18 +77,17 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
     })
 }
 
-/// The one domain of every recipient (one delivery goes to one destination).
-fn recipient_domain(to: &[String]) -> Result<String, Failure> {
-    let mut domains = to.iter().map(|t| {
-        let inner = t.trim().trim_start_matches('<').trim_end_matches('>');
-        inner
-            .rsplit_once('@')
-            .map(|(_, domain)| domain.to_ascii_lowercase())
+/// The one domain of every recipient (one delivery goes to one destination), as a target
+/// `prepare` takes: a domain is discovered, an address literal names its host.
+fn recipient_domain(to: &[ForwardPath]) -> Result<String, Failure> {
+    let mut hosts = to.iter().filter_map(|path| match path {
+        ForwardPath::Mailbox(mailbox) => Some(mailbox.host().to_string().to_ascii_lowercase()),
+        _ => None,
     });
-    let first = domains.next().flatten().ok_or_else(|| {
-        Failure::usage("--to: a recipient without a domain; give --server".to_owned())
+    let first = hosts.next().ok_or_else(|| {
+        Failure::usage("--to: no recipient mailbox to take a domain from; give --server".to_owned())
     })?;
-    if domains.any(|d| d.as_deref() != Some(first.as_str())) {
+    if hosts.any(|host| host != first) {
         return Err(Failure::usage(
             "--to: recipients in several domains; send to one domain at a time, or give --server"
                 .to_owned(),
