@@ -87,7 +87,7 @@ make -s -C examples/c LIBDIR="$out/lib" INCLUDE="$out/include/mailtls" OUT="$out
 if [ "${MAILTLS_CAPI_RUN_TESTS:-1}" = 1 ]; then
   note "tests/capi_examples.rs: C examples static, shared, Valgrind, ASan"
   export MAILTLS_CAPI_LIBDIR="$out/lib"
-  cargo test --quiet --features capi --test capi_examples -- --test-threads 2
+  cargo test --quiet --features capi,sqlite,redis --test capi_examples -- --test-threads 2
 else
   note "tests/capi_examples.rs runs with the README's test command"
 fi

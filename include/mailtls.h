@@ -38,6 +38,13 @@
 #ifndef MAILTLS_CLIENT_SESSIONS
 #define MAILTLS_CLIENT_SESSIONS 1
 #endif
+/* They are built with the state stores too (features sqlite and redis): mailtls_store_*. */
+#ifndef MAILTLS_STORE_SQLITE
+#define MAILTLS_STORE_SQLITE 1
+#endif
+#ifndef MAILTLS_STORE_REDIS
+#define MAILTLS_STORE_REDIS 1
+#endif
 
 /**
  * The most TLSA records one host's RRset may bring through [`mailtls_discovery_add_tlsa`].
@@ -163,6 +170,11 @@ enum mailtls_result
    * A TLSA record does not parse; the object's last error says why.
    */
   MAILTLS_RESULT_TLSA = 9106,
+  /**
+   * The state store could not be opened or failed (a server down, a full disk, a file that
+   * is not a mailtls state file); the store's last error names it and says why.
+   */
+  MAILTLS_RESULT_STORE = 9107,
   /**
    * A certificate or key could not be loaded, or the TLS configuration was refused.
    */
@@ -818,6 +830,14 @@ typedef struct mailtls_server_config mailtls_server_config;
  * (client) or `mailtls_session_new_server` (server), freed by [`mailtls_session_free`].
  */
 typedef struct mailtls_session mailtls_session;
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * A state store. Made by [`mailtls_store_new`], opened by [`mailtls_store_open`], freed by
+ * [`mailtls_store_free`].
+ */
+typedef struct mailtls_store mailtls_store;
+#endif
 
 /**
  * Outcomes counted over one report period. Made by [`mailtls_tlsrpt_new`], freed by
@@ -1831,6 +1851,98 @@ mailtls_result mailtls_session_peer_certificate(const mailtls_session *session,
                                                 uint8_t *buf,
                                                 size_t len,
                                                 size_t *out_n);
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * A store handle that is not open yet. `MAILTLS_RESULT_NULL_PARAMETER` when `out_store` is
+ * NULL.
+ */
+mailtls_result mailtls_store_new(mailtls_store **out_store);
+#endif
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * Frees a store (and closes its file or connection). NULL, and a handle already freed, are
+ * ignored.
+ */
+void mailtls_store_free(mailtls_store *store);
+#endif
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * Opens the store `spec` names, as `--state` does: `redis://host:port[/db]` for a Redis
+ * server, anything else is the path of a SQLite file, created on first use. The library must
+ * have been built with the matching feature (`sqlite`, `redis`; the README's build has both).
+ * `MAILTLS_RESULT_STORE` when it cannot be opened (unreachable server, a file that is not a
+ * mailtls state file, a schema from a newer mailtls, a build without the feature: the last
+ * error names the file or server and says why); `MAILTLS_RESULT_WRONG_STATE` when the handle
+ * is already open.
+ */
+mailtls_result mailtls_store_open(mailtls_store *store, const char *spec);
+#endif
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * Copies the message of the last error a call on this store returned (which file or server,
+ * and why). `MAILTLS_RESULT_NOT_FOUND` when the last call succeeded.
+ */
+mailtls_result mailtls_store_last_error(const mailtls_store *store,
+                                        char *buf,
+                                        size_t len,
+                                        size_t *out_n);
+#endif
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * Records the delivery's last attempt in the store as a TLS-RPT session at `at_unix` (Unix
+ * seconds), under the policy that governed its host, for `mailtls report` to send. The
+ * addresses of the connection (`sending_ip` ours, `receiving_ip` the MX's, text such as
+ * `192.0.2.1` or `2001:db8::1`) may be NULL. `MAILTLS_RESULT_NOT_FOUND` when no attempt was
+ * recorded or the last one reports nothing; `MAILTLS_RESULT_INVALID_ARGUMENT` for an
+ * address that does not parse; `MAILTLS_RESULT_STORE` when the store fails (nothing was
+ * recorded; the last error says why).
+ */
+mailtls_result mailtls_store_record_last_attempt(mailtls_store *store,
+                                                 const mailtls_delivery *delivery,
+                                                 uint64_t at_unix,
+                                                 const char *sending_ip,
+                                                 const char *receiving_ip);
+#endif
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * Stores the MTA-STS policy of `domain` that the caller fetched at `fetched_unix` (Unix
+ * seconds) under the TXT record id `id`: the `len` bytes of the policy file (UTF-8, at most
+ * `MAILTLS_MAX_TEXT`). It is kept until `fetched_unix + max_age`, for this process after a
+ * restart and for every MTA sharing the store. Errors, after which nothing is stored:
+ * `MAILTLS_RESULT_STS_POLICY` when the text is not a valid policy,
+ * `MAILTLS_RESULT_DESTINATION` when `domain` is not a DNS name, `MAILTLS_RESULT_STORE` when
+ * the store fails (the last error says why for all three), and the string errors.
+ */
+mailtls_result mailtls_store_put_sts_policy(mailtls_store *store,
+                                            const char *domain,
+                                            const char *id,
+                                            const uint8_t *policy,
+                                            size_t len,
+                                            uint64_t fetched_unix);
+#endif
+
+#if (defined(MAILTLS_STORE_SQLITE) || defined(MAILTLS_STORE_REDIS))
+/**
+ * Sets the MTA-STS policy of `discovery` to the one the store holds for `domain`, when it
+ * has one that has not expired at `now_unix` (Unix seconds): the policy applies as if the
+ * caller had fetched it (RFC 8461 §5.1: also when the TXT record is gone). Look here before
+ * fetching, and fetch when the TXT record's id differs from the stored one
+ * ([`mailtls_store_put_sts_policy`] then replaces it). `MAILTLS_RESULT_NOT_FOUND` when there
+ * is none (the discovery is unchanged); `MAILTLS_RESULT_DESTINATION` when `domain` is not a
+ * DNS name; `MAILTLS_RESULT_STORE` when the store fails (the discovery is unchanged and a
+ * policy set earlier still applies; the store's last error says why).
+ */
+mailtls_result mailtls_discovery_use_stored_sts_policy(mailtls_discovery *discovery,
+                                                       mailtls_store *store,
+                                                       const char *domain,
+                                                       uint64_t now_unix);
+#endif
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -524,6 +524,9 @@ fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
     let good_hop = format!("[127.0.0.1]:{}", good.addr().port());
     let wrong_hop = format!("[127.0.0.1]:{}", wrong.addr().port());
     for variant in ALL {
+        // Every attempt's TLS-RPT outcome goes to a state store, as `mailtls send --state`.
+        let state = dir.join(format!("state-{variant:?}.sqlite"));
+        let state = state.to_str().unwrap();
         let token = unique_token(&format!("capi-client-{variant:?}"));
         let run = examples.run(
             variant,
@@ -531,6 +534,8 @@ fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
             &[
                 "-a",
                 anchors,
+                "-s",
+                state,
                 table,
                 &good_hop,
                 "sender@client.mailtls.test",
@@ -556,6 +561,8 @@ fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
             &[
                 "-a",
                 anchors,
+                "-s",
+                state,
                 table,
                 &wrong_hop,
                 "sender@client.mailtls.test",
@@ -571,8 +578,34 @@ fn client_delivers_over_a_socket_and_defers_on_a_wrong_name() {
         );
         assert!(stdout.contains("DEFERRED 451 4.7.5"), "{stdout}");
         assert!(!stdout.contains("MESSAGE"), "{stdout}");
+        assert_recorded(state, &["certificate-host-mismatch"]);
     }
 }
+
+/// The state store at `path` holds one successful session and one failed session of each
+/// result type in `failures` (the library's SQLite store reads what the C client wrote).
+#[cfg(feature = "sqlite")]
+fn assert_recorded(path: &str, failures: &[&str]) {
+    use mailtls::state::Store as _;
+    let store =
+        mailtls::io::store::SqliteStore::open(path).expect("the C client's state file opens");
+    let mut successes = 0;
+    let mut failed = Vec::new();
+    for day in store.report_days().unwrap() {
+        for tally in store.tallies(&day).unwrap() {
+            match &tally.failure {
+                None => successes += tally.count,
+                Some(detail) => failed.push(detail.result_type.to_string()),
+            }
+        }
+    }
+    assert_eq!(successes, 1, "{path}: successful sessions");
+    assert_eq!(failed, failures, "{path}: failed sessions");
+}
+
+/// Without the `sqlite` feature the library cannot read the file back; the C side still ran.
+#[cfg(not(feature = "sqlite"))]
+fn assert_recorded(_path: &str, _failures: &[&str]) {}
 
 /// The port of the Exim instance this test file starts itself (the lab's servers use
 /// 2550-2556; the C server example takes a free port).

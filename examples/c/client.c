@@ -3,9 +3,11 @@
  * the destination (Postfix policy table), runs each attempt as a sans-IO session and walks
  * hosts and ladder rungs; this program only connects, moves bytes and keeps time.
  *
- *   client [-a ANCHORS.pem] TABLE_FILE NEXT_HOP FROM TO SUBJECT
+ *   client [-a ANCHORS.pem] [-s STATE] TABLE_FILE NEXT_HOP FROM TO SUBJECT
  *
  *   -a   verify certificates against these trust anchors instead of the table's tafile=
+ *   -s   record every attempt's TLS-RPT outcome in this state store (a SQLite file or a
+ *        redis:// URL, as `mailtls send --state`), for `mailtls report`
  *
  * Exit: 0 the message was accepted, 3 deferred, 4 bounced, 5 the server refused it,
  * 1 usage or setup errors.
@@ -25,24 +27,41 @@
 
 int main(int argc, char **argv) {
   program_name = "client";
-  const char *anchors = NULL;
+  const char *anchors = NULL, *state = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "a:")) != -1) {
+  while ((opt = getopt(argc, argv, "a:s:")) != -1) {
     if (opt == 'a') {
       anchors = optarg;
+    } else if (opt == 's') {
+      state = optarg;
     } else {
       return 1;
     }
   }
   if (argc - optind != 5) {
-    fprintf(stderr, "usage: client [-a ANCHORS.pem] TABLE_FILE NEXT_HOP FROM TO SUBJECT\n");
+    fprintf(stderr, "usage: client [-a ANCHORS.pem] [-s STATE] TABLE_FILE NEXT_HOP FROM TO SUBJECT\n");
     return 1;
   }
   const char *table_path = argv[optind], *next_hop = argv[optind + 1], *from = argv[optind + 2],
              *to = argv[optind + 3], *subject = argv[optind + 4];
 
+  mailtls_store *store = NULL;
+  mailtls_result r;
+  if (state) {
+    r = mailtls_store_new(&store);
+    if (r != MAILTLS_RESULT_OK) die("store", r);
+    r = mailtls_store_open(store, state);
+    if (r != MAILTLS_RESULT_OK) {
+      char why[512];
+      size_t why_n = 0;
+      mailtls_store_last_error(store, why, sizeof why, &why_n);
+      fprintf(stderr, "client: state store: %s\n", why);
+      return 1;
+    }
+  }
+
   mailtls_config *config = NULL;
-  mailtls_result r = mailtls_config_new(&config);
+  r = mailtls_config_new(&config);
   if (r != MAILTLS_RESULT_OK) die("config", r);
   size_t len = 0;
   char *table = read_file(table_path, &len);
@@ -87,6 +106,17 @@ int main(int argc, char **argv) {
     close(fd);
     r = mailtls_delivery_record(delivery, session);
     if (r != MAILTLS_RESULT_OK) die("record", r);
+    if (store) {
+      /* NOT_FOUND: the attempt reports nothing to TLS-RPT. A failing store loses only the
+       * count; the delivery goes on. */
+      r = mailtls_store_record_last_attempt(store, delivery, (uint64_t)time(NULL), NULL, NULL);
+      if (r != MAILTLS_RESULT_OK && r != MAILTLS_RESULT_NOT_FOUND) {
+        char why[512];
+        size_t why_n = 0;
+        mailtls_store_last_error(store, why, sizeof why, &why_n);
+        fprintf(stderr, "client: state store: %s\n", why);
+      }
+    }
     mailtls_session_free(session);
   }
   if (r != MAILTLS_RESULT_NOT_FOUND) die("next_session", r);
@@ -97,6 +127,7 @@ int main(int argc, char **argv) {
   r = mailtls_delivery_outcome(delivery, &outcome, detail, sizeof detail, &n);
   if (r != MAILTLS_RESULT_OK) die("outcome", r);
   mailtls_delivery_free(delivery);
+  mailtls_store_free(store);
   switch (outcome) {
     case MAILTLS_DELIVERY_STATE_COMPLETED:
       printf("COMPLETED %s\n", detail);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mailtls.h"
 
@@ -758,6 +759,80 @@ static void library_calls(void) {
   CHECK(log_lines > 0 && log_bad == 0);
 }
 
+/* The state store: NULL, an unopened handle, a file that is not a state file, bad input. */
+static void store_calls(void) {
+  char buf[512];
+  size_t n = 0;
+  mailtls_store *store = NULL;
+  const char *policy = "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 86400\n";
+  EXPECT(mailtls_store_new(NULL), NUL);
+  EXPECT(mailtls_store_open(NULL, "/tmp/x"), NUL);
+  EXPECT(mailtls_store_last_error(NULL, buf, sizeof buf, &n), NUL);
+  EXPECT(mailtls_store_record_last_attempt(NULL, NULL, 0, NULL, NULL), NUL);
+  EXPECT(mailtls_store_put_sts_policy(NULL, "example.com", "1", (const uint8_t *)policy, strlen(policy), 0), NUL);
+  EXPECT(mailtls_discovery_use_stored_sts_policy(NULL, NULL, "example.com", 0), NUL);
+  mailtls_store_free(NULL);
+  EXPECT(mailtls_store_new(&store), OK);
+  CHECK(store != NULL);
+  EXPECT(mailtls_store_last_error(store, buf, sizeof buf, &n), MAILTLS_RESULT_NOT_FOUND);
+  /* Not open yet: every operation is refused, with a message. */
+  EXPECT(mailtls_store_put_sts_policy(store, "example.com", "1", (const uint8_t *)policy, strlen(policy), 0),
+         MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_store_last_error(store, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, "mailtls_store_open") != NULL);
+  EXPECT(mailtls_store_open(store, NULL), NUL);
+  EXPECT(mailtls_store_open(store, BAD_UTF8), MAILTLS_RESULT_INVALID_UTF8);
+  /* A file that is not a mailtls state file is left alone. */
+  char path[] = "/tmp/mailtls-hostile-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  const char *junk = "this is not a SQLite database, it is plain text written by someone else\n";
+  CHECK(write(fd, junk, strlen(junk)) == (ssize_t)strlen(junk));
+  close(fd);
+  EXPECT(mailtls_store_open(store, path), MAILTLS_RESULT_STORE);
+  EXPECT(mailtls_store_last_error(store, buf, sizeof buf, &n), OK);
+  CHECK(strstr(buf, path) != NULL);
+  unlink(path);
+  /* A real one: bad domains, ids and policies are refused before anything is stored. */
+  char state[] = "/tmp/mailtls-hostile-state-XXXXXX";
+  fd = mkstemp(state);
+  CHECK(fd >= 0);
+  close(fd);
+  unlink(state);
+  EXPECT(mailtls_store_open(store, state), OK);
+  EXPECT(mailtls_store_open(store, state), MAILTLS_RESULT_WRONG_STATE);
+  EXPECT(mailtls_store_put_sts_policy(store, "bad name!", "1", (const uint8_t *)policy, strlen(policy), 0),
+         MAILTLS_RESULT_DESTINATION);
+  EXPECT(mailtls_store_put_sts_policy(store, "example.com", NULL, (const uint8_t *)policy, strlen(policy), 0), NUL);
+  EXPECT(mailtls_store_put_sts_policy(store, "example.com", "1", (const uint8_t *)"mode: sometimes\n", 16, 0),
+         MAILTLS_RESULT_STS_POLICY);
+  EXPECT(mailtls_store_put_sts_policy(store, "example.com", "1", (const uint8_t *)policy, (size_t)MAILTLS_MAX_TEXT + 1,
+                                      0),
+         MAILTLS_RESULT_TOO_LONG);
+  EXPECT(mailtls_store_put_sts_policy(store, "example.com", "1", (const uint8_t *)policy, strlen(policy), 1000), OK);
+  mailtls_discovery *discovery = NULL;
+  EXPECT(mailtls_discovery_new(&discovery), OK);
+  EXPECT(mailtls_discovery_use_stored_sts_policy(discovery, store, "example.com", 2000), OK);
+  EXPECT(mailtls_discovery_use_stored_sts_policy(discovery, store, "example.com", 1000 + 86400),
+         MAILTLS_RESULT_NOT_FOUND);
+  EXPECT(mailtls_discovery_use_stored_sts_policy(discovery, store, "bad name!", 2000), MAILTLS_RESULT_DESTINATION);
+  EXPECT(mailtls_discovery_use_stored_sts_policy((mailtls_discovery *)store, store, "example.com", 2000),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  EXPECT(mailtls_store_record_last_attempt(store, NULL, 0, NULL, NULL), NUL);
+  EXPECT(mailtls_store_record_last_attempt(store, (mailtls_delivery *)discovery, 0, NULL, NULL),
+         MAILTLS_RESULT_INVALID_HANDLE);
+  mailtls_discovery_free(discovery);
+  mailtls_store_free(store);
+  mailtls_store_free(store);
+  EXPECT(mailtls_store_open(store, state), MAILTLS_RESULT_INVALID_HANDLE);
+  unlink(state);
+  char side[sizeof state + 4];
+  snprintf(side, sizeof side, "%s-wal", state);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", state);
+  unlink(side);
+}
+
 int main(void) {
   library_calls();
   result_messages();
@@ -767,6 +842,7 @@ int main(void) {
   inbound_calls();
   client_calls();
   decision_calls();
+  store_calls();
   printf("hostile: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -107,6 +107,18 @@ impl Discovery {
         code
     }
 
+    /// Takes `policy` as the destination's MTA-STS policy from a cache: it applies as if
+    /// fetched now (RFC 8461 §5.1).
+    #[cfg(any(feature = "sqlite", feature = "redis"))]
+    pub(super) fn use_cached_sts_policy(&mut self, policy: StsPolicy) {
+        self.sts = Some(StsLookup::Policy {
+            policy,
+            from_cache: true,
+            refresh_error: None,
+        });
+        self.last_error = None;
+    }
+
     /// The precedence decision for `plan` under these answers.
     fn decide(&self, plan: crate::policy::Plan) -> Decision {
         let sets: Vec<TlsaSet> = self
@@ -604,7 +616,7 @@ mod delivery {
         })
     }
 
-    fn last_record<'a>(
+    pub(in crate::ffi) fn last_record<'a>(
         delivery: *const mailtls_delivery,
     ) -> Result<&'a AttemptRecord, mailtls_result> {
         let delivery: &Delivery = handle::borrow(delivery)?;

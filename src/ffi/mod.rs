@@ -41,6 +41,8 @@ mod report;
 mod result;
 mod server;
 mod session;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod store;
 mod text;
 
 #[cfg(feature = "blocking")]
@@ -55,4 +57,6 @@ pub use report::*;
 pub use result::*;
 pub use server::*;
 pub use session::*;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+pub use store::*;
 pub use text::{MAILTLS_MAX_STRING, MAILTLS_MAX_TEXT};

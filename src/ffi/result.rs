@@ -51,6 +51,9 @@ pub enum mailtls_result {
     StsPolicy = 9105,
     /// A TLSA record does not parse; the object's last error says why.
     Tlsa = 9106,
+    /// The state store could not be opened or failed (a server down, a full disk, a file that
+    /// is not a mailtls state file); the store's last error names it and says why.
+    Store = 9107,
     /// A certificate or key could not be loaded, or the TLS configuration was refused.
     Tls = 9200,
     /// A certificate chain in PEM does not parse, or holds no certificate.
@@ -103,7 +106,7 @@ pub enum mailtls_result {
 }
 
 impl mailtls_result {
-    const ALL: [Self; 40] = [
+    const ALL: [Self; 41] = [
         Self::Ok,
         Self::NullParameter,
         Self::InvalidHandle,
@@ -122,6 +125,7 @@ impl mailtls_result {
         Self::Report,
         Self::StsPolicy,
         Self::Tlsa,
+        Self::Store,
         Self::Tls,
         Self::CertificatePem,
         Self::PrivateKeyPem,
@@ -172,6 +176,7 @@ impl mailtls_result {
             Self::Report => "the TLS-RPT input is not valid",
             Self::StsPolicy => "the MTA-STS policy does not parse",
             Self::Tlsa => "the TLSA record does not parse",
+            Self::Store => "the state store could not be opened or failed",
             Self::Tls => "the certificate, key or TLS configuration was refused",
             Self::CertificatePem => "the certificate chain PEM does not parse",
             Self::PrivateKeyPem => "the private key PEM does not parse",
