@@ -334,18 +334,9 @@ pub fn deliver_to_domain<R: Resolve, F: FetchPolicy>(
     let answers = discoverer.discover(mailer.policy(), domain, now());
     match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
         Prepared::NoHost(report) => Ok(*report),
-        Prepared::Deliver {
-            mut delivery,
-            connector,
-            discovery,
-            decision,
-        } => {
-            let report = deliver(&mut delivery, messages, &connector);
-            Ok(DomainReport {
-                discovery: *discovery,
-                decision: Some(*decision),
-                report,
-            })
+        Prepared::Deliver(mut job) => {
+            let report = deliver(&mut job.delivery, messages, &job.connector);
+            Ok(job.finish(mailer, report))
         }
     }
 }

@@ -206,18 +206,9 @@ pub async fn deliver_to_domain<R: AsyncResolve, F: AsyncFetchPolicy>(
         .await;
     match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
         Prepared::NoHost(report) => Ok(*report),
-        Prepared::Deliver {
-            mut delivery,
-            connector,
-            discovery,
-            decision,
-        } => {
-            let report = deliver(&mut delivery, messages, &connector).await;
-            Ok(DomainReport {
-                discovery: *discovery,
-                decision: Some(*decision),
-                report,
-            })
+        Prepared::Deliver(mut job) => {
+            let report = deliver(&mut job.delivery, messages, &job.connector).await;
+            Ok(job.finish(mailer, report))
         }
     }
 }

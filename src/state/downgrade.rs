@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{RungSeen, Store, StoreHealth, StoreNotice};
+use crate::client::{Delivery, DeliveryOutcome};
 use crate::names::HostId;
 use crate::policy::ladder::{record_completion, DowngradeMemory, MemoryStore, Rung};
 use crate::time::Timestamp;
@@ -39,6 +40,38 @@ impl<S: Store> StoredDowngradeMemory<S> {
     /// The time [`remember`](DowngradeMemory::remember) stamps on what it records.
     pub fn set_now(&mut self, now: Timestamp) {
         self.now = now;
+    }
+
+    /// The store behind the memory.
+    pub const fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Writes what `delivery` did into the store, at `at`: every TLS-RPT session outcome
+    /// ([`Delivery::session_outcomes`]) through [`Store::record_outcome`], and, when the
+    /// delivery completed, the rung it completed on as the host's downgrade memory
+    /// ([`Rung::Plaintext`] when the session ran without TLS).
+    ///
+    /// This is the delivery path's one write: `Mailer` and `deliver_to_domain` in
+    /// `mailtls::io` and `mailtls send --state` call it after every delivery. A failing store
+    /// loses these counts (the delivery itself is done) and keeps one notice for
+    /// [`take_notice`](Self::take_notice), shared with the downgrade memory's own.
+    pub fn record_delivery(&mut self, delivery: &Delivery, at: Timestamp) {
+        for outcome in delivery.session_outcomes(at) {
+            if self.observe(self.store.record_outcome(&outcome)).is_none() {
+                // Down: the rest would fail the same way (and the Redis store backs off).
+                break;
+            }
+        }
+        if let (Some(DeliveryOutcome::Completed { rung, tls, .. }), Some((host, _))) =
+            (delivery.outcome(), delivery.current_host())
+        {
+            // A TLS rung that completed without TLS (no STARTTLS offered) proves plaintext only.
+            let rung = if *tls { *rung } else { Rung::Plaintext };
+            let host = host.clone();
+            self.set_now(at);
+            record_completion(self, &host, rung);
+        }
     }
 
     /// The latest change in the store's health, once: log it.

@@ -111,3 +111,71 @@ impl<S: Store> StsState<S> {
         (lookup, notice)
     }
 }
+
+/// The MTA-STS cache that discovery steps through: the in-process [`StsCache`] alone (nothing
+/// survives the process), or an [`StsState`] with a [`Store`] behind it.
+///
+/// [`Discoverer`](crate::io::discover::Discoverer) takes either, so a caller with no store
+/// passes `&mut StsCache::default()` as before, and one with a store passes
+/// `&mut StsState::new(StsCache::default(), store)`.
+pub trait StsCaching {
+    /// The next step for `domain` given what the `_mta-sts` TXT lookup found
+    /// ([`StsCache::step`], [`StsState::step`]).
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped;
+
+    /// Completes the fetch a step asked for ([`StsCache::complete_fetch`],
+    /// [`StsState::complete_fetch`]); a notice when a store's health changed.
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>);
+
+    /// How many policies the in-process cache holds.
+    fn cached_policies(&self) -> usize;
+}
+
+impl StsCaching for StsCache {
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped {
+        StsStepped {
+            step: Self::step(self, domain, discovery, now),
+            notice: None,
+        }
+    }
+
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        (Self::complete_fetch(self, domain, id, result, now), None)
+    }
+
+    fn cached_policies(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<S: Store> StsCaching for StsState<S> {
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped {
+        Self::step(self, domain, discovery, now)
+    }
+
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        Self::complete_fetch(self, domain, id, result, now)
+    }
+
+    fn cached_policies(&self) -> usize {
+        self.cache.len()
+    }
+}
