@@ -549,9 +549,9 @@ impl Run<'_> {
     }
 
     fn fetched(&mut self, id: &str, result: Result<StsPolicy, StsFetchError>) -> Stage {
-        let (lookup, notice) = self
-            .cache
-            .complete_fetch(&self.answers.domain, id, result, self.now);
+        let (lookup, notice) =
+            self.cache
+                .complete_fetch(&self.answers.domain, id, result, self.now);
         self.keep(notice);
         self.answers.sts = Some(lookup);
         Stage::TlsRpt

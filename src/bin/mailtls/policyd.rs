@@ -22,11 +22,11 @@ use mailtls::names::DnsName;
 use mailtls::policy::dane::{DnssecStatus, TlsaSet};
 use mailtls::policy::discovery::{DiscoveryAnswers, HostAnswers, MxHost, MxOutcome, TlsaAnswer};
 use mailtls::policy::mta_sts::{StsCache, StsLookup, StsPolicy};
-use mailtls::state::{StsCaching, StsState};
 use mailtls::policy::postfix::lookup::{LookupDecoder, LookupProtocol, LookupReply, LookupRequest};
 use mailtls::policy::postfix::{PolicyAnswer, RenderOptions};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
+use mailtls::state::{StsCaching, StsState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{quoted, read_config, Failure, EX_CONFIG, EX_TEMPFAIL};
