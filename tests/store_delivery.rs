@@ -295,3 +295,106 @@ fn a_state_file_that_is_not_ours_fails_naming_it() {
         b"this is not a database, it is a letter\n"
     );
 }
+
+/// The library's delivery path, both adapters, against the lab: `deliver_to_domain` with a
+/// [`Mailer::with_state`] and a discoverer over an `StsState` writes the fetched policy, every
+/// session outcome and the downgrade memory into one store; a second discoverer that cannot
+/// fetch enforces the stored policy (tokio).
+#[test]
+fn the_library_delivery_path_records_into_the_store_on_both_adapters() {
+    use std::sync::Arc;
+
+    use mailtls::client::DeliveryOutcome;
+    use mailtls::io::discover::Discoverer;
+    use mailtls::io::dns::{
+        BlockingResolver, DnsSettings, DnssecSource, HickoryResolver, TrustAnchor,
+    };
+    use mailtls::io::{blocking, load_trust_anchors, Mailer, Message, StsFetcher};
+    use mailtls::names::{DnsName, HostId};
+    use mailtls::policy::ladder::Rung;
+    use mailtls::policy::mta_sts::StsCache;
+    use mailtls::policy::requiretls::MessageTls;
+    use mailtls::policy::OutboundPolicy;
+    use mailtls::state::StsState;
+
+    let Some(lab) =
+        Lab::require("the_library_delivery_path_records_into_the_store_on_both_adapters")
+    else {
+        return;
+    };
+    assert_closed(STS_CLOSED);
+    let file = state_file("library");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let roots = load_trust_anchors(&[lab.ca_file()]).unwrap();
+    let mailer = Mailer::new("client.sender.test", OutboundPolicy::new())
+        .unwrap()
+        .with_public_roots(roots.clone())
+        .with_state(Arc::clone(&store));
+    let settings = DnsSettings::new([lab.dns()]).with_dnssec(DnssecSource::Validate(
+        TrustAnchor::File(lab.trust_anchor()),
+    ));
+    let domain = DnsName::parse(lab.sts_domain(StsCase::Enforce)).unwrap();
+    let rcpt = format!("rcpt@{domain}");
+    let message = |token: &str| {
+        Message::new(
+            "lab@sender.test",
+            [rcpt.as_str()],
+            format!("Subject: {token}\r\n\r\nstore delivery\r\n").as_bytes(),
+        )
+        .unwrap()
+    };
+
+    // Blocking: fetches the policy into the store, delivers verified to the right MX.
+    let resolver = BlockingResolver::new(&settings).unwrap();
+    let fetcher = StsFetcher::new(roots.clone()).with_port(lab.sts_port());
+    let mut sts = StsState::new(StsCache::default(), Arc::clone(&store));
+    let mut discoverer =
+        Discoverer::new(&resolver, &fetcher, &mut sts).with_smtp_port(lab.smtp_port());
+    let report = blocking::deliver_to_domain(
+        &mailer,
+        &mut discoverer,
+        &domain,
+        &[message("library-blocking")],
+        MessageTls::default(),
+    )
+    .unwrap();
+    assert!(report.report.all_accepted(), "{}", report.discovery);
+    assert_eq!(discoverer.take_store_notice(), None);
+    assert!(store.sts_policy(&domain).unwrap().is_some());
+    let mx = HostId::Dns(DnsName::parse(&format!("mx.{domain}")).unwrap());
+    assert_eq!(
+        store.best_rung(&mx).unwrap().map(|s| s.rung),
+        Some(Rung::Modern)
+    );
+    assert_eq!(counted(&*store, domain.as_str()), (1, 0));
+
+    // Tokio, a fresh process's cache that cannot fetch: the stored policy defers the wrong
+    // certificate, and the failure is counted.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(async {
+        let resolver = HickoryResolver::new(&settings).unwrap();
+        let fetcher = StsFetcher::new(roots).with_port(STS_CLOSED);
+        let mut sts = StsState::new(StsCache::default(), Arc::clone(&store));
+        let mut discoverer =
+            Discoverer::new(&resolver, &fetcher, &mut sts).with_smtp_port(lab.smtp_wrong_port());
+        mailtls::io::tokio::deliver_to_domain(
+            &mailer,
+            &mut discoverer,
+            &domain,
+            &[message("library-tokio")],
+            MessageTls::default(),
+        )
+        .await
+        .unwrap()
+    });
+    assert!(
+        matches!(report.report.outcome, Some(DeliveryOutcome::Deferred(_))),
+        "{}",
+        report.discovery
+    );
+    assert_eq!(counted(&*store, domain.as_str()), (1, 1));
+    assert_eq!(mailer.take_store_notice(), None);
+}
