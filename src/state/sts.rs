@@ -118,6 +118,32 @@ impl<S: Store> StsState<S> {
 /// [`Discoverer`](crate::io::discover::Discoverer) takes either, so a caller with no store
 /// passes `&mut StsCache::default()` as before, and one with a store passes
 /// `&mut StsState::new(StsCache::default(), store)`.
+///
+/// ```
+/// use mailtls::names::DnsName;
+/// use mailtls::policy::mta_sts::{Discovery, StsCache, StsPolicy};
+/// use mailtls::state::{MemoryState, StsCaching, StsState};
+/// use mailtls::Timestamp;
+///
+/// let domain = DnsName::parse("example.com").unwrap();
+/// let now = Timestamp::from_unix_secs(1_700_000_000);
+/// let policy = StsPolicy::parse(b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n").unwrap();
+/// let store = MemoryState::new();
+///
+/// // Memory alone, or memory in front of a store: the same two calls.
+/// let mut memory = StsCache::default();
+/// let mut stored = StsState::new(StsCache::default(), &store);
+/// for cache in [&mut memory as &mut dyn StsCaching, &mut stored] {
+///     let (lookup, notice) = cache.complete_fetch(&domain, "1", Ok(policy.clone()), now);
+///     assert_eq!(lookup.active_policy(), Some(&policy));
+///     assert!(notice.is_none());
+///     assert!(cache.step(&domain, Discovery::NoRecord, now).notice.is_none());
+/// }
+/// // Only the store outlives the process.
+/// let mut restarted = StsState::new(StsCache::default(), &store);
+/// let stepped = StsCaching::step(&mut restarted, &domain, Discovery::NoRecord, now);
+/// assert!(matches!(stepped.step, mailtls::policy::mta_sts::CacheStep::Done(ref l) if l.active_policy() == Some(&policy)));
+/// ```
 pub trait StsCaching {
     /// The next step for `domain` given what the `_mta-sts` TXT lookup found
     /// ([`StsCache::step`], [`StsState::step`]).
