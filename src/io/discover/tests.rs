@@ -534,9 +534,9 @@ fn the_connector_reaches_hosts_at_discovered_addresses_on_the_lab_port() {
     let mut discoverer = Discoverer::new(&fake, &fetch, &mut cache).with_smtp_port(2525);
     let answers = discoverer.discover(mailer.policy(), &name("example.com"), at(0));
     match prepare(&mailer, answers, MessageTls::default(), Some(2525), 1).unwrap() {
-        Prepared::Deliver { connector, .. } => {
+        Prepared::Deliver(job) => {
             let host = crate::names::HostId::Dns(name("mx.example.com"));
-            let super::super::client::Target::Addrs(addrs) = connector.target(&host, 25) else {
+            let super::super::client::Target::Addrs(addrs) = job.connector.target(&host, 25) else {
                 panic!("expected fixed addresses");
             };
             assert_eq!(addrs, ["192.0.2.25:2525".parse().unwrap()]);
@@ -550,7 +550,7 @@ fn a_policy_another_process_stored_applies_without_a_fetch_and_without_the_txt_r
     use crate::state::{MemoryState, Store, StsState};
     use std::sync::Arc;
 
-    let fake = Fake::one_mx(DnssecStatus::Insecure);
+    let mut fake = Fake::one_mx(DnssecStatus::Insecure);
     fake.set_txt(
         "_mta-sts.example.com",
         insecure(vec!["v=STSv1; id=1".into()]),
