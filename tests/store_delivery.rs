@@ -398,3 +398,49 @@ fn the_library_delivery_path_records_into_the_store_on_both_adapters() {
     assert_eq!(counted(&*store, domain.as_str()), (1, 1));
     assert_eq!(mailer.take_store_notice(), None);
 }
+
+/// `mailtls policyd --state FILE`: the answer Postfix gets for an MTA-STS domain survives a
+/// restart during which the policy cannot be fetched (without the file: `NOTFOUND`, which
+/// lets Postfix fall back to its own level).
+#[test]
+fn policyd_keeps_answering_from_the_state_file_after_a_restart() {
+    let Some(lab) = Lab::require("policyd_keeps_answering_from_the_state_file_after_a_restart")
+    else {
+        return;
+    };
+    assert_closed(STS_CLOSED);
+    let domain = lab.sts_domain(StsCase::Enforce);
+    let query = |sts_port: u16, state: Option<&PathBuf>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailtls"));
+        cmd.args(["policyd", "--query", domain])
+            .arg("--resolver")
+            .arg(lab.dns().to_string())
+            .arg("--trust-anchor")
+            .arg(lab.trust_anchor())
+            .args(["--sts-port", &sts_port.to_string()])
+            .env("SSL_CERT_FILE", lab.ca_file())
+            .env_remove("SSL_CERT_DIR");
+        if let Some(state) = state {
+            cmd.arg("--state").arg(state);
+        }
+        let output = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let answer = text
+            .lines()
+            .find_map(|l| l.strip_prefix("answer: "))
+            .unwrap_or_default()
+            .to_owned();
+        (
+            answer,
+            format!("{text}{}", String::from_utf8_lossy(&output.stderr)),
+        )
+    };
+    let file = state_file("policyd");
+    let secure = format!("OK secure match=mx.{domain}:.{domain} servername=hostname");
+    let (first, said) = query(lab.sts_port(), Some(&file));
+    assert_eq!(first, secure, "{said}");
+    let (restarted, said) = query(STS_CLOSED, Some(&file));
+    assert_eq!(restarted, secure, "{said}");
+    let (without, said) = query(STS_CLOSED, None);
+    assert_eq!(without, "NOTFOUND", "{said}");
+}
