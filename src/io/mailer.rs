@@ -181,7 +181,9 @@ impl Mailer {
     /// over [`state`](Self::state) so the MTA-STS cache lives in the same store.
     ///
     /// A failing store never fails a delivery: its counts are lost, and the change in its
-    /// health is kept once for [`take_store_notice`](Self::take_store_notice).
+    /// health is kept once for [`take_store_notice`](Self::take_store_notice). The store's
+    /// calls block (SQLite, or Redis over `std::net`): under tokio they run on the delivering
+    /// task, once per delivery, bounded by the store's own timeout.
     ///
     /// ```
     /// use std::sync::Arc;
