@@ -222,6 +222,30 @@ impl<'a, R, F> Discoverer<'a, R, F> {
     }
 }
 
+/// Runs one discovery to its end: every query of the machine answered by the resolver and
+/// the fetcher, each call followed by `$($wait)*` (nothing, or `.await`), so the blocking and
+/// the async form take the same steps in one text.
+macro_rules! drive {
+    ($discoverer:expr, $policy:expr, $domain:expr, $now:expr $(, $wait:tt)*) => {{
+        let discoverer = $discoverer;
+        let (resolver, fetcher) = (discoverer.resolver, discoverer.fetcher);
+        let mut run = discoverer.run($policy, $domain, $now);
+        while let Some(query) = run.query() {
+            let reply = match query {
+                Query::Mx(name) => Reply::Mx(resolver.mx(&name)$(.$wait)*),
+                Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name)$(.$wait)*),
+                Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name)$(.$wait)*),
+                Query::Txt(name) => Reply::Txt(resolver.txt(&name)$(.$wait)*),
+                Query::Fetch(request, addresses) => {
+                    Reply::Fetched(fetcher.fetch(&request, &addresses)$(.$wait)*)
+                }
+            };
+            run.answer(reply);
+        }
+        run.answers
+    }};
+}
+
 impl<R: Resolve, F: FetchPolicy> Discoverer<'_, R, F> {
     /// Discovers `domain` for `policy` at `now`, blocking on each lookup in turn.
     pub fn discover(
@@ -230,21 +254,7 @@ impl<R: Resolve, F: FetchPolicy> Discoverer<'_, R, F> {
         domain: &DnsName,
         now: Timestamp,
     ) -> DiscoveryAnswers {
-        let (resolver, fetcher) = (self.resolver, self.fetcher);
-        let mut run = self.run(policy, domain, now);
-        while let Some(query) = run.query() {
-            let reply = match query {
-                Query::Mx(name) => Reply::Mx(resolver.mx(&name)),
-                Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name)),
-                Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name)),
-                Query::Txt(name) => Reply::Txt(resolver.txt(&name)),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses))
-                }
-            };
-            run.answer(reply);
-        }
-        run.answers
+        drive!(self, policy, domain, now)
     }
 }
 
@@ -257,21 +267,7 @@ impl<R: AsyncResolve, F: AsyncFetchPolicy> Discoverer<'_, R, F> {
         domain: &DnsName,
         now: Timestamp,
     ) -> DiscoveryAnswers {
-        let (resolver, fetcher) = (self.resolver, self.fetcher);
-        let mut run = self.run(policy, domain, now);
-        while let Some(query) = run.query() {
-            let reply = match query {
-                Query::Mx(name) => Reply::Mx(resolver.mx(&name).await),
-                Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name).await),
-                Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name).await),
-                Query::Txt(name) => Reply::Txt(resolver.txt(&name).await),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses).await)
-                }
-            };
-            run.answer(reply);
-        }
-        run.answers
+        drive!(self, policy, domain, now, await)
     }
 }
 
