@@ -298,6 +298,11 @@ pub fn deliver(
 /// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
 /// or bogus lookup: deferred) contacts nobody.
 ///
+/// With a store: give the discoverer an [`StsState`](crate::state::StsState) over it (the
+/// MTA-STS cache then survives a restart and is shared by a fleet) and the mailer
+/// [`Mailer::with_state`] (every session's TLS-RPT outcome and the downgrade memory are
+/// recorded after the delivery).
+///
 /// ```no_run
 /// use mailtls::io::discover::{Discoverer, NoFetch};
 /// use mailtls::io::dns::{BlockingResolver, DnsSettings};

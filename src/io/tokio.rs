@@ -186,13 +186,11 @@ pub async fn deliver(
     outbox.report(delivery)
 }
 
-/// Delivers `messages` to the recipient `domain`: discovery (MX, addresses, TLSA where the
-/// plan wants DANE, MTA-STS, TLS-RPT) through `discoverer`, the mailer's plan for the MX
-/// hosts found, precedence with the answers and the messages' `flags`, then [`deliver`]; the async twin of
-/// [`blocking::deliver_to_domain`](super::blocking::deliver_to_domain)
-/// over the hosts in order at the addresses discovery found (on the discoverer's SMTP port
-/// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
-/// or bogus lookup: deferred) contacts nobody.
+/// Delivers `messages` to the recipient `domain`: the async twin of
+/// [`blocking::deliver_to_domain`](super::blocking::deliver_to_domain), the same steps
+/// (discovery through `discoverer`, the mailer's plan, precedence with the messages' `flags`,
+/// then [`deliver`] to the hosts at the addresses discovery found) and the same recording into
+/// the mailer's state store ([`Mailer::with_state`]), if it has one.
 #[cfg(feature = "dns")]
 pub async fn deliver_to_domain<R: AsyncResolve, F: AsyncFetchPolicy>(
     mailer: &Mailer,
