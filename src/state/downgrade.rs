@@ -115,3 +115,90 @@ impl<S: Store> DowngradeMemory for StoredDowngradeMemory<S> {
         let _ = self.observe(self.store.remember_rung(host, seen));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cert::TrustAnchors;
+    use crate::cert::TrustLevel;
+    use crate::client::{
+        AttemptRecord, AttemptResult, ClientSettings, NextStep, PlanVerifiers, TlsSummary,
+    };
+    use crate::names::DnsName;
+    use crate::policy::{explain, Destination, OutboundPolicy};
+    use crate::policy::{CipherSuite, TlsVersion};
+    use crate::state::MemoryState;
+    use crate::tls::TlsFacts;
+
+    fn mx() -> HostId {
+        HostId::Dns(DnsName::parse("mx.example.com").unwrap())
+    }
+
+    /// A delivery to `[mx.example.com]` whose one session ran to QUIT on `rung`, over TLS or
+    /// not.
+    fn completed(rung: Rung, tls: bool) -> Delivery {
+        let plan = explain(
+            &OutboundPolicy::new(),
+            &Destination::parse("[mx.example.com]").unwrap(),
+        );
+        let mut delivery = Delivery::from_plan(
+            ClientSettings::new("client.example.org").unwrap(),
+            plan,
+            Arc::new(PlanVerifiers::new(TrustAnchors::new())),
+        );
+        let _ = delivery.next_session(Timestamp::UNIX_EPOCH);
+        delivery.record(AttemptRecord {
+            host: "mx.example.com".into(),
+            rung,
+            result: AttemptResult::Completed { tls },
+            result_type: None,
+            tls: tls.then(|| TlsSummary {
+                facts: TlsFacts {
+                    version: TlsVersion::Tls13,
+                    suite: CipherSuite::Tls13Aes256GcmSha384,
+                    group: None,
+                    peer_chain: Vec::new(),
+                    sni: None,
+                },
+                rung,
+                trust: TrustLevel::Untrusted,
+                verification: None,
+                report_only: None,
+            }),
+            verification: None,
+            receiving_helo: None,
+            decision: None,
+            next: NextStep::Done,
+            transcript: Vec::new(),
+        });
+        delivery
+    }
+
+    #[test]
+    fn a_tls_rung_that_completed_in_plaintext_proves_plaintext_only() {
+        let store = MemoryState::new();
+        let mut memory = StoredDowngradeMemory::new(&store);
+        // The peer offered no STARTTLS: the session completed in plaintext on the modern rung.
+        memory.record_delivery(
+            &completed(Rung::Modern, false),
+            Timestamp::from_unix_secs(10),
+        );
+        let seen = store.best_rung(&mx()).unwrap().unwrap();
+        assert_eq!(seen.rung, Rung::Plaintext);
+        // A later session over TLS raises it; a later plaintext one never lowers it again.
+        memory.record_delivery(
+            &completed(Rung::Tls12Only, true),
+            Timestamp::from_unix_secs(20),
+        );
+        memory.record_delivery(
+            &completed(Rung::Modern, false),
+            Timestamp::from_unix_secs(30),
+        );
+        let seen = store.best_rung(&mx()).unwrap().unwrap();
+        assert_eq!(seen.rung, Rung::Tls12Only);
+        assert_eq!(seen.at, Timestamp::from_unix_secs(20));
+        assert_eq!(memory.take_notice(), None);
+    }
+}
