@@ -25,6 +25,8 @@ mod probe;
 mod send;
 #[path = "mailtls/serve.rs"]
 mod serve;
+#[path = "mailtls/state.rs"]
+mod state;
 
 use std::process::ExitCode;
 

@@ -298,6 +298,11 @@ pub fn deliver(
 /// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
 /// or bogus lookup: deferred) contacts nobody.
 ///
+/// With a store: give the discoverer an [`StsState`](crate::state::StsState) over it (the
+/// MTA-STS cache then survives a restart and is shared by a fleet) and the mailer
+/// [`Mailer::with_state`] (every session's TLS-RPT outcome and the downgrade memory are
+/// recorded after the delivery).
+///
 /// ```no_run
 /// use mailtls::io::discover::{Discoverer, NoFetch};
 /// use mailtls::io::dns::{BlockingResolver, DnsSettings};
@@ -334,18 +339,9 @@ pub fn deliver_to_domain<R: Resolve, F: FetchPolicy>(
     let answers = discoverer.discover(mailer.policy(), domain, now());
     match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
         Prepared::NoHost(report) => Ok(*report),
-        Prepared::Deliver {
-            mut delivery,
-            connector,
-            discovery,
-            decision,
-        } => {
-            let report = deliver(&mut delivery, messages, &connector);
-            Ok(DomainReport {
-                discovery: *discovery,
-                decision: Some(*decision),
-                report,
-            })
+        Prepared::Deliver(mut job) => {
+            let report = deliver(&mut job.delivery, messages, &job.connector);
+            Ok(job.finish(mailer, report))
         }
     }
 }

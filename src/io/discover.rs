@@ -35,11 +35,12 @@ use crate::policy::discovery::{
     TlsaAnswer,
 };
 use crate::policy::mta_sts::{
-    CacheStep, Discovery, StsCache, StsFetchError, StsFetchRequest, StsPolicy, StsRecord,
+    CacheStep, Discovery, StsFetchError, StsFetchRequest, StsPolicy, StsRecord,
 };
 use crate::policy::requiretls::MessageTls;
 use crate::policy::Decision;
 use crate::policy::{Authentication, OutboundPolicy};
+use crate::state::{StoreNotice, StsCaching};
 use crate::time::Timestamp;
 
 use super::anchors::AnchorError;
@@ -131,38 +132,55 @@ pub fn system_random(n: usize) -> usize {
 
 /// What one domain's discovery runs with: the resolver, the policy fetcher, the MTA-STS
 /// cache, the random source, and (for labs) the SMTP port every MX host is reached on.
+///
+/// The cache is any [`StsCaching`]: the in-process
+/// [`StsCache`](crate::policy::mta_sts::StsCache) alone, or an
+/// [`StsState`](crate::state::StsState) that keeps the policies in a
+/// [`Store`](crate::state::Store) too (a SQLite file, a Redis server shared by a fleet), so a
+/// cached `enforce` policy survives a restart. A failing store never weakens the lookup; the
+/// change in its health is kept once for [`take_store_notice`](Self::take_store_notice).
 pub struct Discoverer<'a, R, F> {
     /// The DNS lookups.
     pub resolver: &'a R,
     /// The MTA-STS policy fetcher.
     pub fetcher: &'a F,
     /// The MTA-STS cache, updated by every discovery.
-    pub cache: &'a mut StsCache,
+    pub cache: &'a mut (dyn StsCaching + Send),
     /// The SMTP port for every MX host (`None`: 25). A lab setting.
     pub smtp_port: Option<u16>,
     random: Box<dyn FnMut(usize) -> usize + Send + 'a>,
+    notice: Option<StoreNotice>,
 }
 
 impl<R, F> core::fmt::Debug for Discoverer<'_, R, F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Discoverer")
-            .field("cached_policies", &self.cache.len())
+            .field("cached_policies", &self.cache.cached_policies())
             .field("smtp_port", &self.smtp_port)
             .finish_non_exhaustive()
     }
 }
 
 impl<'a, R, F> Discoverer<'a, R, F> {
-    /// Discovery through `resolver` and `fetcher`, caching MTA-STS policies in `cache`,
-    /// shuffling equal MX preferences with [`system_random`].
-    pub fn new(resolver: &'a R, fetcher: &'a F, cache: &'a mut StsCache) -> Self {
+    /// Discovery through `resolver` and `fetcher`, caching MTA-STS policies in `cache` (an
+    /// [`StsCache`](crate::policy::mta_sts::StsCache), or an
+    /// [`StsState`](crate::state::StsState) over a store), shuffling equal MX preferences
+    /// with [`system_random`].
+    pub fn new(resolver: &'a R, fetcher: &'a F, cache: &'a mut (dyn StsCaching + Send)) -> Self {
         Self {
             resolver,
             fetcher,
             cache,
             smtp_port: None,
             random: Box::new(system_random),
+            notice: None,
         }
+    }
+
+    /// The latest change in the health of the store behind the MTA-STS cache (it started
+    /// failing, or recovered), once: log it. `None` with no store, or when nothing changed.
+    pub fn take_store_notice(&mut self) -> Option<StoreNotice> {
+        self.notice.take()
     }
 
     /// Another random source: `random(n)` returns a number below `n`.
@@ -194,13 +212,38 @@ impl<'a, R, F> Discoverer<'a, R, F> {
                 }),
             ),
             policy,
-            cache: self.cache,
+            cache: &mut *self.cache,
+            notice: &mut self.notice,
             random: &mut *self.random,
             now,
             stage: Stage::Mx,
             dane_wanted: Vec::new(),
         }
     }
+}
+
+/// Runs one discovery to its end: every query of the machine answered by the resolver and
+/// the fetcher, each call followed by `$($wait)*` (nothing, or `.await`), so the blocking and
+/// the async form take the same steps in one text.
+macro_rules! drive {
+    ($discoverer:expr, $policy:expr, $domain:expr, $now:expr $(, $wait:tt)*) => {{
+        let discoverer = $discoverer;
+        let (resolver, fetcher) = (discoverer.resolver, discoverer.fetcher);
+        let mut run = discoverer.run($policy, $domain, $now);
+        while let Some(query) = run.query() {
+            let reply = match query {
+                Query::Mx(name) => Reply::Mx(resolver.mx(&name)$(.$wait)*),
+                Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name)$(.$wait)*),
+                Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name)$(.$wait)*),
+                Query::Txt(name) => Reply::Txt(resolver.txt(&name)$(.$wait)*),
+                Query::Fetch(request, addresses) => {
+                    Reply::Fetched(fetcher.fetch(&request, &addresses)$(.$wait)*)
+                }
+            };
+            run.answer(reply);
+        }
+        run.answers
+    }};
 }
 
 impl<R: Resolve, F: FetchPolicy> Discoverer<'_, R, F> {
@@ -211,21 +254,7 @@ impl<R: Resolve, F: FetchPolicy> Discoverer<'_, R, F> {
         domain: &DnsName,
         now: Timestamp,
     ) -> DiscoveryAnswers {
-        let (resolver, fetcher) = (self.resolver, self.fetcher);
-        let mut run = self.run(policy, domain, now);
-        while let Some(query) = run.query() {
-            let reply = match query {
-                Query::Mx(name) => Reply::Mx(resolver.mx(&name)),
-                Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name)),
-                Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name)),
-                Query::Txt(name) => Reply::Txt(resolver.txt(&name)),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses))
-                }
-            };
-            run.answer(reply);
-        }
-        run.answers
+        drive!(self, policy, domain, now)
     }
 }
 
@@ -238,21 +267,7 @@ impl<R: AsyncResolve, F: AsyncFetchPolicy> Discoverer<'_, R, F> {
         domain: &DnsName,
         now: Timestamp,
     ) -> DiscoveryAnswers {
-        let (resolver, fetcher) = (self.resolver, self.fetcher);
-        let mut run = self.run(policy, domain, now);
-        while let Some(query) = run.query() {
-            let reply = match query {
-                Query::Mx(name) => Reply::Mx(resolver.mx(&name).await),
-                Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name).await),
-                Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name).await),
-                Query::Txt(name) => Reply::Txt(resolver.txt(&name).await),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses).await)
-                }
-            };
-            run.answer(reply);
-        }
-        run.answers
+        drive!(self, policy, domain, now, await)
     }
 }
 
@@ -302,7 +317,9 @@ enum Stage {
 struct Run<'r> {
     answers: DiscoveryAnswers,
     policy: &'r OutboundPolicy,
-    cache: &'r mut StsCache,
+    cache: &'r mut (dyn StsCaching + Send),
+    /// Where a change in the store's health is kept for the caller.
+    notice: &'r mut Option<StoreNotice>,
     random: &'r mut (dyn FnMut(usize) -> usize + Send),
     now: Timestamp,
     stage: Stage,
@@ -516,7 +533,9 @@ impl Run<'_> {
             // Temporary or bogus: whether a policy exists is unknown.
             (Err(_), None) => Discovery::TemporaryFailure,
         };
-        match self.cache.step(&self.answers.domain, discovery, self.now) {
+        let stepped = self.cache.step(&self.answers.domain, discovery, self.now);
+        self.keep(stepped.notice);
+        match stepped.step {
             CacheStep::Fetch { request, id } => Stage::StsAddresses { request, id },
             CacheStep::Done(lookup) => {
                 self.answers.sts = Some(lookup);
@@ -526,11 +545,19 @@ impl Run<'_> {
     }
 
     fn fetched(&mut self, id: &str, result: Result<StsPolicy, StsFetchError>) -> Stage {
-        let lookup = self
-            .cache
-            .complete_fetch(&self.answers.domain, id, result, self.now);
+        let (lookup, notice) =
+            self.cache
+                .complete_fetch(&self.answers.domain, id, result, self.now);
+        self.keep(notice);
         self.answers.sts = Some(lookup);
         Stage::TlsRpt
+    }
+
+    /// Keeps the latest change in the store's health for [`Discoverer::take_store_notice`].
+    fn keep(&mut self, notice: Option<StoreNotice>) {
+        if notice.is_some() {
+            *self.notice = notice;
+        }
     }
 }
 
@@ -551,14 +578,32 @@ pub struct DomainReport {
 pub(crate) enum Prepared {
     /// No host to try: the report says why.
     NoHost(Box<DomainReport>),
-    /// Run `delivery` through `connector`, then finish the report with `discovery` and
-    /// `decision`.
-    Deliver {
-        delivery: Box<Delivery>,
-        connector: Connector,
-        discovery: Box<DiscoveryAnswers>,
-        decision: Box<Decision>,
-    },
+    /// Run the job's delivery through its connector, then [`Job::finish`].
+    Deliver(Box<Job>),
+}
+
+/// One domain's delivery, decided and ready to run: the half that both adapters'
+/// `deliver_to_domain` share around their own `deliver`.
+pub(crate) struct Job {
+    /// The delivery to run.
+    pub(crate) delivery: Delivery,
+    /// How to reach the hosts discovery found.
+    pub(crate) connector: Connector,
+    discovery: DiscoveryAnswers,
+    decision: Decision,
+}
+
+impl Job {
+    /// The domain's report once `report` came back: what the delivery did is recorded into
+    /// the mailer's state store, if it has one.
+    pub(crate) fn finish(self, mailer: &Mailer, report: DeliveryReport) -> DomainReport {
+        mailer.record(&self.delivery);
+        DomainReport {
+            discovery: self.discovery,
+            decision: Some(self.decision),
+            report,
+        }
+    }
 }
 
 /// The decision and delivery for `answers`: the mailer's plan for the discovered hosts,
@@ -613,12 +658,12 @@ pub(crate) fn prepare(
         }
     }
     let delivery = mailer.delivery(decision.clone())?;
-    Ok(Prepared::Deliver {
-        delivery: Box::new(delivery),
+    Ok(Prepared::Deliver(Box::new(Job {
+        delivery,
         connector,
-        discovery: Box::new(answers),
-        decision: Box::new(decision),
-    })
+        discovery: answers,
+        decision,
+    })))
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 //! [`Decision`], [`Delivery`], attempts, outcomes), with the Decision there for those who
 //! want to look at it or feed it discovery answers.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::cert::TrustAnchors;
 use crate::client::{ClientError, ClientSettings, Delivery};
 use crate::policy::{Decision, Destination, OutboundPolicy};
+use crate::state::{Store, StoreNotice, StoredDowngradeMemory};
 use crate::tls::TlsIdentity;
 
 use super::anchors::{
@@ -79,6 +80,23 @@ pub struct Mailer {
     public_roots: Roots,
     connector: Connector,
     identity: Option<TlsIdentity>,
+    state: Option<State>,
+}
+
+/// A mailer's state store: the store, and the downgrade memory in front of it that every
+/// delivery's outcomes are written through.
+#[derive(Clone)]
+struct State {
+    store: Arc<dyn Store>,
+    memory: Arc<Mutex<StoredDowngradeMemory<Arc<dyn Store>>>>,
+}
+
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("State")
+            .field("store", &self.store.location())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The public roots of a mailer: given, or a store loaded at the first delivery and kept.
@@ -119,6 +137,7 @@ impl Mailer {
             public_roots: Roots::store(PublicRoots::System),
             connector: Connector::new(),
             identity: None,
+            state: None,
         })
     }
 
@@ -151,6 +170,64 @@ impl Mailer {
         self
     }
 
+    /// Records what every delivery does into `store` (a [`Store`]: a SQLite file or a Redis
+    /// server, opened with [`io::store::open`](super::store::open), or
+    /// [`MemoryState`](crate::state::MemoryState)): each session's TLS-RPT outcome
+    /// ([`Store::record_outcome`]) and the rung a completed delivery ran on (the downgrade
+    /// memory, [`StoredDowngradeMemory`]). `deliver_to_domain` in
+    /// [`blocking`](super::blocking::deliver_to_domain) and
+    /// [`tokio`](super::tokio::deliver_to_domain) record too; give their
+    /// [`Discoverer`](super::discover::Discoverer) an [`StsState`](crate::state::StsState)
+    /// over [`state`](Self::state) so the MTA-STS cache lives in the same store.
+    ///
+    /// A failing store never fails a delivery: its counts are lost, and the change in its
+    /// health is kept once for [`take_store_notice`](Self::take_store_notice). The store's
+    /// calls block (SQLite, or Redis over `std::net`): under tokio they run on the delivering
+    /// task, once per delivery, bounded by the store's own timeout.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mailtls::io::Mailer;
+    /// use mailtls::policy::OutboundPolicy;
+    /// use mailtls::state::{MemoryState, Store};
+    ///
+    /// let store: Arc<dyn Store> = Arc::new(MemoryState::new());
+    /// let mailer = Mailer::new("relay.example.org", OutboundPolicy::new())?.with_state(Arc::clone(&store));
+    /// assert_eq!(mailer.state().map(|s| s.location()), Some("memory"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_state(mut self, store: Arc<dyn Store>) -> Self {
+        let memory = StoredDowngradeMemory::new(Arc::clone(&store));
+        self.state = Some(State {
+            store,
+            memory: Arc::new(Mutex::new(memory)),
+        });
+        self
+    }
+
+    /// The store deliveries are recorded into, if any ([`with_state`](Self::with_state)).
+    pub fn state(&self) -> Option<&Arc<dyn Store>> {
+        self.state.as_ref().map(|s| &s.store)
+    }
+
+    /// The latest change in the state store's health (it started failing, or recovered),
+    /// once: log it. `None` with no store or no change.
+    pub fn take_store_notice(&self) -> Option<StoreNotice> {
+        let state = self.state.as_ref()?;
+        let memory = state.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        memory.take_notice()
+    }
+
+    /// Writes what `delivery` did into the state store, if one is configured
+    /// ([`StoredDowngradeMemory::record_delivery`], at the current time).
+    pub(crate) fn record(&self, delivery: &Delivery) {
+        if let Some(state) = &self.state {
+            let mut memory = state.memory.lock().unwrap_or_else(PoisonError::into_inner);
+            memory.record_delivery(delivery, super::now());
+        }
+    }
+
     /// The outbound configuration this mailer plans under.
     pub fn policy(&self) -> &OutboundPolicy {
         &self.policy
@@ -167,7 +244,8 @@ impl Mailer {
         Decision::from_plan(self.policy.plan(destination))
     }
 
-    /// Delivers `messages` to `destination` over the blocking adapter.
+    /// Delivers `messages` to `destination` over the blocking adapter (recording into the
+    /// state store, if any).
     #[cfg(feature = "blocking")]
     pub fn send(
         &self,
@@ -186,11 +264,9 @@ impl Mailer {
         messages: &[Message],
     ) -> Result<DeliveryReport, AnchorError> {
         let mut delivery = self.delivery(decision)?;
-        Ok(super::blocking::deliver(
-            &mut delivery,
-            messages,
-            &self.connector,
-        ))
+        let report = super::blocking::deliver(&mut delivery, messages, &self.connector);
+        self.record(&delivery);
+        Ok(report)
     }
 
     /// Delivers `messages` as `decision` says, over the tokio adapter.
@@ -201,7 +277,9 @@ impl Mailer {
         messages: &[Message],
     ) -> Result<DeliveryReport, AnchorError> {
         let mut delivery = self.delivery(decision)?;
-        Ok(super::tokio::deliver(&mut delivery, messages, &self.connector).await)
+        let report = super::tokio::deliver(&mut delivery, messages, &self.connector).await;
+        self.record(&delivery);
+        Ok(report)
     }
 
     /// The delivery for `decision`: the public roots and its `tafile=` anchors loaded, this

@@ -186,13 +186,11 @@ pub async fn deliver(
     outbox.report(delivery)
 }
 
-/// Delivers `messages` to the recipient `domain`: discovery (MX, addresses, TLSA where the
-/// plan wants DANE, MTA-STS, TLS-RPT) through `discoverer`, the mailer's plan for the MX
-/// hosts found, precedence with the answers and the messages' `flags`, then [`deliver`]; the async twin of
-/// [`blocking::deliver_to_domain`](super::blocking::deliver_to_domain)
-/// over the hosts in order at the addresses discovery found (on the discoverer's SMTP port
-/// when set). An MX lookup that leaves no host (null MX, no such domain: bounced; a failed
-/// or bogus lookup: deferred) contacts nobody.
+/// Delivers `messages` to the recipient `domain`: the async twin of
+/// [`blocking::deliver_to_domain`](super::blocking::deliver_to_domain), the same steps
+/// (discovery through `discoverer`, the mailer's plan, precedence with the messages' `flags`,
+/// then [`deliver`] to the hosts at the addresses discovery found) and the same recording into
+/// the mailer's state store ([`Mailer::with_state`]), if it has one.
 #[cfg(feature = "dns")]
 pub async fn deliver_to_domain<R: AsyncResolve, F: AsyncFetchPolicy>(
     mailer: &Mailer,
@@ -206,18 +204,9 @@ pub async fn deliver_to_domain<R: AsyncResolve, F: AsyncFetchPolicy>(
         .await;
     match prepare(mailer, answers, flags, discoverer.smtp_port, messages.len())? {
         Prepared::NoHost(report) => Ok(*report),
-        Prepared::Deliver {
-            mut delivery,
-            connector,
-            discovery,
-            decision,
-        } => {
-            let report = deliver(&mut delivery, messages, &connector).await;
-            Ok(DomainReport {
-                discovery: *discovery,
-                decision: Some(*decision),
-                report,
-            })
+        Prepared::Deliver(mut job) => {
+            let report = deliver(&mut job.delivery, messages, &job.connector).await;
+            Ok(job.finish(mailer, report))
         }
     }
 }

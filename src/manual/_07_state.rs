@@ -36,3 +36,46 @@
 //!   refused report is retried on the next run and an accepted one never repeated. Report
 //!   mail carries `TLS-Required: No` and is sent at the opportunistic level (RFC 8460 §3).
 //!   Run the sender from one place for a fleet; every MTA records.
+//!
+//! ## On the delivery path
+//!
+//! - **Discovery reads and writes the cache through the store.** The
+//!   [`Discoverer`](crate::io::discover::Discoverer) takes any
+//!   [`StsCaching`](crate::state::StsCaching): the in-process
+//!   [`StsCache`](crate::policy::mta_sts::StsCache) alone (nothing survives the process), or an
+//!   [`StsState`](crate::state::StsState) over a store. A policy another process fetched
+//!   applies without a fetch; a failing store leaves the lookup to memory and the RFC 8461
+//!   rules (a miss fetches; with the fetch failing too, the domain is treated as having no
+//!   policy, §5; a temporary DNS failure with nothing cached defers).
+//! - **Every session is counted, once.** After a delivery,
+//!   [`StoredDowngradeMemory::record_delivery`](crate::state::StoredDowngradeMemory::record_delivery)
+//!   writes each attempt's TLS-RPT [`SessionOutcome`](crate::tlsrpt::SessionOutcome) with
+//!   [`Store::record_outcome`](crate::state::Store::record_outcome) and, when the delivery
+//!   completed, the rung it completed on into the downgrade memory (plaintext when the session
+//!   ran without TLS: a TLS rung that met no STARTTLS proves nothing stronger).
+//!   [`Mailer::with_state`](crate::io::Mailer::with_state) does this after every `send`,
+//!   `send_decision` and `deliver_to_domain` (blocking and tokio); `mailtls send --state` after
+//!   its delivery. A failing store loses those counts, never the delivery.
+//! - **One line per outage.** Each part in front of a store (the MTA-STS cache, the recording)
+//!   keeps a [`StoreHealth`](crate::state::StoreHealth) and hands out a
+//!   [`StoreNotice`](crate::state::StoreNotice) when the health changes; the `mailtls` command
+//!   prints the first "failing" of an outage and the first "works again" after it, whichever
+//!   part saw it, on stderr (a `{"event": "state-store"}` JSON line with `--json`). A Redis
+//!   server that refuses at start is such an outage, not an error; a file that is not a
+//!   mailtls state file, or one from a newer mailtls, is a configuration error naming it.
+//! - **Inbound sessions are not counted.** TLS-RPT (RFC 8460) is written by the sending MTA
+//!   about the recipient domain's published policy (DANE or MTA-STS); an inbound session has no
+//!   such policy to count against, so `mailtls serve` takes no `--state`.
+//! - **The downgrade memory is written, not yet consulted by [`Delivery`](crate::client::Delivery).**
+//!   The ladder's [`next_rung_remembered`](crate::policy::ladder::next_rung_remembered) reads
+//!   it; the attempt driver does not call it yet, so today the memory records what each host
+//!   proved (for reports and for a caller that consults it) without refusing a downgrade.
+//!
+//! ```text
+//! # restart: the cached enforce policy survives (the CI lab; 2591 is a closed port)
+//! mailtls send ... --to b@enforce.sts.test --port 2555 --sts-port 2552 --state state.sqlite   # exit 0, fetched
+//! mailtls send ... --to b@enforce.sts.test --port 2556 --sts-port 2591 --state state.sqlite   # exit 75, from the file
+//! # fleet: the second MTA never fetched
+//! mailtls send ... --port 2555 --sts-port 2552 --state redis://10.0.0.5:6379/0                # MTA 1
+//! mailtls send ... --port 2556 --sts-port 2591 --state redis://10.0.0.5:6379/0                # MTA 2: exit 75
+//! ```

@@ -62,7 +62,7 @@ use core::fmt;
 pub use downgrade::StoredDowngradeMemory;
 pub use health::{StoreHealth, StoreNotice};
 pub use memory::MemoryState;
-pub use sts::{StsState, StsStepped};
+pub use sts::{StsCaching, StsState, StsStepped};
 pub use tally::{day_report, Tally, TallyKey};
 
 use crate::names::{DnsName, HostId};

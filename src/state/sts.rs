@@ -111,3 +111,97 @@ impl<S: Store> StsState<S> {
         (lookup, notice)
     }
 }
+
+/// The MTA-STS cache that discovery steps through: the in-process [`StsCache`] alone (nothing
+/// survives the process), or an [`StsState`] with a [`Store`] behind it.
+///
+/// [`Discoverer`](crate::io::discover::Discoverer) takes either, so a caller with no store
+/// passes `&mut StsCache::default()` as before, and one with a store passes
+/// `&mut StsState::new(StsCache::default(), store)`.
+///
+/// ```
+/// use mailtls::names::DnsName;
+/// use mailtls::policy::mta_sts::{Discovery, StsCache, StsPolicy};
+/// use mailtls::state::{MemoryState, StsCaching, StsState};
+/// use mailtls::Timestamp;
+///
+/// let domain = DnsName::parse("example.com").unwrap();
+/// let now = Timestamp::from_unix_secs(1_700_000_000);
+/// let policy = StsPolicy::parse(b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n").unwrap();
+/// let store = MemoryState::new();
+///
+/// // Memory alone, or memory in front of a store: the same two calls.
+/// let mut memory = StsCache::default();
+/// let mut stored = StsState::new(StsCache::default(), &store);
+/// for cache in [&mut memory as &mut dyn StsCaching, &mut stored] {
+///     let (lookup, notice) = cache.complete_fetch(&domain, "1", Ok(policy.clone()), now);
+///     assert_eq!(lookup.active_policy(), Some(&policy));
+///     assert!(notice.is_none());
+///     assert!(cache.step(&domain, Discovery::NoRecord, now).notice.is_none());
+/// }
+/// // Only the store outlives the process.
+/// let mut restarted = StsState::new(StsCache::default(), &store);
+/// let stepped = StsCaching::step(&mut restarted, &domain, Discovery::NoRecord, now);
+/// assert!(matches!(stepped.step, mailtls::policy::mta_sts::CacheStep::Done(ref l) if l.active_policy() == Some(&policy)));
+/// ```
+pub trait StsCaching {
+    /// The next step for `domain` given what the `_mta-sts` TXT lookup found
+    /// ([`StsCache::step`], [`StsState::step`]).
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped;
+
+    /// Completes the fetch a step asked for ([`StsCache::complete_fetch`],
+    /// [`StsState::complete_fetch`]); a notice when a store's health changed.
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>);
+
+    /// How many policies the in-process cache holds.
+    fn cached_policies(&self) -> usize;
+}
+
+impl StsCaching for StsCache {
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped {
+        StsStepped {
+            step: Self::step(self, domain, discovery, now),
+            notice: None,
+        }
+    }
+
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        (Self::complete_fetch(self, domain, id, result, now), None)
+    }
+
+    fn cached_policies(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<S: Store> StsCaching for StsState<S> {
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped {
+        Self::step(self, domain, discovery, now)
+    }
+
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        Self::complete_fetch(self, domain, id, result, now)
+    }
+
+    fn cached_policies(&self) -> usize {
+        self.cache.len()
+    }
+}

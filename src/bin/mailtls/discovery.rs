@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mailtls::cert::TrustAnchors;
@@ -17,6 +18,7 @@ use mailtls::policy::discovery::{
 };
 use mailtls::policy::mta_sts::{StsCache, StsLookup};
 use mailtls::policy::OutboundPolicy;
+use mailtls::state::{Store, StsCaching, StsState};
 use mailtls::tlsrpt::ReportUri;
 
 use crate::common::{quoted, Failure};
@@ -67,25 +69,39 @@ pub fn domain_target(target: &str) -> Option<DnsName> {
 }
 
 /// Discovers `domain` for `policy`: MX, addresses, TLSA where the plan wants DANE, MTA-STS
-/// (fetched over HTTPS, the certificate checked against `sts_anchors`) and TLS-RPT.
+/// (fetched over HTTPS, the certificate checked against `sts_anchors`; cached in `state`
+/// when given, `--state`) and TLS-RPT.
 pub fn discover(
     domain: &DnsName,
     policy: &OutboundPolicy,
     args: &DnsArgs,
     sts_anchors: TrustAnchors,
+    state: Option<&Arc<dyn Store>>,
+    json: bool,
 ) -> Result<DiscoveryAnswers, Failure> {
     let resolver = resolver(args)?;
     let mut fetcher = StsFetcher::new(sts_anchors);
     if let Some(port) = args.sts_port {
         fetcher = fetcher.with_port(port);
     }
-    // One process, one destination: the MTA-STS cache lives as long as the command.
-    let mut cache = StsCache::default();
-    let mut discoverer = Discoverer::new(&resolver, &fetcher, &mut cache);
+    // One process, one destination: the in-process MTA-STS cache lives as long as the
+    // command; with --state the store behind it outlives the process.
+    let mut memory = StsCache::default();
+    let mut stored;
+    let cache: &mut (dyn StsCaching + Send) = match state {
+        Some(store) => {
+            stored = StsState::new(StsCache::default(), Arc::clone(store));
+            &mut stored
+        }
+        None => &mut memory,
+    };
+    let mut discoverer = Discoverer::new(&resolver, &fetcher, cache);
     if let Some(port) = args.port {
         discoverer = discoverer.with_smtp_port(port);
     }
-    Ok(discoverer.discover(policy, domain, now()))
+    let answers = discoverer.discover(policy, domain, now());
+    crate::state::say(discoverer.take_store_notice(), json);
+    Ok(answers)
 }
 
 /// The resolver the DNS flags describe: `--resolver` (else /etc/resolv.conf), validating

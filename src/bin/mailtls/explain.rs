@@ -77,7 +77,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         let anchors = args.trust_store.load().map_err(|e| {
             Failure::config(format!("--trust-store {}: {e}", args.trust_store.as_str()))
         })?;
-        let found = discover(&domain, &policy, &args.dns, anchors)?;
+        let found = discover(&domain, &policy, &args.dns, anchors, None, false)?;
         if let Some(status) = found.mx.failure() {
             return Ok(crate::outbound::print_no_host(&found, &status, args.json));
         }

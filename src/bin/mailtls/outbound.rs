@@ -24,6 +24,7 @@ use mailtls::policy::{
     explain, AnchorSource, Authentication, Decision, Destination, OutboundPolicy, Plan, Status,
     TestingPolicy,
 };
+use mailtls::state::Store;
 
 use crate::common::{
     load_identity, quoted, read_config, summarize, summary_of, CertSummary, Failure,
@@ -181,6 +182,13 @@ pub struct PolicyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Keep state beyond this process: a SQLite file (created on first use) or
+    /// `redis://HOST[:PORT][/DB]` shared by a fleet. Discovered MTA-STS policies are cached
+    /// there (a restart keeps enforcing them); `send` records each session's TLS-RPT outcome
+    /// and the downgrade memory there. A Redis server that is down is said once on stderr and
+    /// never weakens a decision.
+    #[arg(long, value_name = "PATH|redis://...")]
+    pub state: Option<String>,
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
     #[command(flatten)]
@@ -197,6 +205,8 @@ pub struct Prepared {
     pub server: String,
     /// What discovery found, when the target was a domain.
     pub discovery: Option<DiscoveryAnswers>,
+    /// The `--state` store, opened.
+    pub state: Option<Arc<dyn Store>>,
 }
 
 /// What `prepare` leads to: a delivery to run, or a domain discovery that left no host to try.
@@ -214,6 +224,25 @@ pub enum Outbound {
 /// with `--address` names one host (port 25 by default); a bare domain is discovered (MX,
 /// addresses, TLSA, MTA-STS, TLS-RPT) as posttls-finger does.
 pub fn prepare(target: &str, args: &PolicyArgs) -> Result<Outbound, Failure> {
+    let state = match &args.state {
+        Some(spec) => Some(crate::state::open(spec, args.json)?),
+        None => None,
+    };
+    Ok(match prepare_with(target, args, state.as_ref())? {
+        Outbound::Deliver(mut prepared) => {
+            prepared.state = state;
+            Outbound::Deliver(prepared)
+        }
+        other => other,
+    })
+}
+
+/// [`prepare`] with the `--state` store opened.
+fn prepare_with(
+    target: &str,
+    args: &PolicyArgs,
+    state: Option<&Arc<dyn Store>>,
+) -> Result<Outbound, Failure> {
     let domain = domain_target(target).filter(|_| args.address.is_none() && args.nexthop.is_none());
     let Some(domain) = domain else {
         if args.dns.given() {
@@ -242,7 +271,7 @@ pub fn prepare(target: &str, args: &PolicyArgs) -> Result<Outbound, Failure> {
     } else {
         load_trust_anchors(&args.tafile).map_err(|e| Failure::config(e.to_string()))?
     };
-    let answers = discover(&domain, &policy, &args.dns, sts_anchors)?;
+    let answers = discover(&domain, &policy, &args.dns, sts_anchors, state, args.json)?;
     if let Some(status) = answers.mx.failure() {
         return Ok(Outbound::NoHost {
             answers: Box::new(answers),
@@ -404,6 +433,7 @@ fn finish(
         connector,
         server,
         discovery: None,
+        state: None,
     })
 }
 

@@ -26,6 +26,7 @@ use mailtls::policy::postfix::lookup::{LookupDecoder, LookupProtocol, LookupRepl
 use mailtls::policy::postfix::{PolicyAnswer, RenderOptions};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
+use mailtls::state::{StsCaching, StsState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{quoted, read_config, Failure, EX_CONFIG, EX_TEMPFAIL};
@@ -69,6 +70,11 @@ pub struct Args {
     /// flags turns it on.
     #[command(flatten)]
     dns: DnsArgs,
+    /// Keep the discovered MTA-STS policies beyond this process: a SQLite file or
+    /// `redis://HOST[:PORT][/DB]` shared by a fleet (with discovery on). A restart keeps
+    /// enforcing what was cached; a store that is down is said once and weakens nothing.
+    #[arg(long, value_name = "PATH|redis://...")]
+    state: Option<String>,
     /// Where the public roots for the MTA-STS policy fetch come from (`system`, `mozilla`).
     #[arg(long, value_name = "STORE", default_value = "system")]
     trust_store: PublicRoots,
@@ -258,8 +264,8 @@ struct DnsDiscover {
     policy: OutboundPolicy,
     resolver: BlockingResolver,
     fetcher: StsFetcher,
-    // One discovery at a time holds the cache; a store-backed cache (issue 14) lifts this.
-    cache: Mutex<StsCache>,
+    // One discovery at a time holds the cache (memory, or memory in front of --state).
+    cache: Mutex<Box<dyn StsCaching + Send>>,
 }
 
 impl Discover for DnsDiscover {
@@ -270,8 +276,9 @@ impl Discover for DnsDiscover {
         let Ok(mut cache) = self.cache.lock() else {
             return Discovery::TemporaryFailure("the MTA-STS cache is unavailable".into());
         };
-        let mut discoverer = Discoverer::new(&self.resolver, &self.fetcher, &mut cache);
+        let mut discoverer = Discoverer::new(&self.resolver, &self.fetcher, &mut **cache);
         let found = discoverer.discover(&self.policy, domain, now());
+        crate::state::say(discoverer.take_store_notice(), false);
         match found.mx.failure() {
             // Postfix bounces a null MX or a missing domain itself.
             Some(status) if status.is_permanent() => Discovery::Nothing,
@@ -403,6 +410,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     if let Some(path) = &args.connectors {
         policy = policy.with_connectors(load_connectors(path)?);
     }
+    if args.state.is_some() && (args.discovery_answers.is_some() || !args.dns.given()) {
+        return Err(Failure::usage(
+            "--state keeps discovered MTA-STS policies: give the DNS flags (--resolver, ...) \
+             and no --discovery-answers"
+                .to_owned(),
+        ));
+    }
     let discover: Option<Arc<dyn Discover>> = match &args.discovery_answers {
         Some(path) => Some(Arc::new(HandAnswers::load(path)?)),
         None if args.dns.given() => {
@@ -417,7 +431,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
                 policy: policy.clone(),
                 resolver: resolver(&args.dns)?,
                 fetcher,
-                cache: Mutex::new(StsCache::default()),
+                cache: Mutex::new(match &args.state {
+                    Some(spec) => Box::new(StsState::new(
+                        StsCache::default(),
+                        crate::state::open(spec, false)?,
+                    )),
+                    None => Box::new(StsCache::default()),
+                }),
             }))
         }
         None => None,

@@ -1,10 +1,12 @@
 //! `mailtls send`: deliver a message from stdin under a policy.
 
 use std::io::Read as _;
+use std::sync::Arc;
 
 use mailtls::client::{DeliveryOutcome, Envelope};
-use mailtls::io::Message;
+use mailtls::io::{now, Message};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
+use mailtls::state::StoredDowngradeMemory;
 
 use crate::common::{quoted, Failure, EX_TEMPFAIL, EX_UNAVAILABLE};
 use crate::outbound::{
@@ -55,6 +57,12 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
         }
     };
     let report = run(&mut prepared, &[Message { envelope, content }]);
+    if let Some(store) = &prepared.state {
+        // Every session's TLS-RPT outcome, and the rung a completed delivery ran on.
+        let mut memory = StoredDowngradeMemory::new(Arc::clone(store));
+        memory.record_delivery(&prepared.delivery, now());
+        crate::state::say(memory.take_notice(), args.policy.json);
+    }
     let verdict = verdict(&prepared, &report);
     if args.policy.json {
         print_json(&verdict);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::policy::discovery::DnsAnswer;
-use crate::policy::mta_sts::{StsLookup, StsMode};
+use crate::policy::mta_sts::{StsCache, StsLookup, StsMode};
 use crate::policy::{HostAction, Level, Source};
 use crate::tlsrpt::ResultType;
 
@@ -534,13 +534,61 @@ fn the_connector_reaches_hosts_at_discovered_addresses_on_the_lab_port() {
     let mut discoverer = Discoverer::new(&fake, &fetch, &mut cache).with_smtp_port(2525);
     let answers = discoverer.discover(mailer.policy(), &name("example.com"), at(0));
     match prepare(&mailer, answers, MessageTls::default(), Some(2525), 1).unwrap() {
-        Prepared::Deliver { connector, .. } => {
+        Prepared::Deliver(job) => {
             let host = crate::names::HostId::Dns(name("mx.example.com"));
-            let super::super::client::Target::Addrs(addrs) = connector.target(&host, 25) else {
+            let super::super::client::Target::Addrs(addrs) = job.connector.target(&host, 25) else {
                 panic!("expected fixed addresses");
             };
             assert_eq!(addrs, ["192.0.2.25:2525".parse().unwrap()]);
         }
         Prepared::NoHost(report) => panic!("{}", report.discovery),
     }
+}
+
+#[test]
+fn a_policy_another_process_stored_applies_without_a_fetch_and_without_the_txt_record() {
+    use crate::state::{MemoryState, Store, StsState};
+    use std::sync::Arc;
+
+    let mut fake = Fake::one_mx(DnssecStatus::Insecure);
+    fake.set_txt(
+        "_mta-sts.example.com",
+        insecure(vec!["v=STSv1; id=1".into()]),
+    );
+    fake.addresses.insert(
+        "mta-sts.example.com".into(),
+        insecure(vec!["192.0.2.80".parse().unwrap()]),
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryState::new());
+    let policy = OutboundPolicy::new();
+
+    // Process 1 fetches and stores the policy.
+    let fetch = FakeFetch::serving(ENFORCE);
+    let mut first = StsState::new(StsCache::default(), Arc::clone(&store));
+    let mut discoverer = Discoverer::new(&fake, &fetch, &mut first).with_random(|_| 0);
+    discoverer.discover(&policy, &name("example.com"), at(0));
+    assert_eq!(fetch.fetches.get(), 1);
+    assert_eq!(discoverer.take_store_notice(), None);
+
+    // Process 2 never fetched, cannot fetch, and the attacker strips the TXT record: the
+    // stored enforce policy still decides.
+    fake.set_txt("_mta-sts.example.com", nodata(DnssecStatus::Insecure));
+    let unreachable = FakeFetch {
+        result: Err(StsFetchError::Transport {
+            detail: "connection refused".into(),
+        }),
+        fetches: Cell::new(0),
+        addresses: RefCell::new(Vec::new()),
+    };
+    let mut second = StsState::new(StsCache::default(), Arc::clone(&store));
+    let answers = Discoverer::new(&fake, &unreachable, &mut second)
+        .with_random(|_| 0)
+        .discover(&policy, &name("example.com"), at(60));
+    assert_eq!(unreachable.fetches.get(), 0);
+    let active = answers.sts.as_ref().and_then(StsLookup::active_policy);
+    assert_eq!(active.map(StsPolicy::mode), Some(StsMode::Enforce));
+    assert_eq!(
+        decide(&answers, &policy).hosts[0].decided_by,
+        Source::MtaSts
+    );
 }
