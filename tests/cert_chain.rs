@@ -230,7 +230,8 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
         (
             chain_and_name(other),
             &good.der,
-            TrustLevel::Trusted,
+            // Postfix 3: a name asked for and not matched is Untrusted (OpenSSL's num=62).
+            TrustLevel::Untrusted,
             Some(ResultType::CertificateHostMismatch),
         ),
         (

@@ -441,7 +441,8 @@ pub struct Verdict {
     pub server: String,
     pub outcome: &'static str,
     /// Postfix's word for the last TLS session: `Untrusted`, `Trusted` or `Verified` (as in
-    /// `Untrusted TLS connection established to ...`), also under `may`; `null` without TLS.
+    /// `Untrusted TLS connection established to ...`), also under `may`, and for a refused
+    /// certificate; `null` when no certificate was seen.
     pub trust: Option<&'static str>,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
@@ -550,7 +551,7 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
     Verdict {
         server: prepared.server.clone(),
         outcome,
-        trust: tls.map(|t| t.trust.as_str()),
+        trust: last.and_then(attempt_trust),
         certificate_error: last
             .and_then(|a| {
                 a.tls
@@ -632,7 +633,7 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .as_ref()
             .and_then(|t| t.facts.group)
             .map(|g| g.to_string()),
-        trust: record.tls.as_ref().map(|t| t.trust.as_str()),
+        trust: attempt_trust(record),
         tls_rpt_result: record.report_result().map(|r| match r {
             Ok(()) => "success".to_owned(),
             Err(failure) => failure.result_type.to_string(),
@@ -644,6 +645,17 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
         next: record.next.to_string(),
         dialogue: record.transcript.clone(),
     }
+}
+
+/// Postfix's trust word for an attempt: the established session's, or, when the certificate
+/// was refused and the handshake aborted, the verifier's verdict on it (posttls-finger prints
+/// the word for a refused certificate too).
+fn attempt_trust(record: &AttemptRecord) -> Option<&'static str> {
+    record
+        .tls
+        .as_ref()
+        .map(|t| t.trust.as_str())
+        .or_else(|| record.verification.as_ref().map(|o| o.trust.as_str()))
 }
 
 /// The keywords of the last EHLO reply in a dialogue (its first line names the server).
@@ -691,7 +703,8 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
             _ => String::new(),
         };
         let tls = match a.trust {
-            Some(trust) => format!("{tls} {trust}"),
+            Some(trust) if a.tls_version.is_some() => format!("{tls} {trust}"),
+            Some(trust) => format!(" ({trust} certificate)"),
             None => tls,
         };
         let report = match (a.tls_rpt_policy, a.tls_rpt_result.as_deref()) {
@@ -731,6 +744,10 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
     }
     if let Some(e) = &verdict.certificate_error {
         outln!("certificate: {e}");
+    }
+    if let (Some(trust), None) = (verdict.trust, verdict.tls_version) {
+        // The certificate was refused and the handshake aborted: still Postfix's word for it.
+        outln!("{trust} TLS certificate from {}: refused", verdict.server);
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {
         outln!("peer certificate {i}:");
