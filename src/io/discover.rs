@@ -219,12 +219,14 @@ impl<R: Resolve, F: FetchPolicy> Discoverer<'_, R, F> {
                 Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name)),
                 Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name)),
                 Query::Txt(name) => Reply::Txt(resolver.txt(&name)),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses))
-                }
+                Query::Fetch(request, addresses) => Reply::Fetched(super::events::sts_fetched(
+                    &request.host,
+                    fetcher.fetch(&request, &addresses),
+                )),
             };
             run.answer(reply);
         }
+        super::events::discovered(&run.answers);
         run.answers
     }
 }
@@ -246,12 +248,14 @@ impl<R: AsyncResolve, F: AsyncFetchPolicy> Discoverer<'_, R, F> {
                 Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name).await),
                 Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name).await),
                 Query::Txt(name) => Reply::Txt(resolver.txt(&name).await),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses).await)
-                }
+                Query::Fetch(request, addresses) => Reply::Fetched(super::events::sts_fetched(
+                    &request.host,
+                    fetcher.fetch(&request, &addresses).await,
+                )),
             };
             run.answer(reply);
         }
+        super::events::discovered(&run.answers);
         run.answers
     }
 }
