@@ -492,3 +492,37 @@ fn explain_json_has_the_documented_fields() {
     assert_eq!(decision["tls_rpt_policy"], "no-policy-found");
     assert!(!json.to_string().contains("Some("), "{json}");
 }
+
+/// A connector's `[outbound.client_certificate]` sub-table, written with its own header, is
+/// part of the connector: `check` reads its fields (it once said "missing field
+/// `certificate_chain`" for a complete table) and names only the files that do not exist.
+#[test]
+fn check_reads_a_client_certificate_sub_table() {
+    let dir = std::env::temp_dir().join(format!("mailtls-cli-check-cc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chain = dir.join("chain.pem");
+    std::fs::write(&chain, "").unwrap();
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(
+        &connectors,
+        format!(
+            "[[outbound]]\nname = \"H\"\nrecipient_domains = [\"a.example\"]\n\
+             tls_settings = \"domain_validation\"\n[outbound.client_certificate]\n\
+             certificate_chain = \"{}\"\nprivate_key = \"/nonexistent/key.pem\"\n",
+            chain.display()
+        ),
+    )
+    .unwrap();
+    let out = mailtls(&["check", "--connectors", connectors.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let text = stdout(&out) + &stderr(&out);
+    assert!(!text.contains("missing field"), "{text}");
+    assert!(
+        text.contains(
+            ":7:15: error: client_certificate.private_key \"/nonexistent/key.pem\": no such file"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("1 error(s), 0 warning(s)"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
