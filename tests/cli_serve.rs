@@ -449,3 +449,100 @@ fn probe_shows_the_trust_word_and_the_chain_on_success_and_failure() {
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// The four trust words through the binaries (issue 16): `serve` names a client without a
+/// certificate `Anonymous` and one whose chain reaches `--client-ca` `Trusted` (no name was
+/// asked of it); `probe` of that server names it `Untrusted` without anchors and `Trusted`
+/// with `--tafile` at `may` (the chain is checked for the record, as Postfix does), and
+/// `Verified` once a name is required and matches.
+#[test]
+fn every_trust_word_through_serve_and_probe() {
+    let dir = scratch("words");
+    let client_ca = ca(&dir, "client-ca");
+    let server_ca = ca(&dir, "server-ca");
+    write_cert(
+        &dir,
+        "server",
+        "mx.serve.test",
+        "mx.serve.test",
+        Some(&server_ca),
+    );
+    write_cert(
+        &dir,
+        "client",
+        "relay.client.test",
+        "relay.client.test",
+        Some(&client_ca),
+    );
+    let ca_file = dir.join("client-ca.pem");
+    let (mut child, addr, lines) = serve(
+        &dir,
+        &[
+            "--client-ca",
+            ca_file.to_str().unwrap(),
+            "--max-sessions",
+            "5",
+        ],
+    );
+    let server = format!("mx.serve.test:{}", addr.port());
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args(args)
+            .args(["--server", &server, "--address", "127.0.0.1", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)));
+        (out.status.code(), json)
+    };
+    let message = b"Subject: words\n\nhello\n";
+    let send = ["send", "--from", "a@client.test", "--to", "rcpt@serve.test"];
+    // Anonymous: no client certificate.
+    let (code, json) = run(&send, message);
+    assert_eq!(code, Some(0), "{json}");
+    // Trusted: the client's chain reaches --client-ca.
+    let cert = dir.join("client.pem");
+    let key = dir.join("client.key");
+    let with_cert = [
+        &send[..],
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    ]
+    .concat();
+    let (code, json) = run(&with_cert, message);
+    assert_eq!(code, Some(0), "{json}");
+    // Outbound words: Untrusted without anchors, Trusted with them, Verified with a name.
+    let server_ca_file = dir.join("server-ca.pem");
+    let tafile = server_ca_file.to_str().unwrap();
+    let probe = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args(["probe", &server, "--address", "127.0.0.1", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), json["trust"].clone())
+    };
+    assert_eq!(probe(&[]), (Some(0), "Untrusted".into()));
+    assert_eq!(probe(&["--tafile", tafile]), (Some(0), "Trusted".into()));
+    assert_eq!(
+        probe(&["--tafile", tafile, "--policy", "secure match=mx.serve.test"]),
+        (Some(0), "Verified".into())
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let lines: Vec<String> = lines.try_iter().collect();
+    let words: Vec<String> = sessions(&lines)
+        .iter()
+        .map(|s| s["client_trust"].as_str().unwrap_or("null").to_owned())
+        .collect();
+    assert_eq!(words[..2], ["Anonymous", "Trusted"], "{lines:#?}");
+}
