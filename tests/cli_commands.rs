@@ -526,3 +526,55 @@ fn check_reads_a_client_certificate_sub_table() {
     assert!(text.contains("1 error(s), 0 warning(s)"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Everything a person reads fits 100 columns (issue 16): the help of every command, and
+/// `explain`'s plan, whose lines fold under their value.
+#[test]
+fn text_output_fits_100_columns() {
+    let wide = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.chars().count() > 100)
+            .map(str::to_owned)
+            .collect()
+    };
+    for command in [
+        &[][..],
+        &["probe"],
+        &["send"],
+        &["explain"],
+        &["serve"],
+        &["check"],
+        &["policyd"],
+        &["demo"],
+        &["completions"],
+        &["man"],
+    ] {
+        let out = mailtls(&[command, &["--help"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{command:?}");
+        let text = stdout(&out);
+        assert!(
+            wide(&text).is_empty(),
+            "{command:?} --help: {:#?}",
+            wide(&text)
+        );
+    }
+    let out = mailtls(&[
+        "explain",
+        "partner.test",
+        "--mx",
+        "mx.partner.test",
+        "--level",
+        "dane",
+        "--tlsa",
+        "3 1 1 a947fb0ca93f41872e5fcb2cea76f0cc2e951a7f868b6b3613dd897b6a4b530c",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(wide(&text).is_empty(), "{:#?}", wide(&text));
+    // Folded, not cut: the long plan line is all there.
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined.contains("on failure: defer (451 4.4.0 TLS policy could not be met by any host)"),
+        "{text}"
+    );
+}

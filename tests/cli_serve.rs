@@ -481,7 +481,7 @@ fn every_trust_word_through_serve_and_probe() {
             "--client-ca",
             ca_file.to_str().unwrap(),
             "--max-sessions",
-            "5",
+            "6",
         ],
     );
     let server = format!("mx.serve.test:{}", addr.port());
@@ -533,6 +533,25 @@ fn every_trust_word_through_serve_and_probe() {
         (out.status.code(), json["trust"].clone())
     };
     assert_eq!(probe(&[]), (Some(0), "Untrusted".into()));
+    // The text form says the same, within 100 columns (fingerprints fold at a colon).
+    let text_probe = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args([
+            "probe",
+            &server,
+            "--address",
+            "127.0.0.1",
+            "--tafile",
+            tafile,
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&text_probe.stdout).into_owned();
+    assert!(
+        shown.contains("Trusted TLS connection established to"),
+        "{shown}"
+    );
+    assert!(shown.lines().all(|l| l.chars().count() <= 100), "{shown}");
+    assert!(shown.contains("  sha256:       "), "{shown}");
     assert_eq!(probe(&["--tafile", tafile]), (Some(0), "Trusted".into()));
     assert_eq!(
         probe(&["--tafile", tafile, "--policy", "secure match=mx.serve.test"]),

@@ -686,11 +686,11 @@ fn reply_text(reply: &mailtls::smtp::Reply) -> String {
 pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
     let decision = &prepared.decision;
     if let Some(answers) = &prepared.discovery {
-        out!("{answers}");
+        text!("{answers}");
     }
-    outln!("server:    {}", verdict.server);
-    outln!("policy:    {}", verdict.policy);
-    outln!("attempts:");
+    textln!("server:    {}", verdict.server);
+    textln!("policy:    {}", verdict.policy);
+    textln!("attempts:");
     for (i, a) in verdict.attempts.iter().enumerate() {
         let rt = a
             .result_type
@@ -711,7 +711,7 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
             (Some(policy), Some(result)) => format!(" (TLS-RPT {policy}: {result})"),
             _ => String::new(),
         };
-        outln!(
+        textln!(
             "  {}. {} rung {}: {}{tls}{rt}{report}",
             i + 1,
             a.host,
@@ -720,56 +720,56 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
         );
         if crate::common::verbose() {
             for line in &a.dialogue {
-                outln!("     {line}");
+                textln!("     {line}");
             }
         }
     }
     if !verdict.capabilities.is_empty() {
-        outln!("ehlo:      {}", verdict.capabilities.join(", "));
+        textln!("ehlo:      {}", verdict.capabilities.join(", "));
     }
     for e in &verdict.connect_errors {
-        outln!("  connect failed: {e}");
+        textln!("  connect failed: {e}");
     }
     match (verdict.tls_version, verdict.cipher, &verdict.group) {
-        (Some(v), Some(c), Some(g)) => outln!("tls:       {v} {c} {g}"),
-        (Some(v), Some(c), None) => outln!("tls:       {v} {c}"),
-        _ => outln!("tls:       none"),
+        (Some(v), Some(c), Some(g)) => textln!("tls:       {v} {c} {g}"),
+        (Some(v), Some(c), None) => textln!("tls:       {v} {c}"),
+        _ => textln!("tls:       none"),
     }
     if let (Some(trust), Some(v), Some(c)) = (verdict.trust, verdict.tls_version, verdict.cipher) {
         // posttls-finger's line.
-        outln!(
+        textln!(
             "{trust} TLS connection established to {}: {v} with cipher {c}",
             verdict.server
         );
     }
     if let Some(e) = &verdict.certificate_error {
-        outln!("certificate: {e}");
+        textln!("certificate: {e}");
     }
     if let (Some(trust), None) = (verdict.trust, verdict.tls_version) {
         // The certificate was refused and the handshake aborted: still Postfix's word for it.
-        outln!("{trust} TLS certificate from {}: refused", verdict.server);
+        textln!("{trust} TLS certificate from {}: refused", verdict.server);
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {
-        outln!("peer certificate {i}:");
-        outln!("  subject:      {}", cert.subject);
-        outln!("  issuer:       {}", cert.issuer);
-        outln!("  SANs:         {}", cert.sans.join(", "));
-        outln!("  valid:        {} .. {}", cert.not_before, cert.not_after);
-        outln!("  sha256:       {}", cert.sha256);
-        outln!("  spki sha256:  {}", cert.spki_sha256);
+        textln!("peer certificate {i}:");
+        textln!("  subject:      {}", cert.subject);
+        textln!("  issuer:       {}", cert.issuer);
+        textln!("  SANs:         {}", cert.sans.join(", "));
+        textln!("  valid:        {} .. {}", cert.not_before, cert.not_after);
+        textln!("  sha256:       {}", cert.sha256);
+        textln!("  spki sha256:  {}", cert.spki_sha256);
     }
     for (i, m) in verdict.messages.iter().enumerate() {
-        outln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
+        textln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
     }
     if prepared.discovery.is_some() {
         // Which source decided each host: the point of discovering.
-        outln!("decision:");
+        textln!("decision:");
         for host in &decision.hosts {
-            outln!("  {host}");
+            textln!("  {host}");
         }
     }
-    outln!("delivery:  {}", verdict.delivery);
-    outln!(
+    textln!("delivery:  {}", verdict.delivery);
+    textln!(
         "verdict:   {}{}",
         verdict.outcome,
         verdict
@@ -780,8 +780,8 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
     );
     // The rules behind the decision with -v (posttls-finger keeps its detail for -v too).
     if crate::common::verbose() {
-        outln!("explanation:");
-        out!("{decision}");
+        textln!("explanation:");
+        text!("{decision}");
     }
 }
 
@@ -812,9 +812,9 @@ pub fn print_no_host(answers: &DiscoveryAnswers, status: &Status, json: bool) ->
             Err(e) => errln!("mailtls: JSON: {e}"),
         }
     } else {
-        out!("{answers}");
-        outln!("delivery:  {status}");
-        outln!("verdict:   failed");
+        text!("{answers}");
+        textln!("delivery:  {status}");
+        textln!("verdict:   failed");
     }
     code
 }
