@@ -282,6 +282,7 @@ fn probe_exits_75_where_send_defers() {
     let (port, server) = greeting_server(b"554 5.7.1 go away\r\n");
     let server_arg = format!("mx.partner.test:{port}");
     let output = mailtls(&[
+        "-v",
         "probe",
         &server_arg,
         "--address",
@@ -297,6 +298,11 @@ fn probe_exits_75_where_send_defers() {
         stderr(&output)
     );
     assert_eq!(server.join().unwrap(), b"QUIT\r\n");
+    // -v: the SMTP dialogue, as posttls-finger shows it, and the rules behind the verdict.
+    let text = stdout(&output);
+    for line in ["     < 554 5.7.1 go away", "     > QUIT", "explanation:"] {
+        assert!(text.lines().any(|l| l.starts_with(line)), "{line}: {text}");
+    }
 }
 
 /// The exit-code table is in `--help` and, word for word, in the README.
