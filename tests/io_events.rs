@@ -15,6 +15,7 @@ use std::sync::{Mutex, OnceLock};
 use log::kv::{Key, Value, VisitSource};
 use log::{Level, Log, Metadata, Record};
 use mailtls::io::blocking;
+use mailtls::tls::TlsIdentity;
 use support::loopback::{blocking_server, delivery, message, server_config, MX};
 use support::pki::Ca;
 
@@ -119,6 +120,23 @@ fn no_debug_text(events: &[Event]) {
     }
 }
 
+/// One delivery under `policy` to a loopback server presenting `identity` (none: no
+/// STARTTLS): whether every message was accepted, the server's port, and the events it
+/// caused (checked for debug text).
+fn deliver_once(identity: Option<TlsIdentity>, policy: &str) -> (bool, u16, Vec<Event>) {
+    let (addr, _inbox, server) = blocking_server(server_config(identity), 1);
+    let (mut d, connector) = delivery(policy, addr);
+    let report = blocking::deliver(
+        &mut d,
+        &[message("events", "rcpt@partner.test")],
+        &connector,
+    );
+    server.join().unwrap();
+    let events = take();
+    no_debug_text(&events);
+    (report.all_accepted(), addr.port(), events)
+}
+
 #[test]
 fn one_delivery_and_one_deferral_are_told_as_typed_events() {
     capture();
@@ -126,19 +144,10 @@ fn one_delivery_and_one_deferral_are_told_as_typed_events() {
     let ta = pki.tafile().display().to_string();
 
     // A delivery under `secure`: connection, TLS (Verified), the decision, the message.
-    let (addr, _inbox, server) =
-        blocking_server(server_config(Some(pki.leaf_for(MX).identity())), 1);
-    let (mut d, connector) = delivery(&format!("secure match={MX} tafile={ta}"), addr);
-    let report = blocking::deliver(
-        &mut d,
-        &[message("events", "rcpt@partner.test")],
-        &connector,
-    );
-    server.join().unwrap();
-    assert!(report.all_accepted(), "{report:#?}");
-    let events = take();
-    no_debug_text(&events);
-    let host = format!("{MX}:{}", addr.port());
+    let secure = format!("secure match={MX} tafile={ta}");
+    let (accepted, port, events) = deliver_once(Some(pki.leaf_for(MX).identity()), &secure);
+    assert!(accepted, "{events:#?}");
+    let host = format!("{MX}:{port}");
     let connecting = find(&events, "mailtls::delivery", "connecting");
     assert_eq!(connecting.text("host"), host);
     let tls = find(&events, "mailtls::delivery", "tls established");
@@ -167,20 +176,9 @@ fn one_delivery_and_one_deferral_are_told_as_typed_events() {
 
     // A wrong name under `secure`: the certificate is refused (Untrusted, as Postfix 3 says)
     // and the delivery defers with its status.
-    let (addr, _inbox, server) = blocking_server(
-        server_config(Some(pki.leaf_for("wrong.example").identity())),
-        1,
-    );
-    let (mut d, connector) = delivery(&format!("secure match={MX} tafile={ta}"), addr);
-    let report = blocking::deliver(
-        &mut d,
-        &[message("events", "rcpt@partner.test")],
-        &connector,
-    );
-    server.join().unwrap();
-    assert!(!report.all_accepted());
-    let events = take();
-    no_debug_text(&events);
+    let (accepted, _, events) =
+        deliver_once(Some(pki.leaf_for("wrong.example").identity()), &secure);
+    assert!(!accepted);
     let attempt = find(&events, "mailtls::delivery", "attempt finished");
     assert_eq!(attempt.level, Level::Warn);
     assert_eq!(attempt.text("result_type"), "certificate-host-mismatch");
@@ -194,16 +192,8 @@ fn one_delivery_and_one_deferral_are_told_as_typed_events() {
     assert!(!failed.text("result_type").is_empty(), "{failed:?}");
 
     // A peer without STARTTLS under `may`: plaintext, said as such.
-    let (addr, _inbox, server) = blocking_server(server_config(None), 1);
-    let (mut d, connector) = delivery("may", addr);
-    let report = blocking::deliver(
-        &mut d,
-        &[message("events", "rcpt@partner.test")],
-        &connector,
-    );
-    server.join().unwrap();
-    assert!(report.all_accepted(), "{report:#?}");
-    let events = take();
+    let (accepted, _, events) = deliver_once(None, "may");
+    assert!(accepted, "{events:#?}");
     let plaintext = find(&events, "mailtls::delivery", "plaintext");
     assert_eq!(plaintext.text("reason"), "starttls-not-offered");
     let caps = find(&events, "mailtls::delivery", "capabilities");
