@@ -213,4 +213,25 @@ fn one_delivery_and_one_deferral_are_told_as_typed_events() {
     let failed = find(&events, "mailtls::delivery", "connect failed");
     assert_eq!(failed.level, Level::Warn);
     assert!(!failed.text("error").is_empty());
+
+    // A state store's notices, logged by the one function embedders and the glue call.
+    mailtls::io::events::store_notice(&mailtls::state::StoreNotice::Failing(
+        mailtls::state::StoreError::Unavailable {
+            location: "redis://127.0.0.1:1".into(),
+            detail: "connection refused".into(),
+        },
+    ));
+    mailtls::io::events::store_notice(&mailtls::state::StoreNotice::Recovered {
+        location: "redis://127.0.0.1:1".into(),
+    });
+    let events = take();
+    no_debug_text(&events);
+    let failing = find(&events, "mailtls::state", "store failing");
+    assert_eq!(failing.level, Level::Warn);
+    assert!(
+        failing.text("error").contains("connection refused"),
+        "{failing:?}"
+    );
+    let recovered = find(&events, "mailtls::state", "store recovered");
+    assert_eq!(recovered.text("location"), "redis://127.0.0.1:1");
 }

@@ -27,6 +27,7 @@
 //! | `mailtls::serve` | warn | `tls failed` | `class`, `result_type`, `during_handshake` |
 //! | `mailtls::serve` | info | `refused` | `command`, `code`, `reply` |
 //! | `mailtls::serve` | debug | `session closed` | `close` |
+//! | `mailtls::state` | warn/info | `store failing` / `store recovered` | `error` / `location` |
 //! | `mailtls::serve` | info/warn | `session over` | `peer`, `close`, `tls`, `bytes_in`, `bytes_out`, `error` |
 
 use std::net::SocketAddr;
@@ -43,6 +44,7 @@ const DISCOVERY: &str = "mailtls::discovery";
 #[cfg(feature = "dns")]
 const STS: &str = "mailtls::sts";
 const SERVE: &str = "mailtls::serve";
+const STATE: &str = "mailtls::state";
 
 /// An outbound connection to `host` (`name:port`) is being opened.
 pub(crate) fn connecting(host: &str) {
@@ -302,6 +304,21 @@ pub(crate) fn session_over(peer: SocketAddr, result: &std::io::Result<super::Ses
         }
         Err(error) => {
             warn!(target: SERVE, peer:% = peer, error:% = error; "session over");
+        }
+    }
+}
+
+/// Logs a state store's notice the way the adapters log everything else (`mailtls::state`):
+/// `store failing` (warn, with the error) once when a store starts failing, `store recovered`
+/// (info, with its location) once when it works again. For the code that holds a
+/// [`StsState`](crate::state::StsState) or a downgrade memory and takes their notices.
+pub fn store_notice(notice: &crate::state::StoreNotice) {
+    match notice {
+        crate::state::StoreNotice::Failing(error) => {
+            warn!(target: STATE, error:% = error; "store failing");
+        }
+        crate::state::StoreNotice::Recovered { location } => {
+            info!(target: STATE, location = location.as_str(); "store recovered");
         }
     }
 }
