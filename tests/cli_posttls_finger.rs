@@ -1,14 +1,15 @@
 //! `mailtls probe` next to Postfix's own `posttls-finger` on the same servers (issue 16): for
 //! each test Postfix (good, expired, wrong name, self-signed, plaintext-only) and each level
-//! (`may`, `encrypt`, `verify`, `secure`), mailtls names the session with the trust word
-//! posttls-finger prints (`Untrusted`, `Trusted`, `Verified`; none without TLS), and fails
-//! exactly where posttls-finger reports a failed verification (or, without STARTTLS, where
-//! the level requires TLS). The README's side-by-side table is this test's output.
+//! (`may`, `encrypt`, `verify`, `secure`, `fingerprint` with the good certificate's pin),
+//! mailtls names the session with the trust word posttls-finger prints (`Untrusted`,
+//! `Trusted`, `Verified`; none without TLS), and fails exactly where posttls-finger reports a
+//! failed verification (or, without STARTTLS, where the level requires TLS). The README's
+//! side-by-side table is this test's output.
 //!
 //! posttls-finger runs with the anchors `-F root-ca.cert.pem` and the relay's configuration
-//! directory (`MAIL_CONFIG`), mailtls with the same anchors as `--tafile`. Also the four
-//! words through `mailtls send` (Untrusted, Trusted, Verified) and `mailtls serve`
-//! (Anonymous: a client without a certificate), each running the binary.
+//! directory (`MAIL_CONFIG`), mailtls with the same anchors as `--tafile`. `mailtls send`
+//! prints the same words (Verified, Trusted, Untrusted); `tests/cli_serve.rs` has all four
+//! through the binaries, `Anonymous` (a client without a certificate) from `mailtls serve`.
 
 #![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -39,14 +40,16 @@ fn finger_failure(text: &str) -> Option<String> {
         .map(|(_, reason)| reason.to_owned())
 }
 
-fn posttls_finger(peers: &Peers, port: u16, level: &str) -> String {
+/// posttls-finger at `level`; `matching` is its match argument (a name, or a fingerprint at
+/// `fingerprint`).
+fn posttls_finger(peers: &Peers, port: u16, level: &str, matching: &str) -> String {
     let out = run_tool(
         Command::new(POSTTLS_FINGER)
             .env("MAIL_CONFIG", peers.var("PEERS_RELAY_CONFIG_DIR"))
             .args(["-c", "-l", level, "-F"])
             .arg(peers.pki("root-ca.cert.pem"))
             .arg(format!("[127.0.0.1]:{port}"))
-            .arg(MX),
+            .arg(matching),
         None,
     );
     assert!(out.success(), "posttls-finger: {}", out.text);
@@ -96,14 +99,19 @@ fn probe_agrees_with_posttls_finger_on_every_server_and_level() {
         PostfixServer::SelfSigned,
         PostfixServer::Plain,
     ];
+    let good_pin = peers.fingerprint("SERVER_GOOD_CERT_SHA256").to_owned();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for server in servers {
         let port = peers.postfix(server).port;
-        for level in ["may", "encrypt", "verify", "secure"] {
-            let finger = posttls_finger(&peers, port, level);
+        for level in ["may", "encrypt", "verify", "secure", "fingerprint"] {
+            let matching = match level {
+                "fingerprint" => good_pin.as_str(),
+                _ => MX,
+            };
+            let finger = posttls_finger(&peers, port, level, matching);
             let policy = match level {
-                "verify" | "secure" => format!("{level} match={MX}"),
+                "verify" | "secure" | "fingerprint" => format!("{level} match={matching}"),
                 _ => level.to_owned(),
             };
             let (code, json) = probe(&peers, port, &policy);
@@ -116,7 +124,7 @@ fn probe_agrees_with_posttls_finger_on_every_server_and_level() {
             let should_fail = their_failure.is_some() || (theirs.is_none() && tls_required);
             let failed = json["outcome"] == "failed";
             rows.push(format!(
-                "{:<10} {:<8} posttls-finger: {:<10} {:<28} | mailtls: {:<10} {:<26} exit {}",
+                "{:<10} {:<11} posttls-finger: {:<10} {:<28} | mailtls: {:<10} {:<26} exit {}",
                 server.name(),
                 level,
                 theirs.as_deref().unwrap_or("-"),
