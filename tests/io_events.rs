@@ -214,6 +214,9 @@ fn one_delivery_and_one_deferral_are_told_as_typed_events() {
     assert_eq!(failed.level, Level::Warn);
     assert!(!failed.text("error").is_empty());
 
+    #[cfg(feature = "dns")]
+    discovery_events();
+
     // A state store's notices, logged by the one function embedders and the glue call.
     mailtls::io::events::store_notice(&mailtls::state::StoreNotice::Failing(
         mailtls::state::StoreError::Unavailable {
@@ -234,4 +237,58 @@ fn one_delivery_and_one_deferral_are_told_as_typed_events() {
     );
     let recovered = find(&events, "mailtls::state", "store recovered");
     assert_eq!(recovered.text("location"), "redis://127.0.0.1:1");
+}
+
+/// Discovery through a resolver whose MX lookup fails (SERVFAIL) and that finds nothing else:
+/// the DNS failure and the summary, both typed.
+#[cfg(feature = "dns")]
+fn discovery_events() {
+    use mailtls::io::discover::{Discoverer, NoFetch};
+    use mailtls::io::dns::Resolve;
+    use mailtls::names::DnsName;
+    use mailtls::policy::dane::DnssecStatus;
+    use mailtls::policy::discovery::{Lookup, LookupError, MxRecord};
+    use mailtls::policy::mta_sts::StsCache;
+    use mailtls::policy::OutboundPolicy;
+
+    struct Failing;
+    fn none<T>() -> Lookup<T> {
+        Err(LookupError::NotFound {
+            nxdomain: false,
+            status: DnssecStatus::Insecure,
+        })
+    }
+    impl Resolve for Failing {
+        fn mx(&self, _: &DnsName) -> Lookup<MxRecord> {
+            Err(LookupError::Temporary {
+                detail: "SERVFAIL from 192.0.2.53".into(),
+            })
+        }
+        fn addresses(&self, _: &DnsName) -> Lookup<std::net::IpAddr> {
+            none()
+        }
+        fn tlsa(&self, _: &DnsName) -> Lookup<Vec<u8>> {
+            none()
+        }
+        fn txt(&self, _: &DnsName) -> Lookup<String> {
+            none()
+        }
+    }
+    let mut cache = StsCache::default();
+    let domain = DnsName::parse("partner.test").unwrap();
+    let _ = Discoverer::new(&Failing, &NoFetch, &mut cache).discover(
+        &OutboundPolicy::new(),
+        &domain,
+        mailtls::io::now(),
+    );
+    let events = take();
+    no_debug_text(&events);
+    let failure = find(&events, "mailtls::discovery", "dns failure");
+    assert_eq!(failure.level, Level::Warn);
+    assert_eq!(failure.text("query"), "mx");
+    assert!(failure.text("error").contains("SERVFAIL"), "{failure:?}");
+    let found = find(&events, "mailtls::discovery", "discovered");
+    assert_eq!(found.text("domain"), "partner.test");
+    assert_eq!(found.text("mx"), "failed");
+    assert_eq!(found.fields["hosts"], Field::Number(0));
 }
