@@ -220,6 +220,11 @@ fn judge(
     let untrusted = |e: VerifyError| (TrustLevel::Untrusted, e);
     match requirement {
         CertificateCheck::EncryptOnly => Ok(TrustLevel::Untrusted),
+        // No anchors were loaded (an opportunistic decision needs none): nothing can chain,
+        // and nothing is spent finding that out.
+        CertificateCheck::EncryptOnlyNotingTrust { anchors } if anchors.is_empty() => {
+            Ok(TrustLevel::Untrusted)
+        }
         CertificateCheck::EncryptOnlyNotingTrust { anchors } => Ok(
             match validate_chain(end_entity, intermediates, anchors, now, role) {
                 Ok(_) => TrustLevel::Trusted,
