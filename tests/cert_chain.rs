@@ -213,6 +213,39 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
             TrustLevel::Untrusted,
             None,
         ),
+        // `may`/`encrypt`: the chain is checked for the record only; never an error.
+        (
+            CertificateCheck::EncryptOnlyNotingTrust {
+                anchors: roots.clone(),
+            },
+            &good.der,
+            TrustLevel::Trusted,
+            None,
+        ),
+        (
+            CertificateCheck::EncryptOnlyNotingTrust {
+                anchors: roots.clone(),
+            },
+            &expired.der,
+            TrustLevel::Untrusted,
+            None,
+        ),
+        (
+            CertificateCheck::EncryptOnlyNotingTrust {
+                anchors: roots.clone(),
+            },
+            &stranger.der,
+            TrustLevel::Untrusted,
+            None,
+        ),
+        (
+            CertificateCheck::EncryptOnlyNotingTrust {
+                anchors: Default::default(),
+            },
+            &good.der,
+            TrustLevel::Untrusted,
+            None,
+        ),
         (
             CertificateCheck::Chain {
                 anchors: roots.clone(),
@@ -230,7 +263,8 @@ fn outcomes_map_to_trust_words_and_rfc8460() {
         (
             chain_and_name(other),
             &good.der,
-            TrustLevel::Trusted,
+            // Postfix 3: a name asked for and not matched is Untrusted (OpenSSL's num=62).
+            TrustLevel::Untrusted,
             Some(ResultType::CertificateHostMismatch),
         ),
         (

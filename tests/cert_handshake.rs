@@ -362,7 +362,7 @@ fn chain_and_name_requirement() {
         ))
     );
     let outcome = slot.get().unwrap();
-    assert_eq!(outcome.trust, TrustLevel::Trusted);
+    assert_eq!(outcome.trust, TrustLevel::Untrusted);
     assert_eq!(
         outcome.result_type(),
         Some(ResultType::CertificateHostMismatch)
@@ -534,7 +534,7 @@ fn dane_hook_requirement() {
                 vec![NamePattern::parse("other.example", Dialect::DaneTa).unwrap()],
             ),
             Err(()),
-            TrustLevel::Trusted,
+            TrustLevel::Untrusted,
             Some(ResultType::CertificateHostMismatch),
         ),
         (

@@ -282,6 +282,7 @@ fn probe_exits_75_where_send_defers() {
     let (port, server) = greeting_server(b"554 5.7.1 go away\r\n");
     let server_arg = format!("mx.partner.test:{port}");
     let output = mailtls(&[
+        "-v",
         "probe",
         &server_arg,
         "--address",
@@ -297,6 +298,11 @@ fn probe_exits_75_where_send_defers() {
         stderr(&output)
     );
     assert_eq!(server.join().unwrap(), b"QUIT\r\n");
+    // -v: the SMTP dialogue, as posttls-finger shows it, and the rules behind the verdict.
+    let text = stdout(&output);
+    for line in ["     < 554 5.7.1 go away", "     > QUIT", "explanation:"] {
+        assert!(text.lines().any(|l| l.starts_with(line)), "{line}: {text}");
+    }
 }
 
 /// The exit-code table is in `--help` and, word for word, in the README.
@@ -491,4 +497,90 @@ fn explain_json_has_the_documented_fields() {
     assert_eq!(decision["decided_by"], "the default level");
     assert_eq!(decision["tls_rpt_policy"], "no-policy-found");
     assert!(!json.to_string().contains("Some("), "{json}");
+}
+
+/// A connector's `[outbound.client_certificate]` sub-table, written with its own header, is
+/// part of the connector: `check` reads its fields (it once said "missing field
+/// `certificate_chain`" for a complete table) and names only the files that do not exist.
+#[test]
+fn check_reads_a_client_certificate_sub_table() {
+    let dir = std::env::temp_dir().join(format!("mailtls-cli-check-cc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chain = dir.join("chain.pem");
+    std::fs::write(&chain, "").unwrap();
+    let connectors = dir.join("connectors.toml");
+    std::fs::write(
+        &connectors,
+        format!(
+            "[[outbound]]\nname = \"H\"\nrecipient_domains = [\"a.example\"]\n\
+             tls_settings = \"domain_validation\"\n[outbound.client_certificate]\n\
+             certificate_chain = \"{}\"\nprivate_key = \"/nonexistent/key.pem\"\n",
+            chain.display()
+        ),
+    )
+    .unwrap();
+    let out = mailtls(&["check", "--connectors", connectors.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let text = stdout(&out) + &stderr(&out);
+    assert!(!text.contains("missing field"), "{text}");
+    assert!(
+        text.contains(
+            ":7:15: error: client_certificate.private_key \"/nonexistent/key.pem\": no such file"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("1 error(s), 0 warning(s)"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Everything a person reads fits 100 columns (issue 16): the help of every command, and
+/// `explain`'s plan, whose lines fold under their value.
+#[test]
+fn text_output_fits_100_columns() {
+    let wide = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.chars().count() > 100)
+            .map(str::to_owned)
+            .collect()
+    };
+    for command in [
+        &[][..],
+        &["probe"],
+        &["send"],
+        &["explain"],
+        &["serve"],
+        &["check"],
+        &["policyd"],
+        &["demo"],
+        &["completions"],
+        &["man"],
+    ] {
+        let out = mailtls(&[command, &["--help"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{command:?}");
+        let text = stdout(&out);
+        assert!(
+            wide(&text).is_empty(),
+            "{command:?} --help: {:#?}",
+            wide(&text)
+        );
+    }
+    let out = mailtls(&[
+        "explain",
+        "partner.test",
+        "--mx",
+        "mx.partner.test",
+        "--level",
+        "dane",
+        "--tlsa",
+        "3 1 1 a947fb0ca93f41872e5fcb2cea76f0cc2e951a7f868b6b3613dd897b6a4b530c",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(wide(&text).is_empty(), "{:#?}", wide(&text));
+    // Folded, not cut: the long plan line is all there.
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined.contains("on failure: defer (451 4.4.0 TLS policy could not be met by any host)"),
+        "{text}"
+    );
 }

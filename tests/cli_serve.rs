@@ -449,3 +449,240 @@ fn probe_shows_the_trust_word_and_the_chain_on_success_and_failure() {
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// The four trust words through the binaries (issue 16): `serve` names a client without a
+/// certificate `Anonymous` and one whose chain reaches `--client-ca` `Trusted` (no name was
+/// asked of it); `probe` of that server names it `Untrusted` without anchors and `Trusted`
+/// with `--tafile` at `may` (the chain is checked for the record, as Postfix does), and
+/// `Verified` once a name is required and matches.
+#[test]
+fn every_trust_word_through_serve_and_probe() {
+    let dir = scratch("words");
+    let client_ca = ca(&dir, "client-ca");
+    let server_ca = ca(&dir, "server-ca");
+    write_cert(
+        &dir,
+        "server",
+        "mx.serve.test",
+        "mx.serve.test",
+        Some(&server_ca),
+    );
+    write_cert(
+        &dir,
+        "client",
+        "relay.client.test",
+        "relay.client.test",
+        Some(&client_ca),
+    );
+    let ca_file = dir.join("client-ca.pem");
+    let (mut child, addr, lines) = serve(
+        &dir,
+        &[
+            "--client-ca",
+            ca_file.to_str().unwrap(),
+            "--max-sessions",
+            "6",
+        ],
+    );
+    let server = format!("mx.serve.test:{}", addr.port());
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args(args)
+            .args(["--server", &server, "--address", "127.0.0.1", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)));
+        (out.status.code(), json)
+    };
+    let message = b"Subject: words\n\nhello\n";
+    let send = ["send", "--from", "a@client.test", "--to", "rcpt@serve.test"];
+    // Anonymous: no client certificate.
+    let (code, json) = run(&send, message);
+    assert_eq!(code, Some(0), "{json}");
+    // Trusted: the client's chain reaches --client-ca.
+    let cert = dir.join("client.pem");
+    let key = dir.join("client.key");
+    let with_cert = [
+        &send[..],
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    ]
+    .concat();
+    let (code, json) = run(&with_cert, message);
+    assert_eq!(code, Some(0), "{json}");
+    // Outbound words: Untrusted without anchors, Trusted with them, Verified with a name.
+    let server_ca_file = dir.join("server-ca.pem");
+    let tafile = server_ca_file.to_str().unwrap();
+    let probe = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+            .args(["probe", &server, "--address", "127.0.0.1", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), json["trust"].clone())
+    };
+    assert_eq!(probe(&[]), (Some(0), "Untrusted".into()));
+    // The text form says the same, within 100 columns (fingerprints fold at a colon).
+    let text_probe = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args([
+            "probe",
+            &server,
+            "--address",
+            "127.0.0.1",
+            "--tafile",
+            tafile,
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&text_probe.stdout).into_owned();
+    assert!(
+        shown.contains("Trusted TLS connection established to"),
+        "{shown}"
+    );
+    assert!(shown.lines().all(|l| l.chars().count() <= 100), "{shown}");
+    assert!(shown.contains("  sha256:       "), "{shown}");
+    assert_eq!(probe(&["--tafile", tafile]), (Some(0), "Trusted".into()));
+    assert_eq!(
+        probe(&["--tafile", tafile, "--policy", "secure match=mx.serve.test"]),
+        (Some(0), "Verified".into())
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let lines: Vec<String> = lines.try_iter().collect();
+    let words: Vec<String> = sessions(&lines)
+        .iter()
+        .map(|s| s["client_trust"].as_str().unwrap_or("null").to_owned())
+        .collect();
+    assert_eq!(words[..2], ["Anonymous", "Trusted"], "{lines:#?}");
+}
+
+/// The README's bullet for `name` in the **JSON** list, from after its first `: `.
+fn schema_bullet(readme: &str, name: &str) -> String {
+    let mut lines = readme.lines().skip_while(|l| !l.starts_with(name));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("README: no {name:?} bullet"));
+    let mut text = first.split_once(": ").unwrap().1.to_owned();
+    for line in lines.take_while(|l| !l.starts_with("- ") && !l.trim().is_empty()) {
+        text.push(' ');
+        text.push_str(line.trim());
+    }
+    text
+}
+
+/// The backticked names of a schema bullet: `(depth, name, owner)`, where `owner` is the
+/// name whose parentheses hold it (empty at the top). Stops at a `;` at the top.
+fn schema_names(text: &str) -> Vec<(usize, String, String)> {
+    let mut names = Vec::new();
+    let mut owners: Vec<String> = vec![String::new()];
+    let mut last = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' => owners.push(std::mem::take(&mut last)),
+            ')' => {
+                owners.pop();
+            }
+            ';' if owners.len() == 1 => break,
+            '`' => {
+                let name: String = chars.by_ref().take_while(|c| *c != '`').collect();
+                let owner = owners.last().cloned().unwrap_or_default();
+                names.push((owners.len() - 1, name.clone(), owner));
+                last = name;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+fn documented(
+    names: &[(usize, String, String)],
+    owner: &str,
+) -> std::collections::BTreeSet<String> {
+    let depth = usize::from(!owner.is_empty());
+    names
+        .iter()
+        .filter(|(d, _, o)| *d == depth && o == owner)
+        .map(|(_, n, _)| n.clone())
+        .collect()
+}
+
+fn keys(value: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// One documented schema per command (issue 16): the fields the README lists for `probe`,
+/// `explain` and `serve`'s session line are exactly the fields they print, nested ones
+/// (`attempts`, `peer_chain`, `decision`) included.
+#[test]
+fn json_fields_are_the_documented_ones() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let probe_names = schema_names(&schema_bullet(&readme, "- `probe`, `send`:"));
+    let dir = scratch("schema");
+    write_cert(&dir, "server", "mx.serve.test", "mx.serve.test", None);
+    let (mut child, addr, lines) = serve(&dir, &["--max-sessions", "1"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args(["probe", &format!("mx.serve.test:{}", addr.port())])
+        .args(["--address", "127.0.0.1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(keys(&json), documented(&probe_names, ""), "probe: {json}");
+    for owner in ["attempts", "peer_chain", "decision"] {
+        assert_eq!(
+            keys(&json[owner][0]),
+            documented(&probe_names, owner),
+            "probe {owner}: {json}"
+        );
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let lines: Vec<String> = lines.try_iter().collect();
+    let session = &sessions(&lines)[0];
+    let serve_names = schema_names(&schema_bullet(&readme, "- `serve` (one line per session"));
+    assert_eq!(
+        keys(session),
+        documented(&serve_names, ""),
+        "serve: {session}"
+    );
+
+    let explain_names = schema_names(&schema_bullet(&readme, "- `explain`:"));
+    let out = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args([
+            "explain",
+            "partner.test",
+            "--mx",
+            "mx.partner.test",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        keys(&json),
+        documented(&explain_names, ""),
+        "explain: {json}"
+    );
+    assert_eq!(
+        keys(&json["decision"][0]),
+        documented(&probe_names, "decision"),
+        "explain decision: {json}"
+    );
+}

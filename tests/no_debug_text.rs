@@ -61,7 +61,24 @@ fn debug_placeholder(line: &str) -> bool {
 }
 
 fn offending(line: &str) -> bool {
-    debug_placeholder(line) || line.contains("dbg!(") || line.contains("Debug::fmt(")
+    debug_placeholder(line)
+        || line.contains("dbg!(")
+        || line.contains("Debug::fmt(")
+        || debug_capture(line)
+}
+
+/// A `log` key-value captured with `Debug` (`key:? = value`), or a `tracing` field with the
+/// `?` sigil (`key = ?value`, `?value`).
+/// SQL placeholders (`= ?1`, `, ?`) are not captures: the sigil must precede a name.
+fn debug_capture(line: &str) -> bool {
+    let sigil_before_name = |marker: &str| {
+        line.match_indices(marker).any(|(at, m)| {
+            line.get(at + m.len()..)
+                .and_then(|rest| rest.chars().next())
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        })
+    };
+    line.contains(":? =") || sigil_before_name("= ?") || sigil_before_name(", ?")
 }
 
 /// The lines of `text` outside `#[cfg(test)] mod` blocks, numbered from 1.
@@ -109,6 +126,8 @@ fn the_detector_finds_debug_placeholders_and_nothing_else() {
         r#"format!("{x.y:?}")"#,
         r#"format!("{:>8?}", x)"#,
         "let _ = dbg!(x);",
+        r#"warn!(target: T, error:? = e; "failed");"#,
+        r#"tracing::warn!(error = ?e, "failed");"#,
     ];
     for line in hits {
         assert!(offending(line), "{line}");
@@ -119,6 +138,9 @@ fn the_detector_finds_debug_placeholders_and_nothing_else() {
         r#"format!("{:>8}", x)"#,
         r#"format!("a?b {x}")"#,
         "let x = y?;",
+        r#"warn!(target: T, error:% = e; "failed");"#,
+        "let x = if a { b } else { c? };",
+        r#"conn.execute("DELETE FROM t WHERE host = ?1", [h])"#,
     ];
     for line in misses {
         assert!(!offending(line), "{line}");

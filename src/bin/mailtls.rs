@@ -37,7 +37,7 @@ use common::Failure;
 /// Transport TLS for mail servers: try it, probe a peer, send, serve, explain a decision,
 /// check the configuration.
 #[derive(Debug, Parser)]
-#[command(name = "mailtls", about, after_help = common::EXIT_CODES)]
+#[command(name = "mailtls", about, after_help = common::EXIT_CODES, max_term_width = 100)]
 struct Cli {
     /// More detail: the rules behind a probe or send verdict, the demo's traces.
     #[arg(short, long, global = true)]

@@ -16,8 +16,10 @@ pub enum TrustLevel {
     Anonymous,
     /// A certificate was presented but not validated, or its validation failed.
     Untrusted,
-    /// The chain (or a DANE-TA/pin-less trust path) validated, but the name was not checked or
-    /// did not match.
+    /// The chain validated and no name was asked of it (Postfix's `may` and `encrypt`, which
+    /// check the chain for the log only, or a chain-only requirement). A name that was asked
+    /// for and does not match is `Untrusted`, as Postfix 3 logs it (OpenSSL checks the name
+    /// with the chain: `num=62:hostname mismatch`).
     Trusted,
     /// The certificate met the whole requirement: chain and name, a pin, or a DANE match.
     Verified,

@@ -57,6 +57,15 @@ pub enum CertificateCheck {
     /// Any certificate will do: encryption only (Postfix `encrypt`/`may`, Exchange
     /// `EncryptionOnly`).
     EncryptOnly,
+    /// Any certificate will do, as with [`EncryptOnly`](Self::EncryptOnly), but the chain is
+    /// validated against `anchors` for the record: the outcome's trust is `Trusted` when it
+    /// validates and `Untrusted` when not, never with an error, and names are not checked.
+    /// Postfix does the same at `may` and `encrypt` (it checks the chain against its CAfile
+    /// for the log line: `Trusted TLS connection established`).
+    EncryptOnlyNotingTrust {
+        /// The anchors the chain is checked against, for the record only.
+        anchors: Arc<TrustAnchors>,
+    },
     /// A partner requirement, optionally with chain validation first.
     Partner {
         /// Anchors to validate the chain against, or `None` to skip chain validation.
@@ -209,9 +218,19 @@ fn judge(
     now: Timestamp,
 ) -> Judgement {
     let untrusted = |e: VerifyError| (TrustLevel::Untrusted, e);
-    let trusted = |e: VerifyError| (TrustLevel::Trusted, e);
     match requirement {
         CertificateCheck::EncryptOnly => Ok(TrustLevel::Untrusted),
+        // No anchors were loaded (an opportunistic decision needs none): nothing can chain,
+        // and nothing is spent finding that out.
+        CertificateCheck::EncryptOnlyNotingTrust { anchors } if anchors.is_empty() => {
+            Ok(TrustLevel::Untrusted)
+        }
+        CertificateCheck::EncryptOnlyNotingTrust { anchors } => Ok(
+            match validate_chain(end_entity, intermediates, anchors, now, role) {
+                Ok(_) => TrustLevel::Trusted,
+                Err(_) => TrustLevel::Untrusted,
+            },
+        ),
         CertificateCheck::Chain { anchors } => {
             validate_chain(end_entity, intermediates, anchors, now, role)
                 .map_err(|e| untrusted(e.into()))?;
@@ -224,7 +243,10 @@ fn judge(
         } => {
             validate_chain(end_entity, intermediates, anchors, now, role)
                 .map_err(|e| untrusted(e.into()))?;
-            check_names(facts, *dialect, references, peer_name).map_err(trusted)?;
+            // Postfix 3 (OpenSSL checks the name with the chain) logs a name mismatch at
+            // `verify`/`secure` as `Untrusted` ("num=62:hostname mismatch"); `Trusted` is a
+            // chain nobody asked a name of (`may`, `encrypt`, a chain-only requirement).
+            check_names(facts, *dialect, references, peer_name).map_err(untrusted)?;
             Ok(TrustLevel::Verified)
         }
         CertificateCheck::Pins(pins) => {
@@ -273,13 +295,13 @@ fn judge(
                     .map_err(|e| untrusted(e.into()))?;
                 facts
                     .match_names(Dialect::DaneTa, &reference_ids)
-                    .map_err(|e| trusted(e.into()))?;
+                    .map_err(|e| untrusted(e.into()))?;
                 Ok(TrustLevel::Verified)
             }
             Ok(DaneMatch::ChainValidated { reference_ids }) => {
                 facts
                     .match_names(Dialect::DaneTa, &reference_ids)
-                    .map_err(|e| trusted(e.into()))?;
+                    .map_err(|e| untrusted(e.into()))?;
                 Ok(TrustLevel::Verified)
             }
             Err(e) => Err(untrusted(e)),

@@ -58,7 +58,7 @@ pub trait VerifierSource: fmt::Debug + Send + Sync {
 ///
 /// | plan authentication | certificate requirement | on failure |
 /// |---|---|---|
-/// | none (`may`, `encrypt`) | encryption only (the verdict is still recorded) | continue |
+/// | none (`may`, `encrypt`) | encryption only; the chain is checked against the public roots (or the replacement anchors) for the record: `Trusted` or `Untrusted` | continue |
 /// | chain | chain to the anchors | abort |
 /// | chain and name (`verify`, `secure`, MTA-STS) | chain and a reference name | abort |
 /// | pins (`fingerprint`) | certificate or public-key SHA-256 or SHA-512 pin | abort |
@@ -131,7 +131,14 @@ impl PlanVerifiers {
     /// of the requirement vocabulary.
     pub fn compile(&self, requirement: &Requirement) -> (cert::CertificateCheck, OnFailure) {
         match &requirement.authentication {
-            Authentication::None => (cert::CertificateCheck::EncryptOnly, OnFailure::Continue),
+            // Nothing is required, but the chain is checked against the anchors for the record,
+            // as Postfix does at `may`/`encrypt` (`Trusted` or `Untrusted`, never a failure).
+            Authentication::None => (
+                cert::CertificateCheck::EncryptOnlyNotingTrust {
+                    anchors: self.anchors(&AnchorSource::Public),
+                },
+                OnFailure::Continue,
+            ),
             Authentication::Chain(trust) => (
                 cert::CertificateCheck::Chain {
                     anchors: self.anchors(trust),

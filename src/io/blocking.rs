@@ -130,10 +130,12 @@ pub fn serve_connection<A: Application>(
     config: Arc<ServerConfig>,
     app: &mut A,
 ) -> io::Result<SessionEnd> {
+    super::events::inbound_connection(peer);
     stream.set_nodelay(true)?;
     let mut session = ServerSession::new(config, ClientInfo { ip: peer.ip() }, now());
     let result = run_server(&stream, &mut session, app);
     let _ = stream.shutdown(Shutdown::Both);
+    super::events::session_over(peer, &result);
     result
 }
 
@@ -183,6 +185,7 @@ pub fn serve<A, M, D, N>(
             Ok(slot) => slot,
             Err(overload) => {
                 let reply = overload_reply();
+                super::events::turned_away(peer, &reply);
                 turn_away(&stream, &reply);
                 notice(ListenerNotice::Refused {
                     peer,

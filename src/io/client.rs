@@ -189,11 +189,13 @@ impl<'a> Outbox<'a> {
         let (host, port) = delivery.current_host().map(|(h, p)| (h.clone(), p))?;
         self.new_session();
         self.host = format!("{host}:{port}");
+        super::events::connecting(&self.host);
         Some((session, connector.target(&host, port)))
     }
 
     /// The connection for the current attempt could not be made: the delivery moves on.
     pub(crate) fn connect_failed(&mut self, delivery: &mut Delivery, error: &std::io::Error) {
+        super::events::connect_failed(&self.host, error);
         self.connect_errors
             .push((self.host.clone(), error.to_string()));
         delivery.connect_failed();
@@ -251,6 +253,7 @@ impl<'a> Outbox<'a> {
 
     /// The report, once the delivery is over.
     pub(crate) fn report(self, delivery: &Delivery) -> DeliveryReport {
+        super::events::delivery_over(delivery.outcome());
         DeliveryReport {
             outcome: delivery.outcome().cloned(),
             attempts: delivery.records().to_vec(),
@@ -262,6 +265,7 @@ impl<'a> Outbox<'a> {
 
 impl Handler<ClientSession> for Outbox<'_> {
     fn on_event(&mut self, session: &mut ClientSession, event: ClientEvent) {
+        super::events::client_event(&self.host, &event);
         match event {
             ClientEvent::Ready => self.start_next(session),
             ClientEvent::DataReady => {

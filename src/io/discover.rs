@@ -236,12 +236,14 @@ macro_rules! drive {
                 Query::Addresses(name) => Reply::Addresses(resolver.addresses(&name)$(.$wait)*),
                 Query::Tlsa(name) => Reply::Tlsa(resolver.tlsa(&name)$(.$wait)*),
                 Query::Txt(name) => Reply::Txt(resolver.txt(&name)$(.$wait)*),
-                Query::Fetch(request, addresses) => {
-                    Reply::Fetched(fetcher.fetch(&request, &addresses)$(.$wait)*)
-                }
+                Query::Fetch(request, addresses) => Reply::Fetched(super::events::sts_fetched(
+                    &request.host,
+                    fetcher.fetch(&request, &addresses)$(.$wait)*,
+                )),
             };
             run.answer(reply);
         }
+        super::events::discovered(&run.answers);
         run.answers
     }};
 }
@@ -555,8 +557,9 @@ impl Run<'_> {
 
     /// Keeps the latest change in the store's health for [`Discoverer::take_store_notice`].
     fn keep(&mut self, notice: Option<StoreNotice>) {
-        if notice.is_some() {
-            *self.notice = notice;
+        if let Some(notice) = notice {
+            super::events::store_notice(&notice);
+            *self.notice = Some(notice);
         }
     }
 }

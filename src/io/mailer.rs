@@ -224,7 +224,9 @@ impl Mailer {
     pub(crate) fn record(&self, delivery: &Delivery) {
         if let Some(state) = &self.state {
             let mut memory = state.memory.lock().unwrap_or_else(PoisonError::into_inner);
-            memory.record_delivery(delivery, super::now());
+            if let Some(notice) = memory.record_delivery(delivery, super::now()) {
+                super::events::store_notice(&notice);
+            }
         }
     }
 

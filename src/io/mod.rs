@@ -69,6 +69,7 @@ pub mod discover;
 #[cfg(feature = "dns")]
 pub mod dns;
 mod drive;
+pub mod events;
 mod mailer;
 #[cfg(any(feature = "sqlite", feature = "redis", feature = "reports"))]
 pub mod store;
@@ -186,6 +187,7 @@ impl<'a, A: Application + ?Sized> Answering<'a, A> {
 
 impl<A: Application + ?Sized> Handler<ServerSession> for Answering<'_, A> {
     fn on_event(&mut self, session: &mut ServerSession, event: ServerEvent) {
+        events::server_event(&event);
         match &event {
             ServerEvent::Closed(reason) => self.end.reason = Some(reason.clone()),
             ServerEvent::TlsEstablished { facts, .. } => self.end.tls = Some(facts.clone()),

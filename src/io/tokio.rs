@@ -80,10 +80,12 @@ pub async fn serve_connection<A: Application>(
     config: Arc<ServerConfig>,
     app: &mut A,
 ) -> io::Result<SessionEnd> {
+    super::events::inbound_connection(peer);
     stream.set_nodelay(true)?;
     let mut session = ServerSession::new(config, ClientInfo { ip: peer.ip() }, now());
     let result = run_server(&mut QuickAck(&mut stream), &mut session, app).await;
     let _ = stream.shutdown().await;
+    super::events::session_over(peer, &result);
     result
 }
 
@@ -130,6 +132,7 @@ pub async fn serve<A, M, N>(
             Err(overload) => {
                 // Never waits on the client: the reply fits a fresh socket's send buffer.
                 let reply = overload_reply();
+                super::events::turned_away(peer, &reply);
                 let _ = stream.try_write(&reply.to_bytes());
                 drop(stream);
                 notice(ListenerNotice::Refused {

@@ -51,6 +51,25 @@
 //! would have said: the certificate failure, `starttls-not-supported` for a plaintext
 //! session, or `validation-failure` when the MX host matches no `mx` pattern.
 //!
+//! ## The trust word of a session
+//!
+//! Every TLS session, and every certificate refused before a session, gets the word Postfix
+//! logs for it ([`TrustLevel`](crate::cert::TrustLevel)); `mailtls probe` and
+//! posttls-finger agree on each of the test servers (`tests/cli_posttls_finger.rs`):
+//!
+//! | the certificate | `may`, `encrypt` | `verify`, `secure`, MTA-STS |
+//! |---|---|---|
+//! | chains to the anchors, name matches | `Trusted` (no name is asked at these levels) | `Verified` |
+//! | chains to the anchors, name does not match | `Trusted` | `Untrusted`, refused (OpenSSL checks the name with the chain: `num=62`) |
+//! | expired, self-signed, unknown issuer | `Untrusted` | `Untrusted`, refused |
+//! | a pin (`fingerprint`) or TLSA record (`dane`) matches | | `Verified` |
+//!
+//! At `may` and `encrypt` the chain is checked for the record only, against the replacement
+//! anchors (`--tafile`) or the public roots when the decision loaded them; without anchors
+//! every certificate is `Untrusted`, as in Postfix without `smtp_tls_CAfile`. The check never
+//! fails the session and never reaches TLS-RPT: nothing was required. Inbound, a client
+//! without a certificate is `Anonymous`.
+//!
 //! ## From C
 //!
 //! The C ABI takes the same path, one handle per arrow (`examples/c/dane.c` runs it):

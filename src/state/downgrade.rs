@@ -55,8 +55,10 @@ impl<S: Store> StoredDowngradeMemory<S> {
     /// This is the delivery path's one write: `Mailer` and `deliver_to_domain` in
     /// `mailtls::io` and `mailtls send --state` call it after every delivery. A failing store
     /// loses these counts (the delivery itself is done) and keeps one notice for
-    /// [`take_notice`](Self::take_notice), shared with the downgrade memory's own.
-    pub fn record_delivery(&mut self, delivery: &Delivery, at: Timestamp) {
+    /// [`take_notice`](Self::take_notice), shared with the downgrade memory's own; the
+    /// notice this call raised, if any, is also returned, for the caller's log.
+    pub fn record_delivery(&mut self, delivery: &Delivery, at: Timestamp) -> Option<StoreNotice> {
+        let before = lock(&self.notice).clone();
         for outcome in delivery.session_outcomes(at) {
             if self.observe(self.store.record_outcome(&outcome)).is_none() {
                 // Down: the rest would fail the same way (and the Redis store backs off).
@@ -72,6 +74,8 @@ impl<S: Store> StoredDowngradeMemory<S> {
             self.set_now(at);
             record_completion(self, &host, rung);
         }
+        let after = lock(&self.notice).clone();
+        after.filter(|notice| before.as_ref() != Some(notice))
     }
 
     /// The latest change in the store's health, once: log it.

@@ -267,6 +267,16 @@ fn tokens(line: &str) -> Vec<(u32, &str)> {
     out
 }
 
+/// Where a value's text ends, the fields of a table or array inside it included.
+fn deep_end(value: &Spanned<DeValue<'_>>) -> usize {
+    let own = value.span().end;
+    match value.get_ref() {
+        DeValue::Table(table) => table.iter().map(|(_, v)| deep_end(v)).fold(own, usize::max),
+        DeValue::Array(items) => items.iter().map(deep_end).fold(own, usize::max),
+        _ => own,
+    }
+}
+
 fn column_of(line: &str, byte: usize) -> u32 {
     let chars = line.get(..byte).map_or(0, |p| p.chars().count());
     u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
@@ -347,9 +357,11 @@ pub fn check_connectors(path: &Path, text: &str) -> Vec<Diagnostic> {
                 .map(|(k, _)| k.span().start)
                 .min()
                 .unwrap_or(element.span().start);
+            // A sub-table written with its own header (`[outbound.client_certificate]`) spans
+            // only that header: its fields end the connector.
             let end = table
                 .iter()
-                .map(|(_, v)| v.span().end)
+                .map(|(_, v)| deep_end(v))
                 .max()
                 .unwrap_or(element.span().end);
             let line_start = text

@@ -75,6 +75,83 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The widest line of text output (help, probe, send, explain), in characters.
+pub const COLUMNS: usize = 100;
+
+/// Writes text (not JSON) to stdout, every line folded to [`COLUMNS`].
+pub fn write_text(args: std::fmt::Arguments<'_>) {
+    let text = args.to_string();
+    if text.lines().all(|l| l.chars().count() <= COLUMNS) {
+        return write_out(format_args!("{text}"));
+    }
+    let mut folded = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        fold(body, COLUMNS, &mut folded);
+        folded.push_str(newline);
+    }
+    write_out(format_args!("{folded}"));
+}
+
+/// Folds one line to `width` characters: at the last space that fits, else after the last
+/// `:` or `,` (a fingerprint), else anywhere. Continuations hang under the value of a
+/// `label:   value` line, or four columns in from the line's own indent.
+pub fn fold(line: &str, width: usize, out: &mut String) {
+    let chars: Vec<char> = line.chars().collect();
+    let indent = chars.iter().take_while(|c| **c == ' ').count();
+    let hang = value_column(&chars, indent)
+        .unwrap_or(indent + 4)
+        .min(width / 2);
+    let mut start = 0;
+    let mut first = true;
+    loop {
+        let room = if first { width } else { width - hang };
+        let rest = chars.get(start..).unwrap_or_default();
+        if !first {
+            out.extend(core::iter::repeat_n(' ', hang));
+        }
+        if rest.len() <= room {
+            out.extend(rest);
+            return;
+        }
+        let window = rest.get(..=room).unwrap_or(rest);
+        let cut = match window
+            .iter()
+            .rposition(|c| *c == ' ')
+            .filter(|&i| i > if first { hang.max(indent) } else { 0 })
+        {
+            Some(space) => (space, space + 1),
+            None => match window
+                .iter()
+                .take(room)
+                .rposition(|c| *c == ':' || *c == ',')
+            {
+                Some(mark) if mark > 0 => (mark + 1, mark + 1),
+                _ => (room, room),
+            },
+        };
+        out.extend(rest.get(..cut.0).unwrap_or_default());
+        out.push('\n');
+        start += cut.1;
+        while chars.get(start) == Some(&' ') {
+            start += 1;
+        }
+        first = false;
+    }
+}
+
+/// The column where the value of a `label:   value` line starts (a label of one or two
+/// words, a colon, then spaces), when the line is one.
+fn value_column(chars: &[char], indent: usize) -> Option<usize> {
+    let colon = chars.iter().skip(indent).take(24).position(|c| *c == ':')? + indent;
+    let after = chars.get(colon + 1..)?;
+    let spaces = after.iter().take_while(|c| **c == ' ').count();
+    (spaces >= 1 && colon + 1 + spaces < 40).then_some(colon + 1 + spaces)
+}
+
 /// Writes one line to stderr (a log line, a warning); a closed stderr is not an error.
 pub fn write_err(line: std::fmt::Arguments<'_>) {
     let mut stderr = std::io::stderr().lock();
@@ -90,6 +167,17 @@ macro_rules! out {
 macro_rules! outln {
     () => { $crate::common::write_out(format_args!("\n")) };
     ($($arg:tt)*) => { $crate::common::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for text output (not JSON): lines folded to [`COLUMNS`].
+macro_rules! text {
+    ($($arg:tt)*) => { $crate::common::write_text(format_args!($($arg)*)) };
+}
+
+/// `println!` for text output (not JSON): lines folded to [`COLUMNS`].
+macro_rules! textln {
+    () => { $crate::common::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::common::write_text(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
 /// `eprintln!` that survives a closed stderr.

@@ -99,9 +99,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     };
     if !args.json {
         if let Some(found) = &answers {
-            out!("{found}");
+            text!("{found}");
         }
-        out!("{decision}");
+        text!("{decision}");
         return Ok(0);
     }
     let json = ExplainJson {

@@ -471,7 +471,8 @@ pub struct Verdict {
     pub server: String,
     pub outcome: &'static str,
     /// Postfix's word for the last TLS session: `Untrusted`, `Trusted` or `Verified` (as in
-    /// `Untrusted TLS connection established to ...`), also under `may`; `null` without TLS.
+    /// `Untrusted TLS connection established to ...`), also under `may`, and for a refused
+    /// certificate; `null` when no certificate was seen.
     pub trust: Option<&'static str>,
     pub tls_version: Option<&'static str>,
     pub cipher: Option<&'static str>,
@@ -580,7 +581,7 @@ pub fn verdict(prepared: &Prepared, report: &DeliveryReport) -> Verdict {
     Verdict {
         server: prepared.server.clone(),
         outcome,
-        trust: tls.map(|t| t.trust.as_str()),
+        trust: last.and_then(attempt_trust),
         certificate_error: last
             .and_then(|a| {
                 a.tls
@@ -662,7 +663,7 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
             .as_ref()
             .and_then(|t| t.facts.group)
             .map(|g| g.to_string()),
-        trust: record.tls.as_ref().map(|t| t.trust.as_str()),
+        trust: attempt_trust(record),
         tls_rpt_result: record.report_result().map(|r| match r {
             Ok(()) => "success".to_owned(),
             Err(failure) => failure.result_type.to_string(),
@@ -674,6 +675,17 @@ fn attempt_json(record: &AttemptRecord) -> AttemptJson {
         next: record.next.to_string(),
         dialogue: record.transcript.clone(),
     }
+}
+
+/// Postfix's trust word for an attempt: the established session's, or, when the certificate
+/// was refused and the handshake aborted, the verifier's verdict on it (posttls-finger prints
+/// the word for a refused certificate too).
+fn attempt_trust(record: &AttemptRecord) -> Option<&'static str> {
+    record
+        .tls
+        .as_ref()
+        .map(|t| t.trust.as_str())
+        .or_else(|| record.verification.as_ref().map(|o| o.trust.as_str()))
 }
 
 /// The keywords of the last EHLO reply in a dialogue (its first line names the server).
@@ -704,11 +716,11 @@ fn reply_text(reply: &mailtls::smtp::Reply) -> String {
 pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
     let decision = &prepared.decision;
     if let Some(answers) = &prepared.discovery {
-        out!("{answers}");
+        text!("{answers}");
     }
-    outln!("server:    {}", verdict.server);
-    outln!("policy:    {}", verdict.policy);
-    outln!("attempts:");
+    textln!("server:    {}", verdict.server);
+    textln!("policy:    {}", verdict.policy);
+    textln!("attempts:");
     for (i, a) in verdict.attempts.iter().enumerate() {
         let rt = a
             .result_type
@@ -721,14 +733,15 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
             _ => String::new(),
         };
         let tls = match a.trust {
-            Some(trust) => format!("{tls} {trust}"),
+            Some(trust) if a.tls_version.is_some() => format!("{tls} {trust}"),
+            Some(trust) => format!(" ({trust} certificate)"),
             None => tls,
         };
         let report = match (a.tls_rpt_policy, a.tls_rpt_result.as_deref()) {
             (Some(policy), Some(result)) => format!(" (TLS-RPT {policy}: {result})"),
             _ => String::new(),
         };
-        outln!(
+        textln!(
             "  {}. {} rung {}: {}{tls}{rt}{report}",
             i + 1,
             a.host,
@@ -737,52 +750,56 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
         );
         if crate::common::verbose() {
             for line in &a.dialogue {
-                outln!("     {line}");
+                textln!("     {line}");
             }
         }
     }
     if !verdict.capabilities.is_empty() {
-        outln!("ehlo:      {}", verdict.capabilities.join(", "));
+        textln!("ehlo:      {}", verdict.capabilities.join(", "));
     }
     for e in &verdict.connect_errors {
-        outln!("  connect failed: {e}");
+        textln!("  connect failed: {e}");
     }
     match (verdict.tls_version, verdict.cipher, &verdict.group) {
-        (Some(v), Some(c), Some(g)) => outln!("tls:       {v} {c} {g}"),
-        (Some(v), Some(c), None) => outln!("tls:       {v} {c}"),
-        _ => outln!("tls:       none"),
+        (Some(v), Some(c), Some(g)) => textln!("tls:       {v} {c} {g}"),
+        (Some(v), Some(c), None) => textln!("tls:       {v} {c}"),
+        _ => textln!("tls:       none"),
     }
     if let (Some(trust), Some(v), Some(c)) = (verdict.trust, verdict.tls_version, verdict.cipher) {
         // posttls-finger's line.
-        outln!(
+        textln!(
             "{trust} TLS connection established to {}: {v} with cipher {c}",
             verdict.server
         );
     }
     if let Some(e) = &verdict.certificate_error {
-        outln!("certificate: {e}");
+        textln!("certificate: {e}");
+    }
+    if let (Some(trust), None) = (verdict.trust, verdict.tls_version) {
+        // The certificate was refused and the handshake aborted: still Postfix's word for it.
+        textln!("{trust} TLS certificate from {}: refused", verdict.server);
     }
     for (i, cert) in verdict.peer_chain.iter().enumerate() {
-        outln!("peer certificate {i}:");
-        outln!("  subject:      {}", cert.subject);
-        outln!("  issuer:       {}", cert.issuer);
-        outln!("  SANs:         {}", cert.sans.join(", "));
-        outln!("  valid:        {} .. {}", cert.not_before, cert.not_after);
-        outln!("  sha256:       {}", cert.sha256);
-        outln!("  spki sha256:  {}", cert.spki_sha256);
+        textln!("peer certificate {i}:");
+        textln!("  subject:      {}", cert.subject);
+        textln!("  issuer:       {}", cert.issuer);
+        textln!("  SANs:         {}", cert.sans.join(", "));
+        textln!("  valid:        {} .. {}", cert.not_before, cert.not_after);
+        textln!("  sha256:       {}", cert.sha256);
+        textln!("  spki sha256:  {}", cert.spki_sha256);
     }
     for (i, m) in verdict.messages.iter().enumerate() {
-        outln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
+        textln!("message {}: {}", i + 1, m.as_deref().unwrap_or("not sent"));
     }
     if prepared.discovery.is_some() {
         // Which source decided each host: the point of discovering.
-        outln!("decision:");
+        textln!("decision:");
         for host in &decision.hosts {
-            outln!("  {host}");
+            textln!("  {host}");
         }
     }
-    outln!("delivery:  {}", verdict.delivery);
-    outln!(
+    textln!("delivery:  {}", verdict.delivery);
+    textln!(
         "verdict:   {}{}",
         verdict.outcome,
         verdict
@@ -793,8 +810,8 @@ pub fn print_text(verdict: &Verdict, prepared: &Prepared) {
     );
     // The rules behind the decision with -v (posttls-finger keeps its detail for -v too).
     if crate::common::verbose() {
-        outln!("explanation:");
-        out!("{decision}");
+        textln!("explanation:");
+        text!("{decision}");
     }
 }
 
@@ -825,9 +842,9 @@ pub fn print_no_host(answers: &DiscoveryAnswers, status: &Status, json: bool) ->
             Err(e) => errln!("mailtls: JSON: {e}"),
         }
     } else {
-        out!("{answers}");
-        outln!("delivery:  {status}");
-        outln!("verdict:   failed");
+        text!("{answers}");
+        textln!("delivery:  {status}");
+        textln!("verdict:   failed");
     }
     code
 }

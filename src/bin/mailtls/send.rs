@@ -60,8 +60,8 @@ pub fn run_send(args: &Args) -> Result<u8, Failure> {
     if let Some(store) = &prepared.state {
         // Every session's TLS-RPT outcome, and the rung a completed delivery ran on.
         let mut memory = StoredDowngradeMemory::new(Arc::clone(store));
-        memory.record_delivery(&prepared.delivery, now());
-        crate::state::say(memory.take_notice(), args.policy.json);
+        let notice = memory.record_delivery(&prepared.delivery, now());
+        crate::state::say(notice, args.policy.json);
     }
     let verdict = verdict(&prepared, &report);
     if args.policy.json {
