@@ -6,7 +6,9 @@
 
 use std::io::Read as _;
 
-use mailtls::io::store::reports::{send_due_reports, ReportSend, ReportSettings, ReportTransport};
+use mailtls::io::store::reports::{
+    send_due_reports, ReportSend, ReportSettings, ReportTransport, DEFAULT_LEASE,
+};
 use mailtls::names::DnsName;
 use mailtls::policy::mta_sts::StsPolicy;
 use mailtls::report::{ResultType, SessionFailure, SessionOutcome, TlsRptRecord};
@@ -24,16 +26,16 @@ struct Recorder {
 }
 
 impl ReportTransport for Recorder {
-    fn mail(&mut self, from: &str, to: &str, message: &[u8]) -> Result<(), String> {
+    fn mail(&mut self, from: &str, to: &str, message: &[u8]) -> Result<String, String> {
         if self.refuse_mail {
             return Err("451 4.3.0 try again later".into());
         }
         self.mails.push((from.into(), to.into(), message.to_vec()));
-        Ok(())
+        Ok("250 2.0.0 Ok: queued".into())
     }
-    fn post(&mut self, uri: &str, gzipped: &[u8]) -> Result<(), String> {
+    fn post(&mut self, uri: &str, gzipped: &[u8]) -> Result<String, String> {
         self.posts.push((uri.into(), gzipped.to_vec()));
-        Ok(())
+        Ok("HTTP 201".into())
     }
 }
 
@@ -43,6 +45,8 @@ fn settings() -> ReportSettings {
         contact_info: "sts-reporting@company-x.example".into(),
         submitter: "company-x.example".into(),
         from: "tlsrpt@company-x.example".into(),
+        holder: "test-sender".into(),
+        lease: DEFAULT_LEASE,
     }
 }
 
@@ -147,13 +151,23 @@ fn reports_go_once_to_each_destination_and_a_failure_is_retried() {
     // Run 2: the mail goes; the POST is not repeated.
     transport.refuse_mail = false;
     let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
-    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(
+        matches!(&results[0], ReportSend::Sent { accepted, .. } if accepted.starts_with("250"))
+    );
+    assert!(matches!(&results[1], ReportSend::AlreadySent { .. }));
     assert_eq!(transport.posts.len(), 1);
     assert_eq!(transport.mails.len(), 1);
 
-    // Run 3: nothing left.
+    // Run 3: nothing left to send.
     let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
-    assert!(results.is_empty(), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, ReportSend::AlreadySent { .. })),
+        "{results:?}"
+    );
+    assert_eq!(transport.mails.len() + transport.posts.len(), 2);
 
     // The mail, as RFC 8460 §5.3 writes it.
     let (from, to, message) = &transport.mails[0];
@@ -248,4 +262,41 @@ fn a_domain_without_a_record_is_retried_later() {
         "{results:?}"
     );
     assert_eq!(store.report_days().unwrap().len(), 2);
+}
+
+#[test]
+fn a_destination_claimed_by_another_sender_is_left_to_it() {
+    let store = MemoryState::new();
+    record_outcomes(&store);
+    let record =
+        TlsRptRecord::parse("v=TLSRPTv1; rua=https://reports.company-y.example/v1").unwrap();
+    let mut lookup = |_: &str| Ok(record.clone());
+    let now = Timestamp::from_unix_secs(DAY0 + 2 * 86_400);
+    let day = ReportDay::of("company-y.example", Timestamp::from_unix_secs(DAY0));
+    let later = Timestamp::from_unix_secs(DAY0 + 2 * 86_400 + 600);
+    // Another sender is at it.
+    assert!(store
+        .claim_send(
+            &day,
+            "https://reports.company-y.example/v1",
+            "other",
+            now,
+            later
+        )
+        .unwrap());
+    let mut transport = Recorder::default();
+    let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
+    assert!(
+        matches!(&results[0], ReportSend::ClaimedElsewhere { .. }),
+        "{results:?}"
+    );
+    assert!(transport.posts.is_empty());
+    // Its claim expires (it died): this sender takes over.
+    let results =
+        send_due_reports(&store, &settings(), later, &mut lookup, &mut transport).unwrap();
+    assert!(
+        matches!(&results[0], ReportSend::Sent { .. }),
+        "{results:?}"
+    );
+    assert_eq!(transport.posts.len(), 1);
 }
