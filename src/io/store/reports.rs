@@ -62,6 +62,13 @@ pub enum ReportSend {
         /// What the destination said (the SMTP reply to the message, the HTTP status).
         accepted: String,
     },
+    /// Due, not sent: a dry run ([`due_reports`]).
+    Due {
+        /// The domain and day.
+        day: ReportDay,
+        /// The `rua` URI.
+        destination: String,
+    },
     /// Not sent now: an earlier run already delivered it there.
     AlreadySent {
         /// The domain and day.
@@ -123,6 +130,27 @@ pub fn send_due_reports(
     record_of: &mut dyn FnMut(&str) -> Result<TlsRptRecord, String>,
     transport: &mut dyn ReportTransport,
 ) -> Result<Vec<ReportSend>, StoreError> {
+    run(store, settings, now, record_of, Some(transport))
+}
+
+/// What [`send_due_reports`] would do at `now`, without claiming or sending anything: each
+/// destination it would send to is [`ReportSend::Due`].
+pub fn due_reports(
+    store: &dyn Store,
+    settings: &ReportSettings,
+    now: Timestamp,
+    record_of: &mut dyn FnMut(&str) -> Result<TlsRptRecord, String>,
+) -> Result<Vec<ReportSend>, StoreError> {
+    run(store, settings, now, record_of, None)
+}
+
+fn run(
+    store: &dyn Store,
+    settings: &ReportSettings,
+    now: Timestamp,
+    record_of: &mut dyn FnMut(&str) -> Result<TlsRptRecord, String>,
+    mut transport: Option<&mut dyn ReportTransport>,
+) -> Result<Vec<ReportSend>, StoreError> {
     let mut results = Vec::new();
     for day in store.report_days()? {
         if !day.is_over(now) {
@@ -156,6 +184,13 @@ pub fn send_due_reports(
                 });
                 continue;
             }
+            let Some(transport) = transport.as_deref_mut() else {
+                results.push(ReportSend::Due {
+                    day: day.clone(),
+                    destination,
+                });
+                continue;
+            };
             let until = Timestamp::from_unix_millis(
                 u64::try_from(now.since_epoch().saturating_add(settings.lease).as_millis())
                     .unwrap_or(u64::MAX),
@@ -352,6 +387,30 @@ impl<R: crate::io::dns::Resolve> ReportTransport for NetTransport<'_, R> {
             .post_report(&target, gzipped, &addresses)
             .map(|status| format!("HTTP {status}"))
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The TLS-RPT record of `domain`, looked up at `_smtp._tls.<domain>` (RFC 8460 §3), or why
+/// there is none to send to: no record, an invalid one (with what is wrong with it), or a
+/// failed lookup.
+#[cfg(feature = "dns")]
+pub fn tlsrpt_record<R: crate::io::dns::Resolve>(
+    resolver: &R,
+    domain: &str,
+) -> Result<TlsRptRecord, String> {
+    use crate::policy::discovery::TlsRptLookup;
+
+    let owner = format!("_smtp._tls.{}", domain.trim_end_matches('.'));
+    let name = crate::names::DnsName::parse(&owner).map_err(|e| format!("{owner}: {e}"))?;
+    match TlsRptLookup::from_answer(&resolver.txt(&name)) {
+        TlsRptLookup::Record(record) => Ok(record),
+        TlsRptLookup::NoRecord { invalid: None } => {
+            Err(format!("{owner}: no TLS-RPT record (v=TLSRPTv1)"))
+        }
+        TlsRptLookup::NoRecord {
+            invalid: Some(error),
+        } => Err(format!("{owner}: unusable TLS-RPT record: {error}")),
+        TlsRptLookup::Failed(error) => Err(format!("{owner}: lookup failed: {error}")),
     }
 }
 
