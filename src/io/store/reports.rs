@@ -401,7 +401,7 @@ pub fn tlsrpt_record<R: crate::io::dns::Resolve>(
     use crate::policy::discovery::TlsRptLookup;
 
     let owner = format!("_smtp._tls.{}", domain.trim_end_matches('.'));
-    let name = crate::names::DnsName::parse(&owner).map_err(|e| format!("{owner}: {e}"))?;
+    let name = crate::names::DnsName::parse_owner(&owner).map_err(|e| format!("{owner}: {e}"))?;
     match TlsRptLookup::from_answer(&resolver.txt(&name)) {
         TlsRptLookup::Record(record) => Ok(record),
         TlsRptLookup::NoRecord { invalid: None } => {
