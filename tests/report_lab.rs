@@ -200,8 +200,25 @@ fn record_rfc_day(store: &dyn Store, domain: &str) {
 /// Runs `mailtls report --json` against the lab; returns the exit code, the JSON array and
 /// everything printed.
 fn report(lab: &Lab, state: &Path, from: &str, extra: &[&str]) -> (i32, Vec<Value>, String) {
+    let output = report_command(lab, state, from, extra).output().unwrap();
+    parse_output(&output)
+}
+
+fn parse_output(output: &std::process::Output) -> (i32, Vec<Value>, String) {
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    let lines = json.as_array().cloned().unwrap_or_default();
+    (output.status.code().unwrap_or(-1), lines, text)
+}
+
+fn report_command(lab: &Lab, state: &Path, from: &str, extra: &[&str]) -> Command {
     let pki = lab.file("LAB_PKI_DIR");
-    let output = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailtls"));
+    command
         .arg("report")
         .arg("--state")
         .arg(state)
@@ -226,17 +243,8 @@ fn report(lab: &Lab, state: &Path, from: &str, extra: &[&str]) -> (i32, Vec<Valu
         ])
         .arg("--tafile")
         .arg(pki.join("trust-anchors.pem"))
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    let lines = json.as_array().cloned().unwrap_or_default();
-    (output.status.code().unwrap_or(-1), lines, text)
+        .args(extra);
+    command
 }
 
 fn line<'a>(lines: &'a [Value], destination_prefix: &str) -> &'a Value {
@@ -424,6 +432,7 @@ fn a_day_of_outcomes_reaches_postfix_by_mail_and_https_by_post_once() {
         .filter(|p| {
             let json = gunzip(&std::fs::read(p).unwrap());
             json.contains(&format!("\"policy-domain\":\"{domain}\""))
+                && json.contains("\"total-successful-session-count\":5326,")
         })
         .collect();
     assert_eq!(ours.len(), 1, "exactly one POST: {new_posts:?}");
@@ -441,8 +450,13 @@ fn a_day_of_outcomes_reaches_postfix_by_mail_and_https_by_post_once() {
         "{text}"
     );
     assert_eq!(mails_from(&lab, &from).len(), 1);
-    let after: Vec<PathBuf> = posts(&lab).difference(&posts_before).cloned().collect();
-    assert_eq!(after.len(), new_posts.len(), "no second POST");
+    let again = posts(&lab)
+        .difference(&posts_before)
+        .filter(|p| {
+            gunzip(&std::fs::read(p).unwrap()).contains("\"total-successful-session-count\":5326,")
+        })
+        .count();
+    assert_eq!(again, 1, "no second POST");
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
 }
 
@@ -508,5 +522,61 @@ fn a_malformed_tlsrpt_record_is_named_and_the_day_kept() {
         "the record, and what is wrong with it: {detail}"
     );
     assert_eq!(store.report_days().unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(state.parent().unwrap());
+}
+
+#[test]
+fn two_report_processes_on_one_store_send_each_report_once() {
+    let Some(lab) = lab("report_lab_two_processes") else {
+        return;
+    };
+    let domain = lab.var("LAB_DOMAIN_RPT").to_owned();
+    let (state, store) = temp_store("report-two");
+    for i in 0..50 {
+        store
+            .record_outcome(&outcome(&domain, DAY_START + i, Ok(())))
+            .unwrap();
+    }
+    drop(store);
+    let from = format!("{}@company-x.example", unique("tlsrpt"));
+    let posts_before = posts(&lab);
+    // Both start before either finishes; each destination is claimed by one of them.
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            report_command(&lab, &state, &from, &[])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| parse_output(&c.wait_with_output().unwrap()))
+        .collect();
+    let mut sent = 0;
+    for (code, lines, text) in &outputs {
+        assert_eq!(*code, 0, "{text}");
+        for l in lines {
+            match l["result"].as_str().unwrap() {
+                "sent" => sent += 1,
+                "already-sent" | "claimed-elsewhere" => {}
+                other => panic!("unexpected {other}: {text}"),
+            }
+        }
+    }
+    assert_eq!(
+        sent, 2,
+        "each destination once between the two: {outputs:?}"
+    );
+    assert_eq!(mails_from(&lab, &from).len(), 1, "one mail");
+    let ours = posts(&lab)
+        .difference(&posts_before)
+        .filter(|p| {
+            gunzip(&std::fs::read(p).unwrap())
+                .contains(&format!("\"total-successful-session-count\":50,"))
+        })
+        .count();
+    assert_eq!(ours, 1, "one POST");
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
 }
