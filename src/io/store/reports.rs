@@ -1,6 +1,68 @@
 //! Sending the TLS-RPT reports a [`Store`] holds (RFC 8460 §5): one report per policy domain
 //! and finished UTC day, to every usable `rua` of the domain, marked sent only once a
-//! destination accepted it.
+//! destination accepted it, claimed first so two senders on one store never both send it.
+//!
+//! [`send_due_reports`] does one run; what carries the reports is a [`ReportTransport`]:
+//! `NetTransport` (feature `dns`) mails through mailtls's own client and POSTs through the
+//! MTA-STS HTTPS client, with `tlsrpt_record` looking the destinations up in DNS. `mailtls
+//! report` is that run from the command line.
+//!
+//! ```
+//! use mailtls::io::store::reports::{
+//!     send_due_reports, ReportSend, ReportSettings, ReportTransport, DEFAULT_LEASE,
+//! };
+//! use mailtls::report::{PolicyRef, PolicyType, SessionOutcome, TlsRptRecord};
+//! use mailtls::state::{MemoryState, Store};
+//! use mailtls::Timestamp;
+//!
+//! /// Accepts every POST (a real sender uses `NetTransport`).
+//! struct Accept;
+//! impl ReportTransport for Accept {
+//!     fn mail(&mut self, _: &str, _: &str, _: &[u8]) -> Result<String, String> {
+//!         Ok("250 2.0.0 queued".into())
+//!     }
+//!     fn post(&mut self, _: &str, _: &[u8]) -> Result<String, String> {
+//!         Ok("HTTP 200".into())
+//!     }
+//! }
+//!
+//! let store = MemoryState::new();
+//! let policy = PolicyRef {
+//!     policy_type: PolicyType::NoPolicyFound,
+//!     policy_string: vec![],
+//!     policy_domain: "example.net".into(),
+//!     mx_host: vec![],
+//! };
+//! store.record_outcome(&SessionOutcome {
+//!     at: Timestamp::from_unix_secs(1_700_000_000),
+//!     policy,
+//!     unused_policies: vec![],
+//!     mx_host: Some("mx.example.net".into()),
+//!     sending_ip: None,
+//!     receiving_ip: None,
+//!     receiving_helo: None,
+//!     result: Ok(()),
+//! })?;
+//! let settings = ReportSettings {
+//!     organization_name: "Example Org".into(),
+//!     contact_info: "postmaster@example.org".into(),
+//!     submitter: "example.org".into(),
+//!     from: "tlsrpt-noreply@example.org".into(),
+//!     holder: "cron@relay1".into(),
+//!     lease: DEFAULT_LEASE,
+//! };
+//! let mut record_of = |_domain: &str| {
+//!     TlsRptRecord::parse("v=TLSRPTv1; rua=https://tlsrpt.example.net/v1")
+//!         .map_err(|e| e.to_string())
+//! };
+//! let tomorrow = Timestamp::from_unix_secs(1_700_000_000 + 86_400);
+//! let sent = send_due_reports(&store, &settings, tomorrow, &mut record_of, &mut Accept)?;
+//! assert!(matches!(&sent[0], ReportSend::Sent { accepted, .. } if accepted == "HTTP 200"));
+//! // The next run sends nothing again.
+//! let again = send_due_reports(&store, &settings, tomorrow, &mut record_of, &mut Accept)?;
+//! assert!(matches!(&again[0], ReportSend::AlreadySent { .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io::Write as _;
 use std::time::Duration;
