@@ -573,8 +573,7 @@ fn two_report_processes_on_one_store_send_each_report_once() {
     let ours = posts(&lab)
         .difference(&posts_before)
         .filter(|p| {
-            gunzip(&std::fs::read(p).unwrap())
-                .contains(&format!("\"total-successful-session-count\":50,"))
+            gunzip(&std::fs::read(p).unwrap()).contains("\"total-successful-session-count\":50,")
         })
         .count();
     assert_eq!(ours, 1, "one POST");

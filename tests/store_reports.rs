@@ -268,22 +268,15 @@ fn a_domain_without_a_record_is_retried_later() {
 fn a_destination_claimed_by_another_sender_is_left_to_it() {
     let store = MemoryState::new();
     record_outcomes(&store);
-    let record =
-        TlsRptRecord::parse("v=TLSRPTv1; rua=https://reports.company-y.example/v1").unwrap();
+    let uri = "https://reports.company-y.example/v1";
+    let record = TlsRptRecord::parse(&format!("v=TLSRPTv1; rua={uri}")).unwrap();
     let mut lookup = |_: &str| Ok(record.clone());
     let now = Timestamp::from_unix_secs(DAY0 + 2 * 86_400);
     let day = ReportDay::of("company-y.example", Timestamp::from_unix_secs(DAY0));
-    let later = Timestamp::from_unix_secs(DAY0 + 2 * 86_400 + 600);
-    // Another sender is at it.
-    assert!(store
-        .claim_send(
-            &day,
-            "https://reports.company-y.example/v1",
-            "other",
-            now,
-            later
-        )
-        .unwrap());
+    // Another sender is at it: claims run on the wall clock, whatever `now` says.
+    let clock = mailtls::io::now();
+    let later = Timestamp::from_unix_secs(clock.unix_secs() + 600);
+    assert!(store.claim_send(&day, uri, "other", clock, later).unwrap());
     let mut transport = Recorder::default();
     let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
     assert!(
@@ -291,12 +284,14 @@ fn a_destination_claimed_by_another_sender_is_left_to_it() {
         "{results:?}"
     );
     assert!(transport.posts.is_empty());
-    // Its claim expires (it died): this sender takes over.
-    let results =
-        send_due_reports(&store, &settings(), later, &mut lookup, &mut transport).unwrap();
+    // The other sender failed and gave the claim back: this one sends.
+    store.release_send(&day, uri, "other").unwrap();
+    let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
     assert!(
         matches!(&results[0], ReportSend::Sent { .. }),
         "{results:?}"
     );
     assert_eq!(transport.posts.len(), 1);
+    // A claim left behind on a sent destination never sends it again.
+    assert!(!store.claim_send(&day, uri, "other", clock, later).unwrap());
 }

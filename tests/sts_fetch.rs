@@ -446,12 +446,12 @@ mod on_tokio {
 // ---------------------------------------------------------------------------------------------
 // The same client POSTing a TLS-RPT report (RFC 8460 §5.4): `StsFetcher::post_report`.
 
+/// What a POST server saw: the request head, the body, the SNI.
+type SeenPost = (String, Vec<u8>, Option<String>);
+
 /// An HTTPS server for one POST: reads the head and the `Content-Length` body, answers
-/// `reply`; returns what it saw (head, body, SNI), or `None` when no request came.
-fn serve_post(
-    identity: &TlsIdentity,
-    reply: Vec<u8>,
-) -> (u16, JoinHandle<Option<(String, Vec<u8>, Option<String>)>>) {
+/// `reply`; returns what it saw, or `None` when no request came.
+fn serve_post(identity: &TlsIdentity, reply: Vec<u8>) -> (u16, JoinHandle<Option<SeenPost>>) {
     let config = server_config(&ServerTlsSetup::new(
         Rung::Modern,
         identity.clone(),
@@ -493,10 +493,7 @@ fn serve_post(
 fn post_to(
     identity: &TlsIdentity,
     reply: Vec<u8>,
-) -> (
-    Result<u16, ReportPostError>,
-    Option<(String, Vec<u8>, Option<String>)>,
-) {
+) -> (Result<u16, ReportPostError>, Option<SeenPost>) {
     let (port, server) = serve_post(identity, reply);
     let target = PostTarget::parse(&format!("https://{HOST}:{port}/v1/report?from=x")).unwrap();
     let result = fetcher(443).post_report(&target, b"\x1f\x8bgzipped report", &[LOOPBACK]);

@@ -44,7 +44,7 @@ pub struct Args {
     #[arg(long, value_name = "STORE", default_value = "system")]
     trust_store: PublicRoots,
     /// The time to act at, in seconds since the epoch (default: now): days over by then
-    /// are due. For tests and catching up.
+    /// are due. For tests: claims between senders always use the real clock.
     #[arg(long, value_name = "UNIX_SECONDS")]
     now: Option<u64>,
     /// Show what is due and where it would go; claim and send nothing.

@@ -253,11 +253,19 @@ fn run(
                 });
                 continue;
             };
+            // Claims live on the wall clock, whatever `now` says about which days are over:
+            // a sender run with another `now` (a test, a catch-up) still sees real claims.
+            let clock = crate::io::now();
             let until = Timestamp::from_unix_millis(
-                u64::try_from(now.since_epoch().saturating_add(settings.lease).as_millis())
-                    .unwrap_or(u64::MAX),
+                u64::try_from(
+                    clock
+                        .since_epoch()
+                        .saturating_add(settings.lease)
+                        .as_millis(),
+                )
+                .unwrap_or(u64::MAX),
             );
-            if !store.claim_send(&day, &destination, &settings.holder, now, until)? {
+            if !store.claim_send(&day, &destination, &settings.holder, clock, until)? {
                 // Sent meanwhile, or another sender is at it.
                 results.push(if store.is_sent(&day, &destination)? {
                     ReportSend::AlreadySent {
