@@ -338,8 +338,8 @@ fn mail_report(
 }
 
 /// The [`ReportTransport`] of a real sender: report mail through mailtls's own client to the
-/// MX hosts of the recipient's domain, report POSTs through the [`StsFetcher`]'s HTTPS
-/// client, every host name looked up through `resolver`.
+/// MX hosts of the recipient's domain, report POSTs through the HTTPS client of
+/// [`StsFetcher`](crate::io::StsFetcher), every host name looked up through `resolver`.
 ///
 /// Report mail goes out as RFC 8460 §3 asks: the message carries `TLS-Required: No`, the
 /// envelope no REQUIRETLS, and the mailer plans at the opportunistic level (`may`), so the
