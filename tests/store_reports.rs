@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::Read as _;
+#[path = "support/tlsrpt.rs"]
+mod tlsrpt;
 
 use mailtls::io::store::reports::{
     send_due_reports, ReportSend, ReportSettings, ReportTransport, DEFAULT_LEASE,
@@ -14,6 +15,7 @@ use mailtls::policy::mta_sts::StsPolicy;
 use mailtls::report::{ResultType, SessionFailure, SessionOutcome, TlsRptRecord};
 use mailtls::state::{MemoryState, ReportDay, Store};
 use mailtls::Timestamp;
+use tlsrpt::{base64_decode, gunzip};
 
 /// 2016-04-01T00:00:00Z, the day of RFC 8460's example report.
 const DAY0: u64 = 1_459_468_800;
@@ -81,39 +83,6 @@ fn record_outcomes(store: &dyn Store) {
     store
         .record_outcome(&session(DAY0 + 2 * 86_400, Ok(())))
         .unwrap();
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let mut out = Vec::new();
-    for chunk in clean.chunks(4) {
-        let digits: Vec<u8> = chunk
-            .iter()
-            .filter(|&&c| c != b'=')
-            .map(|&c| value(c))
-            .collect();
-        let n =
-            digits.iter().fold(0u32, |n, &d| (n << 6) | u32::from(d)) << (6 * (4 - digits.len()));
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..digits.len() - 1]);
-    }
-    out
-}
-
-fn gunzip(data: &[u8]) -> String {
-    let mut out = String::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_string(&mut out)
-        .unwrap();
-    out
 }
 
 #[test]

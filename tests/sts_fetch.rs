@@ -77,8 +77,16 @@ struct Seen {
     sni: Option<String>,
 }
 
-/// An HTTPS server for one connection on an ephemeral loopback port.
-fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) {
+/// The server side of one TLS connection, as the tests drive it.
+type ServerTls = StreamOwned<ServerConnection, TcpStream>;
+
+/// An HTTPS server for one connection on an ephemeral loopback port: reads the request head,
+/// then lets `then` answer; `None` when no request head came (the client refused the
+/// handshake: a certificate it does not accept).
+fn serve_with<T: Send + 'static>(
+    identity: &TlsIdentity,
+    then: impl FnOnce(&mut ServerTls, String) -> T + Send + 'static,
+) -> (u16, JoinHandle<Option<T>>) {
     let config = server_config(&ServerTlsSetup::new(
         Rung::Modern,
         identity.clone(),
@@ -96,12 +104,20 @@ fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) 
         while !head.ends_with(b"\r\n\r\n") {
             match tls.read(&mut byte) {
                 Ok(1) => head.push(byte[0]),
-                // The client refused the handshake (a certificate it does not accept).
                 _ => return None,
             }
         }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        Some(then(&mut tls, head))
+    });
+    (port, server)
+}
+
+/// An HTTPS server for one GET, doing `then` after the request.
+fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) {
+    serve_with(identity, move |tls, request| {
         let seen = Seen {
-            request: String::from_utf8_lossy(&head).into_owned(),
+            request,
             sni: tls.conn.server_name().map(str::to_owned),
         };
         match then {
@@ -120,9 +136,8 @@ fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) 
                 let _ = tls.sock.read(&mut [0u8; 64]);
             }
         }
-        Some(seen)
-    });
-    (port, server)
+        seen
+    })
 }
 
 fn response(status: &str, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
@@ -449,30 +464,10 @@ mod on_tokio {
 /// What a POST server saw: the request head, the body, the SNI.
 type SeenPost = (String, Vec<u8>, Option<String>);
 
-/// An HTTPS server for one POST: reads the head and the `Content-Length` body, answers
+/// An HTTPS server for one POST: reads the `Content-Length` body after the head, answers
 /// `reply`; returns what it saw, or `None` when no request came.
 fn serve_post(identity: &TlsIdentity, reply: Vec<u8>) -> (u16, JoinHandle<Option<SeenPost>>) {
-    let config = server_config(&ServerTlsSetup::new(
-        Rung::Modern,
-        identity.clone(),
-        mailtls::io::now(),
-    ))
-    .unwrap();
-    let listener = TcpListener::bind((LOOPBACK, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (socket, _) = listener.accept().unwrap();
-        let conn = ServerConnection::new(Arc::clone(&config)).unwrap();
-        let mut tls = StreamOwned::new(conn, socket);
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match tls.read(&mut byte) {
-                Ok(1) => head.push(byte[0]),
-                _ => return None,
-            }
-        }
-        let head = String::from_utf8_lossy(&head).into_owned();
+    serve_with(identity, move |tls, head| {
         let length: usize = head
             .lines()
             .find_map(|l| l.strip_prefix("Content-Length: "))
@@ -485,9 +480,8 @@ fn serve_post(identity: &TlsIdentity, reply: Vec<u8>) -> (u16, JoinHandle<Option
         let _ = tls.write_all(&reply);
         tls.conn.send_close_notify();
         let _ = tls.flush();
-        Some((head, body, tls.conn.server_name().map(str::to_owned)))
-    });
-    (port, server)
+        (head, body, tls.conn.server_name().map(str::to_owned))
+    })
 }
 
 fn post_to(
