@@ -2,6 +2,9 @@
 //! compared field by field, grouping, the date range, caps, and the unused-policy rule.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "support/tlsrpt.rs"]
+mod tlsrpt;
+
 use core::net::IpAddr;
 
 use mailtls::report::{
@@ -10,6 +13,7 @@ use mailtls::report::{
 };
 use mailtls::Timestamp;
 use serde_json::Value;
+use tlsrpt::assert_same;
 
 /// The example report of RFC 8460 §4.4 (its JSON, with the example's IP spellings).
 const RFC_EXAMPLE: &str = r#"{
@@ -153,34 +157,6 @@ fn rfc_outcomes() -> Vec<SessionOutcome> {
         out.push(o);
     }
     out
-}
-
-/// Compares two JSON values field by field, treating strings that parse as IP addresses as
-/// addresses (the RFC writes `2001:db8:abcd:0012::1`, the canonical form drops the zero).
-fn assert_same(path: &str, ours: &Value, rfc: &Value) {
-    match (ours, rfc) {
-        (Value::Object(a), Value::Object(b)) => {
-            let mut ka: Vec<&String> = a.keys().collect();
-            let mut kb: Vec<&String> = b.keys().collect();
-            ka.sort();
-            kb.sort();
-            assert_eq!(ka, kb, "keys at {path}");
-            for k in ka {
-                assert_same(&format!("{path}.{k}"), &a[k], &b[k]);
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            assert_eq!(a.len(), b.len(), "length at {path}");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_same(&format!("{path}[{i}]"), x, y);
-            }
-        }
-        (Value::String(a), Value::String(b)) => match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
-            (Ok(x), Ok(y)) => assert_eq!(x, y, "address at {path}"),
-            _ => assert_eq!(a, b, "at {path}"),
-        },
-        _ => assert_eq!(ours, rfc, "at {path}"),
-    }
 }
 
 #[test]

@@ -285,6 +285,86 @@ fn a_report_is_marked_sent_once_per_destination_and_old_days_are_dropped() {
 }
 
 #[test]
+fn one_sender_at_a_time_claims_a_destination() {
+    each_backend("claim", |store| {
+        let day = ReportDay::of("example.com", t(DAY0));
+        let to = "https://r.example/v1";
+        let now = t(DAY0 + 90_000);
+        let until = t(DAY0 + 90_600);
+        assert!(store.claim_send(&day, to, "a", now, until).unwrap());
+        // b is refused while a's claim holds; a renews its own.
+        assert!(!store.claim_send(&day, to, "b", now, until).unwrap());
+        assert!(store.claim_send(&day, to, "a", now, until).unwrap());
+        // Another destination is free.
+        assert!(store
+            .claim_send(&day, "mailto:x@example.com", "b", now, until)
+            .unwrap());
+        // b cannot release a's claim; a can.
+        store.release_send(&day, to, "b").unwrap();
+        assert!(!store.claim_send(&day, to, "b", now, until).unwrap());
+        store.release_send(&day, to, "a").unwrap();
+        assert!(store.claim_send(&day, to, "b", now, until).unwrap());
+        // An expired claim is free for anyone.
+        assert!(store
+            .claim_send(&day, to, "c", until, t(DAY0 + 91_000))
+            .unwrap());
+        // Sent: nobody claims it again, not even the holder.
+        assert!(store.mark_sent(&day, to, now).unwrap());
+        assert!(!store.claim_send(&day, to, "c", now, until).unwrap());
+        assert!(!store
+            .claim_send(&day, to, "d", t(DAY0 + 99_000), until)
+            .unwrap());
+        store.forget_days_before(day.day + 1).unwrap();
+    });
+}
+
+/// Four senders, each with its own connection to one store, race for 20 destinations: each
+/// destination is won exactly once.
+fn claim_race(open: &(dyn Fn() -> Box<dyn Store> + Sync)) {
+    let day = ReportDay::of("example.com", t(DAY0));
+    let winners: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let day = day.clone();
+                scope.spawn(move || {
+                    let store = open();
+                    (0..20)
+                        .filter(|n| {
+                            store
+                                .claim_send(
+                                    &day,
+                                    &format!("mailto:r{n}@example.com"),
+                                    &format!("sender-{i}"),
+                                    t(DAY0 + 90_000),
+                                    t(DAY0 + 90_600),
+                                )
+                                .unwrap()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(
+        winners, 20,
+        "each destination claimed by exactly one sender"
+    );
+}
+
+#[test]
+fn two_senders_on_one_store_claim_each_destination_once() {
+    let dir = temp_dir("claim-race");
+    let path = dir.join("state.db");
+    claim_race(&|| Box::new(SqliteStore::open(&path).unwrap()));
+    std::fs::remove_dir_all(&dir).unwrap();
+    if let Some(store) = redis("claim-race") {
+        claim_race(&|| Box::new(redis("claim-race").unwrap()));
+        store.forget_days_before(u64::MAX).unwrap();
+    }
+}
+
+#[test]
 fn a_stored_policy_applies_in_a_process_that_never_fetched_it() {
     each_backend("sts-state", |store| {
         let d = name("example.com");

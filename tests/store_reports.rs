@@ -4,14 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::Read as _;
+#[path = "support/tlsrpt.rs"]
+mod tlsrpt;
 
-use mailtls::io::store::reports::{send_due_reports, ReportSend, ReportSettings, ReportTransport};
+use mailtls::io::store::reports::{
+    send_due_reports, ReportSend, ReportSettings, ReportTransport, DEFAULT_LEASE,
+};
 use mailtls::names::DnsName;
 use mailtls::policy::mta_sts::StsPolicy;
 use mailtls::report::{ResultType, SessionFailure, SessionOutcome, TlsRptRecord};
 use mailtls::state::{MemoryState, ReportDay, Store};
 use mailtls::Timestamp;
+use tlsrpt::{base64_decode, gunzip};
 
 /// 2016-04-01T00:00:00Z, the day of RFC 8460's example report.
 const DAY0: u64 = 1_459_468_800;
@@ -24,16 +28,16 @@ struct Recorder {
 }
 
 impl ReportTransport for Recorder {
-    fn mail(&mut self, from: &str, to: &str, message: &[u8]) -> Result<(), String> {
+    fn mail(&mut self, from: &str, to: &str, message: &[u8]) -> Result<String, String> {
         if self.refuse_mail {
             return Err("451 4.3.0 try again later".into());
         }
         self.mails.push((from.into(), to.into(), message.to_vec()));
-        Ok(())
+        Ok("250 2.0.0 Ok: queued".into())
     }
-    fn post(&mut self, uri: &str, gzipped: &[u8]) -> Result<(), String> {
+    fn post(&mut self, uri: &str, gzipped: &[u8]) -> Result<String, String> {
         self.posts.push((uri.into(), gzipped.to_vec()));
-        Ok(())
+        Ok("HTTP 201".into())
     }
 }
 
@@ -43,6 +47,8 @@ fn settings() -> ReportSettings {
         contact_info: "sts-reporting@company-x.example".into(),
         submitter: "company-x.example".into(),
         from: "tlsrpt@company-x.example".into(),
+        holder: "test-sender".into(),
+        lease: DEFAULT_LEASE,
     }
 }
 
@@ -77,39 +83,6 @@ fn record_outcomes(store: &dyn Store) {
     store
         .record_outcome(&session(DAY0 + 2 * 86_400, Ok(())))
         .unwrap();
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let mut out = Vec::new();
-    for chunk in clean.chunks(4) {
-        let digits: Vec<u8> = chunk
-            .iter()
-            .filter(|&&c| c != b'=')
-            .map(|&c| value(c))
-            .collect();
-        let n =
-            digits.iter().fold(0u32, |n, &d| (n << 6) | u32::from(d)) << (6 * (4 - digits.len()));
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..digits.len() - 1]);
-    }
-    out
-}
-
-fn gunzip(data: &[u8]) -> String {
-    let mut out = String::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_string(&mut out)
-        .unwrap();
-    out
 }
 
 #[test]
@@ -147,13 +120,23 @@ fn reports_go_once_to_each_destination_and_a_failure_is_retried() {
     // Run 2: the mail goes; the POST is not repeated.
     transport.refuse_mail = false;
     let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
-    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(
+        matches!(&results[0], ReportSend::Sent { accepted, .. } if accepted.starts_with("250"))
+    );
+    assert!(matches!(&results[1], ReportSend::AlreadySent { .. }));
     assert_eq!(transport.posts.len(), 1);
     assert_eq!(transport.mails.len(), 1);
 
-    // Run 3: nothing left.
+    // Run 3: nothing left to send.
     let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
-    assert!(results.is_empty(), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, ReportSend::AlreadySent { .. })),
+        "{results:?}"
+    );
+    assert_eq!(transport.mails.len() + transport.posts.len(), 2);
 
     // The mail, as RFC 8460 §5.3 writes it.
     let (from, to, message) = &transport.mails[0];
@@ -248,4 +231,36 @@ fn a_domain_without_a_record_is_retried_later() {
         "{results:?}"
     );
     assert_eq!(store.report_days().unwrap().len(), 2);
+}
+
+#[test]
+fn a_destination_claimed_by_another_sender_is_left_to_it() {
+    let store = MemoryState::new();
+    record_outcomes(&store);
+    let uri = "https://reports.company-y.example/v1";
+    let record = TlsRptRecord::parse(&format!("v=TLSRPTv1; rua={uri}")).unwrap();
+    let mut lookup = |_: &str| Ok(record.clone());
+    let now = Timestamp::from_unix_secs(DAY0 + 2 * 86_400);
+    let day = ReportDay::of("company-y.example", Timestamp::from_unix_secs(DAY0));
+    // Another sender is at it: claims run on the wall clock, whatever `now` says.
+    let clock = mailtls::io::now();
+    let later = Timestamp::from_unix_secs(clock.unix_secs() + 600);
+    assert!(store.claim_send(&day, uri, "other", clock, later).unwrap());
+    let mut transport = Recorder::default();
+    let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
+    assert!(
+        matches!(&results[0], ReportSend::ClaimedElsewhere { .. }),
+        "{results:?}"
+    );
+    assert!(transport.posts.is_empty());
+    // The other sender failed and gave the claim back: this one sends.
+    store.release_send(&day, uri, "other").unwrap();
+    let results = send_due_reports(&store, &settings(), now, &mut lookup, &mut transport).unwrap();
+    assert!(
+        matches!(&results[0], ReportSend::Sent { .. }),
+        "{results:?}"
+    );
+    assert_eq!(transport.posts.len(), 1);
+    // A claim left behind on a sent destination never sends it again.
+    assert!(!store.claim_send(&day, uri, "other", clock, later).unwrap());
 }

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mailtls::cert::TrustAnchors;
-use mailtls::io::StsFetcher;
+use mailtls::io::{PostTarget, ReportPostError, StsFetcher};
 use mailtls::names::DnsName;
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::mta_sts::{
@@ -77,8 +77,16 @@ struct Seen {
     sni: Option<String>,
 }
 
-/// An HTTPS server for one connection on an ephemeral loopback port.
-fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) {
+/// The server side of one TLS connection, as the tests drive it.
+type ServerTls = StreamOwned<ServerConnection, TcpStream>;
+
+/// An HTTPS server for one connection on an ephemeral loopback port: reads the request head,
+/// then lets `then` answer; `None` when no request head came (the client refused the
+/// handshake: a certificate it does not accept).
+fn serve_with<T: Send + 'static>(
+    identity: &TlsIdentity,
+    then: impl FnOnce(&mut ServerTls, String) -> T + Send + 'static,
+) -> (u16, JoinHandle<Option<T>>) {
     let config = server_config(&ServerTlsSetup::new(
         Rung::Modern,
         identity.clone(),
@@ -96,12 +104,20 @@ fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) 
         while !head.ends_with(b"\r\n\r\n") {
             match tls.read(&mut byte) {
                 Ok(1) => head.push(byte[0]),
-                // The client refused the handshake (a certificate it does not accept).
                 _ => return None,
             }
         }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        Some(then(&mut tls, head))
+    });
+    (port, server)
+}
+
+/// An HTTPS server for one GET, doing `then` after the request.
+fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) {
+    serve_with(identity, move |tls, request| {
         let seen = Seen {
-            request: String::from_utf8_lossy(&head).into_owned(),
+            request,
             sni: tls.conn.server_name().map(str::to_owned),
         };
         match then {
@@ -120,9 +136,8 @@ fn serve(identity: &TlsIdentity, then: Then) -> (u16, JoinHandle<Option<Seen>>) 
                 let _ = tls.sock.read(&mut [0u8; 64]);
             }
         }
-        Some(seen)
-    });
-    (port, server)
+        seen
+    })
 }
 
 fn response(status: &str, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
@@ -441,4 +456,127 @@ mod on_tokio {
         assert_eq!(e.result_type(), ResultType::StsPolicyFetchError);
         assert!(seen.is_some());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same client POSTing a TLS-RPT report (RFC 8460 §5.4): `StsFetcher::post_report`.
+
+/// What a POST server saw: the request head, the body, the SNI.
+type SeenPost = (String, Vec<u8>, Option<String>);
+
+/// An HTTPS server for one POST: reads the `Content-Length` body after the head, answers
+/// `reply`; returns what it saw, or `None` when no request came.
+fn serve_post(identity: &TlsIdentity, reply: Vec<u8>) -> (u16, JoinHandle<Option<SeenPost>>) {
+    serve_with(identity, move |tls, head| {
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut body = vec![0; length];
+        tls.read_exact(&mut body).unwrap();
+        let _ = tls.write_all(&reply);
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        (head, body, tls.conn.server_name().map(str::to_owned))
+    })
+}
+
+fn post_to(
+    identity: &TlsIdentity,
+    reply: Vec<u8>,
+) -> (Result<u16, ReportPostError>, Option<SeenPost>) {
+    let (port, server) = serve_post(identity, reply);
+    let target = PostTarget::parse(&format!("https://{HOST}:{port}/v1/report?from=x")).unwrap();
+    let result = fetcher(443).post_report(&target, b"\x1f\x8bgzipped report", &[LOOPBACK]);
+    (result, server.join().unwrap())
+}
+
+#[test]
+fn a_report_is_posted_as_tlsrpt_gzip_and_a_2xx_accepts_it() {
+    let (result, seen) = post_to(&lab().right, response("201 Created", None, b""));
+    assert_eq!(result.unwrap(), 201);
+    let (head, body, sni) = seen.unwrap();
+    assert!(
+        head.starts_with("POST /v1/report?from=x HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains(&format!("\r\nHost: {HOST}:")), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: application/tlsrpt+gzip\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nContent-Length: 16\r\n"), "{head}");
+    assert_eq!(body, b"\x1f\x8bgzipped report");
+    assert_eq!(sni.as_deref(), Some(HOST));
+}
+
+#[test]
+fn a_report_post_follows_no_redirect_and_a_5xx_is_a_refusal() {
+    // The server takes one connection: a client following the Location would hang or fail.
+    let redirect = b"HTTP/1.1 307 Temporary Redirect\r\n\
+        Location: https://elsewhere.test/v1/report\r\nContent-Length: 0\r\n\r\n"
+        .to_vec();
+    let (result, _) = post_to(&lab().right, redirect);
+    assert!(
+        matches!(result, Err(ReportPostError::Refused { status: 307, .. })),
+        "{result:?}"
+    );
+    let (result, _) = post_to(
+        &lab().right,
+        response("500 Internal Server Error", None, b""),
+    );
+    let e = result.unwrap_err();
+    assert!(
+        matches!(e, ReportPostError::Refused { status: 500, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("HTTP status 500"), "{e}");
+}
+
+#[test]
+fn a_report_is_never_posted_over_an_unverified_connection() {
+    for identity in [&lab().wrong_name, &lab().untrusted] {
+        let (result, seen) = post_to(identity, response("200 OK", None, b""));
+        assert!(
+            matches!(result, Err(ReportPostError::Certificate { .. })),
+            "{result:?}"
+        );
+        assert!(
+            seen.is_none(),
+            "the report went out before the certificate was checked"
+        );
+    }
+}
+
+#[test]
+fn report_uris_that_name_no_certifiable_host_are_refused() {
+    for bad in [
+        "http://reports.example/v1",
+        "https://",
+        "https:///v1",
+        "https://user@reports.example/v1",
+        "https://[2001:db8::1]/v1",
+        "https://192.0.2.1/v1",
+        "https://reports.example:0/v1",
+        "https://reports.example:65536/v1",
+        "https://reports.example:x/v1",
+        "https://reports example/v1",
+        "https://reports.example/v1\r\nX-Injected: 1",
+        "https://repörts.example/v1",
+    ] {
+        assert!(
+            matches!(PostTarget::parse(bad), Err(ReportPostError::BadUri { .. })),
+            "{bad:?} accepted"
+        );
+    }
+    let t = PostTarget::parse("HTTPS://Reports.Example.:8443?a=b#frag").unwrap();
+    assert_eq!(
+        (t.host.as_str(), t.port, t.path.as_str()),
+        ("reports.example", 8443, "/?a=b")
+    );
+    let t = PostTarget::parse("https://reports.example").unwrap();
+    assert_eq!((t.port, t.path.as_str()), (443, "/"));
 }

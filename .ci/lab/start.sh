@@ -9,13 +9,15 @@
 #     on 127.0.0.1:2550 (UDP and TCP);
 #   - unbound validating against the `test.` key on 127.0.0.1:2551;
 #   - an HTTPS server for MTA-STS policies on 127.0.0.1:2552 (SNI-selected certificates);
+#   - an HTTPS server on 127.0.0.1:2553 that takes TLS-RPT report POSTs and keeps each body;
 #   - a Postfix SMTP server on 127.0.0.1:2555 whose certificate names every lab MX host and
 #     matches every lab TLSA record, and one on 2556 whose certificate matches neither.
 # Writes STATEDIR/lab.env (KEY=VALUE) last, once every part answers. Any earlier lab under
 # STATEDIR is stopped first. Fails loudly (non-zero, with the failing part's log) when any part
 # does not come up within MAILTLS_LAB_WAIT seconds (default 20); everything started is stopped.
 #
-# Environment: MAILTLS_PKI_DIR (default STATEDIR/pki; made with tests/pki/make-pki.sh when it
+# Environment: MAILTLS_LAB_PORT_BASE moves every port by the same offset (default 2550: DNS
+# 2550 ... wrong MX 2556), for a second lab beside the CI's. MAILTLS_PKI_DIR (default STATEDIR/pki; made with tests/pki/make-pki.sh when it
 # holds no fingerprints.env). The lab's certificates are signed by that PKI's intermediate CA,
 # so they chain to its trust-anchors.pem.
 set -euo pipefail
@@ -34,11 +36,13 @@ PKI=${MAILTLS_PKI_DIR:-$STATE/pki}
 WAIT=${MAILTLS_LAB_WAIT:-20}
 PYTHON=/usr/bin/python3
 
-DNS_PORT=2550
-RESOLVER_PORT=2551
-STS_PORT=2552
-SMTP_PORT=2555
-SMTP_WRONG_PORT=2556
+PORT_BASE=${MAILTLS_LAB_PORT_BASE:-2550}
+DNS_PORT=$PORT_BASE
+RESOLVER_PORT=$((PORT_BASE + 1))
+STS_PORT=$((PORT_BASE + 2))
+REPORT_PORT=$((PORT_BASE + 3))
+SMTP_PORT=$((PORT_BASE + 5))
+SMTP_WRONG_PORT=$((PORT_BASE + 6))
 
 # The DNSSEC cases: zone:how it is signed.
 DNSSEC_ZONES=(partner.test:nsec nsec3.test:nsec3 plain.test:unsigned bogus.test:expired
@@ -48,6 +52,10 @@ STS_ZONE=sts.test
 STS_CASES=(enforce wrongmx testing none malformed redirect oversized mediatype wrongcert notfound
   slow)
 STS_SLOW_SECONDS=${MAILTLS_LAB_STS_SLOW:-30}
+# TLS-RPT report destinations (RFC 8460), policy domains under partner.test (signed): where
+# `mailtls report` sends, where the destination refuses, and a malformed record.
+REPORT_HOST=reports.partner.test
+REPORT_REFUSED_RCPT=tlsrpt-refuse@partner.test
 
 for tool in knotd knotc kdig ldns-keygen ldns-signzone unbound unbound-checkconf delv postfix openssl \
   "$PYTHON"; do
@@ -71,12 +79,13 @@ trap cleanup_on_failure EXIT
 
 "$HERE/stop.sh" "$STATE" >/dev/null 2>&1 || true
 rm -f "$STATE/lab.env"
-rm -rf "$STATE/dns" "$STATE/unbound" "$STATE/https" "$STATE/certs" "$STATE/ca" \
+rm -rf "$STATE/dns" "$STATE/unbound" "$STATE/https" "$STATE/reports" "$STATE/certs" "$STATE/ca" \
   "$STATE/postfix" "$STATE/pids"
 mkdir -p "$STATE/dns/keys" "$STATE/dns/run" "$STATE/dns/db" "$STATE/unbound" "$STATE/https/sites" \
-  "$STATE/certs" "$STATE/ca" "$STATE/postfix" "$STATE/pids"
+  "$STATE/reports/sites/$REPORT_HOST/posts" "$STATE/certs" "$STATE/ca" "$STATE/postfix" \
+  "$STATE/pids"
 
-for port in $DNS_PORT $RESOLVER_PORT $STS_PORT $SMTP_PORT $SMTP_WRONG_PORT; do
+for port in $DNS_PORT $RESOLVER_PORT $STS_PORT $REPORT_PORT $SMTP_PORT $SMTP_WRONG_PORT; do
   port_open "$port" && die "127.0.0.1:$port is already in use by something that is not ours"
 done
 
@@ -143,6 +152,7 @@ leaf lab-mx "${MX_NAMES[@]}" &
 leaf lab-wrong wrong.lab.example &
 leaf lab-sts "${STS_HOSTS[@]}" &
 leaf lab-sts-wrongname "mta-sts.elsewhere.example" &
+leaf lab-reports "$REPORT_HOST" &
 wait_all $(jobs -p) || die "making a lab certificate failed"
 SMTP_SPKI=$(spki_sha256 "$CERTS/lab-mx.cert.pem")
 SMTP_WRONG_SPKI=$(spki_sha256 "$CERTS/lab-wrong.cert.pem")
@@ -242,6 +252,14 @@ for spec in "${DNSSEC_ZONES[@]}"; do
       printf '_25._tcp.implicit IN TLSA 3 1 1 %s\n' "$SMTP_SPKI"
       printf 'cname IN MX 10 mxalias\n'
       printf 'mxalias IN CNAME mx\n'
+      # TLS-RPT destinations: by mail to this zone's MX and by POST to the report server;
+      # both refusing; a record without an address.
+      printf '%s IN A 127.0.0.1\n' "${REPORT_HOST%.partner.test}"
+      printf '_smtp._tls.rpt IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@partner.test,https://%s:%s/v1/tlsrpt"\n' \
+        "$REPORT_HOST" "$REPORT_PORT"
+      printf '_smtp._tls.rptrefused IN TXT "v=TLSRPTv1; rua=mailto:%s,https://%s:%s/refuse"\n' \
+        "$REPORT_REFUSED_RCPT" "$REPORT_HOST" "$REPORT_PORT"
+      printf '_smtp._tls.rptbad IN TXT "v=TLSRPTv1; rua=mailto:"\n'
     fi
   } >"$DNS/$zone.zone"
   sign "$zone" "${spec#*:}" &
@@ -400,6 +418,11 @@ done
 "$PYTHON" "$HERE/sts_server.py" "$STS_PORT" "$SITES" "$CERTS/lab-sts.chain.pem" \
   "$CERTS/lab-sts.key.pem" "$STATE/https/access.log" </dev/null >"$STATE/https/server.log" 2>&1 &
 echo $! >"$STATE/pids/https.pid"
+: >"$STATE/reports/access.log"
+"$PYTHON" "$HERE/sts_server.py" "$REPORT_PORT" "$STATE/reports/sites" \
+  "$CERTS/lab-reports.chain.pem" "$CERTS/lab-reports.key.pem" "$STATE/reports/access.log" \
+  </dev/null >"$STATE/reports/server.log" 2>&1 &
+echo $! >"$STATE/pids/reports.pid"
 
 # --- Postfix SMTP servers ------------------------------------------------------------------
 
@@ -446,6 +469,7 @@ smtpd_tls_CAfile = $PKI/ca-bundle.pem
 smtpd_tls_ask_ccert = yes
 smtpd_tls_loglevel = summary,untrusted,peercert
 smtpd_tls_received_header = yes
+smtpd_recipient_restrictions = check_recipient_access inline:{ { $REPORT_REFUSED_RCPT = 554 5.7.1 the lab refuses this report } }
 smtpd_tls_fingerprint_digest = sha256
 tls_random_source = dev:/dev/urandom
 EOF
@@ -487,6 +511,8 @@ done
 wait_for "unbound on 127.0.0.1:$RESOLVER_PORT" "$STATE/unbound/unbound.log" \
   kdig @127.0.0.1 -p $RESOLVER_PORT +retry=0 +timeout=1 test. SOA
 wait_for "the HTTPS server on 127.0.0.1:$STS_PORT" "$STATE/https/server.log" port_open $STS_PORT
+wait_for "the report server on 127.0.0.1:$REPORT_PORT" "$STATE/reports/server.log" \
+  port_open $REPORT_PORT
 wait_for "lab postfix on 127.0.0.1:$SMTP_PORT" "$STATE/postfix/mx/log/maillog" port_open $SMTP_PORT
 wait_for "lab postfix on 127.0.0.1:$SMTP_WRONG_PORT" "$STATE/postfix/wrong/log/maillog" \
   port_open $SMTP_WRONG_PORT
@@ -535,6 +561,13 @@ env_tmp=$STATE/lab.env.tmp
   echo "LAB_DOMAIN_NULL_MX=nullmx.partner.test"
   echo "LAB_DOMAIN_IMPLICIT_MX=implicit.partner.test"
   echo "LAB_DOMAIN_CNAME_MX=cname.partner.test"
+  echo "LAB_REPORT_PORT=$REPORT_PORT"
+  echo "LAB_REPORT_POSTS=$STATE/reports/sites/$REPORT_HOST/posts"
+  echo "LAB_REPORT_LOG=$STATE/reports/access.log"
+  echo "LAB_REPORT_REFUSED_RCPT=$REPORT_REFUSED_RCPT"
+  echo "LAB_DOMAIN_RPT=rpt.partner.test"
+  echo "LAB_DOMAIN_RPT_REFUSED=rptrefused.partner.test"
+  echo "LAB_DOMAIN_RPT_MALFORMED=rptbad.partner.test"
   for c in "${STS_CASES[@]}"; do
     echo "LAB_DOMAIN_STS_$(upper "$c")=$c.$STS_ZONE"
   done

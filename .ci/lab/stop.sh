@@ -4,7 +4,7 @@
 #   .ci/lab/stop.sh STATEDIR
 #
 # Aborts the two Postfix instances (`postfix -c DIR abort`), sends SIGTERM to knotd, unbound
-# and the HTTPS server by the pids start.sh recorded in STATEDIR/pids, waits (bounded, 5 s)
+# and the HTTPS servers (policies, reports) by the pids start.sh recorded in STATEDIR/pids, waits (bounded, 5 s)
 # until they are gone, and SIGKILLs stragglers. Touches only those pids. Logs stay in place.
 set -uo pipefail
 
@@ -26,7 +26,7 @@ for name in mx wrong; do
   postfix -c "$etc" abort >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
   pids+=("$pid")
 done
-for name in knotd unbound https; do
+for name in knotd unbound https reports; do
   pidfile=$STATE/pids/$name.pid
   [ -f "$pidfile" ] || continue
   pid=$(tr -d ' \n' <"$pidfile")

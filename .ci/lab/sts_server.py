@@ -15,15 +15,22 @@ after the host a client asks for (SNI and Host header, e.g. mta-sts.partner.test
 
 Without a per-site certificate (or without SNI) DEFAULT_CERT/DEFAULT_KEY are presented. Every
 request is logged to LOG as one line: host, method, path, status, bytes.
+
+A POST (a TLS-RPT report, RFC 8460 section 5.4) to a site with a `posts` directory is kept
+there as NNNNNNNNNNNNNNNNNNN-TID.body with a .meta file beside it (the path and the
+Content-Type, one per line) and answered 201; a POST whose path ends in /refuse is answered
+500 and not kept; a body over 1 MiB is answered 413. Any other POST is 404.
 """
 
 import http.server
 import os
 import ssl
 import sys
+import threading
 import time
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
+MAX_POST = 1024 * 1024
 
 
 def read(path, default=None):
@@ -88,6 +95,40 @@ def main():
             self.wfile.write(body)
             self.close_connection = True
             log.write(f"{host} GET {self.path} {status} {len(body)}\n")
+
+        def do_POST(self):
+            host = (self.headers.get("Host") or "").split(":")[0].lower().rstrip(".")
+            posts = os.path.join(sites, host, "posts")
+            try:
+                length = int(self.headers.get("Content-Length") or "-1")
+            except ValueError:
+                length = -1
+            if length < 0 or length > MAX_POST:
+                status = 413
+                body = b""
+            else:
+                body = self.rfile.read(length)
+                if "/" in host or not os.path.isdir(posts):
+                    status = 404
+                elif self.path.endswith("/refuse"):
+                    status = 500
+                else:
+                    name = f"{time.time_ns():019d}-{threading.get_ident()}"
+                    with open(os.path.join(posts, name + ".meta"), "w") as f:
+                        f.write(f"{self.path}\n{self.headers.get('Content-Type') or ''}\n")
+                    # The body last, under its final name at once: a reader never sees half.
+                    tmp = os.path.join(posts, name + ".tmp")
+                    with open(tmp, "wb") as f:
+                        f.write(body)
+                    os.rename(tmp, os.path.join(posts, name + ".body"))
+                    status = 201
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            log.write(f"{host} POST {self.path} {status} {len(body)}\n")
 
         def log_message(self, fmt, *args):
             pass

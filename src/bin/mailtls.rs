@@ -21,6 +21,8 @@ mod outbound;
 mod policyd;
 #[path = "mailtls/probe.rs"]
 mod probe;
+#[path = "mailtls/report.rs"]
+mod report;
 #[path = "mailtls/send.rs"]
 mod send;
 #[path = "mailtls/serve.rs"]
@@ -74,6 +76,10 @@ enum Command {
     /// Answer Postfix's outbound TLS policy lookups (socketmap or tcp_table) for
     /// `smtp_tls_policy_maps`, or `--query` one next hop with its explanation.
     Policyd(policyd::Args),
+    /// Send the TLS-RPT reports a state store holds (RFC 8460): each policy domain's
+    /// finished days, to every `rua` of its `_smtp._tls` record, each destination once.
+    /// Exit 0 when nothing is left to retry, 75 when a destination failed (retried next run).
+    Report(report::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -168,6 +174,7 @@ fn main() -> ExitCode {
             clap_mangen::Man::new(definition()).render(buffer)
         })),
         Command::Policyd(args) => policyd::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

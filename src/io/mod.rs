@@ -84,7 +84,7 @@ pub use anchors::{
 };
 pub use client::{Connector, DeliveryReport, Message};
 pub use mailer::Mailer;
-pub use sts_fetch::StsFetcher;
+pub use sts_fetch::{PostTarget, ReportPostError, StsFetcher};
 
 /// `TCP_QUICKACK` on Linux: without it, a peer that writes a small reply and waits for our ACK
 /// before its next write (Postfix, behind Nagle) stalls 40 ms on our delayed ACK, once per new

@@ -74,6 +74,142 @@ const READ_BUFFER: usize = 16 * 1024;
 
 /// What the fetch says in `User-Agent`.
 const USER_AGENT: &str = concat!("mailtls/", env!("CARGO_PKG_VERSION"), " (MTA-STS)");
+/// What a report POST says in `User-Agent`.
+const POST_USER_AGENT: &str = concat!("mailtls/", env!("CARGO_PKG_VERSION"), " (TLS-RPT)");
+/// The media type of a gzipped TLS-RPT report (RFC 8460 §6.4).
+pub const TLSRPT_GZIP: &str = "application/tlsrpt+gzip";
+/// The most response body bytes kept after a report POST (the body is not used).
+const MAX_POST_RESPONSE: usize = 64 * 1024;
+
+/// Where a TLS-RPT report is POSTed: an `https:` `rua` (RFC 8460 §3) taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostTarget {
+    /// The URI as published.
+    pub uri: String,
+    /// The host: the TCP connection, SNI, `Host` and the certificate name check.
+    pub host: String,
+    /// The port (443 unless the URI says otherwise).
+    pub port: u16,
+    /// The path and query sent in the request line (`/` when the URI has none).
+    pub path: String,
+}
+
+impl PostTarget {
+    /// Takes an `https://host[:port][/path][?query]` URI apart. User information, IP
+    /// literals, a fragment and anything but printable ASCII are refused: the host must be a
+    /// DNS name its certificate can name.
+    pub fn parse(uri: &str) -> Result<Self, ReportPostError> {
+        let bad = |detail: &str| ReportPostError::BadUri {
+            uri: uri.chars().filter(|c| !c.is_control()).take(200).collect(),
+            detail: detail.to_owned(),
+        };
+        if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad("a character outside printable ASCII"));
+        }
+        let rest = uri
+            .get(..8)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+            .and_then(|_| uri.get(8..))
+            .ok_or_else(|| bad("not an https:// URI"))?;
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (
+                rest.get(..i).unwrap_or_default(),
+                rest.get(i..).unwrap_or("/"),
+            ),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(bad("user information in the URI"));
+        }
+        if authority.starts_with('[') {
+            return Err(bad("an IP literal host: no certificate names it"));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad("a port that is not 1-65535"))?,
+            ),
+            None => (authority, DEFAULT_PORT),
+        };
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if host.parse::<IpAddr>().is_ok() {
+            return Err(bad("an IP address host: no certificate names it"));
+        }
+        crate::names::DnsName::parse(&host).map_err(|e| bad(&format!("host: {e}")))?;
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_owned()
+        };
+        Ok(Self {
+            uri: uri.to_owned(),
+            host,
+            port,
+            path,
+        })
+    }
+}
+
+/// Why a report POST was not accepted.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReportPostError {
+    /// The `rua` is not a usable `https:` URI.
+    #[error("report URI {uri} is unusable: {detail}")]
+    BadUri {
+        /// The URI (printable characters, at most 200).
+        uri: String,
+        /// Why.
+        detail: String,
+    },
+    /// The host's certificate did not validate.
+    #[error("{uri}: the report host's certificate is invalid: {detail}")]
+    Certificate {
+        /// The URI.
+        uri: String,
+        /// Why.
+        detail: String,
+    },
+    /// No HTTP response: connecting, TLS, a timeout, a malformed response.
+    #[error("{uri}: {detail}")]
+    Transport {
+        /// The URI.
+        uri: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The server answered with a status other than 2xx (a redirect is not followed).
+    #[error("{uri} refused the report: HTTP status {status}")]
+    Refused {
+        /// The URI.
+        uri: String,
+        /// The status code.
+        status: u16,
+    },
+}
+
+impl ReportPostError {
+    fn from_exchange(uri: &str, error: StsFetchError) -> Self {
+        match error {
+            StsFetchError::CertificateInvalid { detail } => Self::Certificate {
+                uri: uri.to_owned(),
+                detail,
+            },
+            StsFetchError::Transport { detail } => Self::Transport {
+                uri: uri.to_owned(),
+                detail,
+            },
+            other => Self::Transport {
+                uri: uri.to_owned(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
 
 /// Performs MTA-STS policy fetches: the trust anchors the policy host's certificate must chain
 /// to, the port, and the overall timeout. Built once, shared by every fetch (it is cheap to
@@ -134,9 +270,22 @@ impl StsFetcher {
         request: &StsFetchRequest,
         addresses: &[IpAddr],
     ) -> Result<StsPolicy, StsFetchError> {
+        let exchange = Exchange::start(self, request)?;
+        self.run(exchange, &request.host, self.port, addresses)?
+            .finish()
+    }
+
+    /// Runs `exchange` with `host` over the first of `addresses` that accepts a TCP
+    /// connection on `port`, within the overall timeout; returns it complete.
+    fn run(
+        &self,
+        mut exchange: Exchange,
+        host: &str,
+        port: u16,
+        addresses: &[IpAddr],
+    ) -> Result<Exchange, StsFetchError> {
         let deadline = Instant::now() + self.timeout;
-        let mut exchange = Exchange::start(self, request)?;
-        let mut stream = self.connect(request, addresses, deadline)?;
+        let mut stream = self.connect(host, port, addresses, deadline)?;
         let mut out = Vec::new();
         let mut buffer = vec![0; READ_BUFFER];
         loop {
@@ -160,19 +309,62 @@ impl StsFetcher {
                 break;
             }
         }
-        exchange.finish()
+        Ok(exchange)
+    }
+
+    /// POSTs a TLS-RPT report (`gzipped`, RFC 8460 §5.4) to `target` at the first of
+    /// `addresses` (the addresses of `target.host`, from the caller's resolver) that accepts
+    /// a connection, under the same rules as a policy fetch: the certificate must chain to
+    /// the fetcher's anchors and name the host, TLS 1.2 minimum, one overall
+    /// [`timeout`](Self::timeout), no redirect followed, the response head and body capped.
+    /// `Ok` carries the `2xx` status; any other status is [`ReportPostError::Refused`].
+    pub fn post_report(
+        &self,
+        target: &PostTarget,
+        gzipped: &[u8],
+        addresses: &[IpAddr],
+    ) -> Result<u16, ReportPostError> {
+        let authority = if target.port == DEFAULT_PORT {
+            target.host.clone()
+        } else {
+            format!("{}:{}", target.host, target.port)
+        };
+        let mut request = format!(
+            "POST {} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {POST_USER_AGENT}\r\n\
+             Content-Type: {TLSRPT_GZIP}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            target.path,
+            gzipped.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(gzipped);
+        let failed = |e: StsFetchError| ReportPostError::from_exchange(&target.uri, e);
+        let exchange = Exchange::open(&self.anchors, &target.host, request, MAX_POST_RESPONSE)
+            .map_err(failed)?;
+        let exchange = self
+            .run(exchange, &target.host, target.port, addresses)
+            .map_err(failed)?;
+        let status = exchange.verified_status().map_err(failed)?;
+        if (200..300).contains(&status) {
+            Ok(status)
+        } else {
+            Err(ReportPostError::Refused {
+                uri: target.uri.clone(),
+                status,
+            })
+        }
     }
 
     /// Connects to the first address that answers, within the deadline.
     fn connect(
         &self,
-        request: &StsFetchRequest,
+        host: &str,
+        port: u16,
         addresses: &[IpAddr],
         deadline: Instant,
     ) -> Result<TcpStream, StsFetchError> {
         let mut errors = Vec::new();
         for ip in addresses {
-            let addr = SocketAddr::new(*ip, self.port);
+            let addr = SocketAddr::new(*ip, port);
             let left = self.left(deadline)?;
             match TcpStream::connect_timeout(&addr, left) {
                 Ok(stream) => {
@@ -184,7 +376,7 @@ impl StsFetcher {
                 Err(e) => errors.push(format!("{addr}: {e}")),
             }
         }
-        Err(no_connection(request, &errors))
+        Err(no_connection(host, &errors))
     }
 
     /// The time left before `deadline`, or the timeout error.
@@ -251,7 +443,7 @@ impl StsFetcher {
             }
         }
         let Some(mut stream) = stream else {
-            return Err(no_connection(request, &errors));
+            return Err(no_connection(&request.host, &errors));
         };
         let mut out = Vec::new();
         let mut buffer = vec![0; READ_BUFFER];
@@ -296,15 +488,11 @@ fn refused(response: StsFetchResponse<'_>) -> StsFetchError {
     }
 }
 
-fn no_connection(request: &StsFetchRequest, errors: &[String]) -> StsFetchError {
+fn no_connection(host: &str, errors: &[String]) -> StsFetchError {
     if errors.is_empty() {
-        transport(&format!("{} has no address to connect to", request.host))
+        transport(&format!("{host} has no address to connect to"))
     } else {
-        transport(&format!(
-            "cannot connect to {}: {}",
-            request.host,
-            errors.join("; ")
-        ))
+        transport(&format!("cannot connect to {host}: {}", errors.join("; ")))
     }
 }
 
@@ -322,14 +510,40 @@ impl Exchange {
     fn start(fetcher: &StsFetcher, request: &StsFetchRequest) -> Result<Self, StsFetchError> {
         let host = request.host.trim_end_matches('.');
         let path = request_path(request)?;
+        let authority = if fetcher.port == DEFAULT_PORT {
+            host.to_owned()
+        } else {
+            format!("{host}:{}", fetcher.port)
+        };
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n\
+             Accept: text/plain\r\nConnection: close\r\n\r\n"
+        );
+        Self::open(
+            &fetcher.anchors,
+            host,
+            head.into_bytes(),
+            request.max_body().saturating_add(1),
+        )
+    }
+
+    /// One request (`request`: head and body) to `host`, whose certificate must chain to
+    /// `anchors` and name it; at most `body_cap` response body bytes are kept.
+    fn open(
+        anchors: &Arc<TrustAnchors>,
+        host: &str,
+        request: Vec<u8>,
+        body_cap: usize,
+    ) -> Result<Self, StsFetchError> {
+        let host = host.trim_end_matches('.');
         if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(transport("the policy host is not a DNS name"));
+            return Err(transport("the HTTPS host is not a DNS name"));
         }
         let reference = NamePattern::parse(host, Dialect::Rfc9525)
-            .map_err(|e| transport(&format!("the policy host is not a DNS name: {e}")))?;
+            .map_err(|e| transport(&format!("the HTTPS host is not a DNS name: {e}")))?;
         let verifier = ServerVerifier::new(
             CertificateCheck::ChainAndName {
-                anchors: Arc::clone(&fetcher.anchors),
+                anchors: Arc::clone(anchors),
                 dialect: Dialect::Rfc9525,
                 references: vec![reference],
             },
@@ -343,20 +557,11 @@ impl Exchange {
         ))
         .map_err(|e| transport(&e.to_string()))?;
         let tls = TlsEngine::client(config, host).map_err(|e| transport(&e.to_string()))?;
-        let authority = if fetcher.port == DEFAULT_PORT {
-            host.to_owned()
-        } else {
-            format!("{host}:{}", fetcher.port)
-        };
-        let head = format!(
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n\
-             Accept: text/plain\r\nConnection: close\r\n\r\n"
-        );
         Ok(Self {
             tls,
             slot,
-            request: Some(head.into_bytes()),
-            response: ResponseReader::new(request.max_body().saturating_add(1)),
+            request: Some(request),
+            response: ResponseReader::new(body_cap),
         })
     }
 
@@ -434,8 +639,8 @@ impl Exchange {
         self.response.is_complete()
     }
 
-    /// The response, through [`consume`].
-    fn finish(self) -> Result<StsPolicy, StsFetchError> {
+    /// The response's status, once the certificate is known to have been verified.
+    fn verified_status(&self) -> Result<u16, StsFetchError> {
         // A completed handshake passed the verifier: trust the response only if it recorded
         // that pass.
         if !self.slot.get().is_some_and(|o| o.is_verified()) {
@@ -443,6 +648,16 @@ impl Exchange {
                 detail: "the certificate was not verified",
             }));
         }
+        self.response
+            .head
+            .as_ref()
+            .map(|head| head.status)
+            .ok_or_else(|| transport("no HTTP response"))
+    }
+
+    /// The response, through [`consume`].
+    fn finish(self) -> Result<StsPolicy, StsFetchError> {
+        self.verified_status()?;
         let Some(head) = self.response.head.as_ref() else {
             return Err(transport("no HTTP response"));
         };

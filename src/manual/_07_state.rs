@@ -36,6 +36,26 @@
 //!   refused report is retried on the next run and an accepted one never repeated. Report
 //!   mail carries `TLS-Required: No` and is sent at the opportunistic level (RFC 8460 §3).
 //!   Run the sender from one place for a fleet; every MTA records.
+//! - **Two senders never send one report twice.** Before a destination is tried, the sender
+//!   claims it in the store ([`Store::claim_send`](crate::state::Store::claim_send): one
+//!   atomic step in SQLite, Redis and memory) for a lease (15 minutes by default, longer than
+//!   one SMTP or HTTPS attempt can take). Another sender finds it claimed and leaves it; a
+//!   failed send gives the claim back at once, so the next run retries; a sender that dies
+//!   leaves a claim that simply expires. The claim is refused for good once the destination
+//!   is marked sent.
+//! - **The report goes where the record says, and nowhere else.** `mailto:` through mailtls's
+//!   own client to the MX hosts of the address's domain (their MTA-STS policy is not even
+//!   fetched: it could not block a `TLS-Required: No` message); `https:` by one POST of
+//!   `application/tlsrpt+gzip` through the same HTTPS client as the MTA-STS fetch: the
+//!   certificate chains to the public roots and names the host, one overall timeout, the
+//!   response capped, no redirect followed (a 3xx is a refusal). A destination is sent only
+//!   after a `250` or `2xx`; anything else is shown (the SMTP reply, the HTTP status) and
+//!   retried. A missing, malformed or unreadable `_smtp._tls` record leaves the day for the
+//!   next run, with the record's problem named.
+//!
+//! `mailtls report --state SPEC` does all of this once (a cron job): each line it prints says
+//! per domain, day and destination what was sent, what failed and why, what was already sent
+//! or claimed by another sender; it exits 75 while anything is left to retry.
 //!
 //! ## On the delivery path
 //!

@@ -25,6 +25,8 @@ struct Inner {
     rungs: HashMap<String, RungSeen>,
     tallies: BTreeMap<ReportDay, BTreeMap<TallyKey, u64>>,
     sent: BTreeSet<(ReportDay, String)>,
+    /// Claims on sending a report: (day, destination) -> (holder, until).
+    claims: BTreeMap<(ReportDay, String), (String, Timestamp)>,
 }
 
 impl MemoryState {
@@ -138,10 +140,48 @@ impl Store for MemoryState {
             .contains(&(day.clone(), destination.to_owned())))
     }
 
+    fn claim_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = (day.clone(), destination.to_owned());
+        if inner.sent.contains(&key) {
+            return Ok(false);
+        }
+        let free = inner
+            .claims
+            .get(&key)
+            .is_none_or(|(who, expires)| who == holder || *expires <= now);
+        if free {
+            inner.claims.insert(key, (holder.to_owned(), until));
+        }
+        Ok(free)
+    }
+
+    fn release_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let key = (day.clone(), destination.to_owned());
+        if inner.claims.get(&key).is_some_and(|(who, _)| who == holder) {
+            inner.claims.remove(&key);
+        }
+        Ok(())
+    }
+
     fn forget_days_before(&self, day: u64) -> Result<(), StoreError> {
         let mut inner = self.lock();
         inner.tallies.retain(|d, _| d.day >= day);
         inner.sent.retain(|(d, _)| d.day >= day);
+        inner.claims.retain(|(d, _), _| d.day >= day);
         Ok(())
     }
 }

@@ -241,6 +241,28 @@ pub trait Store: Send + Sync {
     /// Whether the day's report was delivered to `destination`.
     fn is_sent(&self, day: &ReportDay, destination: &str) -> Result<bool, StoreError>;
 
+    /// Claims the sending of the day's report to `destination` for `holder` (one run of a
+    /// report sender) until `until`, so two senders on one store never send it twice.
+    /// Returns `true` when the report is not yet marked sent and nobody else holds an
+    /// unexpired claim at `now` (`holder`'s own claim is renewed). One atomic step.
+    fn claim_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up `holder`'s claim (the send failed: the next run may try at once). Another
+    /// holder's claim is left alone.
+    fn release_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+    ) -> Result<(), StoreError>;
+
     /// Drops the counters and sent marks of every day before `day` (days since the epoch).
     fn forget_days_before(&self, day: u64) -> Result<(), StoreError>;
 }
@@ -290,6 +312,24 @@ macro_rules! forward_store {
             }
             fn is_sent(&self, day: &ReportDay, destination: &str) -> Result<bool, StoreError> {
                 (**self).is_sent(day, destination)
+            }
+            fn claim_send(
+                &self,
+                day: &ReportDay,
+                destination: &str,
+                holder: &str,
+                now: Timestamp,
+                until: Timestamp,
+            ) -> Result<bool, StoreError> {
+                (**self).claim_send(day, destination, holder, now, until)
+            }
+            fn release_send(
+                &self,
+                day: &ReportDay,
+                destination: &str,
+                holder: &str,
+            ) -> Result<(), StoreError> {
+                (**self).release_send(day, destination, holder)
             }
             fn forget_days_before(&self, day: u64) -> Result<(), StoreError> {
                 (**self).forget_days_before(day)

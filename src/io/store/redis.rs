@@ -488,10 +488,34 @@ return 1";
 const RECORD: &str = "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)";
 
-/// Drops every day before ARGV[1]: its counters, its sent marks and its index entry.
+/// Claims a destination of a day (KEYS[1] the sent marks, KEYS[2] the claims; ARGV: the
+/// destination, the holder, now and until in ms): refused when sent, or claimed by another
+/// holder until after now. A claim is `until LF holder`.
+const CLAIM: &str = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur then
+  local sep = string.find(cur, '\\n', 1, true)
+  if sep then
+    local untl = tonumber(string.sub(cur, 1, sep - 1)) or 0
+    if string.sub(cur, sep + 1) ~= ARGV[2] and untl > tonumber(ARGV[3]) then return 0 end
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4] .. '\\n' .. ARGV[2])
+return 1";
+
+/// Drops the claim of ARGV[1] when ARGV[2] holds it.
+const RELEASE: &str = "local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local sep = string.find(cur, '\\n', 1, true)
+  if sep and string.sub(cur, sep + 1) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+end
+return 0";
+
+/// Drops every day before ARGV[1]: its counters, its sent marks, its claims and its index
+/// entry.
 const FORGET_DAYS: &str =
     "local days = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-for _, m in ipairs(days) do redis.call('DEL', ARGV[2] .. m, ARGV[3] .. m) end
+for _, m in ipairs(days) do redis.call('DEL', ARGV[2] .. m, ARGV[3] .. m, ARGV[4] .. m) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 return #days";
 
@@ -676,11 +700,54 @@ impl Store for RedisStore {
         Ok(reply == Value::Int(1))
     }
 
+    fn claim_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let reply = self.eval(
+            CLAIM,
+            &[
+                &self.day_key("rpt-sent:", day),
+                &self.day_key("rpt-claim:", day),
+            ],
+            &[
+                destination,
+                holder,
+                &millis(now).to_string(),
+                &millis(until).to_string(),
+            ],
+        )?;
+        Ok(reply == Value::Int(1))
+    }
+
+    fn release_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.eval(
+            RELEASE,
+            &[&self.day_key("rpt-claim:", day)],
+            &[destination, holder],
+        )
+        .map(drop)
+    }
+
     fn forget_days_before(&self, day: u64) -> Result<(), StoreError> {
         self.eval(
             FORGET_DAYS,
             &[&self.key("rpt-days")],
-            &[&day.to_string(), &self.key("rpt:"), &self.key("rpt-sent:")],
+            &[
+                &day.to_string(),
+                &self.key("rpt:"),
+                &self.key("rpt-sent:"),
+                &self.key("rpt-claim:"),
+            ],
         )
         .map(drop)
     }

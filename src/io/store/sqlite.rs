@@ -52,6 +52,15 @@ const MIGRATIONS: &[&str] = &[
         sent_at INTEGER NOT NULL,
         PRIMARY KEY (domain, day, destination)
      );",
+    // 3: who is sending a day's report to a destination right now (two senders, one file).
+    "CREATE TABLE rpt_claim (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        destination TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (domain, day, destination)
+     );",
 ];
 
 /// The newest schema version this build writes and reads.
@@ -491,6 +500,63 @@ impl Store for SqliteStore {
             .map_err(|e| self.error(&e))
     }
 
+    fn claim_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // One statement, so one atomic step under SQLite's write lock: no claim when the
+        // report is marked sent; else take a free or expired claim, or renew our own.
+        self.lock()
+            .prepare_cached(
+                "INSERT INTO rpt_claim (domain, day, destination, holder, until)
+                 SELECT ?1, ?2, ?3, ?4, ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM rpt_sent
+                                   WHERE domain = ?1 AND day = ?2 AND destination = ?3)
+                 ON CONFLICT (domain, day, destination) DO UPDATE
+                 SET holder = excluded.holder, until = excluded.until
+                 WHERE rpt_claim.holder = excluded.holder OR rpt_claim.until <= ?5",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    day.policy_domain,
+                    day_number(day.day),
+                    destination,
+                    holder,
+                    millis(now),
+                    millis(until)
+                ])
+            })
+            .map(|changed| changed == 1)
+            .map_err(|e| self.error(&e))
+    }
+
+    fn release_send(
+        &self,
+        day: &ReportDay,
+        destination: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .prepare_cached(
+                "DELETE FROM rpt_claim
+                 WHERE domain = ?1 AND day = ?2 AND destination = ?3 AND holder = ?4",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    day.policy_domain,
+                    day_number(day.day),
+                    destination,
+                    holder
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.error(&e))
+    }
+
     fn forget_days_before(&self, day: u64) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let err = |e: rusqlite::Error| map_error(&self.location, &e);
@@ -498,6 +564,8 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM rpt_tally WHERE day < ?1", [day_number(day)])
             .map_err(err)?;
         tx.execute("DELETE FROM rpt_sent WHERE day < ?1", [day_number(day)])
+            .map_err(err)?;
+        tx.execute("DELETE FROM rpt_claim WHERE day < ?1", [day_number(day)])
             .map_err(err)?;
         tx.commit().map_err(err)
     }
