@@ -51,6 +51,13 @@ pub struct Args {
     /// A Postfix `smtp_tls_policy_maps` table (text form; `hash:FILE` names its source).
     #[arg(long, value_name = "[TYPE:]FILE")]
     policy_map: Option<String>,
+    /// The level of a next hop no connector or table entry matches: set it to main.cf's
+    /// `smtp_tls_security_level`. With `dane` (the default, for sites with
+    /// `smtp_dns_support_level = dnssec`) validated TLSA records answer `dane-only` and
+    /// MTA-STS applies where DANE does not; with `may`, MTA-STS alone. Whatever nothing
+    /// decided more specifically is `NOTFOUND`, so Postfix applies its own level.
+    #[arg(long, value_name = "LEVEL", default_value = "dane")]
+    level: String,
     /// The lookup protocol: `socketmap` (netstrings) or `tcp_table` (Postfix `tcp:`).
     #[arg(long, value_name = "PROTOCOL", default_value = "socketmap", value_parser = protocol)]
     protocol: LookupProtocol,
@@ -399,7 +406,7 @@ fn decide(
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
-    let mut policy = outbound_policy("may", args.policy_map.as_deref())?;
+    let mut policy = outbound_policy(&args.level, args.policy_map.as_deref())?;
     if let Some(path) = &args.connectors {
         policy = policy.with_connectors(load_connectors(path)?);
     }
