@@ -77,7 +77,9 @@ fn real_postfix_delivers_through_policyd() {
         "wrong-cert-secure",
     ] {
         assert!(
-            stdout.lines().any(|l| l.starts_with(&format!("PASS {case} "))),
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("PASS {case} "))),
             "case {case} did not pass"
         );
     }

@@ -26,6 +26,7 @@ use mailtls::policy::postfix::lookup::{LookupDecoder, LookupProtocol, LookupRepl
 use mailtls::policy::postfix::{PolicyAnswer, RenderOptions};
 use mailtls::policy::requiretls::MessageTls;
 use mailtls::policy::{explain, Decision, Destination, OutboundPolicy, Plan};
+use mailtls::time::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{quoted, read_config, Failure, EX_CONFIG, EX_TEMPFAIL};
@@ -51,11 +52,11 @@ pub struct Args {
     /// A Postfix `smtp_tls_policy_maps` table (text form; `hash:FILE` names its source).
     #[arg(long, value_name = "[TYPE:]FILE")]
     policy_map: Option<String>,
-    /// The level of a next hop no connector or table entry matches: set it to main.cf's
-    /// `smtp_tls_security_level`. With `dane` (the default, for sites with
-    /// `smtp_dns_support_level = dnssec`) validated TLSA records answer `dane-only` and
-    /// MTA-STS applies where DANE does not; with `may`, MTA-STS alone. Whatever nothing
-    /// decided more specifically is `NOTFOUND`, so Postfix applies its own level.
+    /// The level of a next hop no connector or table entry matches, for discovery: `dane`
+    /// (the default; Postfix needs `smtp_dns_support_level = dnssec`) looks up TLSA records
+    /// and answers `dane-only` where they validate, MTA-STS where they do not; `may` looks up
+    /// MTA-STS alone. What nothing decided is `NOTFOUND`: Postfix's own
+    /// `smtp_tls_security_level` applies.
     #[arg(long, value_name = "LEVEL", default_value = "dane")]
     level: String,
     /// The lookup protocol: `socketmap` (netstrings) or `tcp_table` (Postfix `tcp:`).
@@ -65,7 +66,8 @@ pub struct Args {
     #[arg(long = "map-name", value_name = "NAME")]
     map_names: Vec<String>,
     /// Add Postfix 3.10's TLSRPT attributes (policy_type, policy_domain, mx_host_pattern,
-    /// policy_string) to MTA-STS answers. Postfix before 3.10 refuses them.
+    /// policy_string; policy_failure when no MX host matches the policy) to MTA-STS answers.
+    /// Postfix before 3.10 refuses them.
     #[arg(long)]
     tlsrpt: bool,
     /// DANE and MTA-STS answers given by hand (JSON, keyed by domain), in place of DNS and
@@ -261,12 +263,39 @@ impl Discover for HandAnswers {
 
 /// Discovery for real: MX, addresses, TLSA (DNSSEC) and MTA-STS over HTTPS, with one MTA-STS
 /// cache for the life of the server.
+///
+/// The cache is locked only around its own steps, never across DNS or HTTPS: a discovery
+/// works on a private cache holding the one entry its domain has (copied under the lock), and
+/// what it learnt goes back under the lock ([`StsCache::restore`]: a policy fetched later by
+/// a concurrent lookup for the same domain wins). A fetch in flight for one domain never
+/// blocks a lookup for another.
 struct DnsDiscover {
     policy: OutboundPolicy,
     resolver: BlockingResolver,
     fetcher: StsFetcher,
-    // One discovery at a time holds the cache; a store-backed cache (issue 14) lifts this.
     cache: Mutex<StsCache>,
+}
+
+impl DnsDiscover {
+    /// A private cache with `domain`'s entry (if any), copied under the lock.
+    fn checkout(&self, domain: &DnsName, at: Timestamp) -> Option<StsCache> {
+        let shared = self.cache.lock().ok()?;
+        let mut private = StsCache::new(1);
+        if let Some(entry) = shared.get(domain, at) {
+            private.restore(domain, entry.clone(), at);
+        }
+        Some(private)
+    }
+
+    /// Puts what `private` learnt about `domain` back into the shared cache.
+    fn check_in(&self, domain: &DnsName, private: &StsCache, at: Timestamp) {
+        let Some(entry) = private.get(domain, at) else {
+            return;
+        };
+        if let Ok(mut shared) = self.cache.lock() {
+            shared.restore(domain, entry.clone(), at);
+        }
+    }
 }
 
 impl Discover for DnsDiscover {
@@ -274,11 +303,16 @@ impl Discover for DnsDiscover {
         let Some(domain) = destination.next_hop_name() else {
             return Discovery::Nothing;
         };
-        let Ok(mut cache) = self.cache.lock() else {
+        let at = now();
+        let Some(mut private) = self.checkout(domain, at) else {
             return Discovery::TemporaryFailure("the MTA-STS cache is unavailable".into());
         };
-        let mut discoverer = Discoverer::new(&self.resolver, &self.fetcher, &mut cache);
-        let found = discoverer.discover(&self.policy, domain, now());
+        let found = Discoverer::new(&self.resolver, &self.fetcher, &mut private).discover(
+            &self.policy,
+            domain,
+            at,
+        );
+        self.check_in(domain, &private, at);
         match found.mx.failure() {
             // Postfix bounces a null MX or a missing domain itself.
             Some(status) if status.is_permanent() => Discovery::Nothing,
