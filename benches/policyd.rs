@@ -1,15 +1,31 @@
-//! `mailtls policyd` throughput and latency: lookups per second and p50/p99 over persistent
-//! socketmap connections, answers from a warm cache (a 10,000-entry policy table in memory).
-//! With `MAILTLS_BENCH_COMPARE=HOST:PORT:NAME` the same load runs against another socketmap
-//! server in the same run (for example postfix-mta-sts-resolver's `mta-sts-daemon`, warmed
-//! first with one query per key), so the two are read side by side. The issue's goal: at
-//! least 10x its throughput with a lower p99.
+//! `mailtls policyd` throughput and latency against postfix-mta-sts-resolver's
+//! `mta-sts-daemon`, side by side in one run, on the same keys: 10,000 MTA-STS `enforce`
+//! domains, each answered from a warm cache over persistent socketmap connections. Prints
+//! lookups/s, p50 and p99 for each server and the ratios (the issue's goal: at least 10x the
+//! daemon's throughput with a lower p99).
 //!
-//! Run: `cargo build --release --features cli && cargo bench --bench policyd`
+//! - `mailtls policyd (MTA-STS)`: `--discovery-answers` holds each domain's MX and policy in
+//!   memory, so every lookup runs the real decision (precedence, MTA-STS, rendering) on the
+//!   discovery pool, with no network: a warm cache.
+//! - `mta-sts-daemon`: postfix-mta-sts-resolver 1.5.1 with uvloop, internal cache, the same
+//!   policies put in its cache before it listens (`benches/mta_sts_daemon_warm.py`, which runs
+//!   the daemon unchanged) and `cache_grace` a year, so it never looks at DNS.
+//! - `mailtls policyd (table)`: the same keys as a 10,000-entry policy table (configuration
+//!   only: no discovery pool).
 //!
-//! Environment: `MAILTLS_BIN` (default `target/release/mailtls`), `MAILTLS_BENCH_CLIENTS`
+//! Run (once: the daemon in a venv under target/):
+//!
+//! ```sh
+//! python3 -m venv target/mta-sts-venv
+//! target/mta-sts-venv/bin/pip install 'postfix-mta-sts-resolver[uvloop]==1.5.1'
+//! cargo build --release --features cli && cargo bench --bench policyd
+//! ```
+//!
+//! Environment: `MAILTLS_BIN` (default `target/release/mailtls`), `MAILTLS_MTA_STS_VENV`
+//! (default `target/mta-sts-venv`; without it the daemon's line is skipped, said so),
+//! `MAILTLS_BENCH_STS_PORT` (the daemon's port, default 2561), `MAILTLS_BENCH_CLIENTS`
 //! (concurrent connections, default 8), `MAILTLS_BENCH_SECS` (per server, default 3),
-//! `MAILTLS_BENCH_KEYS` (comma-separated keys for the compared server; default the table's).
+//! `MAILTLS_BENCH_COMPARE=HOST:PORT:NAME` (yet another socketmap server, same keys).
 
 #![allow(
     clippy::unwrap_used,
@@ -150,33 +166,11 @@ impl Drop for Server {
     }
 }
 
-fn main() {
-    let bin = std::env::var_os("MAILTLS_BIN").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/mailtls"),
-        PathBuf::from,
-    );
-    if !bin.exists() {
-        println!(
-            "policyd bench skipped: {} not found (cargo build --release --features cli)",
-            bin.display()
-        );
-        return;
-    }
-    let clients = env_or("MAILTLS_BENCH_CLIENTS", 8_usize);
-    let secs = env_or("MAILTLS_BENCH_SECS", 3_u64);
-    let dir = std::env::temp_dir().join(format!("mailtls-policyd-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut table = String::new();
-    let mut keys = Vec::with_capacity(ENTRIES);
-    for i in 0..ENTRIES {
-        writeln!(table, "domain{i}.example secure match=mx.domain{i}.example").unwrap();
-        keys.push(format!("domain{i}.example"));
-    }
-    std::fs::write(dir.join("table"), table).unwrap();
-
-    let mut child = Command::new(&bin)
-        .args(["policyd", "--listen", "127.0.0.1:0", "--policy-map"])
-        .arg(dir.join("table"))
+/// Starts `mailtls policyd` with `args` on a kernel-chosen port.
+fn start_policyd(bin: &PathBuf, args: &[&std::ffi::OsStr]) -> (Server, SocketAddr) {
+    let mut child = Command::new(bin)
+        .args(["policyd", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -185,29 +179,181 @@ fn main() {
     BufReader::new(child.stderr.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    let _server = Server(child);
+    let server = Server(child);
     let json: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let addr: SocketAddr = json["listening"].as_str().unwrap().parse().unwrap();
+    (server, json["listening"].as_str().unwrap().parse().unwrap())
+}
 
-    println!("{clients} persistent connections, {secs} s per server, {ENTRIES} keys");
-    warm(addr, "policy", &keys);
-    report(
-        "mailtls policyd",
-        &drive(addr, "policy", &keys, clients, secs),
+/// Starts the warm `mta-sts-daemon` from `venv` on `port`, or says why not.
+fn start_daemon(venv: &std::path::Path, dir: &std::path::Path, port: u16) -> Option<Server> {
+    let python = venv.join("bin/python");
+    if !venv.join("bin/mta-sts-daemon").exists() {
+        println!(
+            "mta-sts-daemon skipped: {} has no postfix-mta-sts-resolver (see benches/policyd.rs)",
+            venv.display()
+        );
+        return None;
+    }
+    let config = dir.join("mta-sts-daemon.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "host: 127.0.0.1\nport: {port}\nreuse_port: false\ncache_grace: 31536000\n\
+             cache:\n  type: internal\n  options:\n    cache_size: {}\n\
+             default_zone:\n  strict_testing: false\n  timeout: 4\n\
+             zones:\n  policy:\n    strict_testing: false\n    timeout: 4\n",
+            ENTRIES * 2
+        ),
+    )
+    .unwrap();
+    let child = Command::new(python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/mta_sts_daemon_warm.py"))
+        .arg(dir.join("policies.tsv"))
+        .arg("-c")
+        .arg(&config)
+        .arg("-v")
+        .arg("warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    for _ in 0..300 {
+        if TcpStream::connect(addr).is_ok() {
+            return Some(server);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("mta-sts-daemon skipped: nothing listens on {addr} after 30 s");
+    None
+}
+
+/// One lookup, to show what a server answers.
+fn sample(addr: SocketAddr, name: &str, key: &str) -> String {
+    let mut stream = BufReader::new(TcpStream::connect(addr).unwrap());
+    stream
+        .get_mut()
+        .write_all(&netstring(&format!("{name} {key}")))
+        .unwrap();
+    read_netstring(&mut stream).unwrap_or_default()
+}
+
+fn p99(run: &Run) -> Duration {
+    let n = run.latencies.len();
+    if n == 0 {
+        return Duration::ZERO;
+    }
+    run.latencies[((n as f64 * 0.99).ceil() as usize).clamp(1, n) - 1]
+}
+
+fn rate(run: &Run) -> f64 {
+    run.lookups as f64 / run.elapsed.as_secs_f64()
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = std::env::var_os("MAILTLS_BIN")
+        .map_or_else(|| root.join("target/release/mailtls"), PathBuf::from);
+    if !bin.exists() {
+        println!(
+            "policyd bench skipped: {} not found (cargo build --release --features cli)",
+            bin.display()
+        );
+        return;
+    }
+    let venv = std::env::var_os("MAILTLS_MTA_STS_VENV")
+        .map_or_else(|| root.join("target/mta-sts-venv"), PathBuf::from);
+    let sts_port = env_or("MAILTLS_BENCH_STS_PORT", 2561_u16);
+    let clients = env_or("MAILTLS_BENCH_CLIENTS", 8_usize);
+    let secs = env_or("MAILTLS_BENCH_SECS", 3_u64);
+    let dir = std::env::temp_dir().join(format!("mailtls-policyd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // The same 10,000 MTA-STS domains for every server.
+    let mut keys = Vec::with_capacity(ENTRIES);
+    let mut table = String::new();
+    let mut answers = serde_json::Map::new();
+    let mut policies = String::new();
+    for i in 0..ENTRIES {
+        let domain = format!("sts{i}.example");
+        let policy = format!(
+            "version: STSv1\nmode: enforce\nmx: mx.{domain}\nmx: *.mail.{domain}\nmax_age: 86400\n"
+        );
+        writeln!(
+            table,
+            "{domain} secure match=mx.{domain}:.mail.{domain} servername=hostname"
+        )
+        .unwrap();
+        answers.insert(
+            domain.clone(),
+            serde_json::json!({ "mx": [format!("mx.{domain}")], "sts_policy": policy }),
+        );
+        writeln!(
+            policies,
+            "{domain}\t20261208\t{}",
+            policy.replace('\n', "\\n")
+        )
+        .unwrap();
+        keys.push(domain);
+    }
+    std::fs::write(dir.join("table"), table).unwrap();
+    std::fs::write(
+        dir.join("answers.json"),
+        serde_json::Value::Object(answers).to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("policies.tsv"), policies).unwrap();
+
+    let answers_path = dir.join("answers.json");
+    let table_path = dir.join("table");
+    let (_sts, sts_addr) = start_policyd(
+        &bin,
+        &["--discovery-answers".as_ref(), answers_path.as_os_str()],
     );
+    let (_table, table_addr) =
+        start_policyd(&bin, &["--policy-map".as_ref(), table_path.as_os_str()]);
+    let daemon = start_daemon(&venv, &dir, sts_port);
+
+    println!("{clients} persistent connections, {secs} s per server, {ENTRIES} MTA-STS domains");
+    let mut servers = vec![("mailtls policyd (MTA-STS)", sts_addr)];
+    if daemon.is_some() {
+        servers.push((
+            "mta-sts-daemon",
+            SocketAddr::from(([127, 0, 0, 1], sts_port)),
+        ));
+    }
+    servers.push(("mailtls policyd (table)", table_addr));
+    let mut runs = Vec::new();
+    for (label, addr) in &servers {
+        warm(*addr, "policy", &keys);
+        println!("  {label} answers: {}", sample(*addr, "policy", &keys[0]));
+    }
+    for (label, addr) in &servers {
+        let run = drive(*addr, "policy", &keys, clients, secs);
+        report(label, &run);
+        runs.push(run);
+    }
+    if daemon.is_some() {
+        let (ours, theirs) = (&runs[0], &runs[1]);
+        println!(
+            "ratio mailtls (MTA-STS) / mta-sts-daemon: {:.1}x lookups/s, p99 {:.1} us vs {:.1} us ({:.1}x lower)",
+            rate(ours) / rate(theirs),
+            p99(ours).as_secs_f64() * 1e6,
+            p99(theirs).as_secs_f64() * 1e6,
+            p99(theirs).as_secs_f64() / p99(ours).as_secs_f64().max(1e-9),
+        );
+    }
 
     if let Ok(compare) = std::env::var("MAILTLS_BENCH_COMPARE") {
         let (host_port, name) = compare.rsplit_once(':').expect("HOST:PORT:NAME");
         let other: SocketAddr = host_port.parse().expect("HOST:PORT");
-        let other_keys: Vec<String> = std::env::var("MAILTLS_BENCH_KEYS").map_or_else(
-            |_| keys.clone(),
-            |k| k.split(',').map(str::to_owned).collect(),
-        );
-        warm(other, name, &other_keys);
+        warm(other, name, &keys);
         report(
             &format!("compared ({compare})"),
-            &drive(other, name, &other_keys, clients, secs),
+            &drive(other, name, &keys, clients, secs),
         );
     }
+    drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);
 }
