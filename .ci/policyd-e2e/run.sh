@@ -185,19 +185,23 @@ in_maildir() { # MAILDIR CASE
   grep -rlsF "Subject: policyd-e2e $2" "$1/new" "$1/cur" >/dev/null
 }
 
-# CASE RECIPIENT KEY EXPECTED-ANSWER-PREFIX HOST ADDR:PORT: delivered, verified, at that MX.
-expect_delivered() {
-  local case=$1 rcpt=$2 key=$3 want=$4 host=$5 at=$6 answer line
+# CASE RECIPIENT KEY EXPECTED-ANSWER-PREFIX: checks what Postfix reads from policyd for KEY
+# (into $answer), sends the message and waits for the sender's settling log line (into $line).
+ask_and_send() {
+  local case=$1 rcpt=$2 key=$3 want=$4
   answer=$(postfix_lookup "$key")
   case $answer in
     "$want"*) ;;
-    *) fail "$case" "policyd answered '$answer' for $key, expected '$want...'"; return ;;
+    *) fail "$case" "policyd answered '$answer' for $key, expected '$want...'"; return 1 ;;
   esac
   send "$case" "$rcpt"
-  if ! line=$(settled "$rcpt"); then
-    fail "$case" "not settled within ${WAIT}s"
-    return
-  fi
+  line=$(settled "$rcpt") || { fail "$case" "not settled within ${WAIT}s"; return 1; }
+}
+
+# CASE RECIPIENT KEY EXPECTED-ANSWER-PREFIX HOST ADDR:PORT: delivered, verified, at that MX.
+expect_delivered() {
+  local case=$1 host=$5 at=$6 answer line
+  ask_and_send "$@" || return
   case $line in
     *"relay=$host[${at%:*}]:${at#*:}"*status=sent*) ;;
     *) fail "$case" "not sent to $host[$at]: $line"; return ;;
@@ -206,22 +210,13 @@ expect_delivered() {
     || { fail "$case" "no 'Verified TLS connection established to $host[$at]' in the sender's log"; return; }
   in_maildir "$LAB_SMTP_MAILDIR" "$case" \
     || { fail "$case" "not in the good MX's Maildir"; return; }
-  pass "$case ($key: $answer; delivered verified to $host[$at])"
+  pass "$case ($3: $answer; delivered verified to $host[$at])"
 }
 
 # CASE RECIPIENT KEY EXPECTED-ANSWER-PREFIX: stays deferred in the queue for a TLS reason.
 expect_deferred() {
-  local case=$1 rcpt=$2 key=$3 want=$4 answer line queue
-  answer=$(postfix_lookup "$key")
-  case $answer in
-    "$want"*) ;;
-    *) fail "$case" "policyd answered '$answer' for $key, expected '$want...'"; return ;;
-  esac
-  send "$case" "$rcpt"
-  if ! line=$(settled "$rcpt"); then
-    fail "$case" "not settled within ${WAIT}s"
-    return
-  fi
+  local case=$1 rcpt=$2 answer line queue
+  ask_and_send "$@" || return
   case $line in
     *status=deferred*) ;;
     *) fail "$case" "not deferred: $line"; return ;;
@@ -231,7 +226,7 @@ expect_deferred() {
     || { fail "$case" "postqueue -j shows no TLS reason for $rcpt: $queue"; return; }
   in_maildir "$LAB_SMTP_WRONG_MAILDIR" "$case" \
     && { fail "$case" "the wrong MX received it anyway"; return; }
-  pass "$case ($key: $answer; deferred: $(printf '%s' "$queue" | grep -oE '"delay_reason": *"[^"]*"'))"
+  pass "$case ($3: $answer; deferred: $(printf '%s' "$queue" | grep -oE '"delay_reason": *"[^"]*"'))"
 }
 
 mx() { echo "mx.$1"; }
