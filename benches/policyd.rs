@@ -138,7 +138,7 @@ fn drive(addr: SocketAddr, name: &str, keys: &[String], clients: usize, secs: u6
     }
 }
 
-fn report(label: &str, run: &Run) {
+fn report(label: &str, run: &Run, cpu: Option<Duration>) {
     let pct = |p: f64| {
         let n = run.latencies.len();
         if n == 0 {
@@ -155,9 +155,36 @@ fn report(label: &str, run: &Run) {
         run.lookups,
         run.failures
     );
+    if let Some(cpu) = cpu.filter(|c| !c.is_zero()) {
+        println!(
+            "{:<28} {:>10.0} lookups per server CPU-second ({:.1} us CPU per lookup)",
+            "",
+            run.lookups as f64 / cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / run.lookups.max(1) as f64
+        );
+    }
 }
 
 struct Server(Child);
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+/// The CPU time a process used so far (user + system, all its threads), from /proc: what a
+/// server spends per lookup, whatever the load the bench's own clients put on the machine.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces; the last ')' closes it).
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime, fields 14 and 15 of the line: 12th and 13th after the name.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ, the unit of these fields, is 100 on every Linux target.
+    Some(Duration::from_millis(ticks * 10))
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -198,7 +225,7 @@ fn start_daemon(venv: &std::path::Path, dir: &std::path::Path, port: u16) -> Opt
     std::fs::write(
         &config,
         format!(
-            "host: 127.0.0.1\nport: {port}\nreuse_port: false\ncache_grace: 31536000\n\
+            "host: 127.0.0.1\nport: {port}\nreuse_port: true\ncache_grace: 31536000\n\
              cache:\n  type: internal\n  options:\n    cache_size: {}\n\
              default_zone:\n  strict_testing: false\n  timeout: 4\n\
              zones:\n  policy:\n    strict_testing: false\n    timeout: 4\n",
@@ -307,35 +334,47 @@ fn main() {
 
     let answers_path = dir.join("answers.json");
     let table_path = dir.join("table");
-    let (_sts, sts_addr) = start_policyd(
+    let (sts, sts_addr) = start_policyd(
         &bin,
         &["--discovery-answers".as_ref(), answers_path.as_os_str()],
     );
-    let (_table, table_addr) =
+    let (table, table_addr) =
         start_policyd(&bin, &["--policy-map".as_ref(), table_path.as_os_str()]);
     let daemon = start_daemon(&venv, &dir, sts_port);
 
     println!("{clients} persistent connections, {secs} s per server, {ENTRIES} MTA-STS domains");
-    let mut servers = vec![("mailtls policyd (MTA-STS)", sts_addr)];
-    if daemon.is_some() {
+    let mut servers = vec![("mailtls policyd (MTA-STS)", sts_addr, sts.pid())];
+    if let Some(daemon) = &daemon {
         servers.push((
             "mta-sts-daemon",
             SocketAddr::from(([127, 0, 0, 1], sts_port)),
+            daemon.pid(),
         ));
     }
-    servers.push(("mailtls policyd (table)", table_addr));
+    servers.push(("mailtls policyd (table)", table_addr, table.pid()));
     let mut runs = Vec::new();
-    for (label, addr) in &servers {
+    for (label, addr, _) in &servers {
         warm(*addr, "policy", &keys);
         println!("  {label} answers: {}", sample(*addr, "policy", &keys[0]));
     }
-    for (label, addr) in &servers {
+    for (label, addr, pid) in &servers {
+        let before = cpu_time(*pid);
         let run = drive(*addr, "policy", &keys, clients, secs);
-        report(label, &run);
-        runs.push(run);
+        let cpu = cpu_time(*pid)
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before));
+        report(label, &run, cpu);
+        runs.push((run, cpu));
     }
     if daemon.is_some() {
-        let (ours, theirs) = (&runs[0], &runs[1]);
+        let ((ours, our_cpu), (theirs, their_cpu)) = (&runs[0], &runs[1]);
+        if let (Some(ours_cpu), Some(theirs_cpu)) = (our_cpu, their_cpu) {
+            let per_cpu = |run: &Run, cpu: &Duration| run.lookups as f64 / cpu.as_secs_f64();
+            println!(
+                "ratio mailtls (MTA-STS) / mta-sts-daemon: {:.1}x lookups per server CPU-second",
+                per_cpu(ours, ours_cpu) / per_cpu(theirs, theirs_cpu)
+            );
+        }
         println!(
             "ratio mailtls (MTA-STS) / mta-sts-daemon: {:.1}x lookups/s, p99 {:.1} us vs {:.1} us ({:.1}x lower)",
             rate(ours) / rate(theirs),
@@ -352,6 +391,7 @@ fn main() {
         report(
             &format!("compared ({compare})"),
             &drive(other, name, &keys, clients, secs),
+            None,
         );
     }
     drop(daemon);

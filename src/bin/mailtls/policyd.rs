@@ -125,6 +125,8 @@ pub trait Discover: Send + Sync {
 #[derive(Debug, Default)]
 struct HandAnswers {
     domains: BTreeMap<String, DomainAnswers>,
+    /// Each domain's `sts_policy`, parsed once at load.
+    policies: BTreeMap<String, StsPolicy>,
 }
 
 /// One domain's hand-given answers.
@@ -163,29 +165,35 @@ impl HandAnswers {
         let domains: BTreeMap<String, DomainAnswers> = serde_json::from_str(&text)
             .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
         let mut out = BTreeMap::new();
+        let mut policies = BTreeMap::new();
         for (domain, answers) in domains {
             let name = DnsName::parse(&domain).map_err(|e| {
                 Failure::config(format!("{}: {}: {e}", path.display(), quoted(&domain)))
             })?;
             if let Some(text) = &answers.sts_policy {
-                StsPolicy::parse(text.as_bytes()).map_err(|e| {
+                let policy = StsPolicy::parse(text.as_bytes()).map_err(|e| {
                     Failure::config(format!("{}: {domain}: sts_policy: {e}", path.display()))
                 })?;
+                policies.insert(name.as_str().to_owned(), policy);
             }
             out.insert(name.as_str().to_owned(), answers);
         }
-        Ok(Self { domains: out })
+        Ok(Self {
+            domains: out,
+            policies,
+        })
     }
 }
 
 impl Discover for HandAnswers {
     fn discover(&self, destination: &Destination) -> Discovery {
-        let Some(answers) = destination
+        let Some((domain_key, answers)) = destination
             .next_hop_name()
-            .and_then(|name| self.domains.get(name.as_str()))
+            .and_then(|name| self.domains.get_key_value(name.as_str()))
         else {
             return Discovery::Nothing;
         };
+        let domain_key = domain_key.as_str();
         if answers.delay_ms > 0 {
             std::thread::sleep(Duration::from_millis(answers.delay_ms));
         }
@@ -246,15 +254,14 @@ impl Discover for HandAnswers {
             .collect();
         found.sts = match (&answers.sts_failure, &answers.sts_policy) {
             (Some(_), _) => Some(StsLookup::TemporaryFailure),
-            (None, Some(text)) => {
-                StsPolicy::parse(text.as_bytes())
-                    .ok()
-                    .map(|policy| StsLookup::Policy {
-                        policy,
-                        from_cache: true,
-                        refresh_error: None,
-                    })
-            }
+            (None, Some(_)) => self
+                .policies
+                .get(domain_key)
+                .map(|policy| StsLookup::Policy {
+                    policy: policy.clone(),
+                    from_cache: true,
+                    refresh_error: None,
+                }),
             (None, None) => Some(StsLookup::NoPolicy { fetch_error: None }),
         };
         Discovery::Found(Box::new(found))
@@ -337,7 +344,8 @@ pub struct Explained {
 }
 
 impl Responder {
-    /// Answers one request (no budget here: see [`serve`]).
+    /// Answers one request (no budget here: see [`serve`]). The explanation is left empty:
+    /// a server sends only the reply, and writing out plans costs more than deciding them.
     pub fn answer(&self, request: &LookupRequest) -> Explained {
         if let Some(name) = &request.map_name {
             if !self.map_names.is_empty() && !self.map_names.iter().any(|n| n == name) {
@@ -351,11 +359,17 @@ impl Responder {
                 };
             }
         }
-        self.answer_key(&request.key)
+        self.decide_key(&request.key, false)
     }
 
-    /// Answers one key.
+    /// Answers one key, with its explanation.
     pub fn answer_key(&self, key: &str) -> Explained {
+        self.decide_key(key, true)
+    }
+
+    /// Answers one key; the explanation only when `explain` (else it is empty).
+    fn decide_key(&self, key: &str, explain: bool) -> Explained {
+        let text = |f: &dyn Fn() -> String| if explain { f() } else { String::new() };
         let not_found = |why: String| Explained {
             reply: LookupReply::NotFound,
             explanation: why,
@@ -380,22 +394,22 @@ impl Responder {
         let (answer, explanation) = match discovery {
             Discovery::Nothing => (
                 PolicyAnswer::for_plan(&configured, &self.options),
-                configured.to_string(),
+                text(&|| configured.to_string()),
             ),
             Discovery::TemporaryFailure(reason) => (
                 PolicyAnswer::Defer(reason.clone()),
-                format!("{configured}discovery: {reason}\n"),
+                text(&|| format!("{configured}discovery: {reason}\n")),
             ),
             Discovery::Found(found) => {
                 let decision = decide(&self.policy, &destination, &found);
                 (
                     PolicyAnswer::for_decision(&configured, &decision, &self.options),
-                    decision.to_string(),
+                    text(&|| decision.to_string()),
                 )
             }
         };
         let mut explanation = explanation;
-        if let PolicyAnswer::Value(value) = &answer {
+        if let (true, PolicyAnswer::Value(value)) = (explain, &answer) {
             for note in &value.notes {
                 explanation.push_str("note: ");
                 explanation.push_str(note);
