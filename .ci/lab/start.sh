@@ -17,9 +17,18 @@
 # does not come up within MAILTLS_LAB_WAIT seconds (default 20); everything started is stopped.
 #
 # Environment: MAILTLS_LAB_PORT_BASE moves every port by the same offset (default 2550: DNS
-# 2550 ... wrong MX 2556), for a second lab beside the CI's. MAILTLS_PKI_DIR (default STATEDIR/pki; made with tests/pki/make-pki.sh when it
+# 2550 ... wrong MX 2556), for a second lab beside the CI's; each port can also be set alone
+# (below). MAILTLS_PKI_DIR (default STATEDIR/pki; made with tests/pki/make-pki.sh when it
 # holds no fingerprints.env). The lab's certificates are signed by that PKI's intermediate CA,
 # so they chain to its trust-anchors.pem.
+# Ports and addresses (defaults: the fixed lab on 127.0.0.1; a network namespace of its own,
+# as .ci/policyd-e2e/run.sh makes, can use the real ones): MAILTLS_LAB_DNS_PORT (2550),
+# MAILTLS_LAB_RESOLVER_PORT (2551), MAILTLS_LAB_STS_PORT (2552), MAILTLS_LAB_REPORT_PORT
+# (2553: the TLS-RPT report server), MAILTLS_LAB_SMTP_ADDR
+# (127.0.0.1) and MAILTLS_LAB_SMTP_PORT (2555) for the good MX (every lab MX name's A record
+# points at that address), MAILTLS_LAB_SMTP_WRONG_ADDR (127.0.0.1) and
+# MAILTLS_LAB_SMTP_WRONG_PORT (2556) for the wrong-certificate MX (the A record of
+# mx-wrong.partner.test), MAILTLS_LAB_SMTP_ALT_PORT (none): a second port of the good MX.
 set -euo pipefail
 umask 022
 
@@ -37,12 +46,15 @@ WAIT=${MAILTLS_LAB_WAIT:-20}
 PYTHON=/usr/bin/python3
 
 PORT_BASE=${MAILTLS_LAB_PORT_BASE:-2550}
-DNS_PORT=$PORT_BASE
-RESOLVER_PORT=$((PORT_BASE + 1))
-STS_PORT=$((PORT_BASE + 2))
-REPORT_PORT=$((PORT_BASE + 3))
-SMTP_PORT=$((PORT_BASE + 5))
-SMTP_WRONG_PORT=$((PORT_BASE + 6))
+DNS_PORT=${MAILTLS_LAB_DNS_PORT:-$PORT_BASE}
+RESOLVER_PORT=${MAILTLS_LAB_RESOLVER_PORT:-$((PORT_BASE + 1))}
+STS_PORT=${MAILTLS_LAB_STS_PORT:-$((PORT_BASE + 2))}
+REPORT_PORT=${MAILTLS_LAB_REPORT_PORT:-$((PORT_BASE + 3))}
+SMTP_ADDR=${MAILTLS_LAB_SMTP_ADDR:-127.0.0.1}
+SMTP_PORT=${MAILTLS_LAB_SMTP_PORT:-$((PORT_BASE + 5))}
+SMTP_WRONG_ADDR=${MAILTLS_LAB_SMTP_WRONG_ADDR:-127.0.0.1}
+SMTP_WRONG_PORT=${MAILTLS_LAB_SMTP_WRONG_PORT:-$((PORT_BASE + 6))}
+SMTP_ALT_PORT=${MAILTLS_LAB_SMTP_ALT_PORT:-}
 
 # The DNSSEC cases: zone:how it is signed.
 DNSSEC_ZONES=(partner.test:nsec nsec3.test:nsec3 plain.test:unsigned bogus.test:expired
@@ -64,7 +76,7 @@ done
 
 started=$EPOCHREALTIME
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; } # PORT [ADDR]
 wait_all() { local rc=0 pid; for pid in "$@"; do wait "$pid" || rc=1; done; return $rc; }
 
 # Anything that fails from here on stops what was started.
@@ -85,8 +97,13 @@ mkdir -p "$STATE/dns/keys" "$STATE/dns/run" "$STATE/dns/db" "$STATE/unbound" "$S
   "$STATE/reports/sites/$REPORT_HOST/posts" "$STATE/certs" "$STATE/ca" "$STATE/postfix" \
   "$STATE/pids"
 
-for port in $DNS_PORT $RESOLVER_PORT $STS_PORT $REPORT_PORT $SMTP_PORT $SMTP_WRONG_PORT; do
+for port in $DNS_PORT $RESOLVER_PORT $STS_PORT $REPORT_PORT; do
   port_open "$port" && die "127.0.0.1:$port is already in use by something that is not ours"
+done
+for spec in "$SMTP_PORT@$SMTP_ADDR" "$SMTP_WRONG_PORT@$SMTP_WRONG_ADDR" \
+  ${SMTP_ALT_PORT:+"$SMTP_ALT_PORT@$SMTP_ADDR"}; do
+  port_open "${spec%@*}" "${spec#*@}" \
+    && die "${spec#*@}:${spec%@*} is already in use by something that is not ours"
 done
 
 if [ ! -f "$PKI/fingerprints.env" ]; then
@@ -179,7 +196,7 @@ mail_records() {
   local o=$1 sub=${1/#@/} domain=$2
   sub=${sub:+.$sub}
   printf '%s IN MX 10 mx%s\n' "$o" "$sub"
-  printf 'mx%s IN A 127.0.0.1\n' "$sub"
+  printf 'mx%s IN A %s\n' "$sub" "$SMTP_ADDR"
   printf 'mta-sts%s IN A 127.0.0.1\n' "$sub"
   printf '_mta-sts%s IN TXT "v=STSv1; id=%s"\n' "$sub" "$STS_ID"
   printf '_smtp._tls%s IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@%s"\n' "$sub" "$domain"
@@ -248,7 +265,12 @@ for spec in "${DNSSEC_ZONES[@]}"; do
       # implicit MX is the domain itself, with its own TLSA), and an MX host that is a CNAME
       # (RFC 7672 section 2.2.2: TLSA at the expanded name, mx.partner.test).
       printf 'nullmx IN MX 0 .\n'
-      printf 'implicit IN A 127.0.0.1\n'
+      printf 'implicit IN A %s\n' "$SMTP_ADDR"
+      # An MX host that presents the wrong certificate (the wrong MX): its TLSA record is the
+      # good MX's, so DANE (and any name check) fails there.
+      printf 'wrongcert IN MX 10 mx-wrong\n'
+      printf 'mx-wrong IN A %s\n' "$SMTP_WRONG_ADDR"
+      printf '_25._tcp.mx-wrong IN TLSA 3 1 1 %s\n' "$SMTP_SPKI"
       printf '_25._tcp.implicit IN TLSA 3 1 1 %s\n' "$SMTP_SPKI"
       printf 'cname IN MX 10 mxalias\n'
       printf 'mxalias IN CNAME mx\n'
@@ -434,8 +456,8 @@ postfix_master_cf() {
        keep && /^[^[:space:]]/ { $5 = "n"; print; next }
        keep { print }' /usr/share/postfix/master.cf.dist
 }
-postfix_lab() { # NAME PORT CERT
-  local name=$1 port=$2 cert=$3 dir=$STATE/postfix/$1
+postfix_lab() { # NAME ADDR PORT CERT [PORT2]
+  local name=$1 addr=$2 port=$3 cert=$4 port2=${5:-} dir=$STATE/postfix/$1
   mkdir -p "$dir/etc" "$dir/queue" "$dir/data" "$dir/log" "$dir/Maildir"/{cur,new,tmp}
   chown postfix:postfix "$dir/data"
   chown -R 65534:65534 "$dir/Maildir"
@@ -447,7 +469,7 @@ queue_directory = $dir/queue
 data_directory = $dir/data
 maillog_file = $dir/log/maillog
 maillog_file_prefixes = $STATE
-inet_interfaces = 127.0.0.1
+inet_interfaces = $addr
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 myhostname = mx.partner.test
@@ -475,15 +497,16 @@ tls_random_source = dev:/dev/urandom
 EOF
   {
     postfix_master_cf
-    echo "127.0.0.1:$port inet n - n - - smtpd"
+    echo "$addr:$port inet n - n - - smtpd"
+    [ -z "$port2" ] || echo "$addr:$port2 inet n - n - - smtpd"
   } >"$dir/etc/master.cf"
   : >"$dir/log/maillog"
   postfix -c "$dir/etc" start >"$dir/log/start.out" 2>&1 \
     || { cat "$dir/log/start.out" "$dir/log/maillog" >&2; die "postfix start failed for lab $name"; }
 }
-postfix_lab mx "$SMTP_PORT" lab-mx &
+postfix_lab mx "$SMTP_ADDR" "$SMTP_PORT" lab-mx "$SMTP_ALT_PORT" &
 pf_mx=$!
-postfix_lab wrong "$SMTP_WRONG_PORT" lab-wrong &
+postfix_lab wrong "$SMTP_WRONG_ADDR" "$SMTP_WRONG_PORT" lab-wrong &
 wait_all $pf_mx $! || die "a lab Postfix did not start"
 log "postfix started after $(elapsed)s"
 
@@ -513,9 +536,12 @@ wait_for "unbound on 127.0.0.1:$RESOLVER_PORT" "$STATE/unbound/unbound.log" \
 wait_for "the HTTPS server on 127.0.0.1:$STS_PORT" "$STATE/https/server.log" port_open $STS_PORT
 wait_for "the report server on 127.0.0.1:$REPORT_PORT" "$STATE/reports/server.log" \
   port_open $REPORT_PORT
-wait_for "lab postfix on 127.0.0.1:$SMTP_PORT" "$STATE/postfix/mx/log/maillog" port_open $SMTP_PORT
-wait_for "lab postfix on 127.0.0.1:$SMTP_WRONG_PORT" "$STATE/postfix/wrong/log/maillog" \
-  port_open $SMTP_WRONG_PORT
+wait_for "lab postfix on $SMTP_ADDR:$SMTP_PORT" "$STATE/postfix/mx/log/maillog" \
+  port_open "$SMTP_PORT" "$SMTP_ADDR"
+[ -z "$SMTP_ALT_PORT" ] || wait_for "lab postfix on $SMTP_ADDR:$SMTP_ALT_PORT" \
+  "$STATE/postfix/mx/log/maillog" port_open "$SMTP_ALT_PORT" "$SMTP_ADDR"
+wait_for "lab postfix on $SMTP_WRONG_ADDR:$SMTP_WRONG_PORT" "$STATE/postfix/wrong/log/maillog" \
+  port_open "$SMTP_WRONG_PORT" "$SMTP_WRONG_ADDR"
 for name in mx wrong; do
   cp "$STATE/postfix/$name/queue/pid/master.pid" "$STATE/pids/postfix-$name.pid"
 done
@@ -541,11 +567,13 @@ env_tmp=$STATE/lab.env.tmp
   echo "LAB_STS_ID=$STS_ID"
   echo "LAB_STS_LOG=$STATE/https/access.log"
   echo "LAB_STS_SLOW_SECONDS=$STS_SLOW_SECONDS"
+  echo "LAB_SMTP_ADDR=$SMTP_ADDR"
   echo "LAB_SMTP_PORT=$SMTP_PORT"
   echo "LAB_SMTP_MAILDIR=$STATE/postfix/mx/Maildir"
   echo "LAB_SMTP_LOG=$STATE/postfix/mx/log/maillog"
   echo "LAB_SMTP_CERT=$CERTS/lab-mx.chain.pem"
   echo "LAB_SMTP_SPKI_SHA256=$SMTP_SPKI"
+  echo "LAB_SMTP_WRONG_ADDR=$SMTP_WRONG_ADDR"
   echo "LAB_SMTP_WRONG_PORT=$SMTP_WRONG_PORT"
   echo "LAB_SMTP_WRONG_MAILDIR=$STATE/postfix/wrong/Maildir"
   echo "LAB_SMTP_WRONG_LOG=$STATE/postfix/wrong/log/maillog"
@@ -568,6 +596,7 @@ env_tmp=$STATE/lab.env.tmp
   echo "LAB_DOMAIN_RPT=rpt.partner.test"
   echo "LAB_DOMAIN_RPT_REFUSED=rptrefused.partner.test"
   echo "LAB_DOMAIN_RPT_MALFORMED=rptbad.partner.test"
+  echo "LAB_DOMAIN_WRONG_CERT=wrongcert.partner.test"
   for c in "${STS_CASES[@]}"; do
     echo "LAB_DOMAIN_STS_$(upper "$c")=$c.$STS_ZONE"
   done

@@ -18,11 +18,21 @@
 //!    mailtls validated is `dane-only`: `dane` would fall back to `may` where Postfix's own
 //!    resolver does not validate. Where Postfix's spelling is wider (MTA-STS `*.example.net`
 //!    is one label; Postfix's `.example.net` is any depth) the explanation says so, and
-//!    `--tlsrpt` adds `mx_host_pattern=` for Postfix 3.10.5+ to enforce the exact patterns.
+//!    `--tlsrpt` adds `mx_host_pattern=` for Postfix 3.10.5+ to enforce the exact patterns,
+//!    and `policy_failure=validation-failure` when no MX host matches the policy at all, so
+//!    Postfix fails the enforcement (and reports it) whatever certificate a host shows.
 //! 5. **Nothing specific is `NOTFOUND`.** A next hop that no connector or table entry covers,
 //!    and that no DANE or MTA-STS answer decided, gets Postfix's own
-//!    `smtp_tls_security_level`: set it in `main.cf` (see the README snippet).
+//!    `smtp_tls_security_level`: set it in `main.cf` (see the README snippet). `--level`
+//!    is the level policyd's own discovery starts from for such a next hop: `dane` (the
+//!    default, for `smtp_dns_support_level = dnssec` sites) looks up TLSA records and answers
+//!    `dane-only` where they validate, MTA-STS where they do not; `may` looks up MTA-STS
+//!    alone.
 //! 6. **Bad clients cost little.** Malformed or oversized netstrings are answered `PERM` and
 //!    the connection closed; unknown socketmap names (with `--map-name`) get `PERM`; idle,
 //!    slow and half-open clients are closed after their timeouts; connections past
 //!    `--max-connections` are closed at once. The server answers everyone else meanwhile.
+//! 7. **Lookups do not wait for each other.** Discovery runs on a bounded pool; the MTA-STS
+//!    cache is locked only around its own steps, so a slow policy fetch for one domain never
+//!    holds up another's lookup, and every lookup answers within `--budget-ms` (`TEMP` past
+//!    it).

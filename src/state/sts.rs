@@ -205,3 +205,54 @@ impl<S: Store> StsCaching for StsState<S> {
         self.cache.len()
     }
 }
+
+impl<C: StsCaching + ?Sized> StsCaching for Box<C> {
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped {
+        (**self).step(domain, discovery, now)
+    }
+
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        (**self).complete_fetch(domain, id, result, now)
+    }
+
+    fn cached_policies(&self) -> usize {
+        (**self).cached_policies()
+    }
+}
+
+/// One cache shared by concurrent discoveries (a policy server's lookups, a tokio MTA's
+/// deliveries): the lock is taken inside each step only, never held across the DNS lookups or
+/// the HTTPS fetch between them, so a slow fetch for one domain holds up no other. Two
+/// discoveries of one domain at once may both fetch; the later result wins.
+impl<C: StsCaching + ?Sized> StsCaching for &std::sync::Mutex<C> {
+    fn step(&mut self, domain: &DnsName, discovery: Discovery<'_>, now: Timestamp) -> StsStepped {
+        lock(self).step(domain, discovery, now)
+    }
+
+    fn complete_fetch(
+        &mut self,
+        domain: &DnsName,
+        id: &str,
+        result: Result<StsPolicy, StsFetchError>,
+        now: Timestamp,
+    ) -> (StsLookup, Option<StoreNotice>) {
+        lock(self).complete_fetch(domain, id, result, now)
+    }
+
+    fn cached_policies(&self) -> usize {
+        lock(self).cached_policies()
+    }
+}
+
+/// The cache behind a poisoned lock is still consistent: every step leaves it whole.
+fn lock<C: ?Sized>(mutex: &std::sync::Mutex<C>) -> std::sync::MutexGuard<'_, C> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -52,6 +52,13 @@ pub struct Args {
     /// A Postfix `smtp_tls_policy_maps` table (text form; `hash:FILE` names its source).
     #[arg(long, value_name = "[TYPE:]FILE")]
     policy_map: Option<String>,
+    /// The level of a next hop no connector or table entry matches, for discovery: `dane`
+    /// (the default; Postfix needs `smtp_dns_support_level = dnssec`) looks up TLSA records
+    /// and answers `dane-only` where they validate, MTA-STS where they do not; `may` looks up
+    /// MTA-STS alone. What nothing decided is `NOTFOUND`: Postfix's own
+    /// `smtp_tls_security_level` applies.
+    #[arg(long, value_name = "LEVEL", default_value = "dane")]
+    level: String,
     /// The lookup protocol: `socketmap` (netstrings) or `tcp_table` (Postfix `tcp:`).
     #[arg(long, value_name = "PROTOCOL", default_value = "socketmap", value_parser = protocol)]
     protocol: LookupProtocol,
@@ -59,7 +66,8 @@ pub struct Args {
     #[arg(long = "map-name", value_name = "NAME")]
     map_names: Vec<String>,
     /// Add Postfix 3.10's TLSRPT attributes (policy_type, policy_domain, mx_host_pattern,
-    /// policy_string) to MTA-STS answers. Postfix before 3.10 refuses them.
+    /// policy_string; policy_failure when no MX host matches the policy) to MTA-STS answers.
+    /// Postfix before 3.10 refuses them.
     #[arg(long)]
     tlsrpt: bool,
     /// DANE and MTA-STS answers given by hand (JSON, keyed by domain), in place of DNS and
@@ -122,6 +130,8 @@ pub trait Discover: Send + Sync {
 #[derive(Debug, Default)]
 struct HandAnswers {
     domains: BTreeMap<String, DomainAnswers>,
+    /// Each domain's `sts_policy`, parsed once at load.
+    policies: BTreeMap<String, StsPolicy>,
 }
 
 /// One domain's hand-given answers.
@@ -160,29 +170,35 @@ impl HandAnswers {
         let domains: BTreeMap<String, DomainAnswers> = serde_json::from_str(&text)
             .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
         let mut out = BTreeMap::new();
+        let mut policies = BTreeMap::new();
         for (domain, answers) in domains {
             let name = DnsName::parse(&domain).map_err(|e| {
                 Failure::config(format!("{}: {}: {e}", path.display(), quoted(&domain)))
             })?;
             if let Some(text) = &answers.sts_policy {
-                StsPolicy::parse(text.as_bytes()).map_err(|e| {
+                let policy = StsPolicy::parse(text.as_bytes()).map_err(|e| {
                     Failure::config(format!("{}: {domain}: sts_policy: {e}", path.display()))
                 })?;
+                policies.insert(name.as_str().to_owned(), policy);
             }
             out.insert(name.as_str().to_owned(), answers);
         }
-        Ok(Self { domains: out })
+        Ok(Self {
+            domains: out,
+            policies,
+        })
     }
 }
 
 impl Discover for HandAnswers {
     fn discover(&self, destination: &Destination) -> Discovery {
-        let Some(answers) = destination
+        let Some((domain_key, answers)) = destination
             .next_hop_name()
-            .and_then(|name| self.domains.get(name.as_str()))
+            .and_then(|name| self.domains.get_key_value(name.as_str()))
         else {
             return Discovery::Nothing;
         };
+        let domain_key = domain_key.as_str();
         if answers.delay_ms > 0 {
             std::thread::sleep(Duration::from_millis(answers.delay_ms));
         }
@@ -243,15 +259,14 @@ impl Discover for HandAnswers {
             .collect();
         found.sts = match (&answers.sts_failure, &answers.sts_policy) {
             (Some(_), _) => Some(StsLookup::TemporaryFailure),
-            (None, Some(text)) => {
-                StsPolicy::parse(text.as_bytes())
-                    .ok()
-                    .map(|policy| StsLookup::Policy {
-                        policy,
-                        from_cache: true,
-                        refresh_error: None,
-                    })
-            }
+            (None, Some(_)) => self
+                .policies
+                .get(domain_key)
+                .map(|policy| StsLookup::Policy {
+                    policy: policy.clone(),
+                    from_cache: true,
+                    refresh_error: None,
+                }),
             (None, None) => Some(StsLookup::NoPolicy { fetch_error: None }),
         };
         Discovery::Found(Box::new(found))
@@ -260,11 +275,14 @@ impl Discover for HandAnswers {
 
 /// Discovery for real: MX, addresses, TLSA (DNSSEC) and MTA-STS over HTTPS, with one MTA-STS
 /// cache for the life of the server.
+///
+/// The cache (memory, or memory in front of `--state`) is locked only inside its own steps,
+/// never across DNS or HTTPS (the `StsCaching` impl for `&Mutex`): a fetch in flight for one
+/// domain never blocks a lookup for another.
 struct DnsDiscover {
     policy: OutboundPolicy,
     resolver: BlockingResolver,
     fetcher: StsFetcher,
-    // One discovery at a time holds the cache (memory, or memory in front of --state).
     cache: Mutex<Box<dyn StsCaching + Send>>,
 }
 
@@ -273,10 +291,8 @@ impl Discover for DnsDiscover {
         let Some(domain) = destination.next_hop_name() else {
             return Discovery::Nothing;
         };
-        let Ok(mut cache) = self.cache.lock() else {
-            return Discovery::TemporaryFailure("the MTA-STS cache is unavailable".into());
-        };
-        let mut discoverer = Discoverer::new(&self.resolver, &self.fetcher, &mut **cache);
+        let mut shared = &self.cache;
+        let mut discoverer = Discoverer::new(&self.resolver, &self.fetcher, &mut shared);
         let found = discoverer.discover(&self.policy, domain, now());
         crate::state::say(discoverer.take_store_notice(), false);
         match found.mx.failure() {
@@ -303,7 +319,8 @@ pub struct Explained {
 }
 
 impl Responder {
-    /// Answers one request (no budget here: see [`serve`]).
+    /// Answers one request (no budget here: see [`serve`]). The explanation is left empty:
+    /// a server sends only the reply, and writing out plans costs more than deciding them.
     pub fn answer(&self, request: &LookupRequest) -> Explained {
         if let Some(name) = &request.map_name {
             if !self.map_names.is_empty() && !self.map_names.iter().any(|n| n == name) {
@@ -317,11 +334,17 @@ impl Responder {
                 };
             }
         }
-        self.answer_key(&request.key)
+        self.decide_key(&request.key, false)
     }
 
-    /// Answers one key.
+    /// Answers one key, with its explanation.
     pub fn answer_key(&self, key: &str) -> Explained {
+        self.decide_key(key, true)
+    }
+
+    /// Answers one key; the explanation only when `explain` (else it is empty).
+    fn decide_key(&self, key: &str, explain: bool) -> Explained {
+        let text = |f: &dyn Fn() -> String| if explain { f() } else { String::new() };
         let not_found = |why: String| Explained {
             reply: LookupReply::NotFound,
             explanation: why,
@@ -346,22 +369,22 @@ impl Responder {
         let (answer, explanation) = match discovery {
             Discovery::Nothing => (
                 PolicyAnswer::for_plan(&configured, &self.options),
-                configured.to_string(),
+                text(&|| configured.to_string()),
             ),
             Discovery::TemporaryFailure(reason) => (
                 PolicyAnswer::Defer(reason.clone()),
-                format!("{configured}discovery: {reason}\n"),
+                text(&|| format!("{configured}discovery: {reason}\n")),
             ),
             Discovery::Found(found) => {
                 let decision = decide(&self.policy, &destination, &found);
                 (
                     PolicyAnswer::for_decision(&configured, &decision, &self.options),
-                    decision.to_string(),
+                    text(&|| decision.to_string()),
                 )
             }
         };
         let mut explanation = explanation;
-        if let PolicyAnswer::Value(value) = &answer {
+        if let (true, PolicyAnswer::Value(value)) = (explain, &answer) {
             for note in &value.notes {
                 explanation.push_str("note: ");
                 explanation.push_str(note);
@@ -406,7 +429,7 @@ fn decide(
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
-    let mut policy = outbound_policy("may", args.policy_map.as_deref())?;
+    let mut policy = outbound_policy(&args.level, args.policy_map.as_deref())?;
     if let Some(path) = &args.connectors {
         policy = policy.with_connectors(load_connectors(path)?);
     }

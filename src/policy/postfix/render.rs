@@ -41,8 +41,9 @@ use crate::tlsrpt::{PolicyRef, PolicyType, ResultType};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Add Postfix 3.10's TLSRPT attributes (`policy_type`, `policy_domain`,
-    /// `mx_host_pattern`, `policy_string`) to MTA-STS values. Postfix before 3.10 refuses an
-    /// entry with them, so it is off by default.
+    /// `mx_host_pattern`, `policy_string`, and `policy_failure` when the policy already
+    /// failed) to MTA-STS values. Postfix before 3.10 refuses an entry with them, so it is
+    /// off by default.
     pub tlsrpt: bool,
 }
 
@@ -115,7 +116,15 @@ impl PolicyAnswer {
         if answers.is_empty() {
             return config_answer();
         }
-        combine(answers)
+        let mut answer = combine(answers);
+        if let (Some(failure), PolicyAnswer::Value(value)) =
+            (sts_failed_everywhere(decision), &mut answer)
+        {
+            if value.tlsrpt.is_some() {
+                value.policy_failure = Some(failure);
+            }
+        }
+        answer
     }
 }
 
@@ -143,6 +152,11 @@ pub struct PolicyValue {
     pub servername: Option<SniStrategy>,
     /// The MTA-STS policy, for the TLSRPT attributes (rendered only when set).
     pub tlsrpt: Option<PolicyRef>,
+    /// Postfix 3.10's `policy_failure=`: the MTA-STS policy already failed for every MX
+    /// host (none matches its `mx` patterns), so Postfix fails the enforcement with this
+    /// RFC 8460 result type whatever certificate a host shows, and reports it. Rendered only
+    /// with [`tlsrpt`](Self::tlsrpt).
+    pub policy_failure: Option<ResultType>,
     /// Where Postfix's value is wider than the decision, in words (never on the wire).
     pub notes: Vec<String>,
 }
@@ -157,6 +171,7 @@ impl PolicyValue {
             exclude: Vec::new(),
             servername: None,
             tlsrpt: None,
+            policy_failure: None,
             notes: Vec::new(),
         }
     }
@@ -218,6 +233,9 @@ impl fmt::Display for PolicyValue {
             }
             for line in &policy.policy_string {
                 attribute(f, "policy_string", line)?;
+            }
+            if let Some(failure) = self.policy_failure {
+                write!(f, " policy_failure={}", failure.as_str())?;
             }
         }
         Ok(())
@@ -306,6 +324,25 @@ fn decided(
             _ => None,
         },
     }
+}
+
+/// The RFC 8460 result type when MTA-STS refused every host (none matches the policy's `mx`
+/// patterns): no delivery can comply, whatever certificate a host shows.
+fn sts_failed_everywhere(decision: &Decision) -> Option<ResultType> {
+    let mut failure = None;
+    for (_, verdict) in decision.pairs() {
+        match (&verdict.action, &verdict.decided_by) {
+            (
+                HostAction::Skip {
+                    result_type: Some(result_type),
+                    ..
+                },
+                Source::MtaSts,
+            ) => failure = Some(*result_type),
+            _ => return None,
+        }
+    }
+    failure
 }
 
 /// The MTA-STS `enforce` value: `secure` with the `mx` patterns as names, SNI the host name.
@@ -731,6 +768,45 @@ tls_settings = \"certificate_validation\"
         // The TLSRPT attributes are Postfix syntax too (this parser warns and ignores them).
         let PolicyAnswer::Value(value) = with_tlsrpt else {
             panic!()
+        };
+        let table = PolicyTable::parse(&format!("sts.example {value}\n")).unwrap();
+        assert_eq!(table.get("sts.example").unwrap().level, Level::Secure);
+    }
+
+    /// Postfix 3.10's `policy_failure=`: only when the MTA-STS policy refused every MX host
+    /// (so no certificate could comply), only with the TLSRPT attributes.
+    #[test]
+    fn policy_failure_when_no_mx_host_matches_the_sts_patterns() {
+        let nowhere = Answers {
+            mx: vec!["mx.elsewhere.example"],
+            mx_status: DnssecStatus::Insecure,
+            tlsa: Vec::new(),
+            sts: sts(),
+        };
+        let tlsrpt = RenderOptions::default().with_tlsrpt(true);
+        let answer = decided("sts.example", &nowhere, &tlsrpt).to_string();
+        assert!(answer.starts_with("OK secure match=mx1.sts.example:.mail.sts.example "));
+        assert!(
+            answer.ends_with(" policy_failure=validation-failure"),
+            "{answer}"
+        );
+        // Without the TLSRPT attributes Postfix still refuses the host by the patterns.
+        let plain = decided("sts.example", &nowhere, &RenderOptions::default()).to_string();
+        assert!(!plain.contains("policy_failure"), "{plain}");
+        // One host that matches: delivery can comply, nothing has failed yet.
+        let one_matches = Answers {
+            mx: vec!["mx.elsewhere.example", "mx1.sts.example"],
+            mx_status: DnssecStatus::Insecure,
+            tlsa: Vec::new(),
+            sts: sts(),
+        };
+        let answer = decided("sts.example", &one_matches, &tlsrpt).to_string();
+        assert!(answer.contains("policy_type=sts"), "{answer}");
+        assert!(!answer.contains("policy_failure"), "{answer}");
+        // Postfix's syntax: the table parser takes the value (it warns about the attributes).
+        let value = decided("sts.example", &nowhere, &tlsrpt);
+        let PolicyAnswer::Value(value) = value else {
+            panic!("no value")
         };
         let table = PolicyTable::parse(&format!("sts.example {value}\n")).unwrap();
         assert_eq!(table.get("sts.example").unwrap().level, Level::Secure);
