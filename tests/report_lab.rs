@@ -5,8 +5,8 @@
 //! report server; a second run sends nothing twice. A destination that refuses (SMTP 554,
 //! HTTP 500) is retried on the next run, and a malformed `_smtp._tls` record is named.
 //!
-//! The outcomes are written through the Store API (the `send --state` path records the same
-//! counters). Needs `MAILTLS_LAB_ENV` (`.ci/lab/start.sh`); skipped without it unless
+//! Most outcomes are written through the Store API, to have Appendix B's exact numbers; one
+//! test makes its day with `mailtls send --state` against the lab, the whole path. Needs `MAILTLS_LAB_ENV` (`.ci/lab/start.sh`); skipped without it unless
 //! `CI=true`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -218,6 +218,11 @@ fn parse_output(output: &std::process::Output) -> (i32, Vec<Value>, String) {
 }
 
 fn report_command(lab: &Lab, state: &Path, from: &str, extra: &[&str]) -> Command {
+    report_command_at(lab, state, from, NOW, extra)
+}
+
+/// `mailtls report` as if run at `now` (Unix seconds).
+fn report_command_at(lab: &Lab, state: &Path, from: &str, now: u64, extra: &[&str]) -> Command {
     let pki = lab.file("LAB_PKI_DIR");
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailtls"));
     command
@@ -234,7 +239,7 @@ fn report_command(lab: &Lab, state: &Path, from: &str, extra: &[&str]) -> Comman
             "--from",
             from,
             "--now",
-            &NOW.to_string(),
+            &now.to_string(),
             "--resolver",
             &lab.dns().to_string(),
             "--trust-anchor",
@@ -521,4 +526,137 @@ fn two_report_processes_on_one_store_send_each_report_once() {
         .count();
     assert_eq!(ours, 1, "one POST");
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
+}
+
+/// `mailtls send` into the lab with a state file: the DANE-verified delivery to `domain`
+/// through the MX on `port`. Returns the exit code and what was printed.
+fn send_with_state(lab: &Lab, domain: &str, port: u16, state: &Path) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mailtls"))
+        .args(["send", "--from", "lab@sender.test", "--to"])
+        .arg(format!("rcpt@{domain}"))
+        .args(["--policy", "dane"])
+        .arg("--resolver")
+        .arg(lab.dns().to_string())
+        .arg("--trust-anchor")
+        .arg(lab.trust_anchor())
+        .args(["--port", &port.to_string()])
+        .arg("--state")
+        .arg(state)
+        .env("SSL_CERT_FILE", lab.ca_file())
+        .env_remove("SSL_CERT_DIR")
+        .stdin(std::fs::File::open("/dev/null").unwrap())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// The whole path: a day of `mailtls send --state` against the lab (two deliveries verified
+/// by DANE, one deferred because the MX presents a certificate its TLSA record does not
+/// match) becomes, the day after, the RFC 8460 report `mailtls report` mails to Postfix and
+/// POSTs to the HTTPS endpoint, with exactly those sessions in it.
+#[test]
+fn a_day_of_sends_with_state_is_reported_the_next_day() {
+    let Some(lab) = lab("report_lab_sends") else {
+        return;
+    };
+    let domain = lab.var("LAB_DOMAIN_RPT").to_owned();
+    let (state, store) = temp_store("report-lab-sends");
+    drop(store);
+    for (port, want) in [
+        (lab.smtp_port(), 0),
+        (lab.smtp_port(), 0),
+        (lab.smtp_wrong_port(), 75),
+    ] {
+        let (code, text) = send_with_state(&lab, &domain, port, &state);
+        assert_eq!(code, want, "send through port {port}:\n{text}");
+    }
+
+    // The day after, at 01:00 UTC.
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    let now = (today + 1) * 86_400 + 3_600;
+    let from = format!("{}@company-x.example", unique("tlsrpt-sends"));
+    let posts_before = posts(&lab);
+    let output = report_command_at(&lab, &state, &from, now, &[])
+        .output()
+        .unwrap();
+    let (code, lines, text) = parse_output(&output);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        lines.iter().all(|l| l["result"] == "sent"),
+        "both destinations: {text}"
+    );
+    assert_eq!(lines.len(), 2, "{text}");
+
+    let mails = mails_from(&lab, &from);
+    assert_eq!(mails.len(), 1, "exactly one report mail");
+    let message = mails[0].replace("\r\n", "\n");
+    let mailed = gunzip(&base64_decode(part_body(
+        &message,
+        "application/tlsrpt+gzip",
+    )));
+    let posted: Vec<String> = posts(&lab)
+        .difference(&posts_before)
+        .map(|p| gunzip(&std::fs::read(p).unwrap()))
+        .filter(|json| json.contains(&format!("\"policy-domain\":\"{domain}\"")))
+        .collect();
+    assert_eq!(posted, [mailed.clone()], "one POST, the same report");
+
+    // RFC 8460 §4.4, field by field, with what the three sends did.
+    let report: Value = serde_json::from_str(&mailed).unwrap();
+    assert_eq!(report["organization-name"], "Company-X");
+    assert_eq!(report["contact-info"], "sts-reporting@company-x.example");
+    let day = time_of_day_start(today);
+    assert_eq!(report["date-range"]["start-datetime"], day.0.as_str());
+    assert_eq!(report["date-range"]["end-datetime"], day.1.as_str());
+    assert!(report["report-id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    let policies = report["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 1, "{report:#}");
+    let policy = &policies[0];
+    assert_eq!(policy["policy"]["policy-type"], "tlsa", "{report:#}");
+    assert_eq!(policy["policy"]["policy-domain"], domain.as_str());
+    let spki = lab.var("LAB_SMTP_SPKI_SHA256").to_ascii_lowercase();
+    let strings = policy["policy"]["policy-string"].as_array().unwrap();
+    assert!(
+        strings.iter().any(|s| s
+            .as_str()
+            .is_some_and(|s| s.to_ascii_lowercase() == format!("3 1 1 {spki}"))),
+        "the TLSA record is the policy string: {report:#}"
+    );
+    assert_eq!(policy["summary"]["total-successful-session-count"], 2);
+    assert_eq!(policy["summary"]["total-failure-session-count"], 1);
+    let failures = policy["failure-details"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report:#}");
+    assert_eq!(failures[0]["failed-session-count"], 1);
+    assert_eq!(failures[0]["receiving-mx-hostname"], "mx.partner.test");
+    if !failures[0]["receiving-ip"].is_null() {
+        assert_eq!(failures[0]["receiving-ip"], "127.0.0.1", "{report:#}");
+    }
+    assert!(
+        [
+            "validation-failure",
+            "tlsa-invalid",
+            "certificate-host-mismatch"
+        ]
+        .contains(&failures[0]["result-type"].as_str().unwrap_or_default()),
+        "{report:#}"
+    );
+    let _ = std::fs::remove_dir_all(state.parent().unwrap());
+}
+
+/// The RFC 3339 start and end of UTC day `day` (days since the epoch).
+fn time_of_day_start(day: u64) -> (String, String) {
+    let start = Timestamp::from_unix_secs(day * 86_400).rfc3339();
+    let end = Timestamp::from_unix_secs(day * 86_400 + 86_399).rfc3339();
+    (start, end)
 }

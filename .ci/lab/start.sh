@@ -277,6 +277,8 @@ for spec in "${DNSSEC_ZONES[@]}"; do
       # TLS-RPT destinations: by mail to this zone's MX and by POST to the report server;
       # both refusing; a record without an address.
       printf '%s IN A 127.0.0.1\n' "${REPORT_HOST%.partner.test}"
+      # rpt receives mail too (the DANE MX), so `mailtls send --state` can make its day.
+      printf 'rpt IN MX 10 mx\n'
       printf '_smtp._tls.rpt IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@partner.test,https://%s:%s/v1/tlsrpt"\n' \
         "$REPORT_HOST" "$REPORT_PORT"
       printf '_smtp._tls.rptrefused IN TXT "v=TLSRPTv1; rua=mailto:%s,https://%s:%s/refuse"\n' \
