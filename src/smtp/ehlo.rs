@@ -345,12 +345,31 @@ const BAD_KEYWORD: &str = "keyword is not letters, digits and hyphens";
 
 /// A letter, digit or hyphen.
 fn is_keyword_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-'
+    KEYWORD_BYTE.get(usize::from(b)).copied().unwrap_or(false)
 }
+
+/// For each octet, whether it is a letter, digit or hyphen.
+#[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
+static KEYWORD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0u8;
+    loop {
+        table[b as usize] = b.is_ascii_alphanumeric() || b == b'-';
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// The first eight octets (or fewer, zero-padded) with 0x20 OR-ed in: lower case for a
 /// keyword's letters, digits and hyphens unchanged.
 fn fold8(keyword: &[u8]) -> u64 {
+    if let Some(head) = keyword.first_chunk::<8>() {
+        // The usual keyword has eight octets or more: one load, one OR.
+        return u64::from_le_bytes(*head) | 0x2020_2020_2020_2020;
+    }
     let mut word = [0u8; 8];
     for (w, &b) in word.iter_mut().zip(keyword) {
         *w = b | 0x20;
