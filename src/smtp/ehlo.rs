@@ -237,9 +237,6 @@ impl Capabilities {
         if !keyword.first().is_some_and(u8::is_ascii_alphanumeric) {
             return Err(BAD_KEYWORD);
         }
-        if !params.is_none_or(params_are_words) {
-            return Err(BAD_PARAMS);
-        }
         let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
         // Keyword bytes are letters, digits and hyphens, so OR-ing 0x20 lower-cases them
         // exactly: each line is told apart by its length and first eight octets, folded.
@@ -267,13 +264,25 @@ impl Capabilities {
             }
             _ => Known::Other,
         };
+        // AUTH checks its parameters as it reads them: every word a SASL name means they are
+        // words separated by single spaces. Any other keyword is checked here first.
+        if !matches!(known, Known::Auth) && !params.is_none_or(params_are_words) {
+            return Err(BAD_PARAMS);
+        }
         let slot = match known {
             Known::Auth => {
                 // One allocation for the usual handful of mechanisms.
                 if self.auth.capacity() == 0 {
                     self.auth.reserve(8);
                 }
-                return self.add_auth(words);
+                // On failure the error is the one the separate check would have given first.
+                return self.add_auth(words).map_err(|e| {
+                    if params.is_none_or(params_are_words) {
+                        e
+                    } else {
+                        BAD_PARAMS
+                    }
+                });
             }
             Known::Size => {
                 let size = match params {
