@@ -359,18 +359,7 @@ fn is_keyword_byte(b: u8) -> bool {
 
 /// For each octet, whether it is a letter, digit or hyphen.
 #[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
-static KEYWORD_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0u8;
-    loop {
-        table[b as usize] = b.is_ascii_alphanumeric() || b == b'-';
-        if b == u8::MAX {
-            break;
-        }
-        b += 1;
-    }
-    table
-};
+static KEYWORD_BYTE: [bool; 256] = byte_table!(false, |b| b.is_ascii_alphanumeric() || b == b'-');
 
 /// The first eight octets (or fewer, zero-padded) with 0x20 OR-ed in: lower case for a
 /// keyword's letters, digits and hyphens unchanged.

@@ -311,28 +311,19 @@ fn class(b: u8) -> u8 {
 /// The classes of each octet (letter or digit; esmtp-keyword octet; esmtp-value octet), so a
 /// check costs one load per octet.
 #[allow(clippy::indexing_slicing, clippy::manual_range_contains)] // constant evaluation
-static PARAM_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0u8;
-    loop {
-        let mut c = 0;
-        if b.is_ascii_alphanumeric() {
-            c |= ALNUM | KEYWORD;
-        }
-        if b == b'-' {
-            c |= KEYWORD;
-        }
-        if b >= 0x80 || (b >= 33 && b <= 126 && b != b'=') {
-            c |= VALUE;
-        }
-        table[b as usize] = c;
-        if b == u8::MAX {
-            break;
-        }
-        b += 1;
+static PARAM_CLASS: [u8; 256] = byte_table!(0u8, |b| {
+    let mut c = 0;
+    if b.is_ascii_alphanumeric() {
+        c |= ALNUM | KEYWORD;
     }
-    table
-};
+    if b == b'-' {
+        c |= KEYWORD;
+    }
+    if b >= 0x80 || (b >= 33 && b <= 126 && b != b'=') {
+        c |= VALUE;
+    }
+    c
+});
 
 #[cfg(test)]
 mod tests {

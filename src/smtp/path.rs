@@ -563,25 +563,16 @@ const DOMAIN: u8 = 2;
 
 /// The classes of each octet, so a scan costs one load per octet.
 #[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
-static BYTE_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0u8;
-    loop {
-        let mut class = 0;
-        if is_atext_slow(b) {
-            class |= ATEXT;
-        }
-        if b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80 {
-            class |= DOMAIN;
-        }
-        table[b as usize] = class;
-        if b == u8::MAX {
-            break;
-        }
-        b += 1;
+static BYTE_CLASS: [u8; 256] = byte_table!(0u8, |b| {
+    let mut class = 0;
+    if is_atext_slow(b) {
+        class |= ATEXT;
     }
-    table
-};
+    if b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80 {
+        class |= DOMAIN;
+    }
+    class
+});
 
 const fn is_atext_slow(b: u8) -> bool {
     matches!(
