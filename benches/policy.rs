@@ -4,7 +4,11 @@
 //!
 //! Run: `cargo bench --bench policy -- --warm-up-time 1 --measurement-time 3`
 //!
-//! The anchor is the goal itself (1 µs per decision, 200 ns stretch). On a loaded machine
+//! The anchor is the goal itself (1 µs per decision, 200 ns stretch). Before criterion runs,
+//! every case is timed in rounds (about a millisecond of one case, then the next, round after
+//! round, so load on a shared machine spreads over all of them); the table printed gives the
+//! median time per decision and the goal's ratio to it (above 1: under the goal). Set
+//! `POLICY_BENCH_ROUNDS=0` to skip it. On a loaded machine
 //! count instructions instead: `POLICY_BENCH_COUNT=<case>:<n>` runs one case `n` times and
 //! exits, and the difference of two runs under callgrind divided by the difference in `n`
 //! is the cost of one decision:
@@ -23,6 +27,7 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
 use mailtls::policy::connector::Connectors;
@@ -214,12 +219,73 @@ fn count(spec: &str) {
     println!("{name}: {hits} of {n}");
 }
 
+/// The goal per decision, in nanoseconds (the stretch goal is 200).
+const GOAL_NS: f64 = 1_000.0;
+
+/// Nanoseconds for `iters` calls of `f`.
+fn time(f: &dyn Fn() -> bool, iters: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(f());
+    }
+    start.elapsed().as_nanos() as f64
+}
+
+/// Times every case in rounds (one batch of each per round) and prints the median time per
+/// decision against the goal.
+fn rounds(count: usize) {
+    let cases = cases();
+    let iters: Vec<u32> = cases
+        .iter()
+        .map(|(_, name, f)| {
+            assert!(f(), "{name}: the decision the case is about");
+            let once = time(f.as_ref(), 1_000) / 1_000.0;
+            // About a millisecond per batch.
+            ((1_000_000.0 / once.max(1.0)) as u32).max(1)
+        })
+        .collect();
+    let mut per_case: Vec<Vec<f64>> = vec![Vec::with_capacity(count); cases.len()];
+    for round in 0..count {
+        // Alternate the order so no case always runs right after the same neighbour.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..cases.len()).collect()
+        } else {
+            (0..cases.len()).rev().collect()
+        };
+        for i in order {
+            let ns = time(cases[i].2.as_ref(), iters[i]) / f64::from(iters[i]);
+            per_case[i].push(ns);
+        }
+    }
+    println!(
+        "{:<18} {:<24} {:>10} {:>14} {:>18}",
+        "group", "case", "goal ns", "mailtls ns", "goal/mailtls (med)"
+    );
+    for ((group, name, _), times) in cases.iter().zip(&mut per_case) {
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{group:<18} {name:<24} {GOAL_NS:>10.0} {median:>14.1} {:>18.2}",
+            GOAL_NS / median
+        );
+    }
+}
+
 criterion_group!(benches, bench_all);
 
 fn main() {
     if let Ok(spec) = std::env::var("POLICY_BENCH_COUNT") {
         count(&spec);
         return;
+    }
+    let n = std::env::var("POLICY_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21);
+    // `cargo test --benches` runs this once in test mode: keep that quick.
+    let testing = std::env::args().any(|a| a == "--test" || a == "--list");
+    if n > 0 && !testing {
+        rounds(n);
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

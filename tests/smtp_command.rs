@@ -411,6 +411,27 @@ fn hostile_vectors() {
             },
         ),
         (
+            // One more than u64::MAX: refused, not wrapped.
+            b"MAIL FROM:<a@b.example> SIZE=18446744073709551616",
+            CommandError::InvalidParameter {
+                verb: Verb::Mail,
+                reason: ParamError::InvalidValue {
+                    keyword: "SIZE".into(),
+                    expected: "a size in octets",
+                },
+            },
+        ),
+        (
+            b"MAIL FROM:<a@b.example> SIZE=+1",
+            CommandError::InvalidParameter {
+                verb: Verb::Mail,
+                reason: ParamError::InvalidValue {
+                    keyword: "SIZE".into(),
+                    expected: "a size in octets",
+                },
+            },
+        ),
+        (
             b"MAIL FROM:<a@b.example>  SIZE=1",
             CommandError::InvalidParameter {
                 verb: Verb::Mail,
@@ -602,6 +623,11 @@ fn typed_parts_refuse_invalid_text() {
     assert!(Argument::new(" lead").is_none());
     assert!(InitialResponse::new("AAAA\r\n").is_none());
     assert!(InitialResponse::new("").is_none());
+    // Padding: at most two `=`, only at the end, never alone but for the empty response.
+    assert!(InitialResponse::new("AA==").is_some());
+    assert!(InitialResponse::new("==").is_none());
+    assert!(InitialResponse::new("A=A=").is_none());
+    assert!(InitialResponse::new("A\u{e9}==").is_none());
     assert!(AuthMechanism::new("PLAIN LOGIN").is_none());
     assert!(Param::new("SIZE", Some("1 2")).is_err());
     assert!(Param::new("A B", None).is_err());

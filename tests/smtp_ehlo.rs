@@ -173,6 +173,29 @@ fn malformed_replies_are_refused() {
             b"250-mx\r\n250-X\r\n250-AUTH PL@IN\r\n250 X\r\n",
             line(3, "AUTH mechanism is not a SASL name"),
         ),
+        // AUTH reads its mechanisms and checks the spacing in one pass; a line that fails
+        // both checks still reports the spacing first.
+        (
+            b"250-mx\r\n250-AUTH PLAIN  LOGIN\r\n250 X\r\n",
+            line(
+                2,
+                "parameters are not printable ASCII separated by single spaces",
+            ),
+        ),
+        (
+            b"250-mx\r\n250-AUTH PL@IN \r\n250 X\r\n",
+            line(
+                2,
+                "parameters are not printable ASCII separated by single spaces",
+            ),
+        ),
+        (
+            "250-mx\r\n250-AUTH PLAIN caf\u{e9}\r\n250 X\r\n".as_bytes(),
+            line(
+                2,
+                "parameters are not printable ASCII separated by single spaces",
+            ),
+        ),
         (
             b"250-mx\r\n250-AUTH=\r\n250 X\r\n",
             line(2, "AUTH mechanism is not a SASL name"),

@@ -3,6 +3,7 @@
 use core::fmt;
 use core::net::IpAddr;
 use core::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,8 +29,11 @@ pub const MAX_LABEL_LEN: usize = 63;
 /// `_25._tcp.mx.example.net` or `_mta-sts.example.net`, and for certificate names as
 /// presented. Equality, ordering and hashing are on the normal form, so `MX.Example.NET.` and
 /// `mx.example.net` are the same name.
+///
+/// The text is shared: a clone (a plan copying the names it derived, a trace naming a host)
+/// costs a reference count, not an allocation.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DnsName(String);
+pub struct DnsName(Arc<str>);
 
 /// A host identity: a DNS name or an IP address, never confused with each other.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -159,9 +163,7 @@ impl DnsName {
 
     /// The name with its first label removed, or `None` for a single-label name.
     pub fn parent(&self) -> Option<Self> {
-        self.0
-            .split_once('.')
-            .map(|(_, rest)| Self(rest.to_owned()))
+        self.0.split_once('.').map(|(_, rest)| Self(rest.into()))
     }
 
     /// The labels, left to right.
@@ -185,7 +187,7 @@ impl DnsName {
         if self.0 == ancestor.0 {
             return Some(0);
         }
-        let prefix = self.0.strip_suffix(ancestor.0.as_str())?;
+        let prefix = self.0.strip_suffix(&*ancestor.0)?;
         let prefix = prefix.strip_suffix('.')?;
         if prefix.is_empty() {
             return None;
@@ -204,7 +206,7 @@ impl DnsName {
         let (text, result) = idna::domain_to_unicode(&self.0);
         match result {
             Ok(()) => text,
-            Err(_) => self.0.clone(),
+            Err(_) => self.0.to_string(),
         }
     }
 
@@ -214,7 +216,7 @@ impl DnsName {
             return Err(NameError::Empty);
         }
         if is_plain_name(trimmed, syntax) {
-            return Ok(Self(trimmed.to_ascii_lowercase()));
+            return Ok(Self(lower_shared(trimmed)));
         }
         Self::parse_full(input, trimmed, syntax)
     }
@@ -236,7 +238,7 @@ impl DnsName {
             trimmed.to_ascii_lowercase()
         };
         check_syntax(&ascii, syntax)?;
-        Ok(Self(ascii))
+        Ok(Self(ascii.into()))
     }
 }
 
@@ -313,6 +315,15 @@ impl<'de> Deserialize<'de> for DnsName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `text` lower-cased (ASCII) into one shared allocation.
+fn lower_shared(text: &str) -> Arc<str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        text.to_ascii_lowercase().into()
+    } else {
+        text.into()
     }
 }
 
@@ -574,7 +585,11 @@ mod tests {
                 if is_plain_name(case, syntax) {
                     plain += 1;
                     let full = DnsName::parse_full(case, case, syntax);
-                    assert_eq!(full.map(|n| n.0), Ok(case.to_ascii_lowercase()), "{case:?}");
+                    assert_eq!(
+                        full.map(|n| n.0.to_string()),
+                        Ok(case.to_ascii_lowercase()),
+                        "{case:?}"
+                    );
                 }
             }
         }

@@ -297,7 +297,9 @@ pub fn decide_inbound(connectors: &Connectors, facts: &InboundFacts<'_>) -> Inbo
         }
     }
     // The reasons of every accepted message: built without the formatting machinery.
-    let mut reason = String::with_capacity(64);
+    // Sized once for the whole text (quotes, the fixed words and the attribution).
+    let (by, named) = attribution.parts();
+    let mut reason = String::with_capacity(32 + connector.name.len() + by.len() + named.len());
     reason.push_str("connector ");
     push_quoted(&mut reason, &connector.name);
     reason.push_str(" attributed by ");
@@ -382,11 +384,6 @@ fn partner_restrictions(
     }
     if partner.restrict_domains_to_certificate {
         let matches = cert.matches(partner);
-        let expected = partner
-            .tls_sender_certificate_name
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
         let action = match (matches, cert.verified) {
             (true, Verification::Verified) => None,
             (true, Verification::Unknown) => Some(InboundAction::Tempfail(Status::new(
@@ -401,6 +398,12 @@ fn partner_restrictions(
             ))),
         };
         if let Some(action) = action {
+            // Written only for the reason of a refusal (an accepted message never needs it).
+            let expected = partner
+                .tls_sender_certificate_name
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             reasons.push(format!(
                 "partner connector {:?} restricts {domain} to certificates named {expected}; presented [{}] ({})",
                 partner.name,

@@ -317,20 +317,19 @@ impl AuthMechanism {
 /// For each octet, its upper-case form when it may appear in a SASL mechanism name
 /// (`A-Z a-z 0-9 - _`), else 0.
 #[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
-static SASL_UPPER: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0u8;
-    loop {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            table[b as usize] = b.to_ascii_uppercase();
-        }
-        if b == u8::MAX {
-            break;
-        }
-        b += 1;
+static SASL_UPPER: [u8; 256] = byte_table!(0u8, |b| {
+    if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+        b.to_ascii_uppercase()
+    } else {
+        0
     }
-    table
-};
+});
+
+/// For each octet, whether it is a base64 character other than padding (`A-Z a-z 0-9 + /`).
+#[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
+static BASE64: [bool; 256] = byte_table!(false, |b| b.is_ascii_alphanumeric()
+    || b == b'+'
+    || b == b'/');
 
 impl InitialResponse {
     /// An initial response: `=` or non-empty base64 (`A-Z a-z 0-9 + /`, `=` padding at the
@@ -339,12 +338,15 @@ impl InitialResponse {
         if text == "=" {
             return Some(InitialResponse(text.to_owned()));
         }
-        let body = text.trim_end_matches('=');
+        // By octets: the `=` padding at the end, then one table load per octet before it.
+        let bytes = text.as_bytes();
+        let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+        let body = bytes.get(..bytes.len() - pad).unwrap_or_default();
         let ok = !body.is_empty()
-            && text.len() - body.len() <= 2
+            && pad <= 2
             && body
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+                .iter()
+                .all(|&b| BASE64.get(usize::from(b)).copied().unwrap_or(false));
         ok.then(|| InitialResponse(text.to_owned()))
     }
 

@@ -237,9 +237,6 @@ impl Capabilities {
         if !keyword.first().is_some_and(u8::is_ascii_alphanumeric) {
             return Err(BAD_KEYWORD);
         }
-        if !params.is_none_or(params_are_words) {
-            return Err(BAD_PARAMS);
-        }
         let words = params.into_iter().flat_map(|p| p.split(|&b| b == b' '));
         // Keyword bytes are letters, digits and hyphens, so OR-ing 0x20 lower-cases them
         // exactly: each line is told apart by its length and first eight octets, folded.
@@ -267,13 +264,25 @@ impl Capabilities {
             }
             _ => Known::Other,
         };
+        // AUTH checks its parameters as it reads them: every word a SASL name means they are
+        // words separated by single spaces. Any other keyword is checked here first.
+        if !matches!(known, Known::Auth) && !params.is_none_or(params_are_words) {
+            return Err(BAD_PARAMS);
+        }
         let slot = match known {
             Known::Auth => {
                 // One allocation for the usual handful of mechanisms.
                 if self.auth.capacity() == 0 {
                     self.auth.reserve(8);
                 }
-                return self.add_auth(words);
+                // On failure the error is the one the separate check would have given first.
+                return self.add_auth(words).map_err(|e| {
+                    if params.is_none_or(params_are_words) {
+                        e
+                    } else {
+                        BAD_PARAMS
+                    }
+                });
             }
             Known::Size => {
                 let size = match params {
@@ -345,12 +354,20 @@ const BAD_KEYWORD: &str = "keyword is not letters, digits and hyphens";
 
 /// A letter, digit or hyphen.
 fn is_keyword_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-'
+    KEYWORD_BYTE.get(usize::from(b)).copied().unwrap_or(false)
 }
+
+/// For each octet, whether it is a letter, digit or hyphen.
+#[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
+static KEYWORD_BYTE: [bool; 256] = byte_table!(false, |b| b.is_ascii_alphanumeric() || b == b'-');
 
 /// The first eight octets (or fewer, zero-padded) with 0x20 OR-ed in: lower case for a
 /// keyword's letters, digits and hyphens unchanged.
 fn fold8(keyword: &[u8]) -> u64 {
+    if let Some(head) = keyword.first_chunk::<8>() {
+        // The usual keyword has eight octets or more: one load, one OR.
+        return u64::from_le_bytes(*head) | 0x2020_2020_2020_2020;
+    }
     let mut word = [0u8; 8];
     for (w, &b) in word.iter_mut().zip(keyword) {
         *w = b | 0x20;

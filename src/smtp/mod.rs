@@ -25,6 +25,23 @@
 //! assert_eq!(leftover, b"250 inj"); // the client must refuse to start TLS now
 //! ```
 
+/// A 256-entry lookup table built at compile time: `byte_table!(init, |b| value)` sets entry
+/// `b` to `value` for every octet `b`, so a scan costs one load per octet.
+macro_rules! byte_table {
+    ($init:expr, |$b:ident| $value:expr) => {{
+        let mut table = [$init; 256];
+        let mut $b = 0u8;
+        loop {
+            table[$b as usize] = $value;
+            if $b == u8::MAX {
+                break;
+            }
+            $b += 1;
+        }
+        table
+    }};
+}
+
 pub mod code;
 pub mod command;
 pub mod data;

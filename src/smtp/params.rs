@@ -143,15 +143,21 @@ impl MailParams {
         let mut params = MailParams::default();
         for item in split_sp(text) {
             let (keyword, value) = split_param(item)?;
-            if keyword.eq_ignore_ascii_case("SIZE") {
+            // Told apart by length first: one comparison rules out most keywords.
+            let is = |name: &str| keyword.len() == name.len() && keyword.eq_ignore_ascii_case(name);
+            if is("SIZE") {
                 let size = value
-                    .filter(|v| {
-                        !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit())
+                    .filter(|v| !v.is_empty() && v.len() <= 20)
+                    .and_then(|v| {
+                        v.bytes().try_fold(0u64, |acc, d| {
+                            let digit = d.wrapping_sub(b'0');
+                            (digit < 10).then_some(())?;
+                            acc.checked_mul(10)?.checked_add(u64::from(digit))
+                        })
                     })
-                    .and_then(|v| v.parse::<u64>().ok())
                     .ok_or_else(|| invalid(keyword, "a size in octets"))?;
                 set_once(&mut params.size, size, keyword)?;
-            } else if keyword.eq_ignore_ascii_case("BODY") {
+            } else if is("BODY") {
                 let body = match value {
                     Some(v) if v.eq_ignore_ascii_case("7BIT") => Body::SevenBit,
                     Some(v) if v.eq_ignore_ascii_case("8BITMIME") => Body::EightBitMime,
@@ -159,9 +165,9 @@ impl MailParams {
                     _ => return Err(invalid(keyword, "7BIT, 8BITMIME or BINARYMIME")),
                 };
                 set_once(&mut params.body, body, keyword)?;
-            } else if keyword.eq_ignore_ascii_case("SMTPUTF8") {
+            } else if is("SMTPUTF8") {
                 flag_once(&mut params.smtputf8, value, keyword)?;
-            } else if keyword.eq_ignore_ascii_case("REQUIRETLS") {
+            } else if is("REQUIRETLS") {
                 flag_once(&mut params.require_tls, value, keyword)?;
             } else {
                 push_other(&mut params.other, keyword, value)?;
@@ -281,17 +287,43 @@ fn invalid(keyword: &str, expected: &'static str) -> ParamError {
 }
 
 fn is_keyword(k: &str) -> bool {
-    let mut bytes = k.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    match k.as_bytes().split_first() {
+        Some((first, rest)) => {
+            class(*first) & ALNUM != 0 && rest.iter().all(|&b| class(b) & KEYWORD != 0)
+        }
+        None => false,
+    }
 }
 
 /// esmtp-value: %d33-60 / %d62-126, plus UTF-8 (RFC 6531).
 fn is_value(v: &str) -> bool {
-    !v.is_empty()
-        && v.bytes()
-            .all(|b| b >= 0x80 || ((33..=126).contains(&b) && b != b'='))
+    !v.is_empty() && v.bytes().all(|b| class(b) & VALUE != 0)
 }
+
+const ALNUM: u8 = 1;
+const KEYWORD: u8 = 2;
+const VALUE: u8 = 4;
+
+fn class(b: u8) -> u8 {
+    PARAM_CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// The classes of each octet (letter or digit; esmtp-keyword octet; esmtp-value octet), so a
+/// check costs one load per octet.
+#[allow(clippy::indexing_slicing, clippy::manual_range_contains)] // constant evaluation
+static PARAM_CLASS: [u8; 256] = byte_table!(0u8, |b| {
+    let mut c = 0;
+    if b.is_ascii_alphanumeric() {
+        c |= ALNUM | KEYWORD;
+    }
+    if b == b'-' {
+        c |= KEYWORD;
+    }
+    if b >= 0x80 || (b >= 33 && b <= 126 && b != b'=') {
+        c |= VALUE;
+    }
+    c
+});
 
 #[cfg(test)]
 mod tests {

@@ -487,12 +487,8 @@ impl<'a> Cursor<'a> {
             let text = self.text.get(host_start..self.at).unwrap_or_default();
             Host::parse(text)?
         } else {
-            while let Some(b) = self.peek() {
-                if stop(b) {
-                    break;
-                }
-                self.at += 1;
-            }
+            let rest = self.text.as_bytes().get(host_start..).unwrap_or_default();
+            self.at += rest.iter().position(|&b| stop(b)).unwrap_or(rest.len());
             let text = self.text.get(host_start..self.at).unwrap_or_default();
             check_domain(text, self.offset + host_start)?;
             Host::Domain(Domain(text.to_owned()))
@@ -504,26 +500,27 @@ impl<'a> Cursor<'a> {
     }
 
     fn dot_string(&mut self) -> Result<(), PathError> {
+        // One pass over the rest as a slice (no per-octet bounds check through `peek`).
+        let rest = self.text.as_bytes().get(self.at..).unwrap_or_default();
         let mut atom_len = 0;
-        loop {
-            match self.peek() {
-                Some(b'.') => {
-                    if atom_len == 0 {
-                        return Err(self.unexpected(b'.', "local part"));
-                    }
-                    atom_len = 0;
+        for (i, &b) in rest.iter().enumerate() {
+            match b {
+                b'.' if atom_len > 0 => atom_len = 0,
+                b'@' if atom_len > 0 => {
+                    self.at += i;
+                    return Ok(());
                 }
-                Some(b) if is_atext(b) => atom_len += 1,
-                Some(b'@') if atom_len > 0 => return Ok(()),
-                Some(b) => return Err(self.unexpected(b, "local part")),
-                None => {
-                    return Err(PathError::End {
-                        expected: "'@' after the local part",
-                    })
+                b if is_atext(b) => atom_len += 1,
+                b => {
+                    self.at += i;
+                    return Err(self.unexpected(b, "local part"));
                 }
             }
-            self.at += 1;
         }
+        self.at += rest.len();
+        Err(PathError::End {
+            expected: "'@' after the local part",
+        })
     }
 
     fn quoted_string(&mut self) -> Result<(), PathError> {
@@ -566,25 +563,16 @@ const DOMAIN: u8 = 2;
 
 /// The classes of each octet, so a scan costs one load per octet.
 #[allow(clippy::indexing_slicing)] // constant evaluation over 0..=255
-static BYTE_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0u8;
-    loop {
-        let mut class = 0;
-        if is_atext_slow(b) {
-            class |= ATEXT;
-        }
-        if b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80 {
-            class |= DOMAIN;
-        }
-        table[b as usize] = class;
-        if b == u8::MAX {
-            break;
-        }
-        b += 1;
+static BYTE_CLASS: [u8; 256] = byte_table!(0u8, |b| {
+    let mut class = 0;
+    if is_atext_slow(b) {
+        class |= ATEXT;
     }
-    table
-};
+    if b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80 {
+        class |= DOMAIN;
+    }
+    class
+});
 
 const fn is_atext_slow(b: u8) -> bool {
     matches!(
@@ -622,10 +610,14 @@ fn check_domain(text: &str, offset: usize) -> Result<(), PathError> {
     let bytes = text.as_bytes();
     let mut label_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        // One table load decides the common octet (letter, digit, hyphen, UTF-8).
+        if is_domain_byte(b) {
+            continue;
+        }
         if b == b'.' {
             check_label(bytes, label_start, i, offset)?;
             label_start = i + 1;
-        } else if !is_domain_byte(b) {
+        } else {
             let found = text.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
             return Err(PathError::Unexpected {
                 column: offset + i + 1,
