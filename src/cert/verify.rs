@@ -166,6 +166,16 @@ pub fn evaluate(
     peer_name: Option<&HostId>,
     now: Timestamp,
 ) -> Outcome {
+    if matches!(requirement, CertificateCheck::EncryptOnly) && role == Role::Outbound {
+        // Nothing to check and nobody asked: the facts are read on demand from the chain
+        // the TLS facts keep (`CertFacts::from_der`), not on every attempt.
+        return Outcome {
+            facts: None,
+            trust: TrustLevel::Untrusted,
+            error: None,
+            continued: false,
+        };
+    }
     let facts = match CertFacts::from_der(end_entity.as_ref()) {
         Ok(facts) => facts,
         Err(e) => {

@@ -22,6 +22,10 @@ use super::event::{
 };
 use super::settings::{Attempt, ClientSettings};
 
+/// How much ciphertext the client session hands rustls at once (one full TLS record and its
+/// header): the bound on the plaintext it holds whatever one call feeds it.
+const CIPHERTEXT_SLICE: usize = 16 * 1024 + 5;
+
 /// One SMTP client connection, without I/O.
 ///
 /// Feed it what the socket reads with [`handle_input`](Self::handle_input) (and
@@ -153,6 +157,13 @@ impl ClientSession {
         };
         session.expect_reply(Stage::Greeting, now);
         session
+    }
+
+    /// The bytes of buffer capacity the session holds (decrypted input, output not yet
+    /// handed out, an incomplete reply): bounded whatever the input, and what memory tests
+    /// measure. rustls's own buffers are not counted.
+    pub fn buffered_bytes(&self) -> usize {
+        self.plain.capacity() + self.out.capacity() + self.parser.buffered()
     }
 
     /// The attempt this session runs.
@@ -496,7 +507,23 @@ impl ClientSession {
         }
     }
 
+    /// Feeds ciphertext one slice of at most [`CIPHERTEXT_SLICE`] bytes at a time, reading
+    /// the replies each slice decrypts before the next: however much arrives in one call, the
+    /// session holds one slice of plaintext, never the whole input.
     fn handle_ciphertext(&mut self, input: &[u8], now: Timestamp) {
+        for slice in input.chunks(CIPHERTEXT_SLICE) {
+            if self.is_finished() {
+                break;
+            }
+            self.handle_ciphertext_slice(slice, now);
+        }
+        // A burst (a long multiline reply, a large input) leaves no large buffer behind.
+        if self.plain.capacity() > CIPHERTEXT_SLICE {
+            self.plain = Vec::new();
+        }
+    }
+
+    fn handle_ciphertext_slice(&mut self, input: &[u8], now: Timestamp) {
         let (engine, was_handshaking) = match &mut self.phase {
             Phase::Handshake(engine) => (engine, true),
             Phase::Tls { engine, .. } => (engine, false),

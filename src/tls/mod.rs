@@ -21,7 +21,7 @@ mod failure;
 
 pub use config::{
     client_config, rung_groups, rung_suites, server_config, ClientTlsSetup, ServerTlsSetup,
-    TlsIdentity,
+    SharedClock, TlsIdentity, SERVER_SESSION_CACHE,
 };
 pub use engine::TlsEngine;
 pub use facts::{cipher_suite, key_exchange_group, tls_version, TlsFacts};
