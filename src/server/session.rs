@@ -694,7 +694,9 @@ impl ServerSession {
             );
             return;
         }
-        let Some(tls) = self.config.tls.clone() else {
+        // The listener's ServerTls itself (not a copy): its TLS configuration is built once.
+        let config = Arc::clone(&self.config);
+        let Some(tls) = config.tls.as_ref() else {
             self.refuse(
                 "STARTTLS",
                 Code::NOT_IMPLEMENTED,
@@ -703,7 +705,7 @@ impl ServerSession {
             );
             return;
         };
-        let engine = match self.enforcement.tls_engine(&tls, self.now) {
+        let engine = match self.enforcement.tls_engine(tls, self.now) {
             Ok((engine, clock)) => {
                 self.clock = Some(clock);
                 engine

@@ -202,9 +202,92 @@ pub fn client_config(setup: &ClientTlsSetup) -> Result<Arc<ClientConfig>, TlsErr
     };
     config.enable_sni = setup.send_sni;
     // A configuration serves one attempt (its verifier records that attempt's verdict), so a
-    // session cache could never be used again: do not keep one.
+    // session cache could never be used again: do not keep one. Resumption goes through a
+    // `ResumptionCache`, which keeps one configuration per destination and policy.
     config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
+}
+
+/// The client configuration a [`ResumptionCache`](super::ResumptionCache) keeps for one
+/// destination and policy: built once, reading `clock`, resuming from its own bounded store.
+///
+/// rustls resumes a session only under the very verifier that accepted it, so this
+/// configuration's verifier is shared by the attempts and records nothing:
+/// [`DeferredVerifier`] checks the handshake signatures and leaves the certificate
+/// requirement to the session, which applies the attempt's own verifier to the chain (fresh
+/// or resumed) as soon as the handshake ends, before a byte of SMTP is written.
+pub(crate) fn resumable_client_config(
+    setup: &ClientTlsSetup,
+    clock: &SharedClock,
+    sessions: usize,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let (provider, versions) = shared_parameters(setup.rung, setup.protocols)?;
+    let builder = ClientConfig::builder_with_details(provider, Arc::new(clock.clone()))
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError::Config {
+            rung: setup.rung,
+            detail: e.to_string(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(DeferredVerifier::new()));
+    let mut config = match &setup.identity {
+        Some(identity) => builder.with_client_cert_resolver(identity.client_resolver()),
+        None => builder.with_no_client_auth(),
+    };
+    config.enable_sni = setup.send_sni;
+    config.resumption = rustls::client::Resumption::in_memory_sessions(sessions);
+    Ok(Arc::new(config))
+}
+
+/// Accepts any certificate chain and verifies the handshake signatures: the certificate
+/// requirement is applied by the session after the handshake (see
+/// [`resumable_client_config`]). Never handed to a configuration whose session does not.
+#[derive(Debug)]
+struct DeferredVerifier {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl DeferredVerifier {
+    fn new() -> Self {
+        Self {
+            algorithms: ring::default_provider().signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for DeferredVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// Builds the rustls server configuration, to be built once and shared by every connection
