@@ -12,19 +12,14 @@
 //! cargo bench --bench session
 //! ```
 //!
-//! Instructions, with callgrind counting inside the delivery functions only (the fixture and
-//! key generation are left out), `SESSION_ONLY` picking one side and `SESSION_ITERS` the
-//! number of deliveries:
+//! Instructions, with callgrind: `SESSION_ONLY=mailtls|bare` runs one side
+//! `SESSION_ITERS` times and exits; `.ci/session_instructions.sh` runs each side for two
+//! counts under callgrind and prints the instructions of one delivery (the difference over
+//! the difference in count, so the fixture cancels out) and the ratio:
 //!
 //! ```sh
-//! cargo bench --bench session --no-run   # prints the bench binary's path
-//! SESSION_ONLY=mailtls SESSION_ITERS=20 valgrind --tool=callgrind \
-//!     --toggle-collect='*mailtls_delivery*' --callgrind-out-file=/dev/null target/release/deps/session-*
-//! SESSION_ONLY=bare SESSION_ITERS=20 valgrind --tool=callgrind \
-//!     --toggle-collect='*bare_delivery*' --callgrind-out-file=/dev/null target/release/deps/session-*
+//! bash .ci/session_instructions.sh
 //! ```
-//!
-//! (`.ci/session_instructions.sh` runs both and prints the ratio.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -137,6 +132,16 @@ struct Server {
 }
 
 impl Server {
+    fn new(config: &Arc<ServerConfig>) -> Self {
+        Self {
+            config: Arc::clone(config),
+            tls: None,
+            lines: Vec::new(),
+            in_data: false,
+            received: 0,
+        }
+    }
+
     fn handle(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut replies = Vec::new();
         match self.tls.as_mut() {
@@ -196,13 +201,7 @@ impl Server {
 fn mailtls_delivery(f: &Fixture) -> usize {
     let attempt = Attempt::new(f.plan.clone(), Rung::Modern, Arc::clone(&f.verifier));
     let mut client = ClientSession::new(f.settings.clone(), attempt, NOW);
-    let mut server = Server {
-        config: Arc::clone(&f.server),
-        tls: None,
-        lines: Vec::new(),
-        in_data: false,
-        received: 0,
-    };
+    let mut server = Server::new(&f.server);
     let mut wire = Vec::new();
     client.handle_input(b"220 mx.example.com ESMTP\r\n", NOW);
     let mut sent = false;
@@ -237,13 +236,7 @@ fn mailtls_delivery(f: &Fixture) -> usize {
 /// checking each reply's code and nothing else.
 #[inline(never)]
 fn bare_delivery(f: &Fixture) -> usize {
-    let mut server = Server {
-        config: Arc::clone(&f.server),
-        tls: None,
-        lines: Vec::new(),
-        in_data: false,
-        received: 0,
-    };
+    let mut server = Server::new(&f.server);
     let mut wire = Vec::new();
     let mut plain = Vec::new();
     // The greeting was read (as the mailtls side is handed it).

@@ -187,25 +187,35 @@ impl ServerTlsSetup {
 ///
 /// Fails only for [`Rung::Plaintext`], which has no TLS configuration.
 pub fn client_config(setup: &ClientTlsSetup) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut config = client_base(setup, fixed_time(setup.now), Arc::clone(&setup.verifier))?;
+    // A configuration serves one attempt (its verifier records that attempt's verdict), so a
+    // session cache could never be used again: do not keep one. Resumption goes through a
+    // `ResumptionCache`, which keeps one configuration per destination and policy.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(Arc::new(config))
+}
+
+/// The client configuration of `setup` with `time` and `verifier`.
+fn client_base(
+    setup: &ClientTlsSetup,
+    time: Arc<dyn TimeProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<ClientConfig, TlsError> {
     let (provider, versions) = shared_parameters(setup.rung, setup.protocols)?;
-    let builder = ClientConfig::builder_with_details(provider, fixed_time(setup.now))
+    let builder = ClientConfig::builder_with_details(provider, time)
         .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config {
             rung: setup.rung,
             detail: e.to_string(),
         })?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::clone(&setup.verifier));
+        .with_custom_certificate_verifier(verifier);
     let mut config = match &setup.identity {
         Some(identity) => builder.with_client_cert_resolver(identity.client_resolver()),
         None => builder.with_no_client_auth(),
     };
     config.enable_sni = setup.send_sni;
-    // A configuration serves one attempt (its verifier records that attempt's verdict), so a
-    // session cache could never be used again: do not keep one. Resumption goes through a
-    // `ResumptionCache`, which keeps one configuration per destination and policy.
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok(Arc::new(config))
+    Ok(config)
 }
 
 /// The client configuration a [`ResumptionCache`](super::ResumptionCache) keeps for one
@@ -221,20 +231,11 @@ pub(crate) fn resumable_client_config(
     clock: &SharedClock,
     sessions: usize,
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    let (provider, versions) = shared_parameters(setup.rung, setup.protocols)?;
-    let builder = ClientConfig::builder_with_details(provider, Arc::new(clock.clone()))
-        .with_protocol_versions(versions)
-        .map_err(|e| TlsError::Config {
-            rung: setup.rung,
-            detail: e.to_string(),
-        })?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(DeferredVerifier::new()));
-    let mut config = match &setup.identity {
-        Some(identity) => builder.with_client_cert_resolver(identity.client_resolver()),
-        None => builder.with_no_client_auth(),
-    };
-    config.enable_sni = setup.send_sni;
+    let mut config = client_base(
+        setup,
+        Arc::new(clock.clone()),
+        Arc::new(DeferredVerifier::new()),
+    )?;
     config.resumption = rustls::client::Resumption::in_memory_sessions(sessions);
     Ok(Arc::new(config))
 }
