@@ -33,7 +33,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::Criterion;
-use mailtls::client::{Attempt, ClientEvent, ClientSession, ClientSettings, Envelope};
+use mailtls::client::{
+    Attempt, ClientEvent, ClientSession, ClientSettings, Envelope, PlanVerifiers,
+};
 use mailtls::names::HostId;
 use mailtls::policy::ladder::Rung;
 use mailtls::policy::{AnchorSource, HostPlan, Level};
@@ -55,6 +57,11 @@ struct Fixture {
     server: Arc<ServerConfig>,
     verifier: Arc<dyn ServerCertVerifier>,
     bare_client: Arc<ClientConfig>,
+    /// The `encrypt` pair: mailtls compiles its own verifier per attempt (as a delivery
+    /// does); the anchor accepts any certificate and checks the handshake signatures.
+    encrypt_plan: HostPlan,
+    verifiers: PlanVerifiers,
+    bare_any: Arc<ClientConfig>,
     plan: HostPlan,
     settings: ClientSettings,
     envelope: Envelope,
@@ -105,7 +112,23 @@ fn fixture() -> Fixture {
     }
     message.truncate(MESSAGE_LEN - 2);
     message.extend_from_slice(b"\r\n");
+    let mut any = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(
+            ring::default_provider().signature_verification_algorithms,
+        )))
+        .with_no_client_auth();
+    any.resumption = Resumption::disabled();
     Fixture {
+        encrypt_plan: HostPlan::new(
+            HostId::parse(MX).unwrap(),
+            25,
+            Level::Encrypt.requirement(Vec::new(), Vec::new(), AnchorSource::Public),
+        ),
+        bare_any: Arc::new(any),
+        verifiers: PlanVerifiers::default(),
         server,
         verifier,
         bare_client: Arc::new(bare),
@@ -200,6 +223,18 @@ impl Server {
 #[inline(never)]
 fn mailtls_delivery(f: &Fixture) -> usize {
     let attempt = Attempt::new(f.plan.clone(), Rung::Modern, Arc::clone(&f.verifier));
+    deliver_with(f, attempt)
+}
+
+/// At `encrypt`, with the verifier a delivery compiles for the plan.
+#[inline(never)]
+fn mailtls_encrypt_delivery(f: &Fixture) -> usize {
+    let handle = f.verifiers.verifier_for(&f.encrypt_plan);
+    let attempt = Attempt::new(f.encrypt_plan.clone(), Rung::Modern, handle);
+    deliver_with(f, attempt)
+}
+
+fn deliver_with(f: &Fixture, attempt: Attempt) -> usize {
     let mut client = ClientSession::new(f.settings.clone(), attempt, NOW);
     let mut server = Server::new(&f.server);
     let mut wire = Vec::new();
@@ -236,6 +271,15 @@ fn mailtls_delivery(f: &Fixture) -> usize {
 /// checking each reply's code and nothing else.
 #[inline(never)]
 fn bare_delivery(f: &Fixture) -> usize {
+    bare_with(f, &f.bare_client)
+}
+
+#[inline(never)]
+fn bare_encrypt_delivery(f: &Fixture) -> usize {
+    bare_with(f, &f.bare_any)
+}
+
+fn bare_with(f: &Fixture, config: &Arc<ClientConfig>) -> usize {
     let mut server = Server::new(&f.server);
     let mut wire = Vec::new();
     let mut plain = Vec::new();
@@ -246,11 +290,8 @@ fn bare_delivery(f: &Fixture) -> usize {
     wire.clear();
     server.handle(b"STARTTLS\r\n", &mut wire);
     expect(&wire, b"220");
-    let mut client = ClientConnection::new(
-        Arc::clone(&f.bare_client),
-        ServerName::try_from(MX).unwrap(),
-    )
-    .unwrap();
+    let mut client =
+        ClientConnection::new(Arc::clone(config), ServerName::try_from(MX).unwrap()).unwrap();
     let mut out = Vec::new();
     loop {
         out.clear();
@@ -302,6 +343,45 @@ fn feed(client: &mut ClientConnection, mut wire: &[u8], plain: &mut Vec<u8>) {
     }
 }
 
+/// The anchor's `encrypt`: any certificate, real handshake signatures.
+#[derive(Debug)]
+struct AnyCertificate(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
 /// The reply's last line starts with `code`.
 fn expect(reply: &[u8], code: &[u8]) {
     let body = reply.strip_suffix(b"\r\n").unwrap_or(reply);
@@ -313,6 +393,8 @@ fn main() {
     let f = fixture();
     assert_eq!(mailtls_delivery(&f), MESSAGE_LEN);
     assert_eq!(bare_delivery(&f), MESSAGE_LEN);
+    assert_eq!(mailtls_encrypt_delivery(&f), MESSAGE_LEN);
+    assert_eq!(bare_encrypt_delivery(&f), MESSAGE_LEN);
     let number = |name: &str, default: usize| {
         std::env::var(name)
             .ok()
@@ -320,22 +402,36 @@ fn main() {
             .unwrap_or(default)
     };
     let iters = number("SESSION_ITERS", 40);
-    match std::env::var("SESSION_ONLY").as_deref() {
-        Ok("mailtls") => {
-            for _ in 0..iters {
-                black_box(mailtls_delivery(&f));
-            }
-            return;
+    let only: Option<fn(&Fixture) -> usize> = match std::env::var("SESSION_ONLY").as_deref() {
+        Ok("mailtls") => Some(mailtls_delivery),
+        Ok("bare") => Some(bare_delivery),
+        Ok("mailtls-encrypt") => Some(mailtls_encrypt_delivery),
+        Ok("bare-encrypt") => Some(bare_encrypt_delivery),
+        _ => None,
+    };
+    if let Some(run) = only {
+        for _ in 0..iters {
+            black_box(run(&f));
         }
-        Ok("bare") => {
-            for _ in 0..iters {
-                black_box(bare_delivery(&f));
-            }
-            return;
-        }
-        _ => {}
+        return;
     }
-    alternating_rounds(&f, number("SESSION_ROUNDS", 31), iters);
+    let rounds = number("SESSION_ROUNDS", 31);
+    alternating_rounds(
+        "webpki verifier",
+        &f,
+        mailtls_delivery,
+        bare_delivery,
+        rounds,
+        iters,
+    );
+    alternating_rounds(
+        "encrypt",
+        &f,
+        mailtls_encrypt_delivery,
+        bare_encrypt_delivery,
+        rounds,
+        iters,
+    );
     if std::env::var_os("SESSION_CRITERION").is_none() {
         return;
     }
@@ -358,7 +454,14 @@ fn main() {
 
 /// Times `iters` deliveries of each side per round, the order flipping every round, and
 /// prints the median of the per-round ratios (mailtls / bare).
-fn alternating_rounds(f: &Fixture, rounds: usize, iters: usize) {
+fn alternating_rounds(
+    name: &str,
+    f: &Fixture,
+    ours: fn(&Fixture) -> usize,
+    bare: fn(&Fixture) -> usize,
+    rounds: usize,
+    iters: usize,
+) {
     let time = |run: &dyn Fn() -> usize| {
         let start = Instant::now();
         for _ in 0..iters {
@@ -366,8 +469,8 @@ fn alternating_rounds(f: &Fixture, rounds: usize, iters: usize) {
         }
         start.elapsed().as_secs_f64() / iters as f64
     };
-    let ours = || mailtls_delivery(f);
-    let bare = || bare_delivery(f);
+    let ours = || ours(f);
+    let bare = || bare(f);
     // Warm both up once.
     time(&ours);
     time(&bare);
@@ -399,7 +502,7 @@ fn alternating_rounds(f: &Fixture, rounds: usize, iters: usize) {
         )
     };
     println!(
-        "session ratio mailtls/bare = {:.3} (median of {rounds} alternating rounds of {iters}; \
+        "session ratio mailtls/bare ({name}) = {:.3} (median of {rounds} alternating rounds of {iters}; \
          p10 {lo:.3}, p90 {hi:.3}; {:.1} us vs {:.1} us per delivery)",
         median(&mut ratios),
         median(&mut ours_times) * 1e6,

@@ -540,8 +540,11 @@ pub fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// ring's signature algorithms, read once per process (a verifier is built per attempt).
 fn ring_algorithms() -> WebPkiSupportedAlgorithms {
-    rustls::crypto::ring::default_provider().signature_verification_algorithms
+    static ALGORITHMS: std::sync::OnceLock<WebPkiSupportedAlgorithms> = std::sync::OnceLock::new();
+    *ALGORITHMS
+        .get_or_init(|| rustls::crypto::ring::default_provider().signature_verification_algorithms)
 }
 
 fn timestamp(now: UnixTime) -> Timestamp {
