@@ -28,6 +28,8 @@ use support::NOW;
 struct Run {
     record: AttemptRecord,
     server_tls: Option<TlsFacts>,
+    /// What the server judged the client certificate to be.
+    client_certificate: Option<mailtls::cert::Outcome>,
     data_len: usize,
     /// The most buffer capacity the server session held after any input call.
     server_peak: usize,
@@ -46,6 +48,7 @@ fn deliver(
     let mut server = ServerSession::new(Arc::clone(config), ClientInfo { ip }, NOW);
     let (mut record, mut server_tls, mut data_len, mut sent) = (None, None, 0, false);
     let mut server_peak = 0;
+    let mut client_certificate = None;
     let mut to_server = Vec::new();
     for _ in 0..100_000 {
         let mut moved = false;
@@ -73,7 +76,13 @@ fn deliver(
             moved = true;
             match event {
                 ServerEvent::MessageData(chunk) => data_len += chunk.len(),
-                ServerEvent::TlsEstablished { facts, .. } => server_tls = Some(facts),
+                ServerEvent::TlsEstablished {
+                    facts,
+                    client_certificate: outcome,
+                } => {
+                    server_tls = Some(facts);
+                    client_certificate = outcome.map(|o| *o);
+                }
                 _ => {}
             }
         }
@@ -106,6 +115,7 @@ fn deliver(
     Run {
         record: record.expect("the client finished"),
         server_tls,
+        client_certificate,
         data_len,
         server_peak,
         server_after: server.buffered_bytes(),
@@ -335,4 +345,41 @@ fn a_client_fed_one_mebibyte_of_ciphertext_holds_a_slice_of_it() {
     let held = client.buffered_bytes();
     assert!(held < 200 * 1024, "held {held}");
     assert!(client.is_finished());
+}
+
+/// The server's one verifier records nothing per connection: each session judges the chain
+/// itself after the handshake, a resumed one included (its chain is the first handshake's).
+#[test]
+fn a_resumed_inbound_session_has_its_client_certificate_judged_again() {
+    use mailtls::cert::{CertificateCheck, ClientCertRequest, OnFailure, TrustAnchors, TrustLevel};
+    use mailtls::server::ClientAuth;
+    let anchors = Arc::new(TrustAnchors::from_der([&pki().ca]).unwrap());
+    let mut tls = ServerTls::new(pki().server.clone(), Rung::Modern);
+    tls.client_auth = Some(ClientAuth {
+        certificate: ClientCertRequest::Optional,
+        requirement: CertificateCheck::Chain {
+            anchors: Arc::clone(&anchors),
+        },
+        on_failure: OnFailure::Continue,
+        hints: Some(anchors),
+    });
+    let mut config = ServerConfig::new(MX_NAME);
+    config.tls = Some(tls);
+    let server = Arc::new(config);
+    let cache = Arc::new(ResumptionCache::new(4));
+    let msg = message(512);
+    for round in 0..2 {
+        let attempt = verified_attempt(Level::Verify).with_identity(Some(pki().client.clone()));
+        let run = deliver(
+            ClientSession::new(resuming(&cache), attempt, NOW),
+            &server,
+            &msg,
+            0,
+        );
+        assert_eq!(run.record.result, AttemptResult::Completed { tls: true });
+        assert_eq!(run.server_tls.unwrap().resumed, round == 1, "round {round}");
+        let outcome = run.client_certificate.expect("the certificate was judged");
+        assert_eq!(outcome.trust, TrustLevel::Trusted, "round {round}");
+        assert!(outcome.facts.is_some());
+    }
 }

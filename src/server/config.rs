@@ -194,7 +194,9 @@ impl Shape {
 
 /// How the server asks for and judges client certificates.
 ///
-/// A fresh verifier is built for every connection, so the outcome it records belongs to that
+/// One verifier, in the listener's shared TLS configuration, runs inside every handshake;
+/// each session then judges the chain its client presented again (on a resumed session, the
+/// chain of the first handshake), with its own `now`, so the verdict belongs to that
 /// connection alone; it comes out in [`ServerEvent::TlsEstablished`](super::ServerEvent).
 #[derive(Clone, Debug)]
 pub struct ClientAuth {
