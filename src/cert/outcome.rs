@@ -128,7 +128,10 @@ impl VerifyError {
 /// What a verifier recorded about one handshake: the facts it read and its verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// The end-entity certificate's facts, when one was presented and could be read.
+    /// The end-entity certificate's facts, when one was presented and could be read; `None`
+    /// too for an outbound encryption-only requirement, which reads nothing from the
+    /// certificate (read them on demand with [`CertFacts::from_der`] from the chain in the
+    /// TLS facts).
     pub facts: Option<CertFacts>,
     /// How far the peer was authenticated.
     pub trust: TrustLevel,

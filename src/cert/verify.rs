@@ -175,6 +175,16 @@ pub fn evaluate(
     peer_name: Option<&HostId>,
     now: Timestamp,
 ) -> Outcome {
+    if matches!(requirement, CertificateCheck::EncryptOnly) && role == Role::Outbound {
+        // Nothing to check and nobody asked: the facts are read on demand from the chain
+        // the TLS facts keep (`CertFacts::from_der`), not on every attempt.
+        return Outcome {
+            facts: None,
+            trust: TrustLevel::Untrusted,
+            error: None,
+            continued: false,
+        };
+    }
     let facts = match CertFacts::from_der(end_entity.as_ref()) {
         Ok(facts) => facts,
         Err(e) => {
@@ -552,8 +562,11 @@ pub fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// ring's signature algorithms, read once per process (a verifier is built per attempt).
 fn ring_algorithms() -> WebPkiSupportedAlgorithms {
-    rustls::crypto::ring::default_provider().signature_verification_algorithms
+    static ALGORITHMS: std::sync::OnceLock<WebPkiSupportedAlgorithms> = std::sync::OnceLock::new();
+    *ALGORITHMS
+        .get_or_init(|| rustls::crypto::ring::default_provider().signature_verification_algorithms)
 }
 
 fn timestamp(now: UnixTime) -> Timestamp {

@@ -22,6 +22,10 @@ use super::event::{
 };
 use super::settings::{Attempt, ClientSettings};
 
+/// How much ciphertext the client session hands rustls at once (one full TLS record and its
+/// header): the bound on the plaintext it holds whatever one call feeds it.
+const CIPHERTEXT_SLICE: usize = 16 * 1024 + 5;
+
 /// One SMTP client connection, without I/O.
 ///
 /// Feed it what the socket reads with [`handle_input`](Self::handle_input) (and
@@ -62,6 +66,9 @@ pub struct ClientSession {
     txn: Option<Transaction>,
     /// Whether the server holds a transaction that the next MAIL must RSET first.
     transaction_open: bool,
+    /// Whether the TLS configuration's verifier deferred to the session (a resumable
+    /// configuration): the attempt's verifier must judge the chain after the handshake.
+    judge_after_handshake: bool,
 }
 
 /// Where the connection is, as one value: a TLS engine exists only from STARTTLS on, TLS
@@ -150,9 +157,17 @@ impl ClientSession {
             deadline: None,
             txn: None,
             transaction_open: false,
+            judge_after_handshake: false,
         };
         session.expect_reply(Stage::Greeting, now);
         session
+    }
+
+    /// The bytes of buffer capacity the session holds (decrypted input, output not yet
+    /// handed out, an incomplete reply): bounded whatever the input, and what memory tests
+    /// measure. rustls's own buffers are not counted.
+    pub fn buffered_bytes(&self) -> usize {
+        self.plain.capacity() + self.out.capacity() + self.parser.buffered()
     }
 
     /// The attempt this session runs.
@@ -496,7 +511,23 @@ impl ClientSession {
         }
     }
 
+    /// Feeds ciphertext one slice of at most [`CIPHERTEXT_SLICE`] bytes at a time, reading
+    /// the replies each slice decrypts before the next: however much arrives in one call, the
+    /// session holds one slice of plaintext, never the whole input.
     fn handle_ciphertext(&mut self, input: &[u8], now: Timestamp) {
+        for slice in input.chunks(CIPHERTEXT_SLICE) {
+            if self.is_finished() {
+                break;
+            }
+            self.handle_ciphertext_slice(slice, now);
+        }
+        // A burst (a long multiline reply, a large input) leaves no large buffer behind.
+        if self.plain.capacity() > CIPHERTEXT_SLICE {
+            self.plain = Vec::new();
+        }
+    }
+
+    fn handle_ciphertext_slice(&mut self, input: &[u8], now: Timestamp) {
         let (engine, was_handshaking) = match &mut self.phase {
             Phase::Handshake(engine) => (engine, true),
             Phase::Tls { engine, .. } => (engine, false),
@@ -564,7 +595,17 @@ impl ClientSession {
         let Phase::Handshake(engine) = std::mem::replace(&mut self.phase, Phase::Plain) else {
             return;
         };
-        let summary = engine.facts().map(|facts| {
+        let facts = engine.facts();
+        if let Some(facts) = facts.as_ref().filter(|_| self.judge_after_handshake) {
+            // The configuration's verifier deferred: the attempt's verifier judges the chain
+            // now, before any SMTP. On a resumed handshake (no certificate shown) that is the
+            // chain the first handshake presented, judged as if it had just been sent.
+            if let Err(detail) = self.verify_after_handshake(facts, now) {
+                self.phase = Phase::Handshake(engine);
+                return self.tls_failed(FailureClass::Certificate, None, detail);
+            }
+        }
+        let summary = facts.map(|facts| {
             let verification = self.attempt.outcome.as_ref().and_then(OutcomeSlot::get);
             let trust = verification.as_ref().map_or_else(
                 || {
@@ -600,6 +641,41 @@ impl ClientSession {
             Stage::Ehlo,
             now,
         );
+    }
+
+    /// Applies the attempt's verifier to the chain of the session (for a resumed session,
+    /// the chain its first handshake presented).
+    fn verify_after_handshake(
+        &self,
+        facts: &crate::tls::TlsFacts,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let Some((end_entity, intermediates)) = facts.peer_chain.split_first() else {
+            return Err("TLS session without a server certificate".into());
+        };
+        let name = self.server_name();
+        let name = rustls::pki_types::ServerName::try_from(name.trim_end_matches('.'))
+            .map_err(|_| format!("invalid server name {name}"))?;
+        self.attempt
+            .verifier
+            .verify_server_cert(end_entity, intermediates, &name, &[], now.to_unix_time())
+            .map(|_| ())
+            .map_err(|e| {
+                let kind = if facts.resumed {
+                    "resumed session"
+                } else {
+                    "certificate"
+                };
+                format!("{kind} refused: {e}")
+            })
+    }
+
+    /// The name the verifier is handed (and sent as SNI when the plan has one).
+    fn server_name(&self) -> String {
+        let plan = &self.attempt.plan;
+        plan.sni
+            .as_ref()
+            .map_or_else(|| plan.host.to_string(), |sni| sni.as_str().to_owned())
     }
 
     fn on_reply(&mut self, reply: Reply, now: Timestamp) {
@@ -767,18 +843,20 @@ impl ClientSession {
     }
 
     fn start_tls(&mut self, now: Timestamp) {
+        let server_name = self.server_name();
         let plan = &self.attempt.plan;
-        // The name the verifier is handed (and sent as SNI when the plan has one).
-        let server_name = plan
-            .sni
-            .as_ref()
-            .map_or_else(|| plan.host.to_string(), |sni| sni.as_str().to_owned());
         let setup = ClientTlsSetup::new(self.attempt.rung, self.attempt.verifier.clone(), now)
             .with_sni(plan.sni.is_some())
             .with_identity(self.attempt.identity.clone())
             .with_protocols(plan.protocols_on(self.attempt.rung));
-        let engine =
-            client_config(&setup).and_then(|config| TlsEngine::client(config, &server_name));
+        // With a resumption cache, the configuration is the destination-and-policy one and its
+        // verifier defers: the attempt's verifier judges the chain after the handshake.
+        self.judge_after_handshake = self.settings.resumption.is_some();
+        let config = match &self.settings.resumption {
+            Some(cache) => cache.client_config(plan, &setup),
+            None => client_config(&setup),
+        };
+        let engine = config.and_then(|config| TlsEngine::client(config, &server_name));
         match engine {
             Ok(mut engine) => {
                 self.parser.reset();

@@ -9,7 +9,7 @@ use crate::cert::OutcomeSlot;
 use crate::policy::ladder::{GateFacts, Rung};
 use crate::policy::{HostDecision, HostPlan};
 use crate::smtp::{Host, ReplyConfig};
-use crate::tls::TlsIdentity;
+use crate::tls::{ResumptionCache, TlsIdentity};
 
 use super::verifiers::VerifierHandle;
 use super::ClientError;
@@ -79,6 +79,10 @@ pub struct ClientSettings {
     ///
     /// [`AttemptRecord::transcript`]: super::AttemptRecord::transcript
     pub transcript: bool,
+    /// Where TLS sessions are kept for resumption, per destination and policy; `None` (the
+    /// default) makes every handshake a full one. A resumed session is trusted only after
+    /// the attempt's verifier accepted the chain its first handshake presented.
+    pub resumption: Option<Arc<ResumptionCache>>,
 }
 
 /// The most dialogue lines one attempt keeps; later ones are counted, not kept.
@@ -106,6 +110,7 @@ impl ClientSettings {
             timeouts: Timeouts::default(),
             pipelining: true,
             transcript: false,
+            resumption: None,
             reply: ReplyConfig {
                 max_line_len: REPLY_LINE_LIMIT,
                 ..ReplyConfig::default()
@@ -117,6 +122,13 @@ impl ClientSettings {
     #[must_use]
     pub fn with_transcript(mut self, transcript: bool) -> Self {
         self.transcript = transcript;
+        self
+    }
+
+    /// Resumes TLS sessions kept in `cache` (shared by the sessions of this client).
+    #[must_use]
+    pub fn with_resumption(mut self, cache: Option<Arc<ResumptionCache>>) -> Self {
+        self.resumption = cache;
         self
     }
 

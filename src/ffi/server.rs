@@ -29,7 +29,9 @@ pub struct mailtls_server_config {
 }
 
 impl Castable for mailtls_server_config {
-    type Inner = ServerConfig;
+    /// Shared with the sessions made from it, so that its TLS configuration (built on the
+    /// first STARTTLS) serves them all; a setter called while sessions hold it changes a copy.
+    type Inner = Arc<ServerConfig>;
 }
 
 /// A server configuration announcing `hostname`, without TLS until an identity is set.
@@ -41,7 +43,7 @@ pub extern "C" fn mailtls_server_config_new(
     boundary::call(|| {
         let hostname = text::string(hostname)?;
         require_out(out_config)?;
-        let config = ServerConfig::new(hostname);
+        let config = Arc::new(ServerConfig::new(hostname));
         handle::give::<mailtls_server_config>(out_config, config)
     })
 }
@@ -65,7 +67,7 @@ pub extern "C" fn mailtls_server_config_set_identity_pem(
     key_len: usize,
 ) -> mailtls_result {
     boundary::call(|| {
-        let config = handle::borrow_mut(config)?;
+        let config = Arc::make_mut(handle::borrow_mut(config)?);
         let identity = identity_from_pem(chain_pem, chain_len, key_pem, key_len)?;
         // A client-certificate request made earlier stays.
         let client_auth = config.tls.take().and_then(|tls| tls.client_auth);
@@ -96,7 +98,7 @@ pub extern "C" fn mailtls_server_config_request_client_certificates(
     abort_on_failure: bool,
 ) -> mailtls_result {
     boundary::call(|| {
-        let config = handle::borrow_mut(config)?;
+        let config = Arc::make_mut(handle::borrow_mut(config)?);
         let pem = text::bytes(ca_pem, ca_len, MAILTLS_MAX_TEXT)?;
         let tls = config.tls.as_mut().ok_or(mailtls_result::WrongState)?;
         let anchors =
@@ -135,7 +137,7 @@ pub extern "C" fn mailtls_server_config_set_connectors(
 ) -> mailtls_result {
     boundary::call(|| {
         let from = handle::borrow(connectors)?;
-        let config = handle::borrow_mut(config)?;
+        let config = Arc::make_mut(handle::borrow_mut(config)?);
         config.connectors = from.outbound.connectors.clone().map(Arc::new);
         Ok(())
     })
@@ -169,7 +171,7 @@ pub extern "C" fn mailtls_server_config_set_require_tls(
     require: bool,
 ) -> mailtls_result {
     boundary::call(|| {
-        handle::borrow_mut(config)?.require_tls = require;
+        Arc::make_mut(handle::borrow_mut(config)?).require_tls = require;
         Ok(())
     })
 }
@@ -190,7 +192,7 @@ pub extern "C" fn mailtls_session_new_server(
             .map_err(|_| mailtls_result::InvalidArgument)?;
         require_out(out_session)?;
         let session = ServerSession::new(
-            Arc::new(config.clone()),
+            Arc::clone(config),
             ClientInfo { ip },
             Timestamp::from_unix_millis(now_ms),
         );

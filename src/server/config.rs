@@ -3,10 +3,15 @@
 
 use core::net::IpAddr;
 use core::time::Duration;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use crate::cert::{CertificateCheck, ClientCertRequest, OnFailure, TrustAnchors};
+use rustls::server::danger::ClientCertVerifier;
+
+use crate::cert::{CertificateCheck, ClientCertRequest, ClientVerifier, OnFailure, TrustAnchors};
 use crate::policy::connector::Connectors;
+use crate::policy::ladder::Rung;
+use crate::time::Timestamp;
+use crate::tls::{server_config, ServerTlsSetup, SharedClock, TlsError, TlsIdentity};
 
 /// The configuration every inbound session of one listener shares (wrap it in an `Arc`).
 #[derive(Clone, Debug)]
@@ -44,30 +49,154 @@ impl ServerConfig {
 }
 
 /// The server's side of STARTTLS.
+///
+/// The rustls configuration is built on the first STARTTLS and shared by every later
+/// session of this value: one configuration, one certificate resolver, one bounded session
+/// cache ([`SERVER_SESSION_CACHE`](crate::tls::SERVER_SESSION_CACHE) entries) so that a
+/// client coming back resumes. Time still comes from the sessions: each sets the shared
+/// [`SharedClock`] from the `now` it is handed. Set the fields before the first session; a
+/// clone starts with no configuration built.
 #[derive(Clone, Debug)]
 pub struct ServerTls {
     /// The server's certificate chain and private key.
-    pub identity: crate::tls::TlsIdentity,
+    pub identity: TlsIdentity,
     /// The TLS profile offered to clients.
-    pub rung: crate::policy::ladder::Rung,
+    pub rung: Rung,
     /// The client certificate to ask every client for; `None` asks for none.
     pub client_auth: Option<ClientAuth>,
+    built: Built,
 }
 
 impl ServerTls {
     /// STARTTLS with `identity` on `rung`, asking for no client certificate.
-    pub fn new(identity: crate::tls::TlsIdentity, rung: crate::policy::ladder::Rung) -> Self {
+    pub fn new(identity: TlsIdentity, rung: Rung) -> Self {
         Self {
             identity,
             rung,
             client_auth: None,
+            built: Built::default(),
+        }
+    }
+
+    /// What a presented client certificate is judged by, when one is asked for:
+    /// `client_auth`, or (when `ask_anyway`, connectors naming partner certificates without
+    /// anchors) encryption only, to read its names.
+    pub(crate) fn client_judgement(
+        &self,
+        ask_anyway: bool,
+    ) -> Option<(CertificateCheck, OnFailure)> {
+        match &self.client_auth {
+            Some(auth) => Some((auth.requirement.clone(), auth.on_failure)),
+            None if ask_anyway => Some((CertificateCheck::EncryptOnly, OnFailure::Continue)),
+            None => None,
+        }
+    }
+
+    /// The rustls configuration (built once, on the first call, and shared) and the clock
+    /// its sessions set, moved to `now`.
+    pub(crate) fn rustls_config(
+        &self,
+        ask_anyway: bool,
+        now: Timestamp,
+    ) -> Result<(Arc<rustls::ServerConfig>, SharedClock), TlsError> {
+        let shape = Shape::of(self, ask_anyway);
+        let built = match self.built.0.get() {
+            Some(built) => built,
+            None => {
+                let fresh = self.build(ask_anyway, now)?;
+                self.built.0.get_or_init(|| fresh)
+            }
+        };
+        if built.shape != shape {
+            // The fields changed after the first session (or the connectors ask for a
+            // certificate where the first did not): build for this one alone.
+            return self.build(ask_anyway, now).map(|b| (b.config, b.clock));
+        }
+        built.clock.set(now);
+        Ok((Arc::clone(&built.config), built.clock.clone()))
+    }
+
+    fn build(&self, ask_anyway: bool, now: Timestamp) -> Result<BuiltConfig, TlsError> {
+        let verifier = self
+            .client_judgement(ask_anyway)
+            .map(|(requirement, on_failure)| {
+                let (certificate, hints) = match &self.client_auth {
+                    // To answer a missing certificate in SMTP, the handshake must let it through.
+                    Some(auth) if auth.on_failure == OnFailure::Abort => {
+                        (auth.certificate, auth.hints.as_deref())
+                    }
+                    Some(auth) => (ClientCertRequest::Optional, auth.hints.as_deref()),
+                    None => (ClientCertRequest::Optional, None),
+                };
+                // Shared by every connection: the verdict each session acts on is evaluated
+                // again from the chain after the handshake, never read from this verifier.
+                Arc::new(ClientVerifier::new(
+                    requirement,
+                    certificate,
+                    on_failure,
+                    hints,
+                )) as Arc<dyn ClientCertVerifier>
+            });
+        let clock = SharedClock::new(now);
+        let setup = ServerTlsSetup::new(self.rung, self.identity.clone(), now)
+            .with_client_verifier(verifier)
+            .with_clock(clock.clone());
+        Ok(BuiltConfig {
+            shape: Shape::of(self, ask_anyway),
+            config: server_config(&setup)?,
+            clock,
+        })
+    }
+}
+
+/// The rustls configuration of a [`ServerTls`], once built; a clone starts empty.
+#[derive(Debug, Default)]
+struct Built(OnceLock<BuiltConfig>);
+
+impl Clone for Built {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+#[derive(Debug)]
+struct BuiltConfig {
+    shape: Shape,
+    config: Arc<rustls::ServerConfig>,
+    clock: SharedClock,
+}
+
+/// What a built configuration was built from, to notice fields changed since.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    rung: Rung,
+    identity: usize,
+    client_auth: Option<(ClientCertRequest, OnFailure, usize)>,
+    ask_anyway: bool,
+}
+
+impl Shape {
+    fn of(tls: &ServerTls, ask_anyway: bool) -> Self {
+        Self {
+            rung: tls.rung,
+            identity: tls.identity.identity_ptr(),
+            client_auth: tls.client_auth.as_ref().map(|a| {
+                (
+                    a.certificate,
+                    a.on_failure,
+                    a.hints.as_ref().map_or(0, |h| Arc::as_ptr(h) as usize),
+                )
+            }),
+            ask_anyway,
         }
     }
 }
 
 /// How the server asks for and judges client certificates.
 ///
-/// A fresh verifier is built for every connection, so the outcome it records belongs to that
+/// One verifier, in the listener's shared TLS configuration, runs inside every handshake;
+/// each session then judges the chain its client presented again (on a resumed session, the
+/// chain of the first handshake), with its own `now`, so the verdict belongs to that
 /// connection alone; it comes out in [`ServerEvent::TlsEstablished`](super::ServerEvent).
 #[derive(Clone, Debug)]
 pub struct ClientAuth {

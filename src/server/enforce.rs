@@ -3,11 +3,8 @@
 
 use std::sync::Arc;
 
-use rustls::server::danger::ClientCertVerifier;
-
 use crate::cert::{
-    CertificateCheck, ClientCertRequest, ClientVerifier, OnFailure, Outcome, OutcomeSlot,
-    TrustLevel,
+    evaluate, CertificateCheck, ClientCertRequest, OnFailure, Outcome, Role, TrustLevel,
 };
 use crate::policy::connector::Connectors;
 use crate::policy::inbound::{
@@ -15,7 +12,7 @@ use crate::policy::inbound::{
 };
 use crate::smtp::{Code, EnhancedCode, ForwardPath, Host, Reply, ReversePath};
 use crate::time::Timestamp;
-use crate::tls::{server_config, ServerTlsSetup, TlsEngine, TlsError, TlsFacts};
+use crate::tls::{SharedClock, TlsEngine, TlsError, TlsFacts};
 
 use super::config::{ClientAuth, ClientInfo, ServerConfig, ServerTls};
 
@@ -32,8 +29,8 @@ pub(crate) struct Enforcement {
     /// The RCPT TO domains accepted so far by the policy.
     rcpt_domains: Vec<String>,
     tls: Option<TlsFacts>,
-    /// Where this connection's client-certificate verifier records its outcome.
-    slot: Option<OutcomeSlot>,
+    /// What a client certificate is judged by, once STARTTLS asked for one.
+    judgement: Option<(CertificateCheck, OnFailure)>,
     client_certificate: Option<Outcome>,
 }
 
@@ -48,7 +45,7 @@ impl Enforcement {
             mail_from_domain: None,
             rcpt_domains: Vec::new(),
             tls: None,
-            slot: None,
+            judgement: None,
             client_certificate: None,
         }
     }
@@ -84,11 +81,29 @@ impl Enforcement {
         self.helo = Some(host.clone());
     }
 
-    /// Records the finished handshake; returns what the client-certificate verifier found.
-    pub(crate) fn set_tls(&mut self, facts: TlsFacts) -> Option<Outcome> {
+    /// Records the finished handshake; returns what the client certificate was judged to be.
+    ///
+    /// The verdict is evaluated here, from the chain the connection presented (or, on a
+    /// resumed session, the chain its first handshake presented), with this session's time:
+    /// the shared verifier inside the handshake records nothing per connection.
+    pub(crate) fn set_tls(&mut self, facts: TlsFacts, now: Timestamp) -> Option<Outcome> {
+        self.client_certificate = match (&self.judgement, facts.peer_chain.split_first()) {
+            (Some((requirement, on_failure)), Some((end_entity, intermediates))) => {
+                let mut outcome = evaluate(
+                    requirement,
+                    Role::Inbound,
+                    end_entity,
+                    intermediates,
+                    None,
+                    now,
+                );
+                outcome.continued = outcome.error.is_some() && *on_failure == OnFailure::Continue;
+                Some(outcome)
+            }
+            _ => None,
+        };
         self.tls = Some(facts);
         self.helo = None;
-        self.client_certificate = self.slot.as_ref().and_then(OutcomeSlot::get);
         self.client_certificate.clone()
     }
 
@@ -107,44 +122,20 @@ impl Enforcement {
         self.rcpt_domains.clear();
     }
 
-    /// The TLS engine for STARTTLS, asking for the client certificate the connectors need.
+    /// The TLS engine for STARTTLS, asking for the client certificate the connectors need,
+    /// over the listener's shared rustls configuration; the clock it reads is returned for the
+    /// session to keep setting.
     pub(crate) fn tls_engine(
         &mut self,
         tls: &ServerTls,
         now: Timestamp,
-    ) -> Result<TlsEngine, TlsError> {
-        let verifier = match &tls.client_auth {
-            Some(auth) => {
-                // To answer a missing certificate in SMTP, the handshake must let it through.
-                let certificate = match auth.on_failure {
-                    OnFailure::Abort => auth.certificate,
-                    OnFailure::Continue => ClientCertRequest::Optional,
-                };
-                Some(ClientVerifier::new(
-                    auth.requirement.clone(),
-                    certificate,
-                    auth.on_failure,
-                    auth.hints.as_deref(),
-                ))
-            }
-            // Connectors name partner certificates but no anchors were configured: ask for a
-            // certificate to read its names; it counts as not verified.
-            None if self.connectors_want_certificates() => Some(ClientVerifier::new(
-                CertificateCheck::EncryptOnly,
-                ClientCertRequest::Optional,
-                OnFailure::Continue,
-                None,
-            )),
-            None => None,
-        };
-        self.slot = verifier.as_ref().map(ClientVerifier::slot);
-        let setup = ServerTlsSetup {
-            rung: tls.rung,
-            client_verifier: verifier.map(|v| Arc::new(v) as Arc<dyn ClientCertVerifier>),
-            identity: tls.identity.clone(),
-            now,
-        };
-        TlsEngine::server(server_config(&setup)?)
+    ) -> Result<(TlsEngine, SharedClock), TlsError> {
+        // Connectors name partner certificates but no anchors were configured: ask for a
+        // certificate to read its names; it counts as not verified.
+        let ask_anyway = self.connectors_want_certificates();
+        self.judgement = tls.client_judgement(ask_anyway);
+        let (config, clock) = tls.rustls_config(ask_anyway, now)?;
+        Ok((TlsEngine::server(config)?, clock))
     }
 
     /// The inbound policy's refusal of this sender, if any.

@@ -13,7 +13,7 @@ use crate::smtp::{
     ReversePath, Verb,
 };
 use crate::time::Timestamp;
-use crate::tls::{TlsEngine, TlsFacts, TlsFailure};
+use crate::tls::{SharedClock, TlsEngine, TlsFacts, TlsFailure};
 
 use super::config::{ClientInfo, ServerConfig};
 use super::enforce::Enforcement;
@@ -67,6 +67,9 @@ pub struct ServerSession {
     queued_data: usize,
     errors: u32,
     lifecycle: Lifecycle,
+    /// The clock of the listener's shared TLS configuration, set from `now` before rustls
+    /// runs (sans-IO: rustls reads no clock of its own).
+    clock: Option<SharedClock>,
 }
 
 #[derive(Debug)]
@@ -125,6 +128,9 @@ enum Lifecycle {
     Closed,
 }
 
+/// The buffer capacity a server session keeps between bursts.
+const SHRINK_ABOVE: usize = 16 * 1024;
+
 impl ServerSession {
     /// A session for a client that just connected; the `220` greeting is queued.
     pub fn new(config: Arc<ServerConfig>, client: ClientInfo, now: Timestamp) -> Self {
@@ -150,6 +156,7 @@ impl ServerSession {
             queued_data: 0,
             errors: 0,
             lifecycle: Lifecycle::Open,
+            clock: None,
         };
         let text = format!("{} ESMTP", session.config.hostname);
         session.reply(Code::SERVICE_READY, None, &text);
@@ -182,10 +189,31 @@ impl ServerSession {
                 break;
             }
         }
+        self.shrink_buffers();
         if self.lifecycle != Lifecycle::Open {
             return input.len();
         }
         taken
+    }
+
+    /// The bytes of buffer capacity the session holds (input not yet processed, output not
+    /// yet handed out, an incomplete command line): at most about
+    /// [`Limits::input_buffer`](super::Limits::input_buffer) plus one reply flight while a
+    /// burst is processed, and back under 16 KiB once it is. rustls's own buffers
+    /// are not counted. What memory tests measure.
+    pub fn buffered_bytes(&self) -> usize {
+        self.input.capacity() + self.output.capacity() + self.commands.buffered()
+    }
+
+    /// Gives back the capacity a burst (a large message, a long pipelined flight) left
+    /// behind, once the bytes were processed.
+    fn shrink_buffers(&mut self) {
+        if self.input.capacity() > SHRINK_ABOVE && self.input.len() <= SHRINK_ABOVE / 2 {
+            self.input.shrink_to(SHRINK_ABOVE / 2);
+        }
+        if self.output.capacity() > SHRINK_ABOVE && self.output.len() <= SHRINK_ABOVE / 2 {
+            self.output.shrink_to(SHRINK_ABOVE / 2);
+        }
     }
 
     /// The client closed its side of the connection.
@@ -435,6 +463,9 @@ impl ServerSession {
             }
             TlsState::Handshaking(engine) | TlsState::Active(engine) => engine,
         };
+        if let Some(clock) = &self.clock {
+            clock.set(self.now);
+        }
         let result = engine.handle_ciphertext(chunk, &mut self.input);
         let handshake_done = !engine.is_handshaking();
         match result {
@@ -663,7 +694,9 @@ impl ServerSession {
             );
             return;
         }
-        let Some(tls) = self.config.tls.clone() else {
+        // The listener's ServerTls itself (not a copy): its TLS configuration is built once.
+        let config = Arc::clone(&self.config);
+        let Some(tls) = config.tls.as_ref() else {
             self.refuse(
                 "STARTTLS",
                 Code::NOT_IMPLEMENTED,
@@ -672,8 +705,11 @@ impl ServerSession {
             );
             return;
         };
-        let engine = match self.enforcement.tls_engine(&tls, self.now) {
-            Ok(engine) => engine,
+        let engine = match self.enforcement.tls_engine(tls, self.now) {
+            Ok((engine, clock)) => {
+                self.clock = Some(clock);
+                engine
+            }
             Err(_) => {
                 self.refuse(
                     "STARTTLS",
@@ -905,7 +941,7 @@ impl ServerSession {
         self.reset_transaction();
         self.commands.reset();
         if let Some(facts) = facts {
-            let client_certificate = self.enforcement.set_tls(facts.clone());
+            let client_certificate = self.enforcement.set_tls(facts.clone(), self.now);
             self.events.push_back(ServerEvent::TlsEstablished {
                 facts,
                 client_certificate: client_certificate.map(Box::new),

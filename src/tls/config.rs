@@ -4,7 +4,8 @@
 //! process-level default), and keeps only forward-secret AEAD suites over TLS 1.3 and 1.2. A
 //! rung can only take things away from that base; no rung reaches below TLS 1.2.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::ResolvesClientCert;
@@ -59,6 +60,11 @@ impl TlsIdentity {
         &self.certified.cert
     }
 
+    /// Which loaded chain and key this is (clones share it), to compare identities by.
+    pub(crate) fn identity_ptr(&self) -> usize {
+        Arc::as_ptr(&self.certified) as usize
+    }
+
     fn client_resolver(&self) -> Arc<dyn ResolvesClientCert> {
         Arc::new(SingleCertAndKey::from(Arc::clone(&self.certified)))
     }
@@ -104,8 +110,11 @@ pub struct ServerTlsSetup {
     pub client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     /// The server's certificate chain and key.
     pub identity: TlsIdentity,
-    /// The time certificate checks run at.
+    /// The time certificate checks run at, when no [`clock`](Self::clock) is given.
     pub now: Timestamp,
+    /// A clock the sessions sharing the configuration set from their own `now`
+    /// ([`SharedClock::set`]); `None` freezes the configuration at [`now`](Self::now).
+    pub clock: Option<SharedClock>,
 }
 
 impl ClientTlsSetup {
@@ -151,7 +160,16 @@ impl ServerTlsSetup {
             client_verifier: None,
             identity,
             now,
+            clock: None,
         }
+    }
+
+    /// Reads the time from `clock` (which the sessions set) instead of freezing it at `now`:
+    /// for a configuration built once and shared.
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// The verifier for client certificates; `None` asks for none.
@@ -164,34 +182,132 @@ impl ServerTlsSetup {
 
 /// Builds the rustls client configuration for one attempt.
 ///
+/// The rung's provider is built once per process and shared; what remains per attempt is
+/// the verifier, the client certificate and SNI.
+///
 /// Fails only for [`Rung::Plaintext`], which has no TLS configuration.
 pub fn client_config(setup: &ClientTlsSetup) -> Result<Arc<ClientConfig>, TlsError> {
-    let (provider, versions) = narrowed(setup.rung, setup.protocols)?;
-    let builder = ClientConfig::builder_with_details(Arc::new(provider), fixed_time(setup.now))
+    let mut config = client_base(setup, fixed_time(setup.now), Arc::clone(&setup.verifier))?;
+    // A configuration serves one attempt (its verifier records that attempt's verdict), so a
+    // session cache could never be used again: do not keep one. Resumption goes through a
+    // `ResumptionCache`, which keeps one configuration per destination and policy.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(Arc::new(config))
+}
+
+/// The client configuration of `setup` with `time` and `verifier`.
+fn client_base(
+    setup: &ClientTlsSetup,
+    time: Arc<dyn TimeProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<ClientConfig, TlsError> {
+    let (provider, versions) = shared_parameters(setup.rung, setup.protocols)?;
+    let builder = ClientConfig::builder_with_details(provider, time)
         .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config {
             rung: setup.rung,
             detail: e.to_string(),
         })?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::clone(&setup.verifier));
+        .with_custom_certificate_verifier(verifier);
     let mut config = match &setup.identity {
         Some(identity) => builder.with_client_cert_resolver(identity.client_resolver()),
         None => builder.with_no_client_auth(),
     };
     config.enable_sni = setup.send_sni;
-    // A configuration serves one attempt (its verifier records that attempt's verdict), so a
-    // session cache could never be used again: do not keep one.
-    config.resumption = rustls::client::Resumption::disabled();
+    Ok(config)
+}
+
+/// The client configuration a [`ResumptionCache`](super::ResumptionCache) keeps for one
+/// destination and policy: built once, reading `clock`, resuming from its own bounded store.
+///
+/// rustls resumes a session only under the very verifier that accepted it, so this
+/// configuration's verifier is shared by the attempts and records nothing:
+/// [`DeferredVerifier`] checks the handshake signatures and leaves the certificate
+/// requirement to the session, which applies the attempt's own verifier to the chain (fresh
+/// or resumed) as soon as the handshake ends, before a byte of SMTP is written.
+pub(crate) fn resumable_client_config(
+    setup: &ClientTlsSetup,
+    clock: &SharedClock,
+    sessions: usize,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut config = client_base(
+        setup,
+        Arc::new(clock.clone()),
+        Arc::new(DeferredVerifier::new()),
+    )?;
+    config.resumption = rustls::client::Resumption::in_memory_sessions(sessions);
     Ok(Arc::new(config))
 }
 
-/// Builds the rustls server configuration for one connection.
+/// Accepts any certificate chain and verifies the handshake signatures: the certificate
+/// requirement is applied by the session after the handshake (see
+/// [`resumable_client_config`]). Never handed to a configuration whose session does not.
+#[derive(Debug)]
+struct DeferredVerifier {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl DeferredVerifier {
+    fn new() -> Self {
+        Self {
+            algorithms: ring::default_provider().signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for DeferredVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Builds the rustls server configuration, to be built once and shared by every connection
+/// of a listener (wrap the sessions' time in a [`SharedClock`] with
+/// [`ServerTlsSetup::with_clock`]).
+///
+/// The configuration keeps a bounded session cache ([`SERVER_SESSION_CACHE`] entries, the
+/// oldest dropped first): a client that comes back resumes with the one TLS 1.3 ticket it
+/// was given (or its TLS 1.2 session ID) as long as the same configuration serves it. A
+/// configuration built per connection wastes that ticket; share it.
 ///
 /// Fails only for [`Rung::Plaintext`], which has no TLS configuration.
 pub fn server_config(setup: &ServerTlsSetup) -> Result<Arc<ServerConfig>, TlsError> {
-    let (provider, versions) = rung_parameters(setup.rung)?;
-    let builder = ServerConfig::builder_with_details(Arc::new(provider), fixed_time(setup.now))
+    let (provider, versions) = shared_parameters(setup.rung, None)?;
+    let time = match &setup.clock {
+        Some(clock) => Arc::new(clock.clone()) as Arc<dyn TimeProvider>,
+        None => fixed_time(setup.now),
+    };
+    let builder = ServerConfig::builder_with_details(provider, time)
         .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config {
             rung: setup.rung,
@@ -201,9 +317,44 @@ pub fn server_config(setup: &ServerTlsSetup) -> Result<Arc<ServerConfig>, TlsErr
         Some(verifier) => builder.with_client_cert_verifier(Arc::clone(verifier)),
         None => builder.with_no_client_auth(),
     };
-    Ok(Arc::new(
-        builder.with_cert_resolver(setup.identity.server_resolver()),
-    ))
+    let mut config = builder.with_cert_resolver(setup.identity.server_resolver());
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SERVER_SESSION_CACHE);
+    // One ticket per handshake: an MTA reconnects one connection at a time.
+    config.send_tls13_tickets = 1;
+    Ok(Arc::new(config))
+}
+
+/// How many sessions a server configuration remembers for resumption.
+pub const SERVER_SESSION_CACHE: usize = 256;
+
+/// The current time as the caller last gave it, shared by every connection of one
+/// configuration built once: rustls asks it for "now" (certificate checks, ticket ages), and
+/// mailtls never reads the system clock. Each session sets it from the `now` it is handed.
+#[derive(Clone, Debug)]
+pub struct SharedClock(Arc<AtomicU64>);
+
+impl SharedClock {
+    /// A clock reading `now` until it is set again.
+    pub fn new(now: Timestamp) -> Self {
+        Self(Arc::new(AtomicU64::new(now.unix_secs())))
+    }
+
+    /// Moves the clock to `now` (the last caller wins: the sessions of one listener all live
+    /// in the same present).
+    pub fn set(&self, now: Timestamp) {
+        self.0.store(now.unix_secs(), Ordering::Relaxed);
+    }
+
+    /// The time last set.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_unix_secs(self.0.load(Ordering::Relaxed))
+    }
+}
+
+impl TimeProvider for SharedClock {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(self.now().to_unix_time())
+    }
 }
 
 /// The cipher suites a rung offers, in preference order.
@@ -272,6 +423,35 @@ fn rung_parameters(
 }
 
 type Parameters = (CryptoProvider, &'static [&'static SupportedProtocolVersion]);
+type SharedParameters = (
+    Arc<CryptoProvider>,
+    &'static [&'static SupportedProtocolVersion],
+);
+
+/// The rung's provider, built once per process when the policy does not narrow it.
+fn shared_parameters(
+    rung: Rung,
+    protocols: Option<ProtocolPolicy>,
+) -> Result<SharedParameters, TlsError> {
+    static MODERN: OnceLock<SharedParameters> = OnceLock::new();
+    static TLS12_ONLY: OnceLock<SharedParameters> = OnceLock::new();
+    static CONSERVATIVE: OnceLock<SharedParameters> = OnceLock::new();
+    let cell = match (rung, protocols) {
+        (Rung::Modern, None) => &MODERN,
+        (Rung::Tls12Only, None) => &TLS12_ONLY,
+        (Rung::Tls12Conservative, None) => &CONSERVATIVE,
+        _ => {
+            let (provider, versions) = narrowed(rung, protocols)?;
+            return Ok((Arc::new(provider), versions));
+        }
+    };
+    if let Some((provider, versions)) = cell.get() {
+        return Ok((Arc::clone(provider), versions));
+    }
+    let (provider, versions) = rung_parameters(rung)?;
+    let (provider, versions) = cell.get_or_init(|| (Arc::new(provider), versions));
+    Ok((Arc::clone(provider), versions))
+}
 
 /// The rung's parameters, narrowed to what the policy allows.
 fn narrowed(rung: Rung, protocols: Option<ProtocolPolicy>) -> Result<Parameters, TlsError> {

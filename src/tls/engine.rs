@@ -204,6 +204,7 @@ impl TlsEngine {
                 .map(<[_]>::to_vec)
                 .unwrap_or_default(),
             sni,
+            resumed: self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         })
     }
 

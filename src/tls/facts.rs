@@ -27,6 +27,9 @@ pub struct TlsFacts {
     /// The server name the client asked for (SNI), as the server saw it. Always `None` on the
     /// client side.
     pub sni: Option<String>,
+    /// Whether the handshake resumed an earlier session (no certificate was sent: the chain
+    /// is the one the first handshake presented).
+    pub resumed: bool,
 }
 
 impl TlsFacts {
@@ -110,6 +113,7 @@ mod tests {
             group: Some(KeyExchangeGroup::Secp256r1),
             peer_chain: Vec::new(),
             sni: None,
+            resumed: false,
         };
         assert_eq!(
             facts.to_string(),
