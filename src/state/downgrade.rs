@@ -165,6 +165,7 @@ mod tests {
                     group: None,
                     peer_chain: Vec::new(),
                     sni: None,
+                    resumed: false,
                 },
                 rung,
                 trust: TrustLevel::Untrusted,
