@@ -490,7 +490,14 @@ impl fmt::Display for DiscoveryAnswers {
         }
         match &self.tlsrpt {
             None => writeln!(f, "  TLS-RPT: not looked up"),
-            Some(TlsRptLookup::Record(r)) => writeln!(f, "  TLS-RPT: {} destinations", r.rua.len()),
+            Some(TlsRptLookup::Record(r)) => {
+                let n = r.rua.len();
+                writeln!(
+                    f,
+                    "  TLS-RPT: {n} destination{}",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
             Some(TlsRptLookup::NoRecord { invalid: Some(e) }) => {
                 writeln!(f, "  TLS-RPT: no usable record ({e})")
             }

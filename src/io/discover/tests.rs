@@ -494,7 +494,7 @@ fn tlsrpt_record_is_carried() {
     assert!(matches!(answers.tlsrpt, Some(TlsRptLookup::Record(_))));
     let text = answers.to_string();
     assert!(text.contains("MX (insecure): 10 mx.example.com"), "{text}");
-    assert!(text.contains("TLS-RPT: 1 destinations"), "{text}");
+    assert!(text.contains("TLS-RPT: 1 destination\n"), "{text}");
 }
 
 #[test]
