@@ -9,6 +9,8 @@
 //! [`Outbox`]: super::client::Outbox
 //! [`Application`]: super::Application
 
+use std::time::Duration;
+
 use crate::session::Session;
 use crate::time::Timestamp;
 
@@ -128,5 +130,97 @@ impl<'a, S: Session, H: Handler<S>> Driver<'a, S, H> {
             .min(self.input.len());
         self.input.drain(..taken);
         taken
+    }
+}
+
+/// The read timeout a blocking stream was last given, so that the loop tells the stream again
+/// only when the session's deadline has moved away from it: a timeout set before every read
+/// costs two system calls a read (read and write timeouts) for nothing, since most deadlines
+/// are the same span from one reply to the next.
+///
+/// A timeout is kept while it fires neither after the deadline by more than
+/// [`LATE`](Self::LATE) (or 1/32 of the time left, if less) nor before half the time left:
+/// a read that times out early only has the session see the time (sessions ignore a deadline
+/// not yet passed) and the loop set the timeout again.
+#[derive(Debug, Default)]
+pub(crate) struct ReadTimeout {
+    /// What the stream was given (`Some(None)`: no timeout); `None` before the first read.
+    set: Option<Option<Duration>>,
+}
+
+impl ReadTimeout {
+    /// The most a kept timeout may fire after the session's deadline.
+    pub(crate) const LATE: Duration = Duration::from_secs(1);
+
+    /// The timeout to give the stream before the next read, which has `left` until the
+    /// session's deadline (`None`: no deadline); `None` when the one it has will do.
+    pub(crate) fn next(&mut self, left: Option<Duration>) -> Option<Option<Duration>> {
+        let keep = match (self.set, left) {
+            (Some(None), None) => true,
+            (Some(Some(set)), Some(left)) => {
+                let late = Self::LATE.min(left / 32);
+                set <= left.saturating_add(late) && set >= left / 2
+            }
+            _ => false,
+        };
+        if keep {
+            return None;
+        }
+        self.set = Some(left);
+        Some(left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn the_first_read_always_sets_a_timeout() {
+        assert_eq!(ReadTimeout::default().next(None), Some(None));
+        assert_eq!(
+            ReadTimeout::default().next(Some(MINUTE)),
+            Some(Some(MINUTE))
+        );
+    }
+
+    #[test]
+    fn the_same_span_again_is_kept() {
+        let mut timeout = ReadTimeout::default();
+        timeout.next(Some(5 * MINUTE));
+        // The next command's deadline, the same five minutes from a little later.
+        assert_eq!(timeout.next(Some(5 * MINUTE)), None);
+        // A little of the same deadline has passed: firing 500 ms late is within bounds.
+        assert_eq!(
+            timeout.next(Some(5 * MINUTE - Duration::from_millis(500))),
+            None
+        );
+        let mut none = ReadTimeout::default();
+        none.next(None);
+        assert_eq!(none.next(None), None);
+    }
+
+    #[test]
+    fn a_timeout_that_would_fire_late_is_set_again() {
+        let mut timeout = ReadTimeout::default();
+        timeout.next(Some(5 * MINUTE));
+        let left = 5 * MINUTE - Duration::from_secs(2);
+        assert_eq!(timeout.next(Some(left)), Some(Some(left)));
+        // Short deadlines are held to 1/32 of what is left.
+        let mut short = ReadTimeout::default();
+        short.next(Some(Duration::from_secs(2)));
+        let left = Duration::from_millis(1900);
+        assert_eq!(short.next(Some(left)), Some(Some(left)));
+    }
+
+    #[test]
+    fn a_timeout_far_too_early_or_gone_is_set_again() {
+        let mut timeout = ReadTimeout::default();
+        timeout.next(Some(MINUTE));
+        assert_eq!(timeout.next(Some(10 * MINUTE)), Some(Some(10 * MINUTE)));
+        assert_eq!(timeout.next(None), Some(None));
+        assert_eq!(timeout.next(Some(MINUTE)), Some(Some(MINUTE)));
     }
 }
