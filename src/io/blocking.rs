@@ -92,8 +92,8 @@ pub fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStr
     for addr in addr.to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(stream) => {
+                // Quick ACKs are armed after each read (`Transport::acknowledge_now`).
                 stream.set_nodelay(true)?;
-                quick_ack(&stream);
                 return Ok(stream);
             }
             Err(e) => last = e,
@@ -281,8 +281,8 @@ pub fn deliver(
         };
         match stream {
             Ok(stream) => {
+                // Dropping the stream closes it: no shutdown call of its own.
                 drive_client(&stream, &mut session, &mut outbox);
-                let _ = stream.shutdown(Shutdown::Both);
                 outbox.record_into(delivery);
             }
             Err(e) => outbox.connect_failed(delivery, &e),

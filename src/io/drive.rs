@@ -134,14 +134,15 @@ impl<'a, S: Session, H: Handler<S>> Driver<'a, S, H> {
 }
 
 /// The read timeout a blocking stream was last given, so that the loop tells the stream again
-/// only when the session's deadline has moved away from it: a timeout set before every read
-/// costs two system calls a read (read and write timeouts) for nothing, since most deadlines
-/// are the same span from one reply to the next.
+/// only when the session's deadline has moved well away from it: a timeout set before every
+/// read costs two system calls a read (read and write timeouts) for nothing.
 ///
-/// A timeout is kept while it fires neither after the deadline by more than
-/// [`LATE`](Self::LATE) (or 1/32 of the time left, if less) nor before half the time left:
-/// a read that times out early only has the session see the time (sessions ignore a deadline
-/// not yet passed) and the loop set the timeout again.
+/// A new timeout is a quarter of the time left, so one setting serves every SMTP deadline of
+/// a connection (2 to 10 minutes from one reply to the next: set once per connection). It is
+/// kept while it fires neither after the deadline by more than [`LATE`](Self::LATE) (or 1/32
+/// of the time left, if less) nor before an eighth of the time left: a read that times out
+/// early only has the session see the time (sessions ignore a deadline not yet passed), so
+/// a peer that stays silent until its deadline costs a few more reads, no more.
 #[derive(Debug, Default)]
 pub(crate) struct ReadTimeout {
     /// What the stream was given (`Some(None)`: no timeout); `None` before the first read.
@@ -156,18 +157,21 @@ impl ReadTimeout {
     /// session's deadline (`None`: no deadline); `None` when the one it has will do.
     pub(crate) fn next(&mut self, left: Option<Duration>) -> Option<Option<Duration>> {
         let keep = match (self.set, left) {
-            (Some(None), None) => true,
+            // No deadline (waiting for the peer to close, say): any timeout only wakes the
+            // loop now and then.
+            (Some(_), None) => true,
             (Some(Some(set)), Some(left)) => {
                 let late = Self::LATE.min(left / 32);
-                set <= left.saturating_add(late) && set >= left / 2
+                set <= left.saturating_add(late) && set >= left / 8
             }
             _ => false,
         };
         if keep {
             return None;
         }
-        self.set = Some(left);
-        Some(left)
+        let timeout = left.map(|left| left / 4);
+        self.set = Some(timeout);
+        Some(timeout)
     }
 }
 
@@ -178,25 +182,22 @@ mod tests {
     const MINUTE: Duration = Duration::from_secs(60);
 
     #[test]
-    fn the_first_read_always_sets_a_timeout() {
+    fn the_first_read_sets_a_quarter_of_the_time_left() {
         assert_eq!(ReadTimeout::default().next(None), Some(None));
         assert_eq!(
-            ReadTimeout::default().next(Some(MINUTE)),
+            ReadTimeout::default().next(Some(4 * MINUTE)),
             Some(Some(MINUTE))
         );
     }
 
     #[test]
-    fn the_same_span_again_is_kept() {
+    fn one_timeout_serves_every_smtp_deadline() {
         let mut timeout = ReadTimeout::default();
-        timeout.next(Some(5 * MINUTE));
-        // The next command's deadline, the same five minutes from a little later.
-        assert_eq!(timeout.next(Some(5 * MINUTE)), None);
-        // A little of the same deadline has passed: firing 500 ms late is within bounds.
-        assert_eq!(
-            timeout.next(Some(5 * MINUTE - Duration::from_millis(500))),
-            None
-        );
+        assert_eq!(timeout.next(Some(5 * MINUTE)), Some(Some(5 * MINUTE / 4)));
+        // Greeting, EHLO, STARTTLS, MAIL, RCPT (5 min), DATA (2 min), the dot (10 min).
+        for left in [5, 5, 5, 2, 10, 5].map(|m| m * MINUTE) {
+            assert_eq!(timeout.next(Some(left)), None, "{left:?}");
+        }
         let mut none = ReadTimeout::default();
         none.next(None);
         assert_eq!(none.next(None), None);
@@ -205,22 +206,26 @@ mod tests {
     #[test]
     fn a_timeout_that_would_fire_late_is_set_again() {
         let mut timeout = ReadTimeout::default();
-        timeout.next(Some(5 * MINUTE));
-        let left = 5 * MINUTE - Duration::from_secs(2);
-        assert_eq!(timeout.next(Some(left)), Some(Some(left)));
+        timeout.next(Some(4 * MINUTE));
+        // A minute set, 58 s left: it would fire 2 s after the deadline.
+        let left = MINUTE - Duration::from_secs(2);
+        assert_eq!(timeout.next(Some(left)), Some(Some(left / 4)));
         // Short deadlines are held to 1/32 of what is left.
         let mut short = ReadTimeout::default();
         short.next(Some(Duration::from_secs(2)));
-        let left = Duration::from_millis(1900);
-        assert_eq!(short.next(Some(left)), Some(Some(left)));
+        let left = Duration::from_millis(480);
+        assert_eq!(short.next(Some(left)), Some(Some(left / 4)));
     }
 
     #[test]
-    fn a_timeout_far_too_early_or_gone_is_set_again() {
+    fn a_timeout_far_too_early_or_missing_is_set_again() {
         let mut timeout = ReadTimeout::default();
         timeout.next(Some(MINUTE));
-        assert_eq!(timeout.next(Some(10 * MINUTE)), Some(Some(10 * MINUTE)));
-        assert_eq!(timeout.next(None), Some(None));
-        assert_eq!(timeout.next(Some(MINUTE)), Some(Some(MINUTE)));
+        assert_eq!(timeout.next(Some(10 * MINUTE)), Some(Some(10 * MINUTE / 4)));
+        // No deadline any more: the timeout the stream has only wakes the loop.
+        assert_eq!(timeout.next(None), None);
+        let mut forever = ReadTimeout::default();
+        forever.next(None);
+        assert_eq!(forever.next(Some(MINUTE)), Some(Some(MINUTE / 4)));
     }
 }

@@ -44,8 +44,8 @@ pub async fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<
     for addr in ::tokio::net::lookup_host(addr).await? {
         match ::tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
+                // Quick ACKs are armed after each read (`QuickAck`).
                 stream.set_nodelay(true)?;
-                quick_ack(&stream);
                 return Ok(stream);
             }
             Ok(Err(e)) => last = e,
