@@ -140,7 +140,7 @@ impl<'a, S: Session, H: Handler<S>> Driver<'a, S, H> {
 /// A new timeout is a quarter of the time left, so one setting serves every SMTP deadline of
 /// a connection (2 to 10 minutes from one reply to the next: set once per connection). It is
 /// kept while it fires neither after the deadline by more than [`LATE`](Self::LATE) (or 1/32
-/// of the time left, if less) nor before an eighth of the time left: a read that times out
+/// of the time left, if less) nor before a sixteenth of the time left: a read that times out
 /// early only has the session see the time (sessions ignore a deadline not yet passed), so
 /// a peer that stays silent until its deadline costs a few more reads, no more.
 #[derive(Debug, Default)]
@@ -162,7 +162,7 @@ impl ReadTimeout {
             (Some(_), None) => true,
             (Some(Some(set)), Some(left)) => {
                 let late = Self::LATE.min(left / 32);
-                set <= left.saturating_add(late) && set >= left / 8
+                set <= left.saturating_add(late) && set >= left / 16
             }
             _ => false,
         };
