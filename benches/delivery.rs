@@ -35,14 +35,14 @@ use lettre::address::{Address, Envelope as LettreEnvelope};
 use lettre::transport::smtp::client::{SmtpConnection, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{SmtpTransport, Transport};
+use mailtls::cert::{CertificateCheck, OnFailure, ServerVerifier};
 use mailtls::client::{ClientSettings, Delivery, Envelope, PlanVerifiers};
 use mailtls::io::{blocking, Connector, Message};
 use mailtls::policy::{explain, Destination, OutboundPolicy};
 use mailtls::smtp::{ForwardPath, Mailbox, ReversePath};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::crypto::ring;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 const MX: &str = "mx.partner.test";
 const HELO: &str = "client.mailtls.test";
@@ -357,56 +357,6 @@ fn rustls_deliver(setup: &Setup) -> io::Result<()> {
     Ok(())
 }
 
-/// Accepts any certificate (the `may` level: encrypted, not verified), checking only the
-/// handshake signatures, as mailtls and lettre do at that level.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 fn setup() -> Option<Setup> {
     let path = std::env::var("MAILTLS_PEERS_ENV").ok()?;
     let text = std::fs::read_to_string(&path).ok()?;
@@ -428,13 +378,16 @@ fn setup() -> Option<Setup> {
         .dangerous_accept_invalid_certs(true)
         .build_rustls()
         .unwrap();
-    let provider = Arc::new(ring::default_provider());
     // No resumption: mailtls resumes nothing yet, and each connection here is a stranger.
-    let mut rustls = ClientConfig::builder_with_provider(Arc::clone(&provider))
+    let mut rustls = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        // The verifier mailtls itself uses at `may`: any certificate, signatures checked.
+        .with_custom_certificate_verifier(Arc::new(ServerVerifier::new(
+            CertificateCheck::EncryptOnly,
+            OnFailure::Continue,
+        )))
         .with_no_client_auth();
     rustls.resumption = rustls::client::Resumption::disabled();
     Some(Setup {
