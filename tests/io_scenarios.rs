@@ -254,7 +254,7 @@ fn tokio_server_loop_serves_concurrent_clients() {
             async move {
                 let make = move |_| recorder(Arc::clone(&inbox));
                 let limits = mailtls::io::ConnectionLimits::default();
-                aio::serve(&listener, config, limits, make, |_| {}).await;
+                aio::serve(&listener, config, limits, make, |_, _, _| {}, |_| {}).await;
             }
         });
         let clients: Vec<_> = (0..4)

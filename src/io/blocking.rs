@@ -20,7 +20,7 @@ use super::admission::{
     is_transient_accept_error, next_backoff, overload_reply, spawn_failed_reply, Admission,
 };
 use super::client::{Connector, DeliveryReport, Message, Outbox, Target};
-use super::drive::{Driver, Handler};
+use super::drive::{Driver, Handler, ReadTimeout};
 #[cfg(feature = "dns")]
 use super::{
     anchors::AnchorError,
@@ -92,8 +92,8 @@ pub fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStr
     for addr in addr.to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(stream) => {
+                // Quick ACKs are armed after each read (`Transport::acknowledge_now`).
                 stream.set_nodelay(true)?;
-                quick_ack(&stream);
                 return Ok(stream);
             }
             Err(e) => last = e,
@@ -284,8 +284,8 @@ pub fn deliver(
         };
         match stream {
             Ok(stream) => {
+                // Dropping the stream closes it: no shutdown call of its own.
                 drive_client(&stream, &mut session, &mut outbox);
-                let _ = stream.shutdown(Shutdown::Both);
                 outbox.record_into(delivery);
             }
             Err(e) => outbox.connect_failed(delivery, &e),
@@ -372,8 +372,10 @@ fn drive_client<S: Transport>(stream: S, session: &mut ClientSession, outbox: &m
 }
 
 /// The loop: drives `driver`'s session over `stream` until the session is closed, one write
-/// per flight, each read bounded by the session's deadline. A failed read ends the session as
-/// a lost connection (its handler sees the last events); every I/O error is returned.
+/// per flight, each read bounded by the session's deadline (the stream's timeout is set when
+/// the deadline moves, not before every read: [`ReadTimeout`]). A failed read ends the
+/// session as a lost connection (its handler sees the last events); every I/O error is
+/// returned.
 fn run<S, H, T>(mut stream: T, driver: &mut Driver<'_, S, H>) -> io::Result<()>
 where
     S: Session,
@@ -381,6 +383,7 @@ where
     T: Transport,
 {
     let mut buf = vec![0_u8; READ_CHUNK];
+    let mut timeout = ReadTimeout::default();
     loop {
         let flight = driver.settle();
         if !flight.is_empty() {
@@ -391,12 +394,15 @@ where
         if driver.is_closed() {
             return Ok(());
         }
-        let deadline = driver.deadline();
-        if deadline.is_some_and(|d| until(d).is_zero()) {
+        let left = driver.deadline().map(until);
+        if left.is_some_and(|left| left.is_zero()) {
             driver.timeout();
             continue;
         }
-        stream.set_deadline(deadline.map(until))?;
+        // Told again only when the deadline moved away from what the stream has.
+        if let Some(left) = timeout.next(left) {
+            stream.set_deadline(left)?;
+        }
         match stream.read(&mut buf) {
             Ok(0) => driver.eof(),
             Ok(n) => {

@@ -44,8 +44,8 @@ pub async fn connect(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<
     for addr in ::tokio::net::lookup_host(addr).await? {
         match ::tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
+                // Quick ACKs are armed after each read (`QuickAck`).
                 stream.set_nodelay(true)?;
-                quick_ack(&stream);
                 return Ok(stream);
             }
             Ok(Err(e)) => last = e,
@@ -91,22 +91,25 @@ pub async fn serve_connection<A: Application>(
 
 /// Serves `listener` forever, one task per connection, at most `limits` sessions at once:
 /// the async twin of [`blocking::serve`](super::blocking::serve). `make` builds the
-/// application for each admitted connection from the client's address; the application hears
-/// the end of its session as [`ServerEvent::Closed`](crate::server::ServerEvent::Closed);
-/// `notice` hears about connections that never became a session. A connection beyond the
-/// limits is answered `421 4.7.0` and closed; a failed accept (out of file descriptors, say)
-/// waits, 10 ms doubling up to 1 s while failures go on, and accepts again.
-pub async fn serve<A, M, N>(
+/// application for each admitted connection from the client's address; `done` hears how each
+/// session ended (on the task that ran it); `notice` hears about connections that never became
+/// a session. A connection beyond the limits is answered `421 4.7.0` and closed; a failed
+/// accept (out of file descriptors, say) waits, 10 ms doubling up to 1 s while failures go
+/// on, and accepts again.
+pub async fn serve<A, M, D, N>(
     listener: &TcpListener,
     config: Arc<ServerConfig>,
     limits: ConnectionLimits,
     make: M,
+    done: D,
     notice: N,
 ) where
     A: Application + Send + 'static,
     M: Fn(SocketAddr) -> A,
+    D: Fn(SocketAddr, A, io::Result<SessionEnd>) + Send + Sync + 'static,
     N: Fn(ListenerNotice<'_>),
 {
+    let done = Arc::new(done);
     let admission = Admission::new(limits);
     let mut backoff = None;
     loop {
@@ -145,8 +148,10 @@ pub async fn serve<A, M, N>(
         };
         let mut app = make(peer);
         let config = Arc::clone(&config);
+        let done = Arc::clone(&done);
         ::tokio::spawn(async move {
-            let _ = serve_connection(stream, peer, config, &mut app).await;
+            let result = serve_connection(stream, peer, config, &mut app).await;
+            done(peer, app, result);
             drop(slot);
         });
     }

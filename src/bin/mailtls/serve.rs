@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mailtls::cert::{self, ClientCertRequest, OnFailure, Outcome, TrustLevel};
-use mailtls::io::{blocking, Answer, ConnectionLimits, ListenerNotice, SessionEnd};
+use mailtls::io::{tokio as aio, Answer, ConnectionLimits, ListenerNotice, SessionEnd};
 use mailtls::policy::connector::Connectors;
 use mailtls::policy::inbound::{
     decide_inbound, ClientCertificateFacts, InboundAction, InboundFacts, InboundTls, Verification,
@@ -136,6 +136,20 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let config = Arc::new(config);
     let listener = listen(args.listen, args.backlog)?;
     let local = listener.local_addr().unwrap_or(args.listen);
+    // Sessions are tasks on a few threads, not a thread each: hundreds of concurrent
+    // sessions cost memory, not threads and context switches.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mailtls-session")
+        .build()
+        .map_err(|e| Failure::io(format!("cannot start the session runtime: {e}")))?;
+    let listener = {
+        let _entered = runtime.enter();
+        listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            .map_err(|e| Failure::io(format!("--listen {}: {e}", args.listen)))?
+    };
     std::thread::Builder::new()
         .name("maildir-sweep".into())
         .spawn({
@@ -167,7 +181,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             let maildir = maildir.clone();
             let hostname = args.hostname.clone();
             move || {
-                blocking::serve(
+                runtime.block_on(aio::serve(
                     &listener,
                     config,
                     limits,
@@ -180,7 +194,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
                         let _ = done_tx.send(());
                     },
                     log_notice,
-                );
+                ));
             }
         })
         .map_err(|e| Failure::io(format!("cannot start the accept loop: {e}")))?;
@@ -624,7 +638,10 @@ impl Inbound {
             ServerEvent::MessageEnd { .. } => {
                 let size = std::mem::take(&mut self.message_size);
                 let stored = match (&self.maildir, self.draft.take()) {
-                    (Some(_), Some(draft)) => draft.commit(),
+                    // fsync waits for the disk: the session runtime moves its other
+                    // sessions to another thread meanwhile (outside a runtime, as in
+                    // `demo`, this just runs).
+                    (Some(_), Some(draft)) => tokio::task::block_in_place(|| draft.commit()),
                     (Some(_), None) => Err(std::io::Error::other("the message was not started")),
                     (None, _) => Ok(format!("memory-{size}")),
                 };
