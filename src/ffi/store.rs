@@ -520,12 +520,12 @@ mod tests {
 
         let reopened = crate::io::store::open(path.to_str().unwrap()).unwrap();
         let days = reopened.report_days().unwrap();
-        assert_eq!(days.len(), 1, "{days:?}");
+        assert_eq!(days.len(), 1, "one policy domain and day");
         let tallies = reopened.tallies(&days[0]).unwrap();
         assert_eq!(
             tallies.iter().map(|t| t.count).sum::<u64>(),
             1,
-            "{tallies:?}"
+            "one session counted"
         );
     }
 }
