@@ -143,11 +143,13 @@ impl SqliteStore {
         let err = |e: rusqlite::Error| map_error(&location, &e);
         let mut conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(options.busy_timeout).map_err(err)?;
-        check_identity(&conn, &location)?;
+        let deadline = std::time::Instant::now() + options.busy_timeout;
+        check_identity(&conn, &location, deadline)?;
         // WAL: readers never block the writer, and a crash mid-write leaves the last commit.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(err)?;
+        let mode: String = when_free(deadline, || {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+        })
+        .map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Backend {
                 location,
@@ -204,17 +206,23 @@ impl SqliteStore {
 
 /// Refuses a file that is not an empty database nor a mailtls state file, before anything is
 /// written to it.
-fn check_identity(conn: &Connection, location: &str) -> Result<(), StoreError> {
-    let err = |e: rusqlite::Error| map_error(location, &e);
-    let app: i32 = conn
-        .pragma_query_value(None, "application_id", |row| row.get(0))
-        .map_err(err)?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(err)?;
-    let objects: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-        .map_err(err)?;
+fn check_identity(
+    conn: &Connection,
+    location: &str,
+    deadline: std::time::Instant,
+) -> Result<(), StoreError> {
+    // One read transaction, so the three reads see one snapshot: another process creating
+    // the schema at this moment is seen either not at all or whole (never its tables
+    // without its application id). Dropped without a commit: nothing was written.
+    let (app, version, objects) = when_free(deadline, || {
+        let snapshot = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+        let app: i32 = snapshot.pragma_query_value(None, "application_id", |row| row.get(0))?;
+        let version: i64 = snapshot.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let objects: i64 =
+            snapshot.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+        Ok((app, version, objects))
+    })
+    .map_err(|e| map_error(location, &e))?;
     let empty = app == 0 && version == 0 && objects == 0;
     if !empty && app != APPLICATION_ID {
         return Err(StoreError::NotAStateFile {
@@ -273,6 +281,28 @@ fn migrate_to(conn: &mut Connection, location: &str, target: i64) -> Result<(), 
     tx.pragma_update(None, "user_version", target)
         .map_err(err)?;
     tx.commit().map_err(err)
+}
+
+/// Runs `op` again while another connection holds the file in a way SQLite's busy handler
+/// does not wait for (a second process switching a new file to WAL, or recovering its WAL,
+/// at the moment this one opens it), until `deadline`.
+fn when_free<T>(
+    deadline: std::time::Instant,
+    mut op: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    loop {
+        match op() {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn map_error(location: &str, e: &rusqlite::Error) -> StoreError {
