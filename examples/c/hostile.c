@@ -783,21 +783,21 @@ static void store_calls(void) {
   EXPECT(mailtls_store_open(store, NULL), NUL);
   EXPECT(mailtls_store_open(store, BAD_UTF8), MAILTLS_RESULT_INVALID_UTF8);
   /* A file that is not a mailtls state file is left alone. */
-  char path[] = "/tmp/mailtls-hostile-XXXXXX";
-  int fd = mkstemp(path);
-  CHECK(fd >= 0);
-  const char *junk = "this is not a SQLite database, it is plain text written by someone else\n";
-  CHECK(write(fd, junk, strlen(junk)) == (ssize_t)strlen(junk));
-  close(fd);
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/mailtls-hostile-%ld.txt", (long)getpid());
+  FILE *junk = fopen(path, "w");
+  CHECK(junk != NULL);
+  if (junk) {
+    fputs("this is not a SQLite database, it is plain text written by someone else\n", junk);
+    fclose(junk);
+  }
   EXPECT(mailtls_store_open(store, path), MAILTLS_RESULT_STORE);
   EXPECT(mailtls_store_last_error(store, buf, sizeof buf, &n), OK);
   CHECK(strstr(buf, path) != NULL);
   unlink(path);
   /* A real one: bad domains, ids and policies are refused before anything is stored. */
-  char state[] = "/tmp/mailtls-hostile-state-XXXXXX";
-  fd = mkstemp(state);
-  CHECK(fd >= 0);
-  close(fd);
+  char state[64];
+  snprintf(state, sizeof state, "/tmp/mailtls-hostile-%ld.sqlite", (long)getpid());
   unlink(state);
   EXPECT(mailtls_store_open(store, state), OK);
   EXPECT(mailtls_store_open(store, state), MAILTLS_RESULT_WRONG_STATE);
@@ -826,7 +826,7 @@ static void store_calls(void) {
   mailtls_store_free(store);
   EXPECT(mailtls_store_open(store, state), MAILTLS_RESULT_INVALID_HANDLE);
   unlink(state);
-  char side[sizeof state + 4];
+  char side[sizeof state + 8];
   snprintf(side, sizeof side, "%s-wal", state);
   unlink(side);
   snprintf(side, sizeof side, "%s-shm", state);
