@@ -56,7 +56,7 @@ pub enum AddOutcome {
 #[derive(Clone, Debug)]
 pub struct Aggregator {
     period: ReportPeriod,
-    domains: BTreeMap<String, BTreeMap<PolicyRef, Tally>>,
+    domains: BTreeMap<String, BTreeMap<PolicyRef, PolicyCounts>>,
 }
 
 /// The RFC 8460 §4.4 aggregate report.
@@ -137,7 +137,7 @@ pub struct FailureDetail {
 }
 
 #[derive(Clone, Debug, Default)]
-struct Tally {
+struct PolicyCounts {
     summary: Summary,
     details: BTreeMap<DetailKey, u64>,
 }

@@ -485,7 +485,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let Some(listen) = args.listen else {
         return Err(Failure::usage("--listen or --query is required"));
     };
-    let limits = Limits {
+    let limits = LookupLimits {
         budget: Duration::from_millis(args.budget_ms.max(1)),
         idle: Duration::from_secs(args.idle_timeout.max(1)),
         request: Duration::from_secs(args.request_timeout.max(1)),
@@ -502,7 +502,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 
 /// The connection limits and timeouts.
 #[derive(Clone, Copy)]
-struct Limits {
+struct LookupLimits {
     budget: Duration,
     idle: Duration,
     request: Duration,
@@ -513,7 +513,7 @@ struct Limits {
 async fn serve(
     listen: SocketAddr,
     responder: Arc<Responder>,
-    limits: Limits,
+    limits: LookupLimits,
 ) -> Result<u8, Failure> {
     let failed = |e: std::io::Error| Failure::io(format!("--listen {listen}: {e}"));
     let socket = if listen.is_ipv4() {
@@ -565,7 +565,11 @@ async fn serve(
 }
 
 /// Serves one connection until the client closes it, errs, idles or stalls.
-async fn connection(mut stream: tokio::net::TcpStream, responder: Arc<Responder>, limits: Limits) {
+async fn connection(
+    mut stream: tokio::net::TcpStream,
+    responder: Arc<Responder>,
+    limits: LookupLimits,
+) {
     let mut decoder = LookupDecoder::new(limits.protocol);
     let mut buffer = vec![0_u8; 4096];
     let mut out = Vec::new();

@@ -59,7 +59,7 @@ pub struct Args {
 
 /// One line of the result, as `--json` prints it.
 #[derive(Debug, serde::Serialize)]
-struct Line {
+struct ReportLine {
     domain: String,
     /// `YYYY-MM-DD` (UTC).
     date: String,
@@ -117,7 +117,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         send_due_reports(&*store, &settings, at, &mut record_of, &mut transport)
     }
     .map_err(store_failure)?;
-    let lines: Vec<Line> = results.iter().filter_map(line).collect();
+    let lines: Vec<ReportLine> = results.iter().filter_map(line).collect();
     if args.json {
         outln!(
             "{}",
@@ -143,7 +143,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     Ok(if retry { EX_TEMPFAIL } else { 0 })
 }
 
-fn line(send: &ReportSend) -> Option<Line> {
+fn line(send: &ReportSend) -> Option<ReportLine> {
     let (day, destination, result, detail) = match send {
         ReportSend::Sent {
             day,
@@ -170,7 +170,7 @@ fn line(send: &ReportSend) -> Option<Line> {
         }
         _ => return None,
     };
-    Some(Line {
+    Some(ReportLine {
         domain: day.policy_domain.clone(),
         date: date(day),
         destination: destination.cloned(),
